@@ -1,0 +1,132 @@
+//! The `#[repr(C)]` types shared by the kernel programs (`capdisc-ebpf`) and userspace
+//! (`capdisc`): map keys and values, flag bits, counter slots and target modes. Nothing here
+//! has behaviour; both sides must agree on every byte, so every struct has explicit padding.
+#![no_std]
+
+/// Length of a task's `comm` as the kernel keeps it (TASK_COMM_LEN).
+pub const COMM_LEN: usize = 16;
+/// Distinct kernel call sites (stack ids) kept per aggregation key.
+pub const CALL_SITE_SLOTS: usize = 4;
+/// Bytes of an executable path kept per command (longer paths are cut).
+pub const EXE_PATH_LEN: usize = 256;
+/// `syscall` value for checks made outside any system call (kernel threads).
+pub const NO_SYSCALL: i32 = -1;
+
+/// Bits of [`CheckKey::flags`].
+pub mod flags {
+    /// The check was made with CAP_OPT_NOAUDIT (an advisory probe).
+    pub const NOAUDIT: u32 = 1 << 0;
+    /// The check was made with CAP_OPT_INSETID (while computing set-id credentials).
+    pub const INSETID: u32 = 1 << 1;
+    /// The backend delivered `opts`, so NOAUDIT/INSETID are known (fexit, kprobe).
+    pub const OPTS_KNOWN: u32 = 1 << 2;
+    /// The check was made against a user namespace other than the initial one.
+    pub const FOREIGN_USERNS: u32 = 1 << 3;
+}
+
+/// Bits of the kernel's `opts` argument of `cap_capable` (include/linux/security.h).
+pub mod cap_opt {
+    pub const NOAUDIT: u32 = 0x2;
+    pub const INSETID: u32 = 0x4;
+}
+
+/// How the kernel programs decide whether a task belongs to the target.
+pub mod mode {
+    /// Every task on the host.
+    pub const ALL: u32 = 0;
+    /// Tasks whose cgroup v2 ancestor at `TARGET_CGROUP_LEVEL` is in the `CGROUPS` map.
+    pub const CGROUP: u32 = 1;
+    /// Tasks whose tgid is in the `PIDS` map (kept current on fork and exit).
+    pub const PIDS: u32 = 2;
+}
+
+/// Values of the `CGROUPS` map.
+pub mod cgroup_state {
+    /// Target cgroup whose first exec has not happened yet: checks are not counted.
+    pub const AWAITING_EXEC: u8 = 0;
+    /// Target cgroup being recorded.
+    pub const RECORDING: u8 = 1;
+}
+
+/// Slots of the per-CPU `COUNTERS` array: what could not be kept, and what was skipped on purpose.
+pub mod counter {
+    /// A new aggregation key could not be inserted because `CHECKS` was full.
+    pub const CHECKS_MAP_FULL: u32 = 0;
+    /// A kernel stack could not be stored (stack map full or a hash collision).
+    pub const STACK_LOST: u32 = 1;
+    /// A key saw more distinct call sites than [`super::CALL_SITE_SLOTS`].
+    pub const CALL_SITE_SLOTS_FULL: u32 = 2;
+    /// A forked child could not be added to the `PIDS` map.
+    pub const PIDS_MAP_FULL: u32 = 3;
+    /// A kprobe entry could not be remembered for its kretprobe.
+    pub const PENDING_MAP_FULL: u32 = 4;
+    /// An executable path could not be stored in `EXECS`.
+    pub const EXECS_MAP_FULL: u32 = 5;
+    /// Checks made by the target before its exec (set-up, PATH lookup): skipped on purpose.
+    pub const BEFORE_EXEC: u32 = 6;
+    /// A kretprobe fired without its kprobe entry (entry lost or attached mid-call).
+    pub const UNPAIRED_RETURN: u32 = 7;
+    /// Number of slots.
+    pub const SLOTS: u32 = 8;
+}
+
+/// Aggregation key of one kind of capability check.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct CheckKey {
+    /// cgroup v2 id of the checking task.
+    pub cgroup_id: u64,
+    /// Capability number.
+    pub cap: u32,
+    /// Return value of `cap_capable`: 0 granted, negative errno denied.
+    pub ret: i32,
+    /// System call number the task was in, or [`NO_SYSCALL`].
+    pub syscall: i32,
+    /// Real uid of the task.
+    pub uid: u32,
+    /// [`flags`] bits.
+    pub flags: u32,
+    pub _pad: u32,
+    /// Task command name.
+    pub comm: [u8; COMM_LEN],
+}
+
+/// What was seen for one [`CheckKey`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CheckStats {
+    /// Number of checks (atomically incremented).
+    pub count: u64,
+    /// `bpf_ktime_get_boot_ns` of the first and last check.
+    pub first_ns: u64,
+    pub last_ns: u64,
+    /// Distinct kernel stack ids seen (0 = empty slot; ids are stored +1).
+    pub call_sites: [u32; CALL_SITE_SLOTS],
+}
+
+/// Arguments of a `cap_capable` call remembered between kprobe and kretprobe.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PendingCheck {
+    pub target_ns: u64,
+    pub cap: u32,
+    pub opts: u32,
+}
+
+/// Executable path of a traced command, keyed by its `comm`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExePath {
+    pub len: u32,
+    pub _pad: u32,
+    pub path: [u8; EXE_PATH_LEN],
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are plain #[repr(C)] data with explicit padding and no pointers.
+    unsafe impl aya::Pod for super::CheckKey {}
+    unsafe impl aya::Pod for super::CheckStats {}
+    unsafe impl aya::Pod for super::PendingCheck {}
+    unsafe impl aya::Pod for super::ExePath {}
+}

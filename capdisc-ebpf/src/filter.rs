@@ -1,0 +1,33 @@
+//! Is the current task part of the target? One decision shared by every backend and by the
+//! task-tracking programs. Returns the task's cgroup id when it is (the key's `cgroup_id`).
+use aya_ebpf::helpers::{
+    bpf_get_current_pid_tgid,
+    generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id},
+};
+use capdisc_common::{cgroup_state, counter, mode};
+
+use crate::maps::{bump, constant, CGROUPS, MODE, PIDS, TARGET_CGROUP_LEVEL};
+
+#[inline(always)]
+pub fn current_target() -> Option<u64> {
+    match constant(&MODE) {
+        mode::CGROUP => {
+            let level = constant(&TARGET_CGROUP_LEVEL) as i32;
+            let ancestor = unsafe { bpf_get_current_ancestor_cgroup_id(level) };
+            match unsafe { CGROUPS.get(&ancestor) } {
+                Some(&cgroup_state::RECORDING) => Some(unsafe { bpf_get_current_cgroup_id() }),
+                Some(_) => {
+                    bump(counter::BEFORE_EXEC);
+                    None
+                }
+                None => None,
+            }
+        }
+        mode::PIDS => {
+            let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+            unsafe { PIDS.get(&tgid) }?;
+            Some(unsafe { bpf_get_current_cgroup_id() })
+        }
+        _ => Some(unsafe { bpf_get_current_cgroup_id() }),
+    }
+}

@@ -1,0 +1,30 @@
+//! capdisc's kernel programs. One object, several program families that all feed the same
+//! filter-and-count core (`record`), so the backends cannot drift apart:
+//! - `tracepoint`: `capability:cap_capable` (Linux 6.13+, no `opts`),
+//! - `kprobe`: kprobe + kretprobe on `cap_capable`, paired per thread,
+//! - `fexit`: fexit on `cap_capable` (arguments and return value together),
+//! - `task`: fork/exit/exec tracepoints that keep the target set current and arm the exec gate.
+//!
+//! Userspace loads only the programs of the backend it chose.
+#![no_std]
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
+#![no_main]
+
+mod fexit;
+mod filter;
+mod kprobe;
+mod maps;
+mod record;
+mod task;
+mod tracepoint;
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,78 @@
+//! Every map and every load-time constant of the kernel programs. Sizes are placeholders:
+//! userspace sets the real `max_entries` at load time (`EbpfLoader::set_max_entries`), and the
+//! constants with `EbpfLoader::set_global`.
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, PerCpuArray, StackTrace},
+};
+use capdisc_common::{counter, CheckKey, CheckStats, ExePath, PendingCheck, COMM_LEN};
+
+/// Aggregated checks: the recording itself.
+#[map]
+pub static CHECKS: HashMap<CheckKey, CheckStats> = HashMap::with_max_entries(1, 0);
+/// Sampled kernel stacks, referenced by `CheckStats::call_sites`.
+#[map]
+pub static STACKS: StackTrace = StackTrace::with_max_entries(1, 0);
+/// Losses and deliberate skips, per CPU (see `capdisc_common::counter`).
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::SLOTS, 0);
+/// Target cgroups (mode CGROUP): cgroup id -> `cgroup_state`.
+#[map]
+pub static CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(1, 0);
+/// Target processes (mode PIDS): pid -> 1.
+#[map]
+pub static PIDS: HashMap<u32, u8> = HashMap::with_max_entries(1, 0);
+/// kprobe entries waiting for their kretprobe: thread id -> arguments.
+#[map]
+pub static PENDING: HashMap<u32, PendingCheck> = HashMap::with_max_entries(1, 0);
+/// The initial user namespace learned at start-up, when /proc/kallsyms does not show
+/// `init_user_ns` (kernels without CONFIG_KALLSYMS_ALL): slot 0.
+#[map]
+pub static USERNS: Array<u64> = Array::with_max_entries(1, 0);
+/// Executables run by the target: comm -> path.
+#[map]
+pub static EXECS: HashMap<[u8; COMM_LEN], ExePath> = HashMap::with_max_entries(1, 0);
+
+/// Load-time constants. They live in .rodata, so the verifier prunes the branches they disable.
+#[unsafe(no_mangle)]
+pub static MODE: u32 = 0;
+#[unsafe(no_mangle)]
+pub static TARGET_CGROUP_LEVEL: u32 = 0;
+/// Address of `init_user_ns` (from /proc/kallsyms), to flag checks in other user namespaces.
+#[unsafe(no_mangle)]
+pub static INIT_USER_NS: u64 = 0;
+/// capdisc's own tgid: its calibration check teaches `USERNS` the initial user namespace.
+#[unsafe(no_mangle)]
+pub static SELF_TGID: u32 = 0;
+/// Field offsets of `capability:cap_capable`, read from tracefs by userspace.
+#[unsafe(no_mangle)]
+pub static TP_CAP_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static TP_RET_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static TP_TARGET_NS_OFFSET: u32 = 0;
+/// Field offset of `child_pid` in `sched:sched_process_fork`.
+#[unsafe(no_mangle)]
+pub static FORK_CHILD_PID_OFFSET: u32 = 0;
+/// Field offset of the `filename` __data_loc in `sched:sched_process_exec`.
+#[unsafe(no_mangle)]
+pub static EXEC_FILENAME_OFFSET: u32 = 0;
+
+/// Reads a load-time constant (volatile, so the compiler does not fold the placeholder).
+#[inline(always)]
+pub fn constant<T: Copy>(value: &'static T) -> T {
+    unsafe { core::ptr::read_volatile(value) }
+}
+
+/// Adds one to a per-CPU counter slot; returns the value before.
+#[inline(always)]
+pub fn bump(slot: u32) -> u64 {
+    match COUNTERS.get_ptr_mut(slot) {
+        Some(ptr) => unsafe {
+            let before = *ptr;
+            *ptr = before + 1;
+            before
+        },
+        None => 0,
+    }
+}

@@ -1,0 +1,165 @@
+//! The per-check path shared by every backend: filter, build the key, count atomically, and
+//! sample the kernel call site on the 1st, 2nd, 4th, 8th... check of each key (a stack walk
+//! costs several times the check itself, so it never happens on every check).
+use core::intrinsics::{atomic_xadd, AtomicOrdering};
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+        generated::{bpf_get_current_task_btf, bpf_ktime_get_boot_ns, bpf_task_pt_regs},
+        bpf_probe_read_kernel,
+    },
+    programs::tracing::StackIdContext,
+    EbpfContext,
+};
+use aya_log_ebpf::warn;
+use capdisc_common::{
+    cap_opt, counter, flags, CheckKey, CheckStats, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL,
+};
+
+use crate::{
+    filter::current_target,
+    maps::{bump, constant, CHECKS, INIT_USER_NS, SELF_TGID, STACKS, USERNS},
+};
+
+/// Offset of the syscall number in `struct pt_regs` (orig_ax on x86_64, syscallno on arm64).
+#[cfg(bpf_target_arch = "aarch64")]
+const SYSCALL_NR_OFFSET: usize = 288;
+#[cfg(not(bpf_target_arch = "aarch64"))]
+const SYSCALL_NR_OFFSET: usize = 120;
+
+/// One `cap_capable` call as a backend saw it.
+pub struct Check {
+    pub cap: u32,
+    pub ret: i32,
+    pub target_ns: u64,
+    /// `opts`, when the backend can see it (fexit, kprobe).
+    pub opts: Option<u32>,
+}
+
+#[inline(always)]
+pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
+    let mut init_user_ns = constant(&INIT_USER_NS);
+    if init_user_ns == 0 {
+        // Address unknown to userspace: learn it from capdisc's own calibration check.
+        init_user_ns = learned_init_user_ns(check.target_ns);
+    }
+    let Some(cgroup_id) = current_target() else {
+        return;
+    };
+    let mut key_flags = 0;
+    if let Some(opts) = check.opts {
+        key_flags |= flags::OPTS_KNOWN;
+        if opts & cap_opt::NOAUDIT != 0 {
+            key_flags |= flags::NOAUDIT;
+        }
+        if opts & cap_opt::INSETID != 0 {
+            key_flags |= flags::INSETID;
+        }
+    }
+    if init_user_ns != 0 && check.target_ns != init_user_ns {
+        key_flags |= flags::FOREIGN_USERNS;
+    }
+    let key = CheckKey {
+        cgroup_id,
+        cap: check.cap,
+        ret: check.ret,
+        syscall: current_syscall(),
+        uid: bpf_get_current_uid_gid() as u32,
+        flags: key_flags,
+        _pad: 0,
+        comm: bpf_get_current_comm().unwrap_or([0; COMM_LEN]),
+    };
+    let now = unsafe { bpf_ktime_get_boot_ns() };
+    if let Some(stats) = CHECKS.get_ptr_mut(&key) {
+        count(ctx, stats, now);
+        return;
+    }
+    let fresh = CheckStats {
+        count: 1,
+        first_ns: now,
+        last_ns: now,
+        call_sites: [0; CALL_SITE_SLOTS],
+    };
+    // BPF_NOEXIST: when another CPU inserted the key meanwhile, count into its entry.
+    match CHECKS.insert(&key, &fresh, 1) {
+        Ok(()) => {
+            if let Some(stats) = CHECKS.get_ptr_mut(&key) {
+                sample_call_site(ctx, stats);
+            }
+        }
+        Err(_) => match CHECKS.get_ptr_mut(&key) {
+            Some(stats) => count(ctx, stats, now),
+            None => {
+                if bump(counter::CHECKS_MAP_FULL) == 0 {
+                    warn!(ctx, "capdisc: CHECKS map full, new kinds of checks are counted as lost");
+                }
+            }
+        },
+    }
+}
+
+#[inline(always)]
+fn count<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, now: u64) {
+    let seen = unsafe {
+        let seen = (*stats).count;
+        // An atomic add: two CPUs counting the same key must not lose increments.
+        atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).count, 1);
+        (*stats).last_ns = now;
+        seen
+    };
+    if seen & seen.wrapping_sub(1) == 0 {
+        sample_call_site(ctx, stats);
+    }
+}
+
+/// Takes the kernel stack and remembers its id in the first free slot, unless already there.
+#[inline(always)]
+fn sample_call_site<C: StackIdContext>(ctx: &C, stats: *mut CheckStats) {
+    let id = match ctx.get_stackid(&STACKS, 0) {
+        Ok(id) => id as u32 + 1,
+        Err(_) => {
+            bump(counter::STACK_LOST);
+            return;
+        }
+    };
+    let slots = unsafe { &mut (*stats).call_sites };
+    for slot in slots.iter_mut() {
+        if *slot == id {
+            return;
+        }
+        if *slot == 0 {
+            *slot = id;
+            return;
+        }
+    }
+    bump(counter::CALL_SITE_SLOTS_FULL);
+}
+
+#[inline(always)]
+fn learned_init_user_ns(target_ns: u64) -> u64 {
+    let Some(slot) = USERNS.get_ptr_mut(0) else {
+        return 0;
+    };
+    unsafe {
+        if *slot == 0 && (bpf_get_current_pid_tgid() >> 32) as u32 == constant(&SELF_TGID) {
+            *slot = target_ns;
+        }
+        *slot
+    }
+}
+
+/// The system call the current task is in, from its user-mode registers.
+#[inline(always)]
+fn current_syscall() -> i32 {
+    unsafe {
+        let task = bpf_get_current_task_btf();
+        let regs = bpf_task_pt_regs(task) as *const u8;
+        if regs.is_null() {
+            return NO_SYSCALL;
+        }
+        bpf_probe_read_kernel(regs.add(SYSCALL_NR_OFFSET) as *const i64)
+            .map(|nr| nr as i32)
+            .unwrap_or(NO_SYSCALL)
+    }
+}

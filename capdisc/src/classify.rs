@@ -1,0 +1,142 @@
+//! Turning raw checks into verdicts, with the rules as data: which kernel call sites make
+//! advisory (no-audit) checks, which frames belong to the tracing machinery, and how a
+//! capability's class follows from its checks.
+use capdisc_common::flags;
+use serde::{Deserialize, Serialize};
+
+/// Kernel functions whose capability checks are advisory probes, not needs. Source: the kernel
+/// sources (mm/util.c `__vm_enough_memory` -> security/commoncap.c `cap_vm_enough_memory`, which
+/// checks CAP_SYS_ADMIN with CAP_OPT_NOAUDIT for overcommit accounting; kernel/capability.c, the
+/// `*_noaudit` helpers). The tracepoint backend has no `opts`, so it relies on this table.
+pub const NOAUDIT_CALL_SITES: &[(&str, &str)] = &[
+    ("cap_vm_enough_memory", "overcommit accounting on mmap/brk/fork/exec (no-audit)"),
+    ("security_vm_enough_memory_mm", "overcommit accounting on mmap/brk/fork/exec (no-audit)"),
+    ("__vm_enough_memory", "overcommit accounting on mmap/brk/fork/exec (no-audit)"),
+    ("ns_capable_noaudit", "a no-audit probe (ns_capable_noaudit)"),
+    ("has_capability_noaudit", "a no-audit probe (has_capability_noaudit)"),
+    ("has_ns_capability_noaudit", "a no-audit probe (has_ns_capability_noaudit)"),
+];
+
+/// Frames that belong to the tracing machinery (BPF, perf, kprobe trampolines), not to the
+/// code that made the check; they are dropped from the top of a call site.
+const TRACING_FRAME_PREFIXES: &[&str] =
+    &["bpf_", "__bpf", "perf_", "trace_", "__traceiter", "kprobe", "kretprobe", "__kretprobe", "rethook", "arch_rethook", "ftrace", "fprobe"];
+
+/// Where a call site stops being interesting: the system call entry.
+const ENTRY_FRAMES: &[&str] = &["do_syscall_64", "entry_SYSCALL_64", "entry_SYSCALL_64_after_hwframe", "x64_sys_call"];
+
+/// How many frames of a call site are kept.
+pub const CALL_SITE_DEPTH: usize = 8;
+
+/// A capability's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// At least one granted, audited check by the target after exec: the service needs it.
+    Required,
+    /// Only denied audited checks: evidence of a failure, never granted automatically.
+    Denied,
+    /// Only no-audit checks: the kernel asked in passing; not a need.
+    Advisory,
+}
+
+impl Class {
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Required => "required",
+            Class::Denied => "denied",
+            Class::Advisory => "advisory",
+        }
+    }
+}
+
+/// Function names of a raw stack, with the tracing frames removed and cut at the syscall entry.
+pub fn call_site_frames(functions: &[String]) -> Vec<String> {
+    functions
+        .iter()
+        .skip_while(|name| TRACING_FRAME_PREFIXES.iter().any(|prefix| name.starts_with(prefix)))
+        .take_while(|name| !ENTRY_FRAMES.contains(&name.as_str()))
+        .take(CALL_SITE_DEPTH)
+        .cloned()
+        .collect()
+}
+
+/// Why a call site is advisory, when one of its frames is a known no-audit site.
+pub fn noaudit_site(frames: &[String]) -> Option<&'static str> {
+    frames.iter().find_map(|frame| {
+        NOAUDIT_CALL_SITES.iter().find(|(site, _)| frame == site).map(|(_, reason)| *reason)
+    })
+}
+
+/// Whether one aggregation key is a no-audit check, and why. With `opts` (fexit, kprobe) the
+/// kernel says so; without (tracepoint) every sampled call site must be a known no-audit site.
+/// A key with no sampled call site counts as audited: the conservative side.
+pub fn noaudit_reason(key_flags: u32, call_sites: &[Vec<String>]) -> Option<String> {
+    if key_flags & flags::OPTS_KNOWN != 0 {
+        return (key_flags & flags::NOAUDIT != 0).then(|| {
+            call_sites
+                .iter()
+                .find_map(|frames| noaudit_site(frames))
+                .unwrap_or("checked with CAP_OPT_NOAUDIT")
+                .to_owned()
+        });
+    }
+    let reasons: Vec<&str> = call_sites.iter().map(|frames| noaudit_site(frames)).collect::<Option<_>>()?;
+    reasons.first().map(|reason| (*reason).to_owned())
+}
+
+/// A capability's class from its counts of audited granted, audited denied and no-audit checks.
+pub fn class_of(granted_audited: u64, denied_audited: u64) -> Class {
+    if granted_audited > 0 {
+        Class::Required
+    } else if denied_audited > 0 {
+        Class::Denied
+    } else {
+        Class::Advisory
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn drops_tracing_frames_and_stops_at_the_syscall_entry() {
+        let raw = frames(&["bpf_prog_123", "perf_trace_cap_capable", "cap_capable", "security_capable", "ns_capable", "__inet_bind", "__sys_bind", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]);
+        assert_eq!(call_site_frames(&raw), frames(&["cap_capable", "security_capable", "ns_capable", "__inet_bind", "__sys_bind"]));
+    }
+
+    #[test]
+    fn overcommit_checks_are_advisory_on_the_tracepoint() {
+        let sites = vec![frames(&["cap_capable", "cap_vm_enough_memory", "security_vm_enough_memory_mm", "mmap_region"])];
+        assert!(noaudit_reason(0, &sites).is_some_and(|reason| reason.contains("overcommit")));
+    }
+
+    #[test]
+    fn one_audited_site_makes_the_key_audited() {
+        let sites = vec![
+            frames(&["cap_capable", "security_vm_enough_memory_mm"]),
+            frames(&["cap_capable", "ns_capable", "__inet_bind"]),
+        ];
+        assert_eq!(noaudit_reason(0, &sites), None);
+        assert_eq!(noaudit_reason(0, &[]), None, "no call site sampled: audited, conservatively");
+    }
+
+    #[test]
+    fn opts_decide_when_the_backend_has_them() {
+        assert!(noaudit_reason(flags::OPTS_KNOWN | flags::NOAUDIT, &[]).is_some());
+        let bind = vec![frames(&["cap_capable", "security_vm_enough_memory_mm"])];
+        assert_eq!(noaudit_reason(flags::OPTS_KNOWN, &bind), None, "opts say audited");
+    }
+
+    #[test]
+    fn classes_follow_the_counts() {
+        assert_eq!(class_of(1, 5), Class::Required);
+        assert_eq!(class_of(0, 5), Class::Denied);
+        assert_eq!(class_of(0, 0), Class::Advisory);
+    }
+}

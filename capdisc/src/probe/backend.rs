@@ -1,0 +1,142 @@
+//! The three ways to see `cap_capable`, and `auto`: try fexit, then kprobe, then the tracepoint,
+//! keeping the reason each one was skipped (in the spirit of kunai's per-program compatibility).
+use std::{fmt, path::Path, str::FromStr};
+
+use aya::{
+    programs::{FExit, KProbe, TracePoint},
+    Btf, Ebpf,
+};
+
+use crate::tracefs;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Fexit,
+    Kprobe,
+    Tracepoint,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 3] = [Backend::Fexit, Backend::Kprobe, Backend::Tracepoint];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Fexit => "fexit",
+            Backend::Kprobe => "kprobe",
+            Backend::Tracepoint => "tracepoint",
+        }
+    }
+
+    /// Whether this backend sees `opts` (so the no-audit class comes from the kernel itself).
+    pub fn sees_opts(self) -> bool {
+        !matches!(self, Backend::Tracepoint)
+    }
+
+    /// Loads and attaches this backend's programs, or says why it cannot be used here.
+    pub(super) fn attach(self, ebpf: &mut Ebpf, tracefs: &Path) -> Result<(), String> {
+        match self {
+            Backend::Fexit => {
+                if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+                    return Err("the kernel has no BTF (/sys/kernel/btf/vmlinux)".into());
+                }
+                let btf = Btf::from_sys_fs().map_err(|err| format!("cannot read kernel BTF: {err}"))?;
+                let program: &mut FExit = program(ebpf, "capdisc_fexit")?;
+                program.load("cap_capable", &btf).map_err(|err| describe_load(&err))?;
+                program.attach().map_err(|err| chain(&err))?;
+            }
+            Backend::Kprobe => {
+                if !Path::new("/sys/bus/event_source/devices/kprobe/type").exists() {
+                    return Err("the kernel has no kprobes (CONFIG_KPROBES is not set)".into());
+                }
+                for (name, function) in [("capdisc_kprobe", "cap_capable"), ("capdisc_kretprobe", "cap_capable")] {
+                    let program: &mut KProbe = program(ebpf, name)?;
+                    program.load().map_err(|err| chain(&err))?;
+                    program.attach(function, 0).map_err(|err| chain(&err))?;
+                }
+            }
+            Backend::Tracepoint => {
+                if !tracefs::has_event(tracefs, "capability", "cap_capable") {
+                    return Err("the tracepoint capability:cap_capable does not exist (it needs Linux 6.13 or later)".into());
+                }
+                let program: &mut TracePoint = program(ebpf, "capdisc_tracepoint")?;
+                program.load().map_err(|err| first_line(&chain(&err)))?;
+                program.attach("capability", "cap_capable").map_err(|err| chain(&err))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    let program = ebpf.program_mut(name).ok_or_else(|| format!("program {name} missing from the object"))?;
+    program.try_into().map_err(|err: aya::programs::ProgramError| chain(&err))
+}
+
+/// An error and its sources on one line.
+pub(super) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn describe_load(err: &aya::programs::ProgramError) -> String {
+    let text = chain(err);
+    if text.contains("Operation not permitted") || text.contains("EPERM") {
+        format!("the kernel refused to load a BPF tracing program (EPERM; BPF tracing programs unavailable): {}", first_line(&text))
+    } else {
+        first_line(&text)
+    }
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    line.trim_end().trim_end_matches("Verifier output:").trim_end().trim_end_matches('.').to_owned()
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    Auto,
+    Only(Backend),
+}
+
+impl BackendChoice {
+    /// The backends to try, in order.
+    pub fn candidates(self) -> Vec<Backend> {
+        match self {
+            BackendChoice::Auto => Backend::ALL.to_vec(),
+            BackendChoice::Only(backend) => vec![backend],
+        }
+    }
+}
+
+impl FromStr for BackendChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "auto" => Ok(BackendChoice::Auto),
+            "fexit" => Ok(BackendChoice::Only(Backend::Fexit)),
+            "kprobe" => Ok(BackendChoice::Only(Backend::Kprobe)),
+            "tracepoint" => Ok(BackendChoice::Only(Backend::Tracepoint)),
+            other => Err(format!("unknown backend `{other}`; use auto, fexit, kprobe or tracepoint")),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Loading the embedded object: load-time constants (target mode, tracepoint offsets, the
+//! address of `init_user_ns`), map sizes, the task-tracking programs every backend needs, and
+//! the backend itself.
+use std::path::PathBuf;
+
+use aya::{programs::TracePoint, Ebpf, EbpfLoader};
+use capdisc_common::mode;
+
+use super::backend::{chain, program, Backend, BackendChoice};
+use crate::{error::Error, kallsyms::Kallsyms, tracefs};
+
+/// The eBPF object built by build.rs from `capdisc-ebpf`.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/capdisc"));
+
+/// Map sizes: how much the kernel side can keep before it starts counting losses.
+#[derive(Clone, Copy, Debug)]
+pub struct MapLimits {
+    pub checks: u32,
+    pub stacks: u32,
+    pub pids: u32,
+    pub cgroups: u32,
+}
+
+impl Default for MapLimits {
+    fn default() -> Self {
+        Self { checks: 16_384, stacks: 4_096, pids: 65_536, cgroups: 4_096 }
+    }
+}
+
+/// How the kernel programs select the target.
+#[derive(Clone, Copy, Debug)]
+pub struct ProbeConfig {
+    /// One of `capdisc_common::mode`.
+    pub mode: u32,
+    /// cgroup v2 depth of the target cgroups (mode CGROUP).
+    pub cgroup_level: u32,
+    pub limits: MapLimits,
+}
+
+/// Loaded and attached programs with their maps. Dropping it detaches everything.
+pub struct Probes {
+    pub ebpf: Ebpf,
+    pub backend: Backend,
+    /// The one line saying which backend was chosen and why the earlier ones were skipped.
+    pub selection: String,
+    /// Where tracefs was found, and whether capdisc mounted it.
+    pub tracefs: (PathBuf, bool),
+}
+
+impl Probes {
+    pub fn load(choice: BackendChoice, config: &ProbeConfig) -> Result<Self, Error> {
+        let tracefs = tracefs::ensure_mounted()?;
+        let fork = tracefs::Format::read(&tracefs.0, "sched", "sched_process_fork")?;
+        let exec = tracefs::Format::read(&tracefs.0, "sched", "sched_process_exec")?;
+        let (mut cap_offset, mut ret_offset, mut ns_offset) = (0u32, 0u32, 0u32);
+        if tracefs::has_event(&tracefs.0, "capability", "cap_capable") {
+            let format = tracefs::Format::read(&tracefs.0, "capability", "cap_capable")?;
+            cap_offset = format.offset("cap")?;
+            ret_offset = format.offset("ret")?;
+            ns_offset = format.offset("target_ns")?;
+        }
+        let fork_child = fork.offset("child_pid")?;
+        let exec_filename = exec.offset("filename")?;
+        let init_user_ns = Kallsyms::address_of("init_user_ns").unwrap_or(0);
+        let self_tgid = std::process::id();
+        let limits = config.limits;
+        let mut loader = EbpfLoader::new();
+        loader
+            .override_global("MODE", &config.mode, true)
+            .override_global("TARGET_CGROUP_LEVEL", &config.cgroup_level, true)
+            .override_global("INIT_USER_NS", &init_user_ns, true)
+            .override_global("SELF_TGID", &self_tgid, true)
+            .override_global("TP_CAP_OFFSET", &cap_offset, true)
+            .override_global("TP_RET_OFFSET", &ret_offset, true)
+            .override_global("TP_TARGET_NS_OFFSET", &ns_offset, true)
+            .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
+            .override_global("EXEC_FILENAME_OFFSET", &exec_filename, true)
+            .map_max_entries("CHECKS", limits.checks)
+            .map_max_entries("STACKS", limits.stacks)
+            .map_max_entries("CGROUPS", limits.cgroups)
+            .map_max_entries("PIDS", limits.pids)
+            .map_max_entries("PENDING", 8_192)
+            .map_max_entries("EXECS", 1_024);
+        let mut ebpf = loader.load(OBJECT).map_err(|err| {
+            Error::Kernel(format!("cannot load capdisc's eBPF object: {}", chain(&err)))
+        })?;
+        attach_task_tracking(&mut ebpf, config.mode)?;
+
+        let mut skipped = Vec::new();
+        for backend in choice.candidates() {
+            match backend.attach(&mut ebpf, &tracefs.0) {
+                Ok(()) => {
+                    if init_user_ns == 0 {
+                        calibrate_init_user_ns();
+                    }
+                    let selection = if skipped.is_empty() {
+                        format!("backend {backend}")
+                    } else {
+                        format!("backend {backend} ({})", skipped.join("; "))
+                    };
+                    return Ok(Self { ebpf, backend, selection, tracefs });
+                }
+                Err(reason) => skipped.push(format!("{backend} skipped: {reason}")),
+            }
+        }
+        Err(match choice {
+            BackendChoice::Only(backend) => Error::Kernel(format!(
+                "backend {backend} cannot be used on this kernel: {}; try --backend auto",
+                skipped.join("; ").trim_start_matches(&format!("{backend} skipped: "))
+            )),
+            BackendChoice::Auto => Error::Kernel(format!(
+                "no backend can watch capability checks on this kernel ({}); capdisc needs fexit (BTF), kprobes or the capability:cap_capable tracepoint (Linux 6.13+)",
+                skipped.join("; ")
+            )),
+        })
+    }
+}
+
+/// fork/exit keep the pid set current (mode PIDS); exec arms the exec gate and records paths.
+fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32) -> Result<(), Error> {
+    let mut programs = vec![("capdisc_exec", "sched_process_exec")];
+    if target_mode == mode::PIDS {
+        programs.push(("capdisc_fork", "sched_process_fork"));
+        programs.push(("capdisc_exit", "sched_process_exit"));
+    }
+    for (name, event) in programs {
+        let attach = |ebpf: &mut Ebpf| -> Result<(), String> {
+            let tracepoint: &mut TracePoint = program(ebpf, name)?;
+            tracepoint.load().map_err(|err| chain(&err))?;
+            tracepoint.attach("sched", event).map_err(|err| chain(&err))?;
+            Ok(())
+        };
+        attach(ebpf).map_err(|reason| Error::Kernel(format!("cannot attach to sched:{event}: {reason}")))?;
+    }
+    Ok(())
+}
+
+/// Makes one capability check in capdisc's own (initial) user namespace, so the kernel side
+/// learns the address of `init_user_ns` when /proc/kallsyms does not list it. setuid() to the
+/// current uid always checks CAP_SETUID and changes nothing; the raw syscall affects only this
+/// thread.
+fn calibrate_init_user_ns() {
+    unsafe { libc::syscall(libc::SYS_setuid, libc::getuid()) };
+}

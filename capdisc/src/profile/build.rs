@@ -1,0 +1,257 @@
+//! From drained kernel data to a [`Profile`]: symbolize call sites, classify each key, and
+//! aggregate per capability (and per cgroup for `--all`).
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, SystemTime},
+};
+
+use capdisc_common::{counter, flags, CheckKey, CheckStats};
+
+use super::model::*;
+use crate::{
+    caps,
+    classify::{self, call_site_frames, class_of, Class},
+    kallsyms::Kallsyms,
+    probe::Backend,
+    record::Drained,
+    syscalls,
+    target::{unit_of_cgroup_path, CgroupNames},
+};
+
+pub struct RecordingMeta<'a> {
+    pub backend: Backend,
+    pub selection: String,
+    pub target: TargetInfo,
+    pub started: SystemTime,
+    pub ended: SystemTime,
+    pub exit_status: Option<i32>,
+    /// Break results down per cgroup (`--all`).
+    pub per_cgroup: bool,
+    pub cgroup_names: &'a CgroupNames,
+}
+
+pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kallsyms>) -> Profile {
+    let clock = BootClock::now();
+    let mut overall: BTreeMap<u32, Accumulator> = BTreeMap::new();
+    let mut per_cgroup: BTreeMap<u64, BTreeMap<u32, Accumulator>> = BTreeMap::new();
+    let mut totals = Totals::default();
+    for (key, stats) in &drained.checks {
+        let sites = call_sites(drained, stats, kallsyms);
+        let noaudit = classify::noaudit_reason(key.flags, &sites);
+        let exe = drained.execs.get(&key.comm).cloned();
+        totals.checks += stats.count;
+        if key.ret == 0 { totals.granted += stats.count } else { totals.denied += stats.count }
+        if noaudit.is_some() { totals.noaudit += stats.count }
+        let observation = Observation { key, stats, sites: &sites, noaudit: noaudit.as_deref(), exe };
+        overall.entry(key.cap).or_default().add(&observation);
+        if meta.per_cgroup {
+            per_cgroup.entry(key.cgroup_id).or_default().entry(key.cap).or_default().add(&observation);
+        }
+    }
+    let finish = |accumulators: BTreeMap<u32, Accumulator>| {
+        let mut uses: Vec<CapabilityUse> =
+            accumulators.into_iter().map(|(number, acc)| acc.finish(number, &clock)).collect();
+        uses.sort_by(|a, b| a.class.cmp(&b.class).then(a.number.cmp(&b.number)));
+        uses
+    };
+    let cgroups = per_cgroup
+        .into_iter()
+        .map(|(id, accumulators)| {
+            let path = meta.cgroup_names.path(id).map(str::to_owned).unwrap_or_else(|| format!("cgroup id {id} (gone)"));
+            CgroupUse { unit: unit_of_cgroup_path(&path), cgroup: path, capabilities: finish(accumulators) }
+        })
+        .collect();
+    let counters = &drained.counters;
+    let slot = |index: u32| counters[index as usize];
+    Profile {
+        schema_version: SCHEMA_VERSION,
+        capdisc_version: env!("CARGO_PKG_VERSION").to_owned(),
+        host: hostname(),
+        kernel: kernel_release(),
+        backend: meta.backend,
+        backend_selection: meta.selection,
+        target: meta.target,
+        started_at: rfc3339(meta.started),
+        ended_at: rfc3339(meta.ended),
+        duration_secs: meta.ended.duration_since(meta.started).unwrap_or_default().as_secs_f64(),
+        exit_status: meta.exit_status,
+        losses: Losses {
+            checks_map_full: slot(counter::CHECKS_MAP_FULL),
+            stacks_lost: slot(counter::STACK_LOST),
+            call_site_slots_full: slot(counter::CALL_SITE_SLOTS_FULL),
+            pids_map_full: slot(counter::PIDS_MAP_FULL),
+            pending_map_full: slot(counter::PENDING_MAP_FULL),
+            unpaired_returns: slot(counter::UNPAIRED_RETURN),
+            execs_map_full: slot(counter::EXECS_MAP_FULL),
+            skipped_before_exec: slot(counter::BEFORE_EXEC),
+        },
+        totals,
+        capabilities: finish(overall),
+        cgroups,
+    }
+}
+
+/// Symbolized, trimmed call sites of one key.
+fn call_sites(drained: &Drained, stats: &CheckStats, kallsyms: Option<&Kallsyms>) -> Vec<Vec<String>> {
+    stats
+        .call_sites
+        .iter()
+        .filter(|slot| **slot != 0)
+        .filter_map(|slot| drained.stacks.get(&(slot - 1)))
+        .map(|addresses| {
+            let names: Vec<String> = addresses
+                .iter()
+                .map(|address| {
+                    kallsyms.and_then(|symbols| symbols.function(*address)).map(str::to_owned).unwrap_or_else(|| format!("{address:#x}"))
+                })
+                .collect();
+            call_site_frames(&names)
+        })
+        .collect()
+}
+
+struct Observation<'a> {
+    key: &'a CheckKey,
+    stats: &'a CheckStats,
+    sites: &'a [Vec<String>],
+    noaudit: Option<&'a str>,
+    exe: Option<String>,
+}
+
+#[derive(Default)]
+struct Accumulator {
+    granted: u64,
+    denied: u64,
+    noaudit: u64,
+    granted_audited: u64,
+    denied_audited: u64,
+    foreign_userns: u64,
+    insetid: u64,
+    noaudit_reason: Option<String>,
+    syscalls: BTreeMap<i32, SyscallUse>,
+    call_sites: Vec<CallSite>,
+    commands: BTreeSet<CommandInfo>,
+    uids: BTreeSet<u32>,
+    first_ns: u64,
+    last_ns: u64,
+}
+
+impl Accumulator {
+    fn add(&mut self, seen: &Observation<'_>) {
+        let (key, count) = (seen.key, seen.stats.count);
+        let granted = key.ret == 0;
+        if granted { self.granted += count } else { self.denied += count }
+        match seen.noaudit {
+            Some(reason) => {
+                self.noaudit += count;
+                self.noaudit_reason.get_or_insert_with(|| reason.to_owned());
+            }
+            None if granted => self.granted_audited += count,
+            None => self.denied_audited += count,
+        }
+        if key.flags & flags::FOREIGN_USERNS != 0 { self.foreign_userns += count }
+        if key.flags & flags::INSETID != 0 { self.insetid += count }
+        let syscall = self.syscalls.entry(key.syscall).or_insert_with(|| SyscallUse {
+            name: syscalls::name(key.syscall),
+            number: key.syscall,
+            granted: 0,
+            denied: 0,
+            noaudit: 0,
+            check_errno: None,
+        });
+        if granted { syscall.granted += count } else {
+            syscall.denied += count;
+            syscall.check_errno = Some(errno_name(key.ret));
+        }
+        if seen.noaudit.is_some() { syscall.noaudit += count }
+        for frames in seen.sites {
+            if !self.call_sites.iter().any(|site| &site.frames == frames) {
+                let noaudit = classify::noaudit_site(frames).map(str::to_owned);
+                self.call_sites.push(CallSite { frames: frames.clone(), noaudit });
+            }
+        }
+        self.commands.insert(CommandInfo { comm: comm_text(&key.comm), exe: seen.exe.clone() });
+        self.uids.insert(key.uid);
+        let stats = seen.stats;
+        if self.first_ns == 0 || stats.first_ns < self.first_ns { self.first_ns = stats.first_ns }
+        self.last_ns = self.last_ns.max(stats.last_ns);
+    }
+
+    fn finish(self, number: u32, clock: &BootClock) -> CapabilityUse {
+        let class = class_of(self.granted_audited, self.denied_audited);
+        let mut syscalls: Vec<SyscallUse> = self.syscalls.into_values().collect();
+        syscalls.sort_by(|a, b| (b.granted + b.denied).cmp(&(a.granted + a.denied)));
+        let top = syscalls.first().map(|s| s.name.clone()).unwrap_or_default();
+        let mut reason = match class {
+            Class::Required => format!("{} granted audited check(s), mostly in {top}", self.granted_audited),
+            Class::Denied => format!(
+                "denied {} time(s) in {top} and never granted: evidence of a failure, not a recommendation",
+                self.denied_audited
+            ),
+            Class::Advisory => format!("only no-audit checks: {}", self.noaudit_reason.unwrap_or_default()),
+        };
+        if self.foreign_userns > 0 {
+            reason.push_str(&format!("; {} check(s) against a non-initial user namespace", self.foreign_userns));
+        }
+        CapabilityUse {
+            name: caps::name(number),
+            number,
+            class,
+            reason,
+            granted: self.granted,
+            denied: self.denied,
+            noaudit: self.noaudit,
+            foreign_userns: self.foreign_userns,
+            insetid: self.insetid,
+            syscalls,
+            call_sites: self.call_sites,
+            commands: self.commands.into_iter().collect(),
+            uids: self.uids.into_iter().collect(),
+            first_seen: rfc3339(clock.wall(self.first_ns)),
+            last_seen: rfc3339(clock.wall(self.last_ns)),
+        }
+    }
+}
+
+fn comm_text(comm: &[u8]) -> String {
+    let end = comm.iter().position(|byte| *byte == 0).unwrap_or(comm.len());
+    String::from_utf8_lossy(&comm[..end]).into_owned()
+}
+
+fn errno_name(ret: i32) -> String {
+    match -ret {
+        libc::EPERM => "EPERM".into(),
+        libc::EACCES => "EACCES".into(),
+        other => format!("errno {other}"),
+    }
+}
+
+/// Converts CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns) to wall-clock time.
+struct BootClock {
+    wall: SystemTime,
+    boot_ns: u64,
+}
+
+impl BootClock {
+    fn now() -> Self {
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
+        Self { wall: SystemTime::now(), boot_ns: now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64 }
+    }
+
+    fn wall(&self, boot_ns: u64) -> SystemTime {
+        self.wall - Duration::from_nanos(self.boot_ns.saturating_sub(boot_ns))
+    }
+}
+
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|name| name.trim().to_owned()).unwrap_or_default()
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|name| name.trim().to_owned()).unwrap_or_default()
+}

@@ -1,0 +1,162 @@
+//! The profile schema (documented in the README, "Profile schema"). Bump `SCHEMA_VERSION` on
+//! any change that an older reader would misread.
+use serde::{Deserialize, Serialize};
+
+use crate::{classify::Class, probe::Backend};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub schema_version: u32,
+    pub capdisc_version: String,
+    pub host: String,
+    pub kernel: String,
+    pub backend: Backend,
+    /// Which backend was chosen and why earlier ones were skipped.
+    pub backend_selection: String,
+    pub target: TargetInfo,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_secs: f64,
+    /// Exit status of a spawned command (128 + signal when it was killed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    pub losses: Losses,
+    pub totals: Totals,
+    /// Every capability the target checked, required first.
+    pub capabilities: Vec<CapabilityUse>,
+    /// Per-cgroup breakdown (`record --all`), labelled with the systemd unit where known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroups: Vec<CgroupUse>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// command, pid, cgroup, unit or all.
+    pub kind: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// What could not be kept (all zero in a complete recording), and what was skipped on purpose.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Losses {
+    /// Checks of a new kind dropped because the aggregation map was full.
+    pub checks_map_full: u64,
+    /// Call-site samples whose stack could not be stored.
+    pub stacks_lost: u64,
+    /// Call-site samples dropped because a key already had its maximum of distinct call sites.
+    pub call_site_slots_full: u64,
+    /// Forked children that could not be added to the traced pid set.
+    pub pids_map_full: u64,
+    /// kprobe entries that could not be remembered for their return.
+    pub pending_map_full: u64,
+    /// kretprobe returns without an entry.
+    pub unpaired_returns: u64,
+    /// Executable paths that could not be stored.
+    pub execs_map_full: u64,
+    /// Not a loss: checks made by a spawned command before its exec, skipped on purpose.
+    pub skipped_before_exec: u64,
+}
+
+impl Losses {
+    /// Checks or facts that were lost (call-site samples aside, which do not lose counts).
+    pub fn lost_checks(&self) -> u64 {
+        self.checks_map_full + self.pids_map_full + self.pending_map_full + self.unpaired_returns
+    }
+
+    pub fn any(&self) -> bool {
+        self.lost_checks() + self.stacks_lost + self.call_site_slots_full + self.execs_map_full > 0
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub checks: u64,
+    pub granted: u64,
+    pub denied: u64,
+    pub noaudit: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapabilityUse {
+    /// `CAP_NET_BIND_SERVICE`, or `cap_N` for numbers capdisc does not know.
+    pub name: String,
+    pub number: u32,
+    pub class: Class,
+    /// Why this class (e.g. the no-audit call site).
+    pub reason: String,
+    pub granted: u64,
+    pub denied: u64,
+    /// Checks (granted or denied) that were advisory no-audit probes.
+    pub noaudit: u64,
+    /// Checks made against a user namespace other than the initial one (scoped differently).
+    #[serde(default)]
+    pub foreign_userns: u64,
+    /// Checks made while computing set-id credentials (fexit and kprobe only).
+    #[serde(default)]
+    pub insetid: u64,
+    pub syscalls: Vec<SyscallUse>,
+    pub call_sites: Vec<CallSite>,
+    pub commands: Vec<CommandInfo>,
+    pub uids: Vec<u32>,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallUse {
+    /// `bind`, or `none` for checks outside a system call.
+    pub name: String,
+    pub number: i32,
+    pub granted: u64,
+    pub denied: u64,
+    pub noaudit: u64,
+    /// What `cap_capable` returned for the denied checks (EPERM); the system call itself may
+    /// report another errno (bind() below 1024 returns EACCES).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_errno: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallSite {
+    /// Innermost first: `cap_capable`, `security_capable`, `ns_capable`, `__inet_bind`, ...
+    pub frames: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noaudit: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CommandInfo {
+    pub comm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CgroupUse {
+    pub cgroup: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub capabilities: Vec<CapabilityUse>,
+}
+
+impl Profile {
+    /// Capabilities of one class, by name.
+    pub fn names_of(&self, class: Class) -> Vec<&str> {
+        self.capabilities.iter().filter(|cap| cap.class == class).map(|cap| cap.name.as_str()).collect()
+    }
+
+    pub fn capability(&self, name: &str) -> Option<&CapabilityUse> {
+        self.capabilities.iter().find(|cap| cap.name == name)
+    }
+}

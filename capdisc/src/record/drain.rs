@@ -1,0 +1,67 @@
+//! Reading everything the kernel programs kept: aggregated checks, sampled stacks, per-CPU
+//! counters and executable paths.
+use std::collections::HashMap;
+
+use aya::{
+    maps::{HashMap as BpfHashMap, PerCpuArray, StackTraceMap},
+    Ebpf,
+};
+use capdisc_common::{counter, CheckKey, CheckStats, ExePath, COMM_LEN};
+
+use crate::error::Error;
+
+#[derive(Default)]
+pub struct Drained {
+    pub checks: Vec<(CheckKey, CheckStats)>,
+    /// Stack id -> instruction pointers, innermost first.
+    pub stacks: HashMap<u32, Vec<u64>>,
+    /// `capdisc_common::counter` slots, summed over CPUs.
+    pub counters: [u64; counter::SLOTS as usize],
+    /// comm -> executable path.
+    pub execs: HashMap<[u8; COMM_LEN], String>,
+}
+
+pub fn drain(ebpf: &Ebpf) -> Result<Drained, Error> {
+    let mut drained = Drained { checks: checks(ebpf)?, ..Drained::default() };
+    let stack_ids: Vec<u32> = drained.checks.iter().flat_map(|(_, stats)| stats.call_sites).filter(|id| *id != 0).map(|id| id - 1).collect();
+    let stacks = StackTraceMap::try_from(map(ebpf, "STACKS")?).map_err(runtime)?;
+    for id in stack_ids {
+        if let Ok(trace) = stacks.get(&id, 0) {
+            drained.stacks.insert(id, trace.frames().iter().map(|frame| frame.ip).collect());
+        }
+    }
+    drained.counters = counters(ebpf)?;
+    let execs: BpfHashMap<_, [u8; COMM_LEN], ExePath> = BpfHashMap::try_from(map(ebpf, "EXECS")?).map_err(runtime)?;
+    for entry in execs.iter().flatten() {
+        let (comm, exe) = entry;
+        let len = (exe.len as usize).min(exe.path.len());
+        let path = String::from_utf8_lossy(&exe.path[..len]).trim_end_matches('\0').to_owned();
+        drained.execs.insert(comm, path);
+    }
+    Ok(drained)
+}
+
+/// Aggregated checks only (cheap enough for the live status line).
+pub fn checks(ebpf: &Ebpf) -> Result<Vec<(CheckKey, CheckStats)>, Error> {
+    let checks: BpfHashMap<_, CheckKey, CheckStats> = BpfHashMap::try_from(map(ebpf, "CHECKS")?).map_err(runtime)?;
+    Ok(checks.iter().flatten().collect())
+}
+
+pub fn counters(ebpf: &Ebpf) -> Result<[u64; counter::SLOTS as usize], Error> {
+    let array: PerCpuArray<_, u64> = PerCpuArray::try_from(map(ebpf, "COUNTERS")?).map_err(runtime)?;
+    let mut sums = [0u64; counter::SLOTS as usize];
+    for (slot, sum) in sums.iter_mut().enumerate() {
+        if let Ok(values) = array.get(&(slot as u32), 0) {
+            *sum = values.iter().sum();
+        }
+    }
+    Ok(sums)
+}
+
+fn map<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a aya::maps::Map, Error> {
+    ebpf.map(name).ok_or_else(|| Error::Runtime(format!("map {name} missing from the eBPF object")))
+}
+
+fn runtime(err: impl std::fmt::Display) -> Error {
+    Error::Runtime(err.to_string())
+}

@@ -1,0 +1,159 @@
+//! cgroup v2: finding the mount, opening a cgroup (its id is the directory's inode number,
+//! which is what `bpf_get_current_cgroup_id()` returns), creating and removing capdisc's own
+//! leaf for spawned commands, and naming cgroup ids after the fact (for `--all`).
+use std::{
+    collections::HashMap,
+    fs,
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
+
+use crate::error::Error;
+
+#[derive(Clone, Debug)]
+pub struct Cgroup {
+    /// Absolute path in the filesystem.
+    pub path: PathBuf,
+    /// Path relative to the cgroup v2 root, starting with `/`.
+    pub relative: String,
+    pub id: u64,
+    /// Depth below the root (the root is 0).
+    pub level: u32,
+    /// Created by capdisc (removed when recording ends).
+    owned: bool,
+}
+
+/// Where cgroup v2 is mounted (`/sys/fs/cgroup` on unified hosts, `/sys/fs/cgroup/unified` on
+/// hybrid ones), from /proc/self/mountinfo.
+pub fn cgroup2_mount() -> Result<PathBuf, Error> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|err| Error::Kernel(format!("cannot read /proc/self/mountinfo: {err}")))?;
+    mountinfo
+        .lines()
+        .find_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            if right.split_whitespace().next()? != "cgroup2" {
+                return None;
+            }
+            left.split_whitespace().nth(4).map(PathBuf::from)
+        })
+        .ok_or_else(|| {
+            Error::Kernel("cgroup v2 is not mounted; mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` or boot with a unified hierarchy".into())
+        })
+}
+
+impl Cgroup {
+    /// A cgroup given by the user: an absolute filesystem path under the cgroup v2 mount, or
+    /// a path relative to the cgroup v2 root (`/system.slice/nginx.service`).
+    pub fn open_user_path(path: &Path) -> Result<Self, Error> {
+        let mount = cgroup2_mount()?;
+        let absolute = if path.starts_with(&mount) { path.to_path_buf() } else { mount.join(path.strip_prefix("/").unwrap_or(path)) };
+        Self::open(&mount, &absolute, false)
+    }
+
+    fn open(mount: &Path, absolute: &Path, owned: bool) -> Result<Self, Error> {
+        let metadata = fs::metadata(absolute).map_err(|_| {
+            Error::Target(format!(
+                "no cgroup v2 directory {}; give a path under {} (see /proc/PID/cgroup, line 0::)",
+                absolute.display(),
+                mount.display()
+            ))
+        })?;
+        if !metadata.is_dir() || !absolute.join("cgroup.procs").exists() {
+            return Err(Error::Target(format!("{} is not a cgroup v2 directory", absolute.display())));
+        }
+        let relative_path = absolute.strip_prefix(mount).unwrap_or(absolute);
+        let level = relative_path.components().count() as u32;
+        Ok(Self {
+            path: absolute.to_path_buf(),
+            relative: format!("/{}", relative_path.display()),
+            id: metadata.ino(),
+            level,
+            owned,
+        })
+    }
+
+    /// A new, empty leaf cgroup for a spawned command.
+    pub fn create_leaf() -> Result<Self, Error> {
+        static SERIAL: AtomicU32 = AtomicU32::new(0);
+        let mount = cgroup2_mount()?;
+        let name = format!("capdisc-{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
+        let path = mount.join(name);
+        fs::create_dir(&path).map_err(|err| {
+            Error::Kernel(format!("cannot create a cgroup at {}: {err}; capdisc needs a writable cgroup v2 hierarchy", path.display()))
+        })?;
+        Self::open(&mount, &path, true)
+    }
+
+    /// Removes a cgroup capdisc created, waiting briefly for exiting tasks to leave it.
+    /// Returns false when tasks (for example daemons the command left behind) still live in it.
+    pub fn remove_if_owned(&self) -> bool {
+        if !self.owned {
+            return true;
+        }
+        for _ in 0..50 {
+            if fs::remove_dir(&self.path).is_ok() || !self.path.exists() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+/// The systemd unit a cgroup path belongs to (`/system.slice/nginx.service/x` -> nginx.service).
+pub fn unit_of_cgroup_path(relative: &str) -> Option<String> {
+    const UNIT_SUFFIXES: [&str; 5] = [".service", ".scope", ".socket", ".mount", ".swap"];
+    relative
+        .split('/')
+        .rev()
+        .find(|part| UNIT_SUFFIXES.iter().any(|suffix| part.ends_with(suffix)))
+        .map(str::to_owned)
+}
+
+/// cgroup ids to paths, read from the cgroup v2 tree (for naming `--all` results).
+pub struct CgroupNames {
+    paths: HashMap<u64, String>,
+}
+
+impl CgroupNames {
+    pub fn scan() -> Self {
+        let mut paths = HashMap::new();
+        if let Ok(mount) = cgroup2_mount() {
+            let mut pending = vec![mount.clone()];
+            while let Some(dir) = pending.pop() {
+                if let Ok(metadata) = fs::metadata(&dir) {
+                    let relative = dir.strip_prefix(&mount).unwrap_or(&dir);
+                    paths.insert(metadata.ino(), format!("/{}", relative.display()));
+                }
+                if let Ok(entries) = fs::read_dir(&dir) {
+                    pending.extend(entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()));
+                }
+            }
+        }
+        Self { paths }
+    }
+
+    pub fn remember(&mut self, cgroup: &Cgroup) {
+        self.paths.insert(cgroup.id, cgroup.relative.clone());
+    }
+
+    pub fn path(&self, id: u64) -> Option<&str> {
+        self.paths.get(&id).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unit_of_cgroup_path;
+
+    #[test]
+    fn names_the_unit_of_a_cgroup() {
+        assert_eq!(unit_of_cgroup_path("/system.slice/nginx.service").as_deref(), Some("nginx.service"));
+        assert_eq!(unit_of_cgroup_path("/system.slice/app.service/worker").as_deref(), Some("app.service"));
+        assert_eq!(unit_of_cgroup_path("/user.slice/user-0.slice/session-1.scope").as_deref(), Some("session-1.scope"));
+        assert_eq!(unit_of_cgroup_path("/capdisc-1-0"), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! What to record: a command capdisc spawns, a running process tree, a cgroup subtree, a
+//! systemd unit's cgroup, or the whole host. Resolving a target validates it (before any
+//! probe is loaded) and says how the kernel programs must filter for it.
+mod cgroup;
+mod pid;
+mod spawn;
+mod unit;
+
+use std::path::PathBuf;
+
+use aya::{maps::HashMap, Ebpf};
+use capdisc_common::{cgroup_state, mode};
+
+pub use cgroup::{cgroup2_mount, unit_of_cgroup_path, Cgroup, CgroupNames};
+pub use spawn::{exit_code_of, spawn_in_cgroup};
+
+use crate::error::Error;
+
+/// A target as the user named it.
+#[derive(Clone, Debug)]
+pub enum TargetSpec {
+    Command(Vec<String>),
+    Pid(u32),
+    Cgroup(PathBuf),
+    Unit(String),
+    All,
+}
+
+/// A resolved target.
+#[derive(Debug)]
+pub enum Target {
+    /// A fresh leaf cgroup the command will run in (created by capdisc, removed afterwards).
+    Command { argv: Vec<String>, cgroup: Cgroup },
+    Pid { pid: u32 },
+    Cgroup { cgroup: Cgroup },
+    Unit { name: String, cgroup: Cgroup },
+    All,
+}
+
+impl TargetSpec {
+    pub fn resolve(&self) -> Result<Target, Error> {
+        Ok(match self {
+            TargetSpec::Command(argv) => {
+                if argv.is_empty() {
+                    return Err(Error::Usage("no command given after `--`".into()));
+                }
+                Target::Command { argv: argv.clone(), cgroup: Cgroup::create_leaf()? }
+            }
+            TargetSpec::Pid(pid) => {
+                pid::check_exists(*pid)?;
+                Target::Pid { pid: *pid }
+            }
+            TargetSpec::Cgroup(path) => Target::Cgroup { cgroup: Cgroup::open_user_path(path)? },
+            TargetSpec::Unit(name) => {
+                let cgroup = unit::resolve_cgroup(name)?;
+                Target::Unit { name: unit::canonical_name(name), cgroup }
+            }
+            TargetSpec::All => Target::All,
+        })
+    }
+}
+
+impl Target {
+    /// Filter mode and cgroup depth for the kernel programs.
+    pub fn filter(&self) -> (u32, u32) {
+        match self {
+            Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => {
+                (mode::CGROUP, cgroup.level)
+            }
+            Target::Pid { .. } => (mode::PIDS, 0),
+            Target::All => (mode::ALL, 0),
+        }
+    }
+
+    /// Fills the target maps once the programs are loaded.
+    pub fn arm(&self, ebpf: &mut Ebpf) -> Result<(), Error> {
+        match self {
+            Target::Command { cgroup, .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::AWAITING_EXEC),
+            Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => {
+                insert_cgroup(ebpf, cgroup.id, cgroup_state::RECORDING)
+            }
+            Target::Pid { pid } => {
+                let map = ebpf.map_mut("PIDS").ok_or_else(|| missing("PIDS"))?;
+                let mut pids: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(runtime)?;
+                for member in pid::tree(*pid) {
+                    pids.insert(member, 1, 0).map_err(runtime)?;
+                }
+                Ok(())
+            }
+            Target::All => Ok(()),
+        }
+    }
+
+    /// One line for the profile and the terminal.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Command { argv, .. } => format!("command: {}", argv.join(" ")),
+            Target::Pid { pid } => format!("pid {pid} and its descendants"),
+            Target::Cgroup { cgroup } => format!("cgroup {}", cgroup.relative),
+            Target::Unit { name, cgroup } => format!("unit {name} (cgroup {})", cgroup.relative),
+            Target::All => "every task on the host".into(),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Command { .. } => "command",
+            Target::Pid { .. } => "pid",
+            Target::Cgroup { .. } => "cgroup",
+            Target::Unit { .. } => "unit",
+            Target::All => "all",
+        }
+    }
+
+    /// Whether the target is still there (for --pid: the process or a descendant lives).
+    pub fn alive(&self, ebpf: &Ebpf) -> bool {
+        match self {
+            Target::Pid { pid } => {
+                pid::exists(*pid)
+                    || ebpf
+                        .map("PIDS")
+                        .and_then(|map| HashMap::<_, u32, u8>::try_from(map).ok())
+                        .is_some_and(|pids| pids.keys().any(|key| key.is_ok_and(pid::exists)))
+            }
+            Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => cgroup.path.is_dir(),
+            Target::Command { .. } | Target::All => true,
+        }
+    }
+}
+
+fn insert_cgroup(ebpf: &mut Ebpf, id: u64, state: u8) -> Result<(), Error> {
+    let map = ebpf.map_mut("CGROUPS").ok_or_else(|| missing("CGROUPS"))?;
+    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(runtime)?;
+    cgroups.insert(id, state, 0).map_err(runtime)
+}
+
+fn missing(name: &str) -> Error {
+    Error::Runtime(format!("map {name} missing from the eBPF object"))
+}
+
+fn runtime(err: impl std::fmt::Display) -> Error {
+    Error::Runtime(err.to_string())
+}

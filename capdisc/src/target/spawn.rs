@@ -1,0 +1,34 @@
+//! Spawning the command to record: it moves itself into its cgroup between fork and exec, so
+//! every descendant is in the cgroup and the exec gate in the kernel can tell set-up checks from
+//! the command's own. stdio passes through untouched.
+use std::{ffi::CString, io, os::unix::process::ExitStatusExt, process::ExitStatus};
+
+use super::cgroup::Cgroup;
+
+pub fn spawn_in_cgroup(argv: &[String], cgroup: &Cgroup) -> io::Result<tokio::process::Child> {
+    let procs = CString::new(cgroup.path.join("cgroup.procs").into_os_string().into_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cgroup path contains NUL"))?;
+    let mut command = tokio::process::Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    // SAFETY: the closure only makes async-signal-safe calls (open, write, close).
+    unsafe {
+        command.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+            libc::close(fd);
+            if written != 1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+/// The exit code a shell would report: the code, or 128 + the signal.
+pub fn exit_code_of(status: ExitStatus) -> i32 {
+    status.code().or_else(|| status.signal().map(|signal| 128 + signal)).unwrap_or(1)
+}
