@@ -1,0 +1,192 @@
+//! Real workloads for capdisc's integration tests and benchmark: each action makes the kernel
+//! check a known capability for real (a bind to port 443, a chown, a raw socket...).
+//!
+//! `workload [--as-user UID] ACTION [ARGS]`; `--as-user` drops to UID with no capabilities
+//! first (setgroups, setgid, setuid), so the action is denied.
+use std::{
+    ffi::CString,
+    net::{Ipv4Addr, SocketAddrV4},
+    path::Path,
+    process::exit,
+    time::Duration,
+};
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--as-user") {
+        let uid: u32 = args.get(1).and_then(|uid| uid.parse().ok()).unwrap_or_else(|| usage());
+        drop_to(uid);
+        args.drain(..2);
+    }
+    let action = args.first().cloned().unwrap_or_else(|| usage());
+    let arg = |index: usize| args.get(index).cloned().unwrap_or_else(|| usage());
+    match action.as_str() {
+        "noop" => {}
+        "bind" => bind(arg(1).parse().unwrap_or_else(|_| usage())),
+        "chown" => chown(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
+        "raw-socket" => raw_socket(),
+        "mmap" => map_memory(arg(1).parse().unwrap_or_else(|_| usage())),
+        "storm" => storm(arg(1).parse().unwrap_or_else(|_| usage())),
+        "children" => children(arg(1).parse().unwrap_or_else(|_| usage()), &arg(2)),
+        "wait-for" => wait_for(&arg(1), &args[2..]),
+        _ => usage(),
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION...");
+    exit(2)
+}
+
+fn fail(what: &str) -> ! {
+    let err = std::io::Error::last_os_error();
+    println!("{what}: {} ({})", err, errno_name(err.raw_os_error().unwrap_or(0)));
+    exit(1)
+}
+
+fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EPERM => "EPERM",
+        libc::EACCES => "EACCES",
+        _ => "other",
+    }
+}
+
+fn drop_to(uid: u32) {
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(uid) != 0 || libc::setuid(uid) != 0 {
+            fail("drop privileges");
+        }
+    }
+}
+
+fn bind(port: u16) {
+    let socket = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    let one: libc::c_int = 1;
+    unsafe { libc::setsockopt(socket, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), 4) };
+    let address = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+    let sockaddr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: address.port().to_be(),
+        sin_addr: libc::in_addr { s_addr: 0 },
+        sin_zero: [0; 8],
+    };
+    let rc = unsafe { libc::bind(socket, (&sockaddr as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32) };
+    if rc != 0 {
+        fail("bind");
+    }
+    println!("bound port {port}");
+}
+
+fn chown(path: &str, uid: u32) {
+    let path = CString::new(path).unwrap_or_else(|_| usage());
+    if unsafe { libc::chown(path.as_ptr(), uid, uid) } != 0 {
+        fail("chown");
+    }
+}
+
+fn raw_socket() {
+    if unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) } < 0 {
+        fail("raw socket");
+    }
+}
+
+/// Private writable mappings are charged to overcommit accounting, which asks for
+/// CAP_SYS_ADMIN without auditing (an advisory check, never a need).
+fn map_memory(count: usize) {
+    for _ in 0..count {
+        let page = unsafe {
+            libc::mmap(std::ptr::null_mut(), 1 << 16, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        };
+        if page == libc::MAP_FAILED {
+            fail("mmap");
+        }
+        unsafe { libc::munmap(page, 1 << 16) };
+    }
+}
+
+/// `kill(pid, 0)` on a process of another uid: one CAP_KILL check per call, nothing else.
+/// Prints the number of calls made.
+fn storm(count: u64) {
+    let child = other_uid_child();
+    for _ in 0..count {
+        unsafe { libc::kill(child.pid, 0) };
+    }
+    child.finish();
+    println!("{count} kill(pid, 0) calls");
+}
+
+/// A child that runs as uid 65534 until the parent closes its pipe (so ending it needs no kill).
+struct OtherUidChild {
+    pid: i32,
+    pipe_write: i32,
+}
+
+fn other_uid_child() -> OtherUidChild {
+    let mut fds = [0; 2];
+    let mut ready = [0; 2];
+    unsafe {
+        if libc::pipe(fds.as_mut_ptr()) != 0 || libc::pipe(ready.as_mut_ptr()) != 0 {
+            fail("pipe");
+        }
+        let pid = libc::fork();
+        if pid == 0 {
+            libc::close(fds[1]);
+            libc::close(ready[0]);
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                libc::_exit(1);
+            }
+            libc::close(ready[1]);
+            let mut byte = 0u8;
+            libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+            libc::_exit(0);
+        }
+        libc::close(fds[0]);
+        libc::close(ready[1]);
+        let mut byte = 0u8;
+        libc::read(ready[0], (&mut byte as *mut u8).cast(), 1);
+        OtherUidChild { pid, pipe_write: fds[1] }
+    }
+}
+
+impl OtherUidChild {
+    fn finish(self) {
+        unsafe {
+            libc::close(self.pipe_write);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// N grandchildren (fork, then fork again), each chowning PATH to its index.
+fn children(count: u32, path: &str) {
+    for index in 0..count {
+        unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                let grandchild = libc::fork();
+                if grandchild == 0 {
+                    chown(path, 1000 + index);
+                    libc::_exit(0);
+                }
+                libc::waitpid(grandchild, std::ptr::null_mut(), 0);
+                libc::_exit(0);
+            }
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// Waits until FILE exists, then runs ACTION in a forked child (a descendant born after
+/// capdisc attached).
+fn wait_for(file: &str, action: &[String]) {
+    println!("waiting");
+    while !Path::new(file).exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    match action.first().map(String::as_str) {
+        Some("chown") if action.len() == 3 => children(1, &action[1]),
+        Some("noop") | None => {}
+        _ => usage(),
+    }
+}

@@ -1,0 +1,66 @@
+//! Bad input to `capdisc record`: one line naming the problem, exit status 2, no file written.
+mod common;
+
+use common::*;
+
+fn fails_cleanly(args: &[&str], expected: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output_path = dir.path().join("p.yaml");
+    let output = capdisc().args(["record", "-q", "-o"]).arg(&output_path).args(args).output().expect("run");
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains(expected), "expected `{expected}` in: {text}");
+    assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+    assert!(!output_path.exists());
+    assert_eq!(fs_entries(dir.path()), 0, "no partial files");
+}
+
+fn fs_entries(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map(|entries| entries.count()).unwrap_or(0)
+}
+
+#[test]
+fn unknown_pid() {
+    fails_cleanly(&["--pid", "999999999"], "no process with pid 999999999");
+}
+
+#[test]
+fn unknown_cgroup() {
+    fails_cleanly(&["--cgroup", "/no/such/cgroup"], "no cgroup v2 directory");
+}
+
+#[test]
+fn unit_without_systemd_or_unknown_unit() {
+    let systemd = std::path::Path::new("/run/systemd/system").is_dir();
+    fails_cleanly(&["--unit", "no-such-unit-capdisc"], if systemd { "does not exist" } else { "systemd is not running" });
+}
+
+#[test]
+fn forcing_an_unusable_backend_says_why() {
+    // On kernels without kprobes (this project's CI host), forcing it must fail with the reason.
+    if std::path::Path::new("/sys/bus/event_source/devices/kprobe/type").exists() {
+        return;
+    }
+    fails_cleanly(&["--backend", "kprobe", "--", "true"], "backend kprobe cannot be used on this kernel: the kernel has no kprobes");
+}
+
+#[test]
+fn unwritable_output_path() {
+    let output = capdisc().args(["record", "-q", "-o", "/nonexistent-dir/p.yaml", "--", "true"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("cannot write /nonexistent-dir/p.yaml"), "{}", stderr(&output));
+}
+
+#[test]
+fn not_root() {
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .arg(env!("CARGO_BIN_EXE_capdisc"))
+        .args(["record", "-q", "-o", "/tmp/capdisc-nonroot.yaml", "--", "true"])
+        .output()
+        .expect("setpriv");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("needs root"), "{}", stderr(&output));
+}
+
+use std::process::Command;
