@@ -50,11 +50,14 @@ impl Class {
     }
 }
 
-/// Function names of a raw stack, with the tracing frames removed and cut at the syscall entry.
+/// Function names of a raw stack, from `cap_capable` (or, when the walk starts above it, from
+/// the first frame that is not tracing machinery), cut at the syscall entry.
 pub fn call_site_frames(functions: &[String]) -> Vec<String> {
-    functions
+    let start = functions.iter().position(|name| name == "cap_capable").unwrap_or_else(|| {
+        functions.iter().take_while(|name| TRACING_FRAME_PREFIXES.iter().any(|prefix| name.starts_with(prefix))).count()
+    });
+    functions[start..]
         .iter()
-        .skip_while(|name| TRACING_FRAME_PREFIXES.iter().any(|prefix| name.starts_with(prefix)))
         .take_while(|name| !ENTRY_FRAMES.contains(&name.as_str()))
         .take(CALL_SITE_DEPTH)
         .cloned()
@@ -108,6 +111,15 @@ mod tests {
     fn drops_tracing_frames_and_stops_at_the_syscall_entry() {
         let raw = frames(&["bpf_prog_123", "perf_trace_cap_capable", "cap_capable", "security_capable", "ns_capable", "__inet_bind", "__sys_bind", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]);
         assert_eq!(call_site_frames(&raw), frames(&["cap_capable", "security_capable", "ns_capable", "__inet_bind", "__sys_bind"]));
+    }
+
+    #[test]
+    fn starts_at_cap_capable_under_an_fexit_trampoline() {
+        // fexit stacks begin inside the BPF trampoline, next to an unrelated symbol.
+        let raw = frames(&["handshake_exit", "bpf_trampoline_6442507206", "cap_capable", "security_capable", "ns_capable"]);
+        assert_eq!(call_site_frames(&raw), frames(&["cap_capable", "security_capable", "ns_capable"]));
+        let kprobe = frames(&["security_capable", "ns_capable", "__inet_bind"]);
+        assert_eq!(call_site_frames(&kprobe), kprobe, "a kprobe stack starts at the caller");
     }
 
     #[test]

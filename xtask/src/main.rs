@@ -1,1 +1,57 @@
-fn main(){}
+//! capdisc's automation: `cargo xtask setup | build | test | demo | bench | vm`.
+//! Each task is a function a reader can follow top to bottom; they run as root on a fresh
+//! Debian machine and install what they need first.
+mod bench;
+mod build;
+mod demo;
+mod run;
+mod setup;
+mod test;
+mod vm;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install everything the build, the tests and the VMs need (idempotent).
+    Setup,
+    /// Build capdisc (release) and its workloads.
+    Build,
+    /// The whole test suite: unit and integration tests on this kernel, then the VM kernels.
+    Test {
+        /// Skip the QEMU guests (for quick local runs; CI runs them).
+        #[arg(long)]
+        no_vm: bool,
+    },
+    /// Record the bundled demo service under capdisc and print the result.
+    Demo,
+    /// Cost per capability check: untraced, under capdisc, and under a bpftrace count.
+    Bench {
+        /// kill(pid, 0) calls per run.
+        #[arg(long, default_value_t = 2_000_000)]
+        checks: u64,
+        /// Rounds of (untraced, capdisc, bpftrace), alternating.
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+    },
+    /// Boot Debian kernels under QEMU and check every backend against the host's results.
+    Vm,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Setup => setup::setup(),
+        Task::Build => build::release().map(drop),
+        Task::Test { no_vm } => test::test(!no_vm),
+        Task::Demo => demo::demo(),
+        Task::Bench { checks, rounds } => bench::bench(checks, rounds),
+        Task::Vm => vm::vm(),
+    }
+}

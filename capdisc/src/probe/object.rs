@@ -10,7 +10,7 @@ use super::backend::{chain, program, Backend, BackendChoice};
 use crate::{error::Error, kallsyms::Kallsyms, tracefs};
 
 /// The eBPF object built by build.rs from `capdisc-ebpf`.
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/capdisc"));
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/capdisc-probes"));
 
 /// Map sizes: how much the kernel side can keep before it starts counting losses.
 #[derive(Clone, Copy, Debug)]

@@ -1,0 +1,21 @@
+//! Builds: the release binary for the host, and static binaries for the QEMU guests.
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::run::{cargo, run, workspace};
+
+/// Release build of capdisc, the demo service and the workloads; returns target/release.
+pub fn release() -> Result<PathBuf> {
+    run(cargo().args(["build", "--release", "-p", "capdisc", "--bins", "--examples"]))?;
+    Ok(workspace().join("target/release"))
+}
+
+/// Statically linked capdisc and workload for an initramfs; returns their directory.
+pub fn static_binaries() -> Result<PathBuf> {
+    run(cargo()
+        .args(["build", "--release", "-p", "capdisc", "--bin", "capdisc", "--example", "workload"])
+        .args(["--target", "x86_64-unknown-linux-gnu", "--target-dir", "target/static"])
+        .env("RUSTFLAGS", "-C target-feature=+crt-static"))?;
+    Ok(workspace().join("target/static/x86_64-unknown-linux-gnu/release"))
+}

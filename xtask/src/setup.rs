@@ -1,0 +1,122 @@
+//! `cargo xtask setup`: installs, idempotently, everything capdisc's build, tests, VMs and
+//! benchmark need on a fresh Debian machine, saying what it does:
+//! - apt packages: the LLVM matching nightly rustc's (for bpf-linker), QEMU and busybox (VM
+//!   tests), bpftrace (the benchmark's peer), util-linux (setpriv);
+//! - the nightly toolchain's rust-src (the eBPF crate is built with -Z build-std=core);
+//! - bpf-linker, built against that same LLVM major (the bitcode reader must match rustc's).
+use std::{path::Path, process::Command};
+
+use anyhow::{bail, Context, Result};
+
+use crate::run::{output, run, stdout};
+
+const NIGHTLY: &str = "nightly";
+const BPF_LINKER_VERSION: &str = "0.13.0";
+
+pub fn setup() -> Result<()> {
+    let llvm = nightly_llvm_major()?;
+    eprintln!("xtask: setup: nightly rustc uses LLVM {llvm}");
+    let packages = [
+        format!("llvm-{llvm}-dev"),
+        format!("libpolly-{llvm}-dev"),
+        "libzstd-dev".into(),
+        "zlib1g-dev".into(),
+        "qemu-system-x86".into(),
+        "busybox-static".into(),
+        "bpftrace".into(),
+        "util-linux".into(),
+    ];
+    apt_install(&packages)?;
+    ensure_rust_src()?;
+    ensure_bpf_linker(llvm)?;
+    eprintln!("xtask: setup: done");
+    Ok(())
+}
+
+/// Whether everything is in place already (cheap; used before test and demo).
+pub fn ready() -> bool {
+    let Ok(llvm) = nightly_llvm_major() else { return false };
+    bpf_linker_llvm_major() == Some(llvm) && rust_src_installed()
+}
+
+fn nightly_llvm_major() -> Result<u32> {
+    let text = stdout(Command::new("rustup").args(["run", NIGHTLY, "rustc", "-vV"]))
+        .context("a nightly toolchain is needed to build the eBPF programs (rustup toolchain install nightly)")?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("LLVM version: "))
+        .and_then(|version| version.split('.').next()?.parse().ok())
+        .context("cannot read the LLVM version of nightly rustc")
+}
+
+pub fn apt_install(packages: &[String]) -> Result<()> {
+    let missing: Vec<&String> = packages.iter().filter(|package| !installed(package)).collect();
+    if missing.is_empty() {
+        eprintln!("xtask: setup: apt packages present");
+        return Ok(());
+    }
+    eprintln!("xtask: setup: installing {}", missing.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "));
+    apt_update()?;
+    let mut command = Command::new("apt-get");
+    command.args(["install", "-y", "-q", "--no-install-recommends"]).args(missing).env("DEBIAN_FRONTEND", "noninteractive");
+    run(&mut command)
+}
+
+/// `apt-get update`, once per setup run.
+pub fn apt_update() -> Result<()> {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    let mut result = Ok(());
+    DONE.call_once(|| result = run(Command::new("apt-get").args(["update", "-q"])));
+    result
+}
+
+fn installed(package: &str) -> bool {
+    output(Command::new("dpkg-query").args(["-W", "-f=${Status}", package]))
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn rust_src_installed() -> bool {
+    stdout(Command::new("rustup").args(["component", "list", "--installed", "--toolchain", NIGHTLY]))
+        .is_ok_and(|text| text.lines().any(|line| line.trim() == "rust-src"))
+}
+
+fn ensure_rust_src() -> Result<()> {
+    if rust_src_installed() {
+        eprintln!("xtask: setup: rust-src present for {NIGHTLY}");
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
+}
+
+/// The LLVM major bpf-linker is linked against (from the libLLVM it loads).
+fn bpf_linker_llvm_major() -> Option<u32> {
+    let path = stdout(Command::new("sh").args(["-c", "command -v bpf-linker"])).ok()?;
+    let libraries = stdout(Command::new("ldd").arg(path.trim())).ok()?;
+    libraries.lines().find_map(|line| {
+        let name = line.trim().split_whitespace().next()?;
+        name.strip_prefix("libLLVM.so.").or_else(|| name.strip_prefix("libLLVM-"))?.split(['.', '-']).next()?.parse().ok()
+    })
+}
+
+fn ensure_bpf_linker(llvm: u32) -> Result<()> {
+    match bpf_linker_llvm_major() {
+        Some(major) if major == llvm => {
+            eprintln!("xtask: setup: bpf-linker present, built against LLVM {major}");
+            return Ok(());
+        }
+        Some(major) => eprintln!("xtask: setup: bpf-linker uses LLVM {major}, nightly uses {llvm}: rebuilding"),
+        None => eprintln!("xtask: setup: installing bpf-linker {BPF_LINKER_VERSION} against LLVM {llvm}"),
+    }
+    let prefix = format!("/usr/lib/llvm-{llvm}");
+    if !Path::new(&prefix).is_dir() {
+        bail!("{prefix} is missing: install llvm-{llvm}-dev");
+    }
+    run(Command::new("cargo")
+        .args(["install", "--force", "bpf-linker", "--version", BPF_LINKER_VERSION, "--no-default-features", "--features"])
+        .arg(format!("llvm-{llvm}"))
+        .env("LLVM_PREFIX", &prefix))?;
+    match bpf_linker_llvm_major() {
+        Some(major) if major == llvm => Ok(()),
+        other => bail!("bpf-linker was installed but links LLVM {other:?}, not {llvm}; is ~/.cargo/bin on PATH?"),
+    }
+}

@@ -1,0 +1,68 @@
+//! `cargo xtask vm`: proves the fexit and kprobe backends on real kernels. It boots Debian's
+//! 6.1 and 6.12 cloud kernels under QEMU (TCG: nested KVM does not work here) with an
+//! initramfs holding busybox, the static capdisc and the workloads; in each guest every backend
+//! records the same workloads as on the host, and each must find the same required set as the
+//! host's own backend. Kernels and images are cached under target/vm; serial logs are kept.
+mod initramfs;
+mod kernel;
+mod qemu;
+mod scenario;
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
+
+use crate::{build, run::workspace, setup};
+use scenario::{Outcome, BACKENDS, WORKLOADS};
+
+/// Debian kernel packages to boot (newest matching each pattern).
+const KERNELS: [&str; 2] = [r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64$", r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$"];
+
+pub fn vm() -> Result<()> {
+    setup::apt_install(&["qemu-system-x86".into(), "busybox-static".into()])?;
+    let binaries = build::static_binaries()?;
+    let dir = workspace().join("target/vm");
+    std::fs::create_dir_all(&dir)?;
+
+    eprintln!("xtask: vm: recording the workloads on the host kernel");
+    let host = scenario::run_on_host(&binaries)?;
+    let host_kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")?.trim().to_owned();
+
+    let image = initramfs::build(&binaries, &dir.join("initramfs.cpio"), &scenario::guest_script())?;
+    let mut columns: Vec<(String, BTreeMap<String, Outcome>)> = Vec::new();
+    let mut failures = Vec::new();
+    for pattern in KERNELS {
+        let kernel = kernel::fetch(pattern, &dir.join("kernels"))?;
+        eprintln!("xtask: vm: booting {} under QEMU (TCG)", kernel.release);
+        let log = dir.join(format!("{}.log", kernel.release));
+        let serial = qemu::boot(&kernel.vmlinuz, &image, &log)?;
+        let results = scenario::parse_guest(&serial);
+        if results.is_empty() {
+            bail!("the {} guest produced no results; serial log kept at {}", kernel.release, log.display());
+        }
+        let outcomes = scenario::judge(&results, &host, &mut failures, &kernel.release);
+        columns.push((kernel.release.clone(), outcomes));
+    }
+    columns.push((format!("{host_kernel} (host)"), scenario::host_column(&host)));
+    println!("{}", table(&columns));
+    if !failures.is_empty() {
+        bail!("backends disagree with the host:\n{}", failures.join("\n"));
+    }
+    Ok(())
+}
+
+fn table(columns: &[(String, BTreeMap<String, Outcome>)]) -> String {
+    let mut out = format!("{:<12}", "backend");
+    for (kernel, _) in columns {
+        out.push_str(&format!(" | {kernel:<34}"));
+    }
+    for backend in BACKENDS {
+        out.push_str(&format!("\n{backend:<12}"));
+        for (_, outcomes) in columns {
+            let cell = outcomes.get(backend).map(Outcome::describe).unwrap_or_else(|| "-".into());
+            out.push_str(&format!(" | {cell:<34}"));
+        }
+    }
+    out.push_str(&format!("\n(workloads: {})", WORKLOADS.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")));
+    out
+}

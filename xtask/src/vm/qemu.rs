@@ -1,0 +1,41 @@
+//! Booting a kernel + initramfs under QEMU (TCG) with the serial console captured to a log.
+use std::{
+    fs,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Boots and returns the serial output. The log file is kept (for failures).
+pub fn boot(vmlinuz: &Path, initramfs: &Path, log: &Path) -> Result<String> {
+    let log_file = fs::File::create(log)?;
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2", "-nographic", "-no-reboot", "-monitor", "none"])
+        .arg("-kernel")
+        .arg(vmlinuz)
+        .arg("-initrd")
+        .arg(initramfs)
+        .args(["-append", "console=ttyS0 rdinit=/init panic=-1 loglevel=4"])
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .spawn()
+        .context("cannot start qemu-system-x86_64 (install qemu-system-x86)")?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let serial = fs::read_to_string(log).unwrap_or_default();
+            eprintln!("xtask: vm: guest ended ({status}) after {:.0} s", started.elapsed().as_secs_f64());
+            return Ok(serial);
+        }
+        if started.elapsed() > BOOT_TIMEOUT {
+            let _ = child.kill();
+            bail!("the guest did not finish within {} s; serial log kept at {}", BOOT_TIMEOUT.as_secs(), log.display());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

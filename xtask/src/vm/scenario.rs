@@ -1,0 +1,207 @@
+//! The workloads every backend must agree on, the guest's /init script that records them with
+//! each backend, and the comparison with the host's results.
+use std::{collections::{BTreeMap, BTreeSet}, path::Path, process::Command};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::run::output;
+
+pub struct Workload {
+    pub name: &'static str,
+    pub args: &'static [&'static str],
+}
+
+/// A file the chown workload changes (created on the host and in the guest).
+const OWNED: &str = "/tmp/capdisc-vm-owned";
+
+pub const WORKLOADS: [Workload; 5] = [
+    Workload { name: "bind443", args: &["bind", "443"] },
+    Workload { name: "chown", args: &["chown", OWNED, "4242"] },
+    Workload { name: "rawsocket", args: &["raw-socket"] },
+    Workload { name: "kill", args: &["storm", "1000"] },
+    Workload { name: "mmap", args: &["mmap", "100"] },
+];
+
+pub const BACKENDS: [&str; 4] = ["fexit", "kprobe", "tracepoint", "auto"];
+
+/// Required capabilities per workload.
+pub type Required = BTreeMap<String, BTreeSet<String>>;
+
+pub fn guest_script() -> String {
+    let mut script = String::from(
+        "#!/bin/busybox sh\n/bin/busybox --install -s /bin\nexport PATH=/bin\n\
+         mount -t proc proc /proc\nmount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev 2>/dev/null\n\
+         mount -t cgroup2 cgroup2 /sys/fs/cgroup\nmount -t tmpfs tmpfs /tmp\n",
+    );
+    script.push_str(&format!("echo x > {OWNED}\necho \"CAPDISC-KERNEL $(uname -r)\"\n"));
+    for backend in BACKENDS {
+        for workload in &WORKLOADS {
+            let name = workload.name;
+            script.push_str(&format!(
+                "capdisc record -q --json --backend {backend} -o /tmp/out.json -- /bin/workload {} >/dev/null 2>/tmp/err\n\
+                 rc=$?\n\
+                 if [ -s /tmp/out.json ]; then echo \"CAPDISC-RESULT {backend} {name} $rc $(tr -d '\\n' < /tmp/out.json)\"; \
+                 else echo \"CAPDISC-ERROR {backend} {name} $rc $(head -n 1 /tmp/err)\"; fi\n\
+                 rm -f /tmp/out.json\n",
+                workload.args.join(" ")
+            ));
+        }
+    }
+    script.push_str("echo CAPDISC-DONE\npoweroff -f\n");
+    script
+}
+
+/// What one backend did on one kernel.
+pub enum Outcome {
+    /// Every workload recorded; `chosen` is the backend `auto` picked.
+    Agrees { workloads: usize, chosen: Option<String> },
+    Unavailable(String),
+    Differs(String),
+}
+
+impl Outcome {
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Agrees { workloads, chosen: Some(chosen) } => format!("ok, chose {chosen} ({workloads}/{workloads})"),
+            Outcome::Agrees { workloads, chosen: None } => format!("ok ({workloads}/{workloads} agree)"),
+            Outcome::Unavailable(reason) => format!("unavailable: {reason}"),
+            Outcome::Differs(what) => format!("DIFFERS: {what}"),
+        }
+    }
+}
+
+/// Lines `CAPDISC-RESULT backend workload rc json` and `CAPDISC-ERROR backend workload rc msg`.
+pub struct GuestLine {
+    pub backend: String,
+    pub workload: String,
+    pub result: Result<Value, String>,
+}
+
+pub fn parse_guest(serial: &str) -> Vec<GuestLine> {
+    serial
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_end_matches('\r');
+            let (kind, rest) = line.split_once(' ')?;
+            let mut parts = rest.splitn(4, ' ');
+            let (backend, workload, _rc) = (parts.next()?, parts.next()?, parts.next()?);
+            let payload = parts.next().unwrap_or("");
+            let result = match kind {
+                "CAPDISC-RESULT" => serde_json::from_str(payload).map_err(|err| format!("unparsable profile: {err}")),
+                "CAPDISC-ERROR" => Err(payload.trim_start_matches("capdisc: error: ").to_owned()),
+                _ => return None,
+            };
+            Some(GuestLine { backend: backend.into(), workload: workload.into(), result })
+        })
+        .collect()
+}
+
+pub fn required_of(profile: &Value) -> BTreeSet<String> {
+    profile["capabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|cap| cap["class"] == "required")
+        .filter_map(|cap| cap["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The host's backend, its selection line, and the required sets.
+pub struct HostResults {
+    pub backend: String,
+    pub selection: String,
+    pub required: Required,
+}
+
+pub fn run_on_host(binaries: &Path) -> Result<HostResults> {
+    std::fs::write(OWNED, "x")?;
+    let mut required = Required::new();
+    let (mut backend, mut selection) = (String::new(), String::new());
+    for workload in &WORKLOADS {
+        let out = std::env::temp_dir().join(format!("capdisc-vm-host-{}.json", workload.name));
+        let result = output(
+            Command::new(binaries.join("capdisc"))
+                .args(["record", "-q", "--json", "-o"])
+                .arg(&out)
+                .arg("--")
+                .arg(binaries.join("examples/workload"))
+                .args(workload.args),
+        )?;
+        if !result.status.success() {
+            bail!("host recording of {} failed: {}", workload.name, String::from_utf8_lossy(&result.stderr));
+        }
+        let profile: Value = serde_json::from_str(&std::fs::read_to_string(&out)?).context("host profile")?;
+        backend = profile["backend"].as_str().unwrap_or_default().to_owned();
+        selection = profile["backend_selection"].as_str().unwrap_or_default().to_owned();
+        required.insert(workload.name.into(), required_of(&profile));
+        let _ = std::fs::remove_file(out);
+    }
+    let _ = std::fs::remove_file(OWNED);
+    Ok(HostResults { backend, selection, required })
+}
+
+/// Compares one guest's results with the host's; fexit and kprobe must work and agree.
+pub fn judge(lines: &[GuestLine], host: &HostResults, failures: &mut Vec<String>, kernel: &str) -> BTreeMap<String, Outcome> {
+    let mut outcomes = BTreeMap::new();
+    for backend in BACKENDS {
+        let mine: Vec<&GuestLine> = lines.iter().filter(|line| line.backend == backend).collect();
+        let mut chosen = None;
+        let mut outcome = None;
+        for line in &mine {
+            match &line.result {
+                Err(reason) => {
+                    outcome.get_or_insert(Outcome::Unavailable(short(reason)));
+                }
+                Ok(profile) => {
+                    chosen = profile["backend"].as_str().map(str::to_owned);
+                    let expected = host.required.get(&line.workload).cloned().unwrap_or_default();
+                    let got = required_of(profile);
+                    if got != expected {
+                        outcome = Some(Outcome::Differs(format!("{}: {got:?} vs host {expected:?}", line.workload)));
+                    }
+                }
+            }
+        }
+        let outcome = match outcome {
+            Some(outcome) => outcome,
+            None if mine.len() == WORKLOADS.len() => {
+                Outcome::Agrees { workloads: mine.len(), chosen: (backend == "auto").then(|| chosen.unwrap_or_default()) }
+            }
+            None => Outcome::Differs(format!("{} of {} workloads reported", mine.len(), WORKLOADS.len())),
+        };
+        let must_work = matches!(backend, "fexit" | "kprobe" | "auto");
+        match &outcome {
+            Outcome::Differs(what) => failures.push(format!("{kernel} {backend}: {what}")),
+            Outcome::Unavailable(reason) if must_work => failures.push(format!("{kernel} {backend}: unavailable: {reason}")),
+            _ => {}
+        }
+        outcomes.insert(backend.to_owned(), outcome);
+    }
+    outcomes
+}
+
+/// The host's own column: the backend auto chose is the reference; the ones it skipped are
+/// unavailable for the reason it gave.
+pub fn host_column(host: &HostResults) -> BTreeMap<String, Outcome> {
+    let mut outcomes = BTreeMap::new();
+    let workloads = host.required.len();
+    for skipped in host.selection.split(['(', ';']).filter_map(|part| part.trim().split_once(" skipped: ")) {
+        outcomes.insert(skipped.0.to_owned(), Outcome::Unavailable(short(skipped.1)));
+    }
+    outcomes.insert(host.backend.clone(), Outcome::Agrees { workloads, chosen: None });
+    outcomes.insert("auto".into(), Outcome::Agrees { workloads, chosen: Some(host.backend.clone()) });
+    outcomes
+}
+
+fn short(reason: &str) -> String {
+    if reason.contains("tracepoint capability:cap_capable does not exist") {
+        "no tracepoint (6.13+)".into()
+    } else if reason.contains("no kprobes") {
+        "no kprobes".into()
+    } else if reason.contains("BPF tracing program") {
+        "fexit refused (EPERM)".into()
+    } else {
+        reason.chars().take(60).collect()
+    }
+}
