@@ -52,6 +52,13 @@ fn main() -> anyhow::Result<()> {
         Task::Test { no_vm } => test::test(!no_vm),
         Task::Demo => demo::demo(),
         Task::Bench { checks, rounds } => bench::bench(checks, rounds),
-        Task::Vm => vm::vm(),
+        Task::Vm => {
+            let tally = vm::vm()?;
+            println!("vm: {} passed, {} failed", tally.passed, tally.failed);
+            if tally.failed > 0 {
+                anyhow::bail!("{} backend comparison(s) failed", tally.failed);
+            }
+            Ok(())
+        }
     }
 }

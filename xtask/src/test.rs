@@ -1,8 +1,13 @@
 //! `cargo xtask test`: the whole suite. Unit tests, then the integration tests that load the
 //! real probes on this kernel (as root), then the backends on other kernels under QEMU.
-use anyhow::{bail, Result};
+use std::{
+    io::{BufRead, BufReader},
+    process::Stdio,
+};
 
-use crate::{run::{cargo, run}, setup, vm};
+use anyhow::{bail, Context, Result};
+
+use crate::{run::{cargo, show}, setup, vm};
 
 pub fn test(with_vm: bool) -> Result<()> {
     if unsafe_geteuid() != 0 {
@@ -13,11 +18,49 @@ pub fn test(with_vm: bool) -> Result<()> {
     }
     // Integration tests bind port 443 and count storms: one test binary at a time, two
     // threads, so workloads do not contend for the two cores.
-    run(cargo().args(["test", "--workspace", "--exclude", "capdisc-ebpf", "--no-fail-fast", "--", "--test-threads=2"]))?;
+    let mut tally = cargo_test()?;
     if with_vm {
-        vm::vm()?;
+        let vm = vm::vm()?;
+        tally.passed += vm.passed;
+        tally.failed += vm.failed;
+    }
+    // The suite's closing line, counted over the cargo tests and the VM comparisons.
+    println!("tests: {} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed > 0 {
+        bail!("{} test(s) failed", tally.failed);
     }
     Ok(())
+}
+
+#[derive(Default)]
+pub struct Tally {
+    pub passed: u64,
+    pub failed: u64,
+}
+
+/// `cargo test` over the workspace, its output passed through and its results counted.
+fn cargo_test() -> Result<Tally> {
+    let mut command = cargo();
+    command.args(["test", "--workspace", "--exclude", "capdisc-ebpf", "--no-fail-fast", "--", "--test-threads=2"]);
+    eprintln!("xtask: $ {}", show(&command));
+    let mut child = command.stdout(Stdio::piped()).spawn().context("cannot run cargo test")?;
+    let mut tally = Tally::default();
+    for line in BufReader::new(child.stdout.take().context("no stdout")?).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                rest.split(';').find_map(|part| part.trim().strip_suffix(word)?.trim().rsplit(' ').next()?.parse::<u64>().ok()).unwrap_or(0)
+            };
+            tally.passed += count(" passed");
+            tally.failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() && tally.failed == 0 {
+        bail!("cargo test failed ({status}) before running its tests");
+    }
+    Ok(tally)
 }
 
 fn unsafe_geteuid() -> u32 {
