@@ -74,6 +74,47 @@ pub fn number(name: &str) -> Option<u32> {
         .map(|index| index as u32)
 }
 
+/// The known capability name closest to `name` (for "did you mean" in errors).
+pub fn nearest(name: &str) -> &'static str {
+    let wanted = name.trim().to_ascii_uppercase();
+    let wanted = if wanted.starts_with("CAP_") { wanted } else { format!("CAP_{wanted}") };
+    CAPABILITIES.iter().min_by_key(|known| edit_distance(&wanted, known)).copied().unwrap_or("CAP_CHOWN")
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// A name that must be a capability: the number, or an error suggesting the nearest name.
+pub fn parse_name(name: &str) -> Result<u32, String> {
+    number(name).ok_or_else(|| format!("unknown capability `{name}`; did you mean {}?", nearest(name)))
+}
+
+/// Parses a mask as written by /proc/PID/status or capsh: `0000000000000400`, `0x400`, or a
+/// pasted `CapEff:\t0000000000000400` line. Returns the label (if any) and the mask.
+pub fn parse_mask(text: &str) -> Result<(Option<String>, u64), String> {
+    let text = text.trim();
+    let (label, hex) = match text.split_once(':') {
+        Some((label, hex)) if !label.is_empty() && !label.starts_with("0x") => (Some(label.trim().to_owned()), hex.trim()),
+        _ => (None, text),
+    };
+    let digits = hex.strip_prefix("0x").or_else(|| hex.strip_prefix("0X")).unwrap_or(hex);
+    u64::from_str_radix(digits, 16)
+        .map(|mask| (label, mask))
+        .map_err(|_| format!("`{text}` is not a capability mask; give hex like 0x400 or a `CapEff:\t...` line"))
+}
+
 /// The highest capability number the running kernel knows, from /proc/sys/kernel/cap_last_cap.
 pub fn last_cap() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
@@ -122,6 +163,21 @@ mod tests {
     fn unknown_numbers_print_as_cap_n() {
         assert_eq!(name(41), "cap_41");
         assert_eq!(name(63), "cap_63");
+    }
+
+    #[test]
+    fn suggests_the_nearest_name() {
+        assert_eq!(nearest("cap_net_bind_servce"), "CAP_NET_BIND_SERVICE");
+        assert_eq!(nearest("sys_admn"), "CAP_SYS_ADMIN");
+        assert!(parse_name("CAP_NET_BIND_SERVCE").unwrap_err().contains("did you mean CAP_NET_BIND_SERVICE"));
+    }
+
+    #[test]
+    fn parses_masks_in_the_forms_people_paste() {
+        assert_eq!(parse_mask("0x400"), Ok((None, 0x400)));
+        assert_eq!(parse_mask("0000000000000400"), Ok((None, 0x400)));
+        assert_eq!(parse_mask("CapEff:\t0000000000000400"), Ok((Some("CapEff".into()), 0x400)));
+        assert!(parse_mask("zz").is_err());
     }
 
     #[test]

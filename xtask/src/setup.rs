@@ -1,7 +1,8 @@
 //! `cargo xtask setup`: installs, idempotently, everything capdisc's build, tests, VMs and
 //! benchmark need on a fresh Debian machine, saying what it does:
 //! - apt packages: the LLVM matching nightly rustc's (for bpf-linker), QEMU and busybox (VM
-//!   tests), bpftrace (the benchmark's peer), util-linux (setpriv);
+//!   tests), bpftrace (the benchmark's peer), util-linux and libcap2-bin (setpriv, capsh), systemd
+//!   (systemd-analyze, to check generated drop-ins);
 //! - the nightly toolchain's rust-src (the eBPF crate is built with -Z build-std=core);
 //! - bpf-linker, built against that same LLVM major (the bitcode reader must match rustc's).
 use std::{path::Path, process::Command};
@@ -25,6 +26,8 @@ pub fn setup() -> Result<()> {
         "busybox-static".into(),
         "bpftrace".into(),
         "util-linux".into(),
+        "libcap2-bin".into(),
+        "systemd".into(),
     ];
     apt_install(&packages)?;
     ensure_rust_src()?;

@@ -88,6 +88,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         totals,
         capabilities: finish(overall),
         cgroups,
+        merged_from: Vec::new(),
     }
 }
 

@@ -43,8 +43,10 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
         });
     }
     let temporary = temporary_path(path);
+    let _ = fs::remove_file(&temporary);
     let result = (|| {
-        let mut file = fs::File::create(&temporary)?;
+        // create_new: O_EXCL, so a symlink planted at the temporary name is never followed.
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temporary)?;
         file.write_all(contents)?;
         file.sync_all()?;
         fs::rename(&temporary, path)
@@ -77,6 +79,24 @@ pub fn read(path: &Path) -> Result<Profile, Error> {
         }
         None => return Err(Error::Usage(format!("{} is not a capdisc profile (no schema_version)", path.display()))),
     }
-    serde_yaml::from_value(value)
-        .map_err(|err| Error::Usage(format!("{} is not a valid capdisc profile: {err}", path.display())))
+    let profile: Profile = serde_yaml::from_value(value)
+        .map_err(|err| Error::Usage(format!("{} is not a valid capdisc profile: {err}", path.display())))?;
+    for cap in profile.capabilities.iter().chain(profile.cgroups.iter().flat_map(|group| &group.capabilities)) {
+        match crate::caps::number(&cap.name) {
+            Some(number) if number == cap.number => {}
+            Some(number) => {
+                return Err(Error::Usage(format!(
+                    "{}: {} has number {}, but {} is capability {number}; the profile was edited inconsistently",
+                    path.display(), cap.name, cap.number, cap.name
+                )))
+            }
+            None => {
+                return Err(Error::Usage(format!(
+                    "{} names an unknown capability `{}`; did you mean {}?",
+                    path.display(), cap.name, crate::caps::nearest(&cap.name)
+                )))
+            }
+        }
+    }
+    Ok(profile)
 }

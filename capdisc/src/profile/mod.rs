@@ -1,10 +1,15 @@
 //! The profile: what a recording found, as a versioned document (YAML, or JSON with --json)
 //! that later subcommands read back. `model` is the schema, `build` turns drained kernel data
-//! into it, `io` reads and writes it atomically.
+//! into it, `io` reads and writes it atomically,
+//! `diff` compares two recordings (privilege creep), `merge` unites several.
 mod build;
+mod diff;
 mod io;
+mod merge;
 mod model;
 
 pub use build::{build, RecordingMeta};
+pub use diff::{diff, Diff};
+pub use merge::merge;
 pub use io::{check_writable, read, write_atomic, Format};
 pub use model::*;

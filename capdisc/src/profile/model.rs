@@ -30,6 +30,19 @@ pub struct Profile {
     /// Per-cgroup breakdown (`record --all`), labelled with the systemd unit where known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cgroups: Vec<CgroupUse>,
+    /// The recordings a merged profile (`capdisc merge`) was made from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<Recording>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    pub backend: Backend,
+    pub host: String,
+    pub kernel: String,
+    pub target: String,
+    pub started_at: String,
+    pub ended_at: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

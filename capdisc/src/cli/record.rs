@@ -1,29 +1,15 @@
-//! Command-line interface: argument definitions and dispatch to the library. Exit codes are
-//! decided by `Error::exit_code` and the recorded command's status.
+//! `capdisc record` arguments.
 use std::{path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
 use crate::{
     error::Error,
     probe::{BackendChoice, MapLimits},
     profile::Format,
-    record::{record, RecordOptions},
+    record::RecordOptions,
     target::TargetSpec,
 };
-
-#[derive(Parser, Debug)]
-#[command(name = "capdisc", version, about = "Discover which Linux capabilities a service really uses")]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Record the capability checks of a command, process tree, cgroup, unit or the whole host.
-    Record(RecordArgs),
-}
 
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["pid", "cgroup", "unit", "all", "command"]))]
@@ -70,16 +56,8 @@ fn parse_backend(text: &str) -> Result<BackendChoice, String> {
     text.parse()
 }
 
-impl Cli {
-    pub async fn run(self) -> Result<i32, Error> {
-        match self.command {
-            Command::Record(args) => record(args.into_options()?).await,
-        }
-    }
-}
-
 impl RecordArgs {
-    fn into_options(self) -> Result<RecordOptions, Error> {
+    pub fn into_options(self) -> Result<RecordOptions, Error> {
         let target = if let Some(pid) = self.pid {
             TargetSpec::Pid(pid)
         } else if let Some(path) = self.cgroup {

@@ -1,0 +1,144 @@
+//! `capdisc apply`: writes the generated drop-in for a unit, after saying plainly how it differs
+//! from what the unit grants now, then checks what systemd really parsed (it drops names it does
+//! not know without a word).
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use crate::{
+
+    classify::Class,
+    error::Error,
+    generate::{render_dropin, Recommendation},
+    profile::{self, Profile},
+    systemd::{self, apply_dropin, live_view, mask_names, systemd_running, Effective, UnitFiles},
+};
+
+pub struct ApplyOptions {
+    pub profile: PathBuf,
+    pub unit: String,
+    pub root: Option<PathBuf>,
+    pub dry_run: bool,
+    pub no_reload: bool,
+    pub user: Option<String>,
+}
+
+pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
+    let profile = profile::read(&options.profile)?;
+    let unit = if options.unit.contains('.') { options.unit.clone() } else { format!("{}.service", options.unit) };
+    let live = options.root.is_none() && systemd_running();
+    let root = options.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let current = current_config(&unit, &root, live)?;
+    let user = options.user.clone().or_else(|| current.user.clone()).or_else(|| current.dynamic_user.then(|| "dynamic".to_owned()));
+    let recommendation = Recommendation::from_profile(&profile, user.as_deref());
+    let content = render_dropin(&profile, &options.profile.display().to_string(), &recommendation);
+    let intended = required_mask(&profile);
+
+    println!("{}", comparison(&current, &recommendation, intended));
+    if options.dry_run {
+        println!("--- {} (dry run, nothing written)", systemd::DROPIN_NAME);
+        print!("{content}");
+        return Ok(0);
+    }
+    let applied = apply_dropin(&root, &unit, &content)?;
+    match (&applied.changed, &applied.backup) {
+        (false, _) => println!("{} is already up to date", applied.path.display()),
+        (true, Some(backup)) => println!("wrote {} (previous version kept as {})", applied.path.display(), backup.display()),
+        (true, None) => println!("wrote {}", applied.path.display()),
+    }
+    if live && !options.no_reload {
+        reload()?;
+        let view = live_view(&unit)?;
+        let mut problems = Vec::new();
+        if view.bounding != intended {
+            problems.push(format!("CapabilityBoundingSet: systemd has {}, capdisc wrote {}", list(view.bounding), list(intended)));
+        }
+        if recommendation.needs_ambient() && view.ambient != intended {
+            problems.push(format!("AmbientCapabilities: systemd has {}, capdisc wrote {}", list(view.ambient), list(intended)));
+        }
+        if !problems.is_empty() {
+            return Err(Error::Runtime(format!("systemd did not parse the drop-in as written ({}); another drop-in may override it, see `systemctl cat {unit}`", problems.join("; "))));
+        }
+        println!("systemd reads back: bounding {}, ambient {}", list(view.bounding), list(view.ambient));
+        println!("restart the unit to apply it: systemctl restart {unit}");
+    } else {
+        // Offline: resolve the files again, the way systemd merges them, and check.
+        let after = systemd::resolve(&UnitFiles::find(&unit, &root)?)?;
+        let ambient_ok = !recommendation.needs_ambient() || after.ambient == intended;
+        if after.bounding | implicit_mask(&after) != intended | implicit_mask(&after) || !ambient_ok {
+            return Err(Error::Runtime(format!(
+                "after the drop-in the unit resolves to bounding {} and ambient {}, not {}; a later drop-in overrides 60-capdisc.conf",
+                list(after.bounding), list(after.ambient), list(intended)
+            )));
+        }
+        if live {
+            println!("not reloaded (--no-reload): run `systemctl daemon-reload && systemctl restart {unit}`");
+        }
+    }
+    Ok(0)
+}
+
+fn current_config(unit: &str, root: &Path, live: bool) -> Result<Effective, Error> {
+    let mut current = match UnitFiles::find(unit, root) {
+        Ok(files) => systemd::resolve(&files)?,
+        Err(err) if !live => return Err(err),
+        Err(_) => Effective { unit: unit.to_owned(), bounding: systemd::all_caps(), ..Effective::default() },
+    };
+    if live {
+        let view = live_view(unit)?;
+        current.bounding = view.bounding;
+        current.bounding_assigned = view.bounding != systemd::all_caps();
+        current.ambient = view.ambient;
+        current.user = (!view.user.is_empty()).then_some(view.user);
+        current.dynamic_user = view.dynamic_user;
+        current.source = "systemd (systemctl show)".into();
+    }
+    Ok(current)
+}
+
+fn comparison(current: &Effective, recommendation: &Recommendation, intended: u64) -> String {
+    let usable = current.usable();
+    let mut out = format!("{} now grants: {} ({})\n", current.unit, list(usable), current.source);
+    let missing = intended & !usable;
+    if missing != 0 {
+        out.push_str(&format!("needed by the profile but not granted now (the drop-in adds them): {}\n", list(missing)));
+    }
+    let unused = usable & !intended;
+    if unused != 0 {
+        out.push_str(&format!("granted now but never used in the profile (the drop-in removes them): {}\n", list(unused)));
+    }
+    for (option, mask) in &current.implicit {
+        let lost = mask & intended;
+        if lost != 0 {
+            out.push_str(&format!("warning: {option} removes {} from the bounding set, which the profile requires; the drop-in cannot restore it\n", list(lost)));
+        }
+    }
+    out.push_str(&format!(
+        "the drop-in grants: {}{}",
+        list(intended),
+        if recommendation.needs_ambient() { " (bounding and ambient, non-root)" } else { " (bounding set, root)" }
+    ));
+    out
+}
+
+fn required_mask(profile: &Profile) -> u64 {
+    profile.capabilities.iter().filter(|cap| cap.class == Class::Required && cap.number < 64).fold(0, |mask, cap| mask | 1 << cap.number)
+}
+
+fn implicit_mask(effective: &Effective) -> u64 {
+    effective.implicit.iter().fold(0, |mask, (_, dropped)| mask | dropped)
+}
+
+fn list(mask: u64) -> String {
+    if mask == 0 { "(none)".into() } else { mask_names(mask).join(" ") }
+}
+
+fn reload() -> Result<(), Error> {
+    let status = Command::new("systemctl").arg("daemon-reload").status().map_err(|err| Error::Runtime(format!("cannot run systemctl: {err}")))?;
+    if !status.success() {
+        return Err(Error::Runtime("systemctl daemon-reload failed".into()));
+    }
+    Ok(())
+}
+

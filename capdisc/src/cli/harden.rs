@@ -1,0 +1,203 @@
+//! Arguments and dispatch of the subcommands that read profiles and units: generate, apply,
+//! lint, status, decode, diff, merge.
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::{
+    apply::{apply, ApplyOptions},
+    error::Error,
+    generate::{render, OutputFormat},
+    lint,
+    profile::{self, Format},
+    status,
+    systemd::{self, UnitFiles},
+};
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// The profile written by `capdisc record`.
+    pub profile: PathBuf,
+    /// systemd, docker, podman, k8s, setcap or json.
+    #[arg(long, default_value = "systemd", value_parser = parse_format)]
+    pub format: OutputFormat,
+    /// The user the service runs as (`root` for root); by default taken from the profile's uids.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Write to FILE (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_format(text: &str) -> Result<OutputFormat, String> {
+    text.parse()
+}
+
+impl GenerateArgs {
+    pub fn run(self) -> Result<i32, Error> {
+        let profile = profile::read(&self.profile)?;
+        let text = render(&profile, &self.profile.display().to_string(), self.format, self.user.as_deref())?;
+        emit(&text, self.output.as_deref())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    pub profile: PathBuf,
+    /// The unit to harden (`app` means `app.service`).
+    #[arg(long)]
+    pub unit: String,
+    /// Treat DIR as the root filesystem (offline; no reload).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Print the drop-in and the comparison; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not run `systemctl daemon-reload` (nor read back systemd's view).
+    #[arg(long)]
+    pub no_reload: bool,
+    /// The user the service runs as, when the unit does not say (`root` for root).
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+impl ApplyArgs {
+    pub fn run(self) -> Result<i32, Error> {
+        apply(&ApplyOptions {
+            profile: self.profile,
+            unit: self.unit,
+            root: self.root,
+            dry_run: self.dry_run,
+            no_reload: self.no_reload,
+            user: self.user,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["unit", "unit_file"]))]
+pub struct LintArgs {
+    /// A unit name, resolved from the unit directories (under --root).
+    pub unit: Option<String>,
+    /// A unit file (its drop-ins are read from FILE.d/ beside it).
+    #[arg(long, value_name = "PATH")]
+    pub unit_file: Option<PathBuf>,
+    /// Compare with a recorded profile.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<PathBuf>,
+    /// Treat DIR as the root filesystem.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl LintArgs {
+    pub fn run(self) -> Result<i32, Error> {
+        let files = match (&self.unit_file, &self.unit) {
+            (Some(path), _) => UnitFiles::from_file(path)?,
+            (None, Some(unit)) => UnitFiles::find(unit, self.root.as_deref().unwrap_or("/".as_ref()))?,
+            (None, None) => return Err(Error::Usage("name a unit or give --unit-file PATH".into())),
+        };
+        let mut effective = systemd::resolve(&files)?;
+        if self.unit.is_some() && self.root.is_none() && systemd::systemd_running() {
+            let view = systemd::live_view(&files.name)?;
+            effective.bounding = view.bounding;
+            effective.ambient = view.ambient;
+            effective.source = "systemd (systemctl show) and unit files".into();
+        }
+        let profile = self.profile.as_deref().map(profile::read).transpose()?;
+        let findings = lint::lint(&effective, profile.as_ref());
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&findings).map_err(|err| Error::Runtime(err.to_string()))?);
+        } else {
+            print!("{}", lint::render(&effective, &findings));
+        }
+        Ok(lint::exit_code(&findings))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    pub pid: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl StatusArgs {
+    pub fn run(self) -> Result<i32, Error> {
+        let process = status::read(self.pid)?;
+        if self.json {
+            let value = serde_json::json!({ "process": process, "findings": status::findings(&process) });
+            println!("{value:#}");
+        } else {
+            print!("{}", status::render(&process));
+        }
+        Ok(0)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// Masks: 0x400, 0000000000000400, or `CapEff:\t...` lines.
+    #[arg(required = true)]
+    pub masks: Vec<String>,
+}
+
+impl DecodeArgs {
+    pub fn run(self) -> Result<i32, Error> {
+        print!("{}", status::decode(&self.masks)?);
+        Ok(0)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub baseline: PathBuf,
+    pub current: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl DiffArgs {
+    pub fn run(self) -> Result<i32, Error> {
+        let diff = profile::diff(&profile::read(&self.baseline)?, &profile::read(&self.current)?);
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&diff).map_err(|err| Error::Runtime(err.to_string()))?);
+        } else {
+            print!("{}", diff.render());
+        }
+        Ok(i32::from(diff.creep()))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    #[arg(required = true)]
+    pub profiles: Vec<PathBuf>,
+    /// Where to write the merged profile (atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl MergeArgs {
+    pub fn run(self) -> Result<i32, Error> {
+        let profiles = self.profiles.iter().map(|path| profile::read(path)).collect::<Result<Vec<_>, _>>()?;
+        let merged = profile::merge(&profiles)?;
+        let format = if self.json { Format::Json } else { Format::Yaml };
+        profile::write_atomic(&self.output, format.render(&merged)?.as_bytes())?;
+        eprintln!("capdisc: merged {} profile(s) into {}", profiles.len(), self.output.display());
+        Ok(0)
+    }
+}
+
+fn emit(text: &str, output: Option<&std::path::Path>) -> Result<i32, Error> {
+    match output {
+        Some(path) => profile::write_atomic(path, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    Ok(0)
+}

@@ -1,0 +1,51 @@
+//! Command-line interface: argument definitions and dispatch to the library. Exit codes are
+//! decided by `Error::exit_code`, the recorded command's status, and the documented 0/1 of
+//! `lint` and `diff`.
+mod harden;
+mod record;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Error;
+
+#[derive(Parser, Debug)]
+#[command(name = "capdisc", version, about = "Discover which Linux capabilities a service really uses, and write the hardening that follows")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Record the capability checks of a command, process tree, cgroup, unit or the whole host.
+    Record(record::RecordArgs),
+    /// Turn a profile into a systemd drop-in, container flags, setcap commands or JSON.
+    Generate(harden::GenerateArgs),
+    /// Write the drop-in for a unit, compare with what it grants now, check systemd's reading.
+    Apply(harden::ApplyArgs),
+    /// Check a unit's capability configuration (and, with --profile, against a recording).
+    Lint(harden::LintArgs),
+    /// Show a process's five capability sets by name, and what they mean.
+    Status(harden::StatusArgs),
+    /// Decode capability masks (0x400, or pasted `CapEff:` lines).
+    Decode(harden::DecodeArgs),
+    /// Privilege creep between two profiles; exit 1 when a capability is newly required.
+    Diff(harden::DiffArgs),
+    /// Unite several profiles of the same service.
+    Merge(harden::MergeArgs),
+}
+
+impl Cli {
+    pub async fn run(self) -> Result<i32, Error> {
+        match self.command {
+            Command::Record(args) => crate::record::record(args.into_options()?).await,
+            Command::Generate(args) => args.run(),
+            Command::Apply(args) => args.run(),
+            Command::Lint(args) => args.run(),
+            Command::Status(args) => args.run(),
+            Command::Decode(args) => args.run(),
+            Command::Diff(args) => args.run(),
+            Command::Merge(args) => args.run(),
+        }
+    }
+}

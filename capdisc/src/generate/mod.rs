@@ -1,0 +1,134 @@
+//! `capdisc generate`: from a profile to configuration people deploy. `Recommendation` is the
+//! one decision (which capabilities to grant, root or not); each output format is a file here
+//! that only renders it.
+mod container;
+mod setcap;
+mod systemd;
+
+use std::{collections::BTreeSet, str::FromStr};
+
+use serde::Serialize;
+
+use crate::{
+    classify::Class,
+    error::Error,
+    profile::{CapabilityUse, Profile},
+};
+
+pub use systemd::render_dropin;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Systemd,
+    Docker,
+    Podman,
+    K8s,
+    Setcap,
+    Json,
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "systemd" => OutputFormat::Systemd,
+            "docker" => OutputFormat::Docker,
+            "podman" => OutputFormat::Podman,
+            "k8s" | "kubernetes" => OutputFormat::K8s,
+            "setcap" => OutputFormat::Setcap,
+            "json" => OutputFormat::Json,
+            other => return Err(format!("unknown format `{other}`; use systemd, docker, podman, k8s, setcap or json")),
+        })
+    }
+}
+
+/// Who the service runs as, which decides whether ambient capabilities are needed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunsAs {
+    Root,
+    NonRoot { user: String },
+}
+
+/// What to grant, with the evidence for and against each capability.
+#[derive(Clone, Debug, Serialize)]
+pub struct Recommendation {
+    pub required: Vec<String>,
+    pub runs_as: RunsAs,
+    /// Where `runs_as` came from (the profile's uids, or --user).
+    pub runs_as_source: String,
+    pub not_granted: Vec<NotGranted>,
+    #[serde(skip)]
+    pub evidence: Vec<CapabilityUse>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NotGranted {
+    pub name: String,
+    pub class: Class,
+    pub reason: String,
+}
+
+impl Recommendation {
+    /// `user`: the `--user` override (`root` or `0` for root).
+    pub fn from_profile(profile: &Profile, user: Option<&str>) -> Self {
+        let required: Vec<&CapabilityUse> = profile.capabilities.iter().filter(|cap| cap.class == Class::Required).collect();
+        let (runs_as, runs_as_source) = match user {
+            Some("root") | Some("0") => (RunsAs::Root, "--user".to_owned()),
+            Some(user) => (RunsAs::NonRoot { user: user.to_owned() }, "--user".to_owned()),
+            None => {
+                // A service that ever checked as uid 0 started as root (it may drop privileges
+                // itself); one that never did runs as its non-root user from the start.
+                let uids: BTreeSet<u32> = profile.capabilities.iter().flat_map(|cap| cap.uids.iter().copied()).collect();
+                match (uids.contains(&0), uids.iter().find(|uid| **uid != 0)) {
+                    (false, Some(uid)) => (
+                        RunsAs::NonRoot { user: format!("uid {uid}") },
+                        format!("every check was made by non-root uid(s) {}", join_uids(&uids)),
+                    ),
+                    _ => (RunsAs::Root, "checks were made as uid 0".to_owned()),
+                }
+            }
+        };
+        Self {
+            required: required.iter().map(|cap| cap.name.clone()).collect(),
+            runs_as,
+            runs_as_source,
+            not_granted: profile
+                .capabilities
+                .iter()
+                .filter(|cap| cap.class != Class::Required)
+                .map(|cap| NotGranted { name: cap.name.clone(), class: cap.class, reason: cap.reason.clone() })
+                .collect(),
+            evidence: required.into_iter().cloned().collect(),
+        }
+    }
+
+    pub fn needs_ambient(&self) -> bool {
+        matches!(self.runs_as, RunsAs::NonRoot { .. })
+    }
+}
+
+fn join_uids(uids: &BTreeSet<u32>) -> String {
+    uids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Renders a profile in one format.
+pub fn render(profile: &Profile, source: &str, format: OutputFormat, user: Option<&str>) -> Result<String, Error> {
+    let recommendation = Recommendation::from_profile(profile, user);
+    Ok(match format {
+        OutputFormat::Systemd => systemd::render_dropin(profile, source, &recommendation),
+        OutputFormat::Docker => container::docker("docker", &recommendation),
+        OutputFormat::Podman => container::docker("podman", &recommendation),
+        OutputFormat::K8s => container::kubernetes(&recommendation),
+        OutputFormat::Setcap => setcap::render(profile, &recommendation),
+        OutputFormat::Json => serde_json::to_string_pretty(&recommendation)
+            .map(|text| text + "\n")
+            .map_err(|err| Error::Runtime(format!("cannot render JSON: {err}")))?,
+    })
+}
+
+/// `CAP_NET_BIND_SERVICE` -> `NET_BIND_SERVICE` (the container runtimes' spelling).
+pub(crate) fn short_name(name: &str) -> &str {
+    name.strip_prefix("CAP_").unwrap_or(name)
+}

@@ -1,0 +1,173 @@
+//! `capdisc lint`: findings about a unit's effective capability configuration, each with a
+//! severity, a cause and a fix. The story's trap (ambient outside an empty bounding set) first.
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::{
+    caps,
+    classify::Class,
+    profile::Profile,
+    systemd::{mask_names, Effective},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub cause: String,
+    pub fix: String,
+}
+
+fn finding(severity: Severity, cause: String, fix: String) -> Finding {
+    Finding { severity, cause, fix }
+}
+
+pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (setting, word) in &unit.ignored_names {
+        let fix = match caps::number(word) {
+            Some(number) => format!("write {}={}", setting, caps::name(number)),
+            None => format!("no such capability; did you mean {}?", caps::nearest(word)),
+        };
+        findings.push(finding(
+            Severity::Error,
+            format!("{setting}= contains `{word}`, which systemd silently ignores (capability names need the CAP_ prefix)"),
+            fix,
+        ));
+    }
+    ambient_outside_bounding(unit, &mut findings);
+    if unit.non_root() && unit.bounding_assigned && unit.bounding != 0 && unit.ambient & unit.bounding == 0 {
+        let names = mask_names(unit.bounding).join(" ");
+        findings.push(finding(
+            Severity::Warning,
+            format!("{} is not root and AmbientCapabilities= is empty: CapabilityBoundingSet={names} only limits, it grants nothing, so the service runs with no capabilities", user_label(unit)),
+            format!("add AmbientCapabilities= with the capabilities it needs (of {names})"),
+        ));
+    }
+    for command in &unit.privileged_commands {
+        findings.push(finding(
+            Severity::Info,
+            format!("{command} runs with full privileges: the capability settings do not apply to it"),
+            "drop the `+` prefix unless that command really needs root".into(),
+        ));
+    }
+    if let Some(profile) = profile {
+        against_profile(unit, profile, &mut findings);
+    } else if !unit.bounding_assigned {
+        findings.push(finding(
+            Severity::Info,
+            "CapabilityBoundingSet= is not set: the service may use every capability".into(),
+            "record it (`capdisc record`) and restrict it (`capdisc generate`)".into(),
+        ));
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings
+}
+
+fn ambient_outside_bounding(unit: &Effective, findings: &mut Vec<Finding>) {
+    let dropped = unit.ambient & !unit.bounding;
+    for cap in caps::decode_mask(dropped) {
+        let name = caps::name(cap);
+        let because = if let Some((option, _)) = unit.implicit.iter().find(|(_, mask)| mask & (1 << cap) != 0) {
+            format!("{option} removes it from the bounding set")
+        } else if unit.bounding_assigned && unit.bounding == 0 {
+            "CapabilityBoundingSet= is empty".to_owned()
+        } else {
+            "CapabilityBoundingSet= does not include it".to_owned()
+        };
+        let mut cause = format!("AmbientCapabilities={name} is dropped because {because}");
+        if unit.non_root() {
+            cause.push_str(&format!("; {} gets no {name} at all", user_label(unit)));
+        }
+        if cap == caps::CAP_NET_BIND_SERVICE {
+            cause.push_str("; bind() to ports below 1024 will fail with EACCES (bind: permission denied)");
+        }
+        findings.push(finding(Severity::Error, cause, format!("add {name} to the bounding set: CapabilityBoundingSet={name}")));
+    }
+}
+
+fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Finding>) {
+    let required: u64 = profile.capabilities.iter().filter(|cap| cap.class == Class::Required).fold(0, |mask, cap| mask | 1 << cap.number.min(63));
+    let usable = unit.usable();
+    for cap in caps::decode_mask(required & !usable) {
+        let name = caps::name(cap);
+        let used_in = profile.capability(&name).and_then(|use_| use_.syscalls.first()).map(|s| s.name.clone()).unwrap_or_default();
+        let fix = if unit.non_root() {
+            format!("grant it: CapabilityBoundingSet= and AmbientCapabilities= must both include {name}")
+        } else {
+            format!("add {name} to CapabilityBoundingSet=")
+        };
+        findings.push(finding(Severity::Error, format!("the profile needs {name} (in {used_in}), which this configuration does not grant: it will fail"), fix));
+    }
+    let unused = usable & !required;
+    if unused == 0 {
+        return;
+    }
+    if !unit.bounding_assigned {
+        findings.push(finding(
+            Severity::Warning,
+            format!("CapabilityBoundingSet= is not set, so every capability is available; the profile needs only {}", names_or_none(required)),
+            format!("CapabilityBoundingSet={} (`capdisc generate` writes the drop-in)", mask_names(required).join(" ")),
+        ));
+    } else {
+        for name in mask_names(unused) {
+            findings.push(finding(
+                Severity::Info,
+                format!("{name} is granted but the profile never used it"),
+                format!("remove {name} (or record a longer exercise of the service first)"),
+            ));
+        }
+    }
+}
+
+fn names_or_none(mask: u64) -> String {
+    if mask == 0 { "none".into() } else { mask_names(mask).join(" ") }
+}
+
+fn user_label(unit: &Effective) -> String {
+    match (&unit.user, unit.dynamic_user) {
+        (Some(user), _) => format!("the non-root service (User={user})"),
+        (None, true) => "the non-root service (DynamicUser=yes)".into(),
+        (None, false) => "the service".into(),
+    }
+}
+
+/// Exit status of `capdisc lint`: 1 when there is a warning or worse.
+pub fn exit_code(findings: &[Finding]) -> i32 {
+    i32::from(findings.iter().any(|f| f.severity >= Severity::Warning))
+}
+
+pub fn render(unit: &Effective, findings: &[Finding]) -> String {
+    let mut out = format!("{} ({}):\n", unit.unit, unit.source);
+    out.push_str(&format!(
+        "  bounding: {}\n  ambient:  {}\n  user:     {}\n",
+        if unit.bounding_assigned { names_or_none(unit.bounding) } else { "all (not set)".into() },
+        names_or_none(unit.ambient),
+        unit.user.clone().unwrap_or_else(|| if unit.dynamic_user { "dynamic".into() } else { "root".into() })
+    ));
+    if findings.is_empty() {
+        out.push_str("no findings\n");
+    }
+    for f in findings {
+        out.push_str(&format!("{}: {}\n  fix: {}\n", f.severity, f.cause, f.fix));
+    }
+    out
+}

@@ -1,0 +1,298 @@
+//! generate, apply, lint, status, decode, diff and merge against fixture profiles, fixture units,
+//! real processes and systemd's own tools (systemd-analyze reads what capdisc wrote).
+mod common;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use common::*;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    capdisc().current_dir(dir).args(args).output().expect("run capdisc")
+}
+
+fn stdout_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+const FIXTURES: [&str; 4] = ["root-bind", "story-app", "nothing-needed", "denied-and-advisory"];
+const FORMATS: [&str; 6] = ["systemd", "docker", "podman", "k8s", "setcap", "json"];
+
+/// Every format of every fixture equals its golden file (UPDATE_GOLDEN=1 rewrites them).
+#[test]
+fn generated_formats_match_the_golden_files() {
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut mismatches = Vec::new();
+    for fixture in FIXTURES {
+        for format in FORMATS {
+            let output = run_in(&fixtures(), &["generate", &format!("{fixture}.yaml"), "--format", format]);
+            assert!(output.status.success(), "{fixture} {format}: {}", stderr(&output));
+            let path = golden.join(format!("{fixture}.{format}"));
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                fs::write(&path, &output.stdout).expect("write golden");
+            } else if fs::read(&path).ok().as_deref() != Some(&output.stdout[..]) {
+                mismatches.push(format!("{}:\n{}", path.display(), stdout_of(&output)));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "differs from golden (UPDATE_GOLDEN=1 to accept):\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn systemd_dropins_say_what_a_user_depends_on() {
+    let non_root = stdout_of(&run_in(&fixtures(), &["generate", "story-app.yaml"]));
+    assert!(non_root.contains("\nCapabilityBoundingSet=\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\nAmbientCapabilities=\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n"), "{non_root}");
+    let root = stdout_of(&run_in(&fixtures(), &["generate", "root-bind.yaml"]));
+    assert!(root.contains("CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n") && !root.contains("AmbientCapabilities"), "{root}");
+    let nothing = stdout_of(&run_in(&fixtures(), &["generate", "nothing-needed.yaml"]));
+    assert!(nothing.ends_with("[Service]\nCapabilityBoundingSet=\nAmbientCapabilities=\n"), "{nothing}");
+    assert!(nothing.contains("No capability was required"));
+    let denied = stdout_of(&run_in(&fixtures(), &["generate", "denied-and-advisory.yaml"]));
+    assert!(denied.contains("#   CAP_NET_BIND_SERVICE (denied only"), "{denied}");
+    assert!(!denied.contains("CapabilityBoundingSet=CAP_CHOWN CAP_NET_BIND_SERVICE"), "denied is never granted");
+    let forced = stdout_of(&run_in(&fixtures(), &["generate", "root-bind.yaml", "--user", "app"]));
+    assert!(forced.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE"), "--user makes it non-root: {forced}");
+}
+
+const STORY_BROKEN: &str = "[Unit]\nDescription=API service\n\n[Service]\nExecStart=/bin/sleep 1000\nUser=daemon\nGroup=daemon\nAmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=\nProtectSystem=strict\nProtectHome=true\nNoNewPrivileges=true\n";
+
+/// A root directory with /etc/systemd/system/app.service.
+fn unit_root(unit: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("etc/systemd/system");
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::write(dir.join("app.service"), unit).expect("write unit");
+    root
+}
+
+fn root_arg(root: &tempfile::TempDir) -> String {
+    root.path().display().to_string()
+}
+
+#[test]
+fn lint_names_the_story_cause_and_passes_the_fix() {
+    let broken = unit_root(STORY_BROKEN);
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&broken)]).output().expect("lint");
+    let text = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("error: AmbientCapabilities=CAP_NET_BIND_SERVICE is dropped because CapabilityBoundingSet= is empty"), "{text}");
+    assert!(text.contains("bind() to ports below 1024 will fail with EACCES"), "{text}");
+    assert!(text.contains("fix: add CAP_NET_BIND_SERVICE to the bounding set"), "{text}");
+
+    let fixed = unit_root(&STORY_BROKEN.replace("CapabilityBoundingSet=\n", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"));
+    let profile = fixtures().join("story-app.yaml");
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&fixed), "--profile"]).arg(&profile).output().expect("lint");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout_of(&output));
+    assert!(stdout_of(&output).contains("no findings"));
+}
+
+#[test]
+fn lint_catches_names_systemd_ignores_and_unused_or_missing_grants() {
+    let root = unit_root("[Service]\nExecStart=/bin/app\nUser=daemon\nCapabilityBoundingSet=net_bind_service\nAmbientCapabilities=CAP_NET_BIND_SERVCE\n");
+    let text = stdout_of(&capdisc().args(["lint", "app", "--root", &root_arg(&root)]).output().expect("lint"));
+    assert!(text.contains("contains `net_bind_service`, which systemd silently ignores"), "{text}");
+    assert!(text.contains("fix: write CapabilityBoundingSet=CAP_NET_BIND_SERVICE"), "{text}");
+    assert!(text.contains("did you mean CAP_NET_BIND_SERVICE?"), "{text}");
+
+    let open = unit_root("[Service]\nExecStart=/bin/app\n");
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&open), "--profile"]).arg(fixtures().join("root-bind.yaml")).output().expect("lint");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout_of(&output).contains("warning: CapabilityBoundingSet= is not set, so every capability is available; the profile needs only CAP_NET_BIND_SERVICE"));
+
+    let narrow = unit_root("[Service]\nExecStart=/bin/app\nCapabilityBoundingSet=CAP_CHOWN\n");
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&narrow), "--profile"]).arg(fixtures().join("root-bind.yaml")).output().expect("lint");
+    let text = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text.contains("error: the profile needs CAP_NET_BIND_SERVICE (in bind), which this configuration does not grant"), "{text}");
+    assert!(text.contains("info: CAP_CHOWN is granted but the profile never used it"), "{text}");
+}
+
+#[test]
+fn lint_follows_dropins_from_a_unit_file_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unit = dir.path().join("app.service");
+    fs::write(&unit, STORY_BROKEN).expect("write");
+    fs::create_dir(dir.path().join("app.service.d")).expect("mkdir");
+    fs::write(dir.path().join("app.service.d/60-capdisc.conf"), stdout_of(&run_in(&fixtures(), &["generate", "story-app.yaml"]))).expect("write");
+    let output = capdisc().args(["lint", "--unit-file"]).arg(&unit).output().expect("lint");
+    assert_eq!(output.status.code(), Some(0), "the generated drop-in fixes the story: {}", stdout_of(&output));
+}
+
+/// What `systemd-analyze security --offline` parsed: is CAP_NET_BIND_SERVICE outside the
+/// bounding set (its `~CAP_NET_(BIND_SERVICE|...)` restriction "set")? And the exposure.
+fn analyze(root: &Path) -> (bool, String) {
+    let json = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--json=short"])
+        .arg(format!("--root={}", root.display()))
+        .arg("app.service")
+        .stderr(Stdio::null())
+        .output()
+        .expect("systemd-analyze");
+    let items: serde_json::Value = serde_json::from_slice(&json.stdout).expect("security json");
+    let restricted = items
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|item| item["name"].as_str().is_some_and(|name| name.contains("CAP_NET_(BIND_SERVICE")))
+        .map(|item| item["set"] == true)
+        .expect("the NET_BIND_SERVICE line");
+    let text = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(format!("--root={}", root.display()))
+        .arg("app.service")
+        .output()
+        .expect("systemd-analyze");
+    let exposure = String::from_utf8_lossy(&text.stdout)
+        .lines()
+        .find_map(|line| line.split("app.service: ").nth(1).map(str::to_owned))
+        .unwrap_or_default();
+    (restricted, exposure)
+}
+
+#[test]
+fn systemd_reads_the_generated_dropin_as_intended() {
+    let root = unit_root(STORY_BROKEN);
+    let (restricted_before, exposure_before) = analyze(root.path());
+    assert!(restricted_before, "the broken unit keeps NET_BIND_SERVICE out of the bounding set");
+    let applied = capdisc().args(["apply"]).arg(fixtures().join("story-app.yaml")).args(["--unit", "app", "--root", &root_arg(&root)]).output().expect("apply");
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert!(stdout_of(&applied).contains("needed by the profile but not granted now (the drop-in adds them): CAP_NET_BIND_SERVICE"));
+    let (restricted_after, exposure_after) = analyze(root.path());
+    assert!(!restricted_after, "systemd parsed CAP_NET_BIND_SERVICE into the bounding set");
+    println!("systemd-analyze exposure: before {exposure_before}, after {exposure_after}");
+
+    // systemd-analyze verify accepts the unit with the drop-in (a unit directory of its own).
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("app.service"), STORY_BROKEN).expect("write");
+    fs::create_dir(dir.path().join("app.service.d")).expect("mkdir");
+    fs::copy(root.path().join("etc/systemd/system/app.service.d/60-capdisc.conf"), dir.path().join("app.service.d/60-capdisc.conf")).expect("copy");
+    let verify = Command::new("systemd-analyze").arg("verify").arg(dir.path().join("app.service")).output().expect("verify");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+
+    // The trap capdisc guards against: a name without cap_ parses to nothing, silently.
+    let wrong = unit_root(&STORY_BROKEN.replace("CapabilityBoundingSet=\n", "CapabilityBoundingSet=net_bind_service\n"));
+    assert!(analyze(wrong.path()).0, "systemd ignored net_bind_service");
+}
+
+#[test]
+fn apply_is_atomic_idempotent_keeps_a_backup_and_refuses_symlinks() {
+    let root = unit_root(STORY_BROKEN);
+    let dropin_dir = root.path().join("etc/systemd/system/app.service.d");
+    let apply = |fixture: &str| capdisc().arg("apply").arg(fixtures().join(fixture)).args(["--unit", "app", "--root", &root_arg(&root)]).output().expect("apply");
+    assert!(apply("story-app.yaml").status.success());
+    let first = fs::read_to_string(dropin_dir.join("60-capdisc.conf")).expect("written");
+    let again = apply("story-app.yaml");
+    assert!(stdout_of(&again).contains("already up to date"), "{}", stdout_of(&again));
+    assert_eq!(fs::read_to_string(dropin_dir.join("60-capdisc.conf")).expect("still there"), first);
+    assert!(apply("nothing-needed.yaml").status.success());
+    assert_eq!(fs::read_to_string(dropin_dir.join("60-capdisc.conf.bak")).expect("backup"), first);
+    let names: Vec<String> = fs::read_dir(&dropin_dir).expect("dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
+
+    let dry = capdisc().arg("apply").arg(fixtures().join("root-bind.yaml")).args(["--unit", "app", "--root", &root_arg(&root), "--dry-run"]).output().expect("dry run");
+    assert!(stdout_of(&dry).contains("dry run, nothing written"));
+    assert_ne!(fs::read_to_string(dropin_dir.join("60-capdisc.conf")).expect("kept"), first, "dry run changed nothing");
+
+    let victim = root.path().join("victim");
+    fs::write(&victim, "untouched").expect("write");
+    fs::remove_file(dropin_dir.join("60-capdisc.conf")).expect("rm");
+    std::os::unix::fs::symlink(&victim, dropin_dir.join("60-capdisc.conf")).expect("symlink");
+    let refused = apply("story-app.yaml");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("refusing to write through the symlink"), "{}", stderr(&refused));
+    assert_eq!(fs::read_to_string(&victim).expect("victim"), "untouched");
+}
+
+/// Starts `sleep` under setpriv/capsh arguments and returns it.
+fn arranged(program: &str, args: &[&str]) -> std::process::Child {
+    let child = Command::new(program).args(args).spawn().expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child
+}
+
+#[test]
+fn status_decodes_real_processes() {
+    let mut bare = arranged("setpriv", &["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "sleep", "5"]);
+    let output = capdisc().args(["status", &bare.id().to_string()]).output().expect("status");
+    let text = stdout_of(&output);
+    let _ = bare.kill();
+    assert!(text.contains("CapBnd 0000000000000000  (none)"), "{text}");
+    assert!(text.contains("finding: non-root (uid 65534), ambient empty, effective empty: this process cannot bind ports below 1024"), "{text}");
+
+    let mut ambient = arranged("capsh", &["--keep=1", "--user=nobody", "--inh=cap_net_bind_service", "--addamb=cap_net_bind_service", "--", "-c", "exec sleep 5"]);
+    let output = capdisc().args(["status", &ambient.id().to_string(), "--json"]).output().expect("status");
+    let _ = ambient.kill();
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(value["process"]["ambient"], 0x400, "{value}");
+    assert_eq!(value["process"]["effective"], 0x400, "{value}");
+    assert!(value["findings"].to_string().contains("ambient capabilities survive exec"), "{value}");
+
+    let decoded = capdisc().args(["decode", "0x400", "CapEff:\t0000000000003000"]).output().expect("decode");
+    assert_eq!(stdout_of(&decoded), "0x0000000000000400 = CAP_NET_BIND_SERVICE\nCapEff: 0x0000000000003000 = CAP_NET_ADMIN,CAP_NET_RAW\n");
+    let bad = capdisc().args(["decode", "cap_net_raw"]).output().expect("decode");
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn diff_reports_creep_with_exit_status_and_merge_unites() {
+    let dir = fixtures();
+    let creep = run_in(&dir, &["diff", "root-bind.yaml", "denied-and-advisory.yaml"]);
+    assert_eq!(creep.status.code(), Some(1));
+    let text = stdout_of(&creep);
+    assert!(text.contains("newly required: CAP_CHOWN"), "{text}");
+    assert!(text.contains("class changed:  CAP_NET_BIND_SERVICE required -> denied"), "{text}");
+    let same = run_in(&dir, &["diff", "story-app.yaml", "story-app.yaml"]);
+    assert_eq!(same.status.code(), Some(0));
+    let shrink = run_in(&dir, &["diff", "story-app.yaml", "nothing-needed.yaml", "--json"]);
+    assert_eq!(shrink.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&shrink.stdout).expect("json");
+    assert_eq!(json["no_longer_used"], serde_json::json!(["CAP_NET_BIND_SERVICE"]));
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let merged_path = out.path().join("merged.yaml");
+    let merged = capdisc().current_dir(&dir).args(["merge", "root-bind.yaml", "denied-and-advisory.yaml", "-o"]).arg(&merged_path).output().expect("merge");
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let profile = capdisc::profile::read(&merged_path).expect("merged profile reads back");
+    assert_eq!(required(&profile), vec!["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+    let bind = cap(&profile, "CAP_NET_BIND_SERVICE");
+    assert_eq!((bind.granted, bind.denied), (1, 1));
+    assert_eq!(bind.uids, vec![0, 65534]);
+    assert_eq!(cap(&profile, "CAP_SYS_ADMIN").granted, 80);
+    assert_eq!(profile.merged_from.len(), 2);
+}
+
+#[test]
+fn bad_input_is_one_line_exit_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        fs::write(&path, text).expect("write");
+        path
+    };
+    let story = fs::read_to_string(fixtures().join("story-app.yaml")).expect("fixture");
+    let cases = [
+        (write("broken.yaml", "schema_version: 1\ncapabilities: [\n"), "is not a valid profile"),
+        (write("future.yaml", &story.replace("schema_version: 1", "schema_version: 99")), "schema version 99"),
+        (write("typo.yaml", &story.replace("name: CAP_NET_BIND_SERVICE", "name: CAP_NET_BIND_SERVCE")), "did you mean CAP_NET_BIND_SERVICE?"),
+        (dir.path().join("missing.yaml"), "cannot read profile"),
+    ];
+    for (path, expected) in cases {
+        let target = dir.path().join("out.conf");
+        let output = capdisc().arg("generate").arg(&path).arg("-o").arg(&target).output().expect("generate");
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        assert!(text.contains(expected), "{expected}: {text}");
+        assert_eq!(text.trim().lines().count(), 1, "{text}");
+        assert!(!target.exists());
+    }
+    let missing_unit = capdisc().arg("apply").arg(fixtures().join("story-app.yaml")).args(["--unit", "nope", "--root"]).arg(dir.path()).output().expect("apply");
+    assert_eq!(missing_unit.status.code(), Some(2));
+    assert!(stderr(&missing_unit).contains("unit nope.service not found"), "{}", stderr(&missing_unit));
+}
