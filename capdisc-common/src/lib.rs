@@ -66,8 +66,10 @@ pub mod counter {
     pub const BEFORE_EXEC: u32 = 6;
     /// A kretprobe fired without its kprobe entry (entry lost or attached mid-call).
     pub const UNPAIRED_RETURN: u32 = 7;
+    /// `capdisc trace`: an event could not be reserved in the ring buffer (it was full).
+    pub const EVENTS_LOST: u32 = 8;
     /// Number of slots.
-    pub const SLOTS: u32 = 8;
+    pub const SLOTS: u32 = 9;
 }
 
 /// Aggregation key of one kind of capability check.
@@ -104,6 +106,30 @@ pub struct CheckStats {
     pub call_sites: [u32; CALL_SITE_SLOTS],
 }
 
+/// Kernel frames carried by one trace event.
+pub const TRACE_STACK_DEPTH: usize = 16;
+
+/// One capability check as `capdisc trace` streams it through the ring buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TraceEvent {
+    /// `bpf_ktime_get_boot_ns`.
+    pub ts_ns: u64,
+    pub cgroup_id: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub cap: u32,
+    pub ret: i32,
+    pub syscall: i32,
+    /// [`flags`] bits.
+    pub flags: u32,
+    /// Frames filled in `stack` (0 when no stack was taken).
+    pub stack_len: u32,
+    pub comm: [u8; COMM_LEN],
+    pub stack: [u64; TRACE_STACK_DEPTH],
+}
+
 /// Arguments of a `cap_capable` call remembered between kprobe and kretprobe.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -129,4 +155,5 @@ mod pod {
     unsafe impl aya::Pod for super::CheckStats {}
     unsafe impl aya::Pod for super::PendingCheck {}
     unsafe impl aya::Pod for super::ExePath {}
+    unsafe impl aya::Pod for super::TraceEvent {}
 }

@@ -3,7 +3,8 @@
 //! - `tracepoint`: `capability:cap_capable` (Linux 6.13+, no `opts`),
 //! - `kprobe`: kprobe + kretprobe on `cap_capable`, paired per thread,
 //! - `fexit`: fexit on `cap_capable` (arguments and return value together),
-//! - `task`: fork/exit/exec tracepoints that keep the target set current and arm the exec gate.
+//! - `task`: fork/exit/exec tracepoints that keep the target set current and arm the exec gate,
+//! - `stream`: the per-event path of `capdisc trace` (ring buffer), off unless STREAM is set.
 //!
 //! Userspace loads only the programs of the backend it chose.
 #![no_std]
@@ -16,6 +17,7 @@ mod filter;
 mod kprobe;
 mod maps;
 mod record;
+mod stream;
 mod task;
 mod tracepoint;
 

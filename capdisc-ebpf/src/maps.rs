@@ -3,7 +3,7 @@
 //! constants with `EbpfLoader::set_global`.
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, StackTrace},
+    maps::{Array, HashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use capdisc_common::{counter, CheckKey, CheckStats, ExePath, PendingCheck, COMM_LEN};
 
@@ -33,11 +33,21 @@ pub static USERNS: Array<u64> = Array::with_max_entries(1, 0);
 #[map]
 pub static EXECS: HashMap<[u8; COMM_LEN], ExePath> = HashMap::with_max_entries(1, 0);
 
+/// `capdisc trace`: one event per check (only when STREAM is set).
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(4096, 0);
+
 /// Load-time constants. They live in .rodata, so the verifier prunes the branches they disable.
 #[unsafe(no_mangle)]
 pub static MODE: u32 = 0;
 #[unsafe(no_mangle)]
 pub static TARGET_CGROUP_LEVEL: u32 = 0;
+/// `capdisc trace`: stream events instead of aggregating.
+#[unsafe(no_mangle)]
+pub static STREAM: u32 = 0;
+/// `capdisc trace --stacks`: put the kernel stack in every event.
+#[unsafe(no_mangle)]
+pub static STREAM_STACKS: u32 = 0;
 /// Address of `init_user_ns` (from /proc/kallsyms), to flag checks in other user namespaces.
 #[unsafe(no_mangle)]
 pub static INIT_USER_NS: u64 = 0;

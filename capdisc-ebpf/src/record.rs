@@ -1,6 +1,7 @@
 //! The per-check path shared by every backend: filter, build the key, count atomically, and
 //! sample the kernel call site on the 1st, 2nd, 4th, 8th... check of each key (a stack walk
-//! costs several times the check itself, so it never happens on every check).
+//! costs several times the check itself, so it never happens on every check). `capdisc trace`
+//! streams each check instead (`stream`).
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
 use aya_ebpf::{
@@ -19,7 +20,8 @@ use capdisc_common::{
 
 use crate::{
     filter::current_target,
-    maps::{bump, constant, CHECKS, INIT_USER_NS, SELF_TGID, STACKS, USERNS},
+    maps::{bump, constant, CHECKS, INIT_USER_NS, SELF_TGID, STACKS, STREAM, STREAM_STACKS, USERNS},
+    stream,
 };
 
 /// Offset of the syscall number in `struct pt_regs` (orig_ax on x86_64, syscallno on arm64).
@@ -70,6 +72,12 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         _pad: 0,
         comm: bpf_get_current_comm().unwrap_or([0; COMM_LEN]),
     };
+    if constant(&STREAM) != 0 {
+        // The tracepoint has no opts: its events always carry the stack, so userspace can
+        // tell no-audit call sites.
+        stream::emit(ctx, &key, constant(&STREAM_STACKS) != 0 || check.opts.is_none());
+        return;
+    }
     let now = unsafe { bpf_ktime_get_boot_ns() };
     if let Some(stats) = CHECKS.get_ptr_mut(&key) {
         count(ctx, stats, now);

@@ -21,6 +21,7 @@ pub mod probe;
 pub mod profile;
 pub mod record;
 pub mod report;
+pub mod session;
 pub mod status;
 pub mod syscalls;
 pub mod systemd;

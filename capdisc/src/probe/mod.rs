@@ -4,4 +4,4 @@ mod backend;
 mod object;
 
 pub use backend::{Backend, BackendChoice};
-pub use object::{MapLimits, ProbeConfig, Probes};
+pub use object::{MapLimits, ProbeConfig, Probes, StreamConfig};

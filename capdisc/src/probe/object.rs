@@ -27,6 +27,15 @@ impl Default for MapLimits {
     }
 }
 
+/// `capdisc trace`: stream one event per check instead of aggregating.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamConfig {
+    /// Ring buffer size in bytes (a power of two, at least one page).
+    pub buffer_bytes: u32,
+    /// Kernel stack in every event (the tracepoint backend always takes it).
+    pub stacks: bool,
+}
+
 /// How the kernel programs select the target.
 #[derive(Clone, Copy, Debug)]
 pub struct ProbeConfig {
@@ -35,6 +44,7 @@ pub struct ProbeConfig {
     /// cgroup v2 depth of the target cgroups (mode CGROUP).
     pub cgroup_level: u32,
     pub limits: MapLimits,
+    pub stream: Option<StreamConfig>,
 }
 
 /// Loaded and attached programs with their maps. Dropping it detaches everything.
@@ -63,11 +73,17 @@ impl Probes {
         let exec_filename = exec.offset("filename")?;
         let init_user_ns = Kallsyms::address_of("init_user_ns").unwrap_or(0);
         let self_tgid = std::process::id();
+        let stream = u32::from(config.stream.is_some());
+        let stream_stacks = u32::from(config.stream.is_some_and(|stream| stream.stacks));
+        let ring_bytes = config.stream.map(|stream| stream.buffer_bytes).unwrap_or(4096);
         let limits = config.limits;
         let mut loader = EbpfLoader::new();
         loader
             .override_global("MODE", &config.mode, true)
             .override_global("TARGET_CGROUP_LEVEL", &config.cgroup_level, true)
+            .override_global("STREAM", &stream, true)
+            .override_global("STREAM_STACKS", &stream_stacks, true)
+            .map_max_entries("EVENTS", ring_bytes)
             .override_global("INIT_USER_NS", &init_user_ns, true)
             .override_global("SELF_TGID", &self_tgid, true)
             .override_global("TP_CAP_OFFSET", &cap_offset, true)

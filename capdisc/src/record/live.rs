@@ -5,6 +5,7 @@ use std::{collections::BTreeSet, io::{IsTerminal, Write}, time::Instant};
 use aya::Ebpf;
 
 use super::drain;
+use crate::session::Observer;
 
 pub struct LiveLine {
     enabled: bool,
@@ -43,5 +44,11 @@ impl LiveLine {
         if self.enabled {
             let _ = write!(std::io::stderr(), "\r\x1b[2K");
         }
+    }
+}
+
+impl Observer for LiveLine {
+    fn tick(&mut self, ebpf: &Ebpf) {
+        self.draw(ebpf);
     }
 }

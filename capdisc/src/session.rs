@@ -1,0 +1,160 @@
+//! One tracing session, shared by `record` and `trace`: load the probes for a target, arm it,
+//! spawn the command, then wait for the end (command exit, --duration, Ctrl-C or SIGTERM,
+//! which are forwarded to a spawned command, or the target disappearing), feeding an observer
+//! with ticks and, for `trace`, ring-buffer events.
+use std::time::{Duration, SystemTime};
+
+use aya::{
+    maps::{MapData, RingBuf},
+    Ebpf,
+};
+use capdisc_common::TraceEvent;
+use tokio::{
+    io::unix::AsyncFd,
+    signal::unix::{signal, SignalKind},
+};
+
+use crate::{
+    error::Error,
+    kernel_log::KernelLog,
+    probe::{BackendChoice, ProbeConfig, Probes, StreamConfig, MapLimits},
+    target::{exit_code_of, spawn_in_cgroup, Target},
+};
+
+pub struct SessionOptions {
+    pub backend: BackendChoice,
+    pub quiet: bool,
+    pub limits: MapLimits,
+    /// `trace`: stream events through the ring buffer.
+    pub stream: Option<StreamConfig>,
+}
+
+/// What a session tells its user about while it runs.
+pub trait Observer {
+    /// Every tick (250 ms on a terminal, 1 s otherwise).
+    fn tick(&mut self, _ebpf: &Ebpf) {}
+    /// Every ring-buffer event (`trace` only).
+    fn event(&mut self, _event: &TraceEvent) {}
+}
+
+pub struct Ended {
+    pub at: SystemTime,
+    pub exit_status: Option<i32>,
+    pub reason: &'static str,
+}
+
+pub struct Session {
+    pub probes: Probes,
+    pub started: SystemTime,
+    child: Option<tokio::process::Child>,
+    kernel_log: KernelLog,
+    events: Option<AsyncFd<RingBuf<MapData>>>,
+}
+
+impl Session {
+    pub fn start(target: &Target, options: &SessionOptions) -> Result<Self, Error> {
+        let (mode, cgroup_level) = target.filter();
+        let config = ProbeConfig { mode, cgroup_level, limits: options.limits, stream: options.stream };
+        let mut probes = Probes::load(options.backend, &config)?;
+        let say = |line: &str| {
+            if !options.quiet {
+                eprintln!("capdisc: {line}");
+            }
+        };
+        if probes.tracefs.1 {
+            say(&format!("mounted tracefs at {}", probes.tracefs.0.display()));
+        }
+        say(&probes.selection);
+        let kernel_log = KernelLog::start(&mut probes.ebpf);
+        let events = match options.stream {
+            Some(_) => {
+                let map = probes.ebpf.take_map("EVENTS").ok_or_else(|| Error::Runtime("map EVENTS missing from the eBPF object".into()))?;
+                let ring = RingBuf::try_from(map).map_err(|err| Error::Runtime(err.to_string()))?;
+                let interest = tokio::io::Interest::READABLE;
+                // SAFETY: the RingBuf owns its map fd for its whole life and always returns it.
+                let fd = unsafe { AsyncFd::register_with_interest(ring, interest) };
+                Some(fd.map_err(|err| Error::Runtime(format!("cannot poll the ring buffer: {err}")))?)
+            }
+            None => None,
+        };
+        target.arm(&mut probes.ebpf)?;
+        say(&format!("recording {}", target.describe()));
+        let started = SystemTime::now();
+        let child = match target {
+            Target::Command { argv, cgroup } => Some(spawn_in_cgroup(argv, cgroup).map_err(|err| {
+                let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+                Error::Spawn { message: format!("cannot run `{}`: {err}", argv[0]), code }
+            })?),
+            _ => None,
+        };
+        Ok(Self { probes, started, child, kernel_log, events })
+    }
+
+    pub async fn wait(&mut self, target: &Target, duration: Option<Duration>, fast_ticks: bool, observer: &mut dyn Observer) -> Result<Ended, Error> {
+        let child_pid = self.child.as_ref().and_then(|child| child.id());
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(runtime)?;
+        let mut terminate = signal(SignalKind::terminate()).map_err(runtime)?;
+        let mut deadline = duration.map(|duration| tokio::time::Instant::now() + duration);
+        let mut tick = tokio::time::interval(Duration::from_millis(if fast_ticks { 250 } else { 1000 }));
+        let mut exit_status = None;
+        let mut reason = None;
+        loop {
+            tokio::select! {
+                status = async { self.child.as_mut().expect("guarded by if").wait().await }, if self.child.is_some() => {
+                    exit_status = Some(status.map(exit_code_of).unwrap_or(1));
+                    reason.get_or_insert("the command exited");
+                    break;
+                }
+                _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => {
+                    reason = Some("the duration elapsed");
+                    deadline = None;
+                    match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
+                }
+                _ = interrupt.recv() => {
+                    reason = Some("interrupted");
+                    match child_pid { Some(pid) => forward(pid, libc::SIGINT), None => break }
+                }
+                _ = terminate.recv() => {
+                    reason = Some("terminated");
+                    match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
+                }
+                guard = async { self.events.as_mut().expect("guarded by if").readable_mut().await }, if self.events.is_some() => {
+                    let mut guard = guard.map_err(runtime)?;
+                    drain_events(guard.get_inner_mut(), observer);
+                    guard.clear_ready();
+                }
+                _ = tick.tick() => {
+                    observer.tick(&self.probes.ebpf);
+                    self.kernel_log.flush();
+                    if !target.alive(&self.probes.ebpf) {
+                        reason = Some("the target is gone");
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(events) = self.events.as_mut() {
+            drain_events(events.get_mut(), observer);
+        }
+        self.kernel_log.flush();
+        Ok(Ended { at: SystemTime::now(), exit_status, reason: reason.unwrap_or("unknown") })
+    }
+}
+
+fn drain_events(ring: &mut RingBuf<MapData>, observer: &mut dyn Observer) {
+    while let Some(item) = ring.next() {
+        if item.len() >= std::mem::size_of::<TraceEvent>() {
+            // SAFETY: the kernel wrote a TraceEvent (#[repr(C)], plain data) at this address.
+            let event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<TraceEvent>()) };
+            observer.event(&event);
+        }
+    }
+}
+
+fn forward(pid: u32, signal: i32) {
+    unsafe { libc::kill(pid as i32, signal) };
+}
+
+fn runtime(err: impl std::fmt::Display) -> Error {
+    Error::Runtime(err.to_string())
+}
