@@ -126,6 +126,11 @@ pub struct TraceEvent {
     pub flags: u32,
     /// Frames filled in `stack` (0 when no stack was taken).
     pub stack_len: u32,
+    /// Denied checks: the checked credentials' euid and sets were read (`sets` is valid).
+    pub sets_known: u32,
+    pub euid: u32,
+    /// Denied checks: inheritable, permitted, effective, bounding, ambient of the checked cred.
+    pub sets: [u64; 5],
     pub comm: [u8; COMM_LEN],
     pub stack: [u64; TRACE_STACK_DEPTH],
 }
@@ -134,6 +139,7 @@ pub struct TraceEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PendingCheck {
+    pub cred: u64,
     pub target_ns: u64,
     pub cap: u32,
     pub opts: u32,

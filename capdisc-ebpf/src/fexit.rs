@@ -6,11 +6,12 @@ use crate::record::{on_check, Check};
 
 #[fexit(function = "cap_capable")]
 pub fn capdisc_fexit(ctx: FExitContext) -> i32 {
+    let cred: u64 = ctx.arg(0);
     let target_ns: u64 = ctx.arg(1);
     let cap: u32 = ctx.arg(2);
     let opts: u32 = ctx.arg(3);
     if let Ok(ret) = ctx.ret::<i32>() {
-        on_check(&ctx, Check { cap, ret, target_ns, opts: Some(opts) });
+        on_check(&ctx, Check { cred, cap, ret, target_ns, opts: Some(opts) });
     }
     0
 }

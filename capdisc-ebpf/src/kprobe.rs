@@ -18,13 +18,13 @@ pub fn capdisc_kprobe(ctx: ProbeContext) -> u32 {
     if current_target().is_none() {
         return 0;
     }
-    let (Some(target_ns), Some(cap), Some(opts)) =
-        (ctx.arg::<u64>(1), ctx.arg::<u32>(2), ctx.arg::<u32>(3))
+    let (Some(cred), Some(target_ns), Some(cap), Some(opts)) =
+        (ctx.arg::<u64>(0), ctx.arg::<u64>(1), ctx.arg::<u32>(2), ctx.arg::<u32>(3))
     else {
         return 0;
     };
     let tid = bpf_get_current_pid_tgid() as u32;
-    if PENDING.insert(&tid, &PendingCheck { target_ns, cap, opts }, 0).is_err() {
+    if PENDING.insert(&tid, &PendingCheck { cred, target_ns, cap, opts }, 0).is_err() {
         bump(counter::PENDING_MAP_FULL);
     }
     0
@@ -43,7 +43,7 @@ pub fn capdisc_kretprobe(ctx: RetProbeContext) -> u32 {
     let ret: i32 = ctx.ret();
     on_check(
         &ctx,
-        Check { cap: pending.cap, ret, target_ns: pending.target_ns, opts: Some(pending.opts) },
+        Check { cred: pending.cred, cap: pending.cap, ret, target_ns: pending.target_ns, opts: Some(pending.opts) },
     );
     0
 }

@@ -60,6 +60,22 @@ pub static TP_CAP_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 pub static TP_RET_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
+pub static TP_CRED_OFFSET: u32 = 0;
+/// Offsets in `struct cred` (from kernel BTF; 0 = unknown): euid, then inheritable, permitted,
+/// effective, bounding and ambient sets.
+#[unsafe(no_mangle)]
+pub static CRED_EUID_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static CRED_INH_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static CRED_PRM_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static CRED_EFF_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static CRED_BND_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static CRED_AMB_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
 pub static TP_TARGET_NS_OFFSET: u32 = 0;
 /// Field offset of `child_pid` in `sched:sched_process_fork`.
 #[unsafe(no_mangle)]

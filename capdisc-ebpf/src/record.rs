@@ -32,6 +32,8 @@ const SYSCALL_NR_OFFSET: usize = 120;
 
 /// One `cap_capable` call as a backend saw it.
 pub struct Check {
+    /// The credentials being checked (`const struct cred *`).
+    pub cred: u64,
     pub cap: u32,
     pub ret: i32,
     pub target_ns: u64,
@@ -75,7 +77,7 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
     if constant(&STREAM) != 0 {
         // The tracepoint has no opts: its events always carry the stack, so userspace can
         // tell no-audit call sites.
-        stream::emit(ctx, &key, constant(&STREAM_STACKS) != 0 || check.opts.is_none());
+        stream::emit(ctx, &key, check.cred, constant(&STREAM_STACKS) != 0 || check.opts.is_none());
         return;
     }
     let now = unsafe { bpf_ktime_get_boot_ns() };

@@ -1,15 +1,18 @@
 //! `capdisc trace`: one ring-buffer event per check of the target. A full buffer is counted
-//! (EVENTS_LOST), never hidden.
+//! (EVENTS_LOST), never hidden. Denied checks carry the checked credentials' five sets.
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, generated::{bpf_get_stack, bpf_ktime_get_boot_ns}},
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel, generated::{bpf_get_stack, bpf_ktime_get_boot_ns}},
     EbpfContext,
 };
 use capdisc_common::{counter, CheckKey, TraceEvent, TRACE_STACK_DEPTH};
 
-use crate::maps::{bump, EVENTS};
+use crate::maps::{
+    bump, constant, CRED_AMB_OFFSET, CRED_BND_OFFSET, CRED_EFF_OFFSET, CRED_EUID_OFFSET, CRED_INH_OFFSET, CRED_PRM_OFFSET,
+    EVENTS,
+};
 
 #[inline(always)]
-pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, with_stack: bool) {
+pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, cred: u64, with_stack: bool) {
     let Some(mut entry) = EVENTS.reserve::<TraceEvent>(0) else {
         bump(counter::EVENTS_LOST);
         return;
@@ -28,6 +31,10 @@ pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, with_stack: bool) {
         (*event).flags = key.flags;
         (*event).comm = key.comm;
         (*event).stack_len = 0;
+        (*event).sets_known = 0;
+        if key.ret != 0 {
+            read_sets(cred, &mut *event);
+        }
         if with_stack {
             let bytes = bpf_get_stack(ctx.as_ptr(), (*event).stack.as_mut_ptr().cast(), (TRACE_STACK_DEPTH * 8) as u32, 0);
             if bytes > 0 {
@@ -36,4 +43,31 @@ pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, with_stack: bool) {
         }
     }
     entry.submit(0);
+}
+
+/// The checked credentials' euid and five sets (offsets from kernel BTF), so a denial can be
+/// explained even when the process is gone by the time userspace reads the event.
+#[inline(always)]
+fn read_sets(cred: u64, event: &mut TraceEvent) {
+    let base = cred as *const u8;
+    if base.is_null() || constant(&CRED_EFF_OFFSET) == 0 {
+        return;
+    }
+    let offsets = [
+        constant(&CRED_INH_OFFSET),
+        constant(&CRED_PRM_OFFSET),
+        constant(&CRED_EFF_OFFSET),
+        constant(&CRED_BND_OFFSET),
+        constant(&CRED_AMB_OFFSET),
+    ];
+    for (slot, offset) in event.sets.iter_mut().zip(offsets) {
+        match unsafe { bpf_probe_read_kernel(base.wrapping_add(offset as usize) as *const u64) } {
+            Ok(value) => *slot = value,
+            Err(_) => return,
+        }
+    }
+    if let Ok(euid) = unsafe { bpf_probe_read_kernel(base.wrapping_add(constant(&CRED_EUID_OFFSET) as usize) as *const u32) } {
+        event.euid = euid;
+        event.sets_known = 1;
+    }
 }

@@ -4,7 +4,7 @@
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 
 use crate::{
-    maps::{constant, TP_CAP_OFFSET, TP_RET_OFFSET, TP_TARGET_NS_OFFSET},
+    maps::{constant, TP_CAP_OFFSET, TP_CRED_OFFSET, TP_RET_OFFSET, TP_TARGET_NS_OFFSET},
     record::{on_check, Check},
 };
 
@@ -15,10 +15,11 @@ pub fn capdisc_tracepoint(ctx: TracePointContext) -> u32 {
             ctx.read_at::<u32>(constant(&TP_CAP_OFFSET) as usize),
             ctx.read_at::<i32>(constant(&TP_RET_OFFSET) as usize),
             ctx.read_at::<u64>(constant(&TP_TARGET_NS_OFFSET) as usize),
+            ctx.read_at::<u64>(constant(&TP_CRED_OFFSET) as usize),
         )
     };
-    if let (Ok(cap), Ok(ret), Ok(target_ns)) = fields {
-        on_check(&ctx, Check { cap, ret, target_ns, opts: None });
+    if let (Ok(cap), Ok(ret), Ok(target_ns), Ok(cred)) = fields {
+        on_check(&ctx, Check { cred, cap, ret, target_ns, opts: None });
     }
     0
 }

@@ -25,6 +25,15 @@ const TRACING_FRAME_PREFIXES: &[&str] =
 /// Where a call site stops being interesting: the system call entry.
 const ENTRY_FRAMES: &[&str] = &["do_syscall_64", "entry_SYSCALL_64", "entry_SYSCALL_64_after_hwframe", "x64_sys_call"];
 
+/// System calls that report a capability denial with another errno than EPERM (the kernel's
+/// own choice: net/ipv4/af_inet.c returns EACCES for a privileged port).
+pub const DENIAL_ERRNO: &[(&str, &str)] = &[("bind", "EACCES")];
+
+/// The errno a system call returns when its capability check is denied.
+pub fn denial_errno(syscall: &str) -> &'static str {
+    DENIAL_ERRNO.iter().find(|(name, _)| *name == syscall).map(|(_, errno)| *errno).unwrap_or("EPERM")
+}
+
 /// How many frames of a call site are kept.
 pub const CALL_SITE_DEPTH: usize = 8;
 

@@ -8,8 +8,10 @@
 //! `generate` (output formats), `systemd` (units, merge rules, drop-ins), `apply`, `lint`,
 //! `status` (five sets of a process, decode), `cli`.
 pub mod apply;
+pub mod btf;
 pub mod caps;
 pub mod classify;
+pub mod clock;
 pub mod cli;
 pub mod error;
 pub mod generate;
@@ -26,4 +28,5 @@ pub mod status;
 pub mod syscalls;
 pub mod systemd;
 pub mod target;
+pub mod trace;
 pub mod tracefs;

@@ -105,15 +105,19 @@ pub fn render(process: &ProcessCaps) -> String {
     out
 }
 
-/// `CAP_A,CAP_B`, `all` for the full set the kernel knows, `(none)` for zero.
+/// `CAP_A,CAP_B`; `all` for the full set the kernel knows, `all except CAP_X` when nearly full;
+/// `(none)` for zero.
 pub fn names(mask: u64) -> String {
     let all = crate::systemd::all_caps();
+    let list = |mask: u64| caps::decode_mask(mask).into_iter().map(caps::name).collect::<Vec<_>>().join(",");
     if mask == 0 {
         "(none)".into()
     } else if mask & all == all {
         "all".into()
+    } else if (all & !mask).count_ones() <= 4 && mask.count_ones() > 8 {
+        format!("all except {}", list(all & !mask))
     } else {
-        caps::decode_mask(mask).into_iter().map(caps::name).collect::<Vec<_>>().join(",")
+        list(mask)
     }
 }
 

@@ -3,6 +3,8 @@
 //! `lint` and `diff`.
 mod harden;
 mod record;
+mod target;
+mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Record the capability checks of a command, process tree, cgroup, unit or the whole host.
     Record(record::RecordArgs),
+    /// Watch capability checks as they happen (a better bcc `capable`).
+    Trace(trace::TraceArgs),
     /// Turn a profile into a systemd drop-in, container flags, setcap commands or JSON.
     Generate(harden::GenerateArgs),
     /// Write the drop-in for a unit, compare with what it grants now, check systemd's reading.
@@ -39,6 +43,7 @@ impl Cli {
     pub async fn run(self) -> Result<i32, Error> {
         match self.command {
             Command::Record(args) => crate::record::record(args.into_options()?).await,
+            Command::Trace(args) => crate::trace::trace(args.into_options()?).await,
             Command::Generate(args) => args.run(),
             Command::Apply(args) => args.run(),
             Command::Lint(args) => args.run(),

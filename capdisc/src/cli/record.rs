@@ -1,6 +1,8 @@
 //! `capdisc record` arguments.
 use std::{path::PathBuf, time::Duration};
 
+use super::target::TargetArgs;
+
 use clap::Args;
 
 use crate::{
@@ -8,11 +10,9 @@ use crate::{
     probe::{BackendChoice, MapLimits},
     profile::Format,
     record::RecordOptions,
-    target::TargetSpec,
 };
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("target").required(true).args(["pid", "cgroup", "unit", "all", "command"]))]
 pub struct RecordArgs {
     /// How to watch cap_capable: auto (fexit, then kprobe, then the tracepoint), fexit, kprobe or tracepoint.
     #[arg(long, default_value = "auto", value_parser = parse_backend)]
@@ -29,27 +29,14 @@ pub struct RecordArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Record this process, its threads and every descendant, including later ones.
-    #[arg(long, value_name = "PID")]
-    pub pid: Option<u32>,
-    /// Record every task in this cgroup v2 directory and below.
-    #[arg(long, value_name = "PATH")]
-    pub cgroup: Option<PathBuf>,
-    /// Record a running systemd unit in place, without a restart.
-    #[arg(long, value_name = "NAME")]
-    pub unit: Option<String>,
-    /// Record every task on the host, broken down per cgroup and systemd unit.
-    #[arg(long)]
-    pub all: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Distinct kinds of checks the kernel side can keep (more are counted as lost).
     #[arg(long, value_name = "N", default_value_t = MapLimits::default().checks)]
     pub max_keys: u32,
     /// Distinct kernel stacks the kernel side can keep.
     #[arg(long, value_name = "N", default_value_t = MapLimits::default().stacks)]
     pub max_stacks: u32,
-    /// The command to spawn and record (after `--`).
-    #[arg(last = true, value_name = "CMD")]
-    pub command: Vec<String>,
 }
 
 fn parse_backend(text: &str) -> Result<BackendChoice, String> {
@@ -58,24 +45,10 @@ fn parse_backend(text: &str) -> Result<BackendChoice, String> {
 
 impl RecordArgs {
     pub fn into_options(self) -> Result<RecordOptions, Error> {
-        let target = if let Some(pid) = self.pid {
-            TargetSpec::Pid(pid)
-        } else if let Some(path) = self.cgroup {
-            TargetSpec::Cgroup(path)
-        } else if let Some(unit) = self.unit {
-            TargetSpec::Unit(unit)
-        } else if self.all {
-            TargetSpec::All
-        } else {
-            TargetSpec::Command(self.command)
-        };
-        let duration = match self.duration {
-            Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-                return Err(Error::Usage(format!("--duration {secs} is not a positive number of seconds")))
-            }
-            Some(secs) => Some(Duration::from_secs_f64(secs)),
-            None => None,
-        };
+        let target = self.target.spec().ok_or_else(|| {
+            Error::Usage("name what to record: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into())
+        })?;
+        let duration = parse_duration(self.duration)?;
         if self.max_keys == 0 || self.max_stacks == 0 {
             return Err(Error::Usage("--max-keys and --max-stacks must be at least 1".into()));
         }
@@ -92,5 +65,14 @@ impl RecordArgs {
             target,
             limits: MapLimits { checks: self.max_keys, stacks: self.max_stacks, ..MapLimits::default() },
         })
+    }
+}
+
+/// `--duration SECS`: a positive number of seconds.
+pub fn parse_duration(secs: Option<f64>) -> Result<Option<Duration>, Error> {
+    match secs {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => Err(Error::Usage(format!("--duration {secs} is not a positive number of seconds"))),
+        Some(secs) => Ok(Some(Duration::from_secs_f64(secs))),
+        None => Ok(None),
     }
 }

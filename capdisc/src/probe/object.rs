@@ -62,17 +62,19 @@ impl Probes {
         let tracefs = tracefs::ensure_mounted()?;
         let fork = tracefs::Format::read(&tracefs.0, "sched", "sched_process_fork")?;
         let exec = tracefs::Format::read(&tracefs.0, "sched", "sched_process_exec")?;
-        let (mut cap_offset, mut ret_offset, mut ns_offset) = (0u32, 0u32, 0u32);
+        let (mut cap_offset, mut ret_offset, mut ns_offset, mut cred_offset) = (0u32, 0u32, 0u32, 0u32);
         if tracefs::has_event(&tracefs.0, "capability", "cap_capable") {
             let format = tracefs::Format::read(&tracefs.0, "capability", "cap_capable")?;
             cap_offset = format.offset("cap")?;
             ret_offset = format.offset("ret")?;
             ns_offset = format.offset("target_ns")?;
+            cred_offset = format.offset("cred")?;
         }
         let fork_child = fork.offset("child_pid")?;
         let exec_filename = exec.offset("filename")?;
         let init_user_ns = Kallsyms::address_of("init_user_ns").unwrap_or(0);
         let self_tgid = std::process::id();
+        let cred = crate::btf::cred_offsets().unwrap_or([0; 6]);
         let stream = u32::from(config.stream.is_some());
         let stream_stacks = u32::from(config.stream.is_some_and(|stream| stream.stacks));
         let ring_bytes = config.stream.map(|stream| stream.buffer_bytes).unwrap_or(4096);
@@ -89,6 +91,13 @@ impl Probes {
             .override_global("TP_CAP_OFFSET", &cap_offset, true)
             .override_global("TP_RET_OFFSET", &ret_offset, true)
             .override_global("TP_TARGET_NS_OFFSET", &ns_offset, true)
+            .override_global("TP_CRED_OFFSET", &cred_offset, true)
+            .override_global("CRED_EUID_OFFSET", &cred[0], true)
+            .override_global("CRED_INH_OFFSET", &cred[1], true)
+            .override_global("CRED_PRM_OFFSET", &cred[2], true)
+            .override_global("CRED_EFF_OFFSET", &cred[3], true)
+            .override_global("CRED_BND_OFFSET", &cred[4], true)
+            .override_global("CRED_AMB_OFFSET", &cred[5], true)
             .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
             .override_global("EXEC_FILENAME_OFFSET", &exec_filename, true)
             .map_max_entries("CHECKS", limits.checks)

@@ -2,7 +2,7 @@
 //! aggregate per capability (and per cgroup for `--all`).
 use std::{
     collections::{BTreeMap, BTreeSet},
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
 use capdisc_common::{counter, flags, CheckKey, CheckStats};
@@ -10,6 +10,7 @@ use capdisc_common::{counter, flags, CheckKey, CheckStats};
 use super::model::*;
 use crate::{
     caps,
+    clock::{rfc3339, BootClock},
     classify::{self, call_site_frames, class_of, Class},
     kallsyms::Kallsyms,
     probe::Backend,
@@ -225,28 +226,6 @@ fn errno_name(ret: i32) -> String {
         libc::EACCES => "EACCES".into(),
         other => format!("errno {other}"),
     }
-}
-
-/// Converts CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns) to wall-clock time.
-struct BootClock {
-    wall: SystemTime,
-    boot_ns: u64,
-}
-
-impl BootClock {
-    fn now() -> Self {
-        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
-        Self { wall: SystemTime::now(), boot_ns: now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64 }
-    }
-
-    fn wall(&self, boot_ns: u64) -> SystemTime {
-        self.wall - Duration::from_nanos(self.boot_ns.saturating_sub(boot_ns))
-    }
-}
-
-pub fn rfc3339(time: SystemTime) -> String {
-    humantime::format_rfc3339_millis(time).to_string()
 }
 
 fn hostname() -> String {

@@ -1,0 +1,57 @@
+//! `capdisc trace` arguments.
+use clap::Args;
+
+use super::{record::parse_duration, target::TargetArgs};
+use crate::{
+    error::Error,
+    probe::BackendChoice,
+    target::TargetSpec,
+    trace::{TraceFilter, TraceOptions},
+};
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// How to watch cap_capable: auto, fexit, kprobe or tracepoint.
+    #[arg(long, default_value = "auto", value_parser = |text: &str| text.parse::<BackendChoice>())]
+    pub backend: BackendChoice,
+    /// Print each distinct (target, capability, verdict, syscall) once.
+    #[arg(long)]
+    pub unique: bool,
+    /// Add the symbolized kernel call chain.
+    #[arg(long)]
+    pub stacks: bool,
+    /// Show only denied checks, each explained.
+    #[arg(long)]
+    pub denied: bool,
+    /// Also show no-audit (advisory) checks, hidden by default.
+    #[arg(long)]
+    pub noaudit: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Ring buffer size in bytes (a power of two).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub buffer_size: u32,
+    /// Print nothing on stderr but errors and losses.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// What to trace; nothing means the whole host.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl TraceArgs {
+    pub fn into_options(self) -> Result<TraceOptions, Error> {
+        Ok(TraceOptions {
+            backend: self.backend,
+            target: self.target.spec().unwrap_or(TargetSpec::All),
+            filter: TraceFilter { unique: self.unique, stacks: self.stacks, denied_only: self.denied, show_noaudit: self.noaudit, json: self.json },
+            duration: parse_duration(self.duration)?,
+            buffer_bytes: self.buffer_size,
+            quiet: self.quiet,
+        })
+    }
+}

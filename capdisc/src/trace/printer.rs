@@ -1,0 +1,175 @@
+//! Formatting trace events: a table line or a JSON object per check (field names are stable
+//! and documented in the README), `--unique`, `--denied`, no-audit hiding, and the lost-event
+//! count read from the kernel's counter.
+use std::{
+    collections::HashSet,
+    io::Write,
+};
+
+use aya::Ebpf;
+use capdisc_common::{counter, flags, TraceEvent};
+use serde_json::json;
+
+use super::explain::{explain, CredSets};
+use crate::{
+    caps,
+    classify::{self, call_site_frames},
+    clock::{rfc3339, BootClock},
+    kallsyms::Kallsyms,
+    record,
+    syscalls,
+    target::{unit_of_cgroup_path, CgroupNames},
+};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TraceFilter {
+    pub unique: bool,
+    pub stacks: bool,
+    pub denied_only: bool,
+    pub show_noaudit: bool,
+    pub json: bool,
+}
+
+pub struct Printer {
+    filter: TraceFilter,
+    kallsyms: Option<Kallsyms>,
+    cgroups: CgroupNames,
+    clock: BootClock,
+    seen: HashSet<(u64, u32, bool, i32)>,
+    events: u64,
+    shown: u64,
+    lost: u64,
+}
+
+impl Printer {
+    pub fn new(filter: TraceFilter) -> Self {
+        Self {
+            filter,
+            kallsyms: Kallsyms::load().ok(),
+            cgroups: CgroupNames::scan(),
+            clock: BootClock::now(),
+            seen: HashSet::new(),
+            events: 0,
+            shown: 0,
+            lost: 0,
+        }
+    }
+
+    pub fn header(&self) {
+        println!("{:<12} {:>7} {:>7} {:>6} {:<16} {:<24} {:<26} {:<7} {:<8} {}", "TIME", "PID", "TID", "UID", "COMM", "UNIT", "CAPABILITY", "VERDICT", "AUDIT", "SYSCALL");
+    }
+
+    pub fn summary(&self) -> String {
+        format!("{} check(s) seen, {} shown, {} lost", self.events, self.shown, self.lost)
+    }
+
+    /// Reports events the kernel could not queue since the last call.
+    pub fn tick_counters(&mut self, ebpf: &Ebpf) {
+        let Ok(counters) = record::counters_of(ebpf) else { return };
+        let lost = counters[counter::EVENTS_LOST as usize];
+        if lost > self.lost {
+            let new = lost - self.lost;
+            self.lost = lost;
+            if self.filter.json {
+                println!("{}", json!({ "lost": new, "lost_total": lost }));
+            } else {
+                eprintln!("capdisc: {new} event(s) lost (ring buffer full; {lost} in all): use --buffer-size, --unique or a narrower target");
+            }
+        }
+    }
+
+    fn frames(&self, event: &TraceEvent) -> Vec<String> {
+        let len = (event.stack_len as usize).min(event.stack.len());
+        let names: Vec<String> = event.stack[..len]
+            .iter()
+            .map(|ip| self.kallsyms.as_ref().and_then(|k| k.function(*ip)).map(str::to_owned).unwrap_or_else(|| format!("{ip:#x}")))
+            .collect();
+        call_site_frames(&names)
+    }
+
+    fn unit(&mut self, cgroup_id: u64) -> (String, Option<String>) {
+        if self.cgroups.path(cgroup_id).is_none() {
+            self.cgroups = CgroupNames::scan();
+        }
+        let path = self.cgroups.path(cgroup_id).map(str::to_owned).unwrap_or_else(|| format!("cgroup {cgroup_id}"));
+        let unit = unit_of_cgroup_path(&path);
+        (path, unit)
+    }
+}
+
+impl crate::session::Observer for Printer {
+    fn tick(&mut self, ebpf: &Ebpf) {
+        self.tick_counters(ebpf);
+    }
+
+    fn event(&mut self, event: &TraceEvent) {
+        self.events += 1;
+        let frames = self.frames(event);
+        let sites = if frames.is_empty() { Vec::new() } else { vec![frames.clone()] };
+        let noaudit = classify::noaudit_reason(event.flags, &sites).is_some();
+        let denied = event.ret != 0;
+        if (noaudit && !self.filter.show_noaudit) || (self.filter.denied_only && !denied) {
+            return;
+        }
+        if self.filter.unique && !self.seen.insert((event.cgroup_id, event.cap, denied, event.syscall)) {
+            return;
+        }
+        self.shown += 1;
+        let (cgroup, unit) = self.unit(event.cgroup_id);
+        let comm = String::from_utf8_lossy(&event.comm[..event.comm.iter().position(|b| *b == 0).unwrap_or(event.comm.len())]).into_owned();
+        let syscall = syscalls::name(event.syscall);
+        let time = rfc3339(self.clock.wall(event.ts_ns));
+        let at_check = (event.sets_known != 0).then_some(CredSets { euid: event.euid, sets: event.sets });
+        let explanation = denied.then(|| explain(event.pid, event.cap, &syscall, event.flags & flags::FOREIGN_USERNS != 0, at_check));
+        let mut out = std::io::stdout().lock();
+        if self.filter.json {
+            let mut object = json!({
+                "time": time,
+                "pid": event.pid,
+                "tid": event.tid,
+                "uid": event.uid,
+                "comm": comm,
+                "cgroup": cgroup,
+                "unit": unit,
+                "cap": event.cap,
+                "cap_name": caps::name(event.cap),
+                "verdict": if denied { "denied" } else { "granted" },
+                "audit": !noaudit,
+                "syscall": syscall,
+                "syscall_nr": event.syscall,
+                "foreign_userns": event.flags & flags::FOREIGN_USERNS != 0,
+            });
+            if self.filter.stacks {
+                object["stack"] = json!(frames);
+            }
+            if let Some(explanation) = &explanation {
+                object["errno"] = json!(explanation.errno);
+                object["explain"] = json!(explanation);
+            }
+            let _ = writeln!(out, "{object}");
+        } else {
+            let clock = time.get(11..23).unwrap_or(&time).to_owned();
+            let cap = format!("{}({})", caps::name(event.cap), event.cap);
+            let _ = writeln!(
+                out,
+                "{clock:<12} {:>7} {:>7} {:>6} {comm:<16} {:<24} {cap:<26} {:<7} {:<8} {syscall}",
+                event.pid,
+                event.tid,
+                event.uid,
+                unit.as_deref().unwrap_or("-"),
+                if denied { "DENIED" } else { "granted" },
+                if noaudit { "no-audit" } else { "audit" },
+            );
+            if let Some(explanation) = &explanation {
+                let sets = explanation.sets.as_ref().map(|sets| {
+                    format!("; sets eff={} prm={} inh={} bnd={} amb={}", sets.effective, sets.permitted, sets.inheritable, sets.bounding, sets.ambient)
+                }).unwrap_or_default();
+                let _ = writeln!(out, "  which permission: {} in {syscall} ({syscall}() fails with {}){sets}; cause: {}", caps::name(event.cap), explanation.errno, explanation.cause);
+            }
+            if self.filter.stacks && !frames.is_empty() {
+                let _ = writeln!(out, "  stack: {}", frames.join(" <- "));
+            }
+        }
+        let _ = out.flush();
+    }
+}
