@@ -41,7 +41,16 @@ pub fn vm() -> Result<crate::test::Tally> {
         if results.is_empty() {
             bail!("the {} guest produced no results; serial log kept at {}", kernel.release, log.display());
         }
-        let outcomes = scenario::judge(&results, &host, &mut failures, &kernel.release);
+        let mut outcomes = scenario::judge(&results, &host, &mut failures, &kernel.release);
+        let traces = scenario::trace_results(&serial);
+        for backend in ["fexit", "kprobe"] {
+            let ok = traces.get(backend).copied().unwrap_or(false);
+            if !ok {
+                failures.push(format!("{} trace --backend {backend}: the denied bind was not streamed and explained", kernel.release));
+            }
+            let outcome = if ok { Outcome::Agrees { workloads: 1, chosen: None } } else { Outcome::Differs("denied bind not traced".into()) };
+            outcomes.insert(format!("trace/{backend}"), outcome);
+        }
         columns.push((kernel.release.clone(), outcomes));
     }
     columns.push((format!("{host_kernel} (host)"), scenario::host_column(&host)));
@@ -58,7 +67,7 @@ fn table(columns: &[(String, BTreeMap<String, Outcome>)]) -> String {
     for (kernel, _) in columns {
         out.push_str(&format!(" | {kernel:<34}"));
     }
-    for backend in BACKENDS {
+    for backend in BACKENDS.iter().copied().chain(["trace/fexit", "trace/kprobe"]) {
         out.push_str(&format!("\n{backend:<12}"));
         for (_, outcomes) in columns {
             let cell = outcomes.get(backend).map(Outcome::describe).unwrap_or_else(|| "-".into());

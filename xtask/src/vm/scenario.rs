@@ -48,6 +48,13 @@ pub fn guest_script() -> String {
             ));
         }
     }
+    // capdisc trace with each backend: a denied bind must stream as one explained event.
+    for backend in ["fexit", "kprobe"] {
+        script.push_str(&format!(
+            "capdisc trace -q --json --denied --backend {backend} -- /bin/workload --as-user 65534 bind 443 > /tmp/trace.out 2>/dev/null\n\
+             echo \"CAPDISC-TRACE {backend} $(grep -c '\"verdict\":\"denied\"' /tmp/trace.out) $(grep -c '\"syscall\":\"bind\"' /tmp/trace.out) $(grep -c 'outside the bounding set\\|does not hold it' /tmp/trace.out)\"\n"
+        ));
+    }
     script.push_str("echo CAPDISC-DONE\npoweroff -f\n");
     script
 }
@@ -93,6 +100,20 @@ pub fn parse_guest(serial: &str) -> Vec<GuestLine> {
                 _ => return None,
             };
             Some(GuestLine { backend: backend.into(), workload: workload.into(), result })
+        })
+        .collect()
+}
+
+/// `CAPDISC-TRACE backend denied bind explained` lines: did `trace --denied` stream the
+/// denied bind, explained, with this backend?
+pub fn trace_results(serial: &str) -> BTreeMap<String, bool> {
+    serial
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.trim_end_matches('\r').strip_prefix("CAPDISC-TRACE ")?.split_whitespace();
+            let backend = parts.next()?.to_owned();
+            let counts: Vec<u32> = parts.filter_map(|count| count.parse().ok()).collect();
+            Some((backend, counts == [1, 1, 1]))
         })
         .collect()
 }
