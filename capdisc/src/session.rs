@@ -79,6 +79,7 @@ impl Session {
         };
         target.arm(&mut probes.ebpf)?;
         say(&format!("recording {}", target.describe()));
+        target.launch()?;
         let started = SystemTime::now();
         let child = match target {
             Target::Command { argv, cgroup } => Some(spawn_in_cgroup(argv, cgroup).map_err(|err| {

@@ -3,13 +3,24 @@
 //! given (as `User=` + `AmbientCapabilities=` would), then binds and serves. Started as non-root
 //! (e.g. by systemd with `User=`), it uses whatever capabilities it was given.
 //!
+//! On SIGHUP it binds its port again (as services do on reload), which makes the kernel check
+//! CAP_NET_BIND_SERVICE again: activity a recording attached to the running service can see.
+//!
 //! `capdisc-demo [--user NAME] [--keep CAP,...] [--port N] [--requests N] [--self-client]`
 use std::{
     ffi::CString,
-    io::{Read, Write},
+    io::{ErrorKind, Read, Write},
     net::{TcpListener, TcpStream},
     process::exit,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
 };
+
+static RELOAD: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sighup(_: libc::c_int) {
+    RELOAD.store(true, Ordering::Relaxed);
+}
 
 use capdisc::caps;
 
@@ -35,15 +46,8 @@ fn main() {
             }
         }
     }
-    let listener = match TcpListener::bind(("0.0.0.0", options.port)) {
-        Ok(listener) => listener,
-        Err(err) => {
-            // The message a Go service prints, as in the story.
-            let reason = if err.kind() == std::io::ErrorKind::PermissionDenied { "permission denied".to_owned() } else { err.to_string() };
-            eprintln!("listen tcp :{}: bind: {reason}", options.port);
-            exit(1);
-        }
-    };
+    unsafe { libc::signal(libc::SIGHUP, on_sighup as *const () as libc::sighandler_t) };
+    let mut listener = listen(options.port);
     eprintln!("capdisc-demo: listening on :{} as uid {}", options.port, unsafe { libc::getuid() });
     if options.self_client {
         let (port, count) = (options.port, options.requests.unwrap_or(1));
@@ -58,8 +62,21 @@ fn main() {
         });
     }
     let mut served = 0;
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
+    loop {
+        if RELOAD.swap(false, Ordering::Relaxed) {
+            drop(listener);
+            listener = listen(options.port);
+            eprintln!("capdisc-demo: reloaded: bound :{} again", options.port);
+        }
+        let mut stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(err) if err.kind() == ErrorKind::WouldBlock || err.kind() == ErrorKind::Interrupted => {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let _ = stream.set_nonblocking(false);
         let mut request = [0u8; 1024];
         let _ = stream.read(&mut request);
         let _ = stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\ncapdisc demo\n");
@@ -69,6 +86,21 @@ fn main() {
         }
     }
     eprintln!("capdisc-demo: served {served} request(s)");
+}
+
+/// Binds the port (non-blocking, so SIGHUP is noticed), or exits like the story's Go service.
+fn listen(port: u16) -> TcpListener {
+    match TcpListener::bind(("0.0.0.0", port)) {
+        Ok(listener) => {
+            let _ = listener.set_nonblocking(true);
+            listener
+        }
+        Err(err) => {
+            let reason = if err.kind() == ErrorKind::PermissionDenied { "permission denied".to_owned() } else { err.to_string() };
+            eprintln!("listen tcp :{port}: bind: {reason}");
+            exit(1);
+        }
+    }
 }
 
 fn parse() -> Result<Options, String> {

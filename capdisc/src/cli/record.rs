@@ -45,7 +45,7 @@ fn parse_backend(text: &str) -> Result<BackendChoice, String> {
 
 impl RecordArgs {
     pub fn into_options(self) -> Result<RecordOptions, Error> {
-        let target = self.target.spec().ok_or_else(|| {
+        let target = self.target.spec()?.ok_or_else(|| {
             Error::Usage("name what to record: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into())
         })?;
         let duration = parse_duration(self.duration)?;

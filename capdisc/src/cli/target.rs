@@ -3,10 +3,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::target::TargetSpec;
+use crate::{error::Error, target::TargetSpec};
 
 #[derive(Args, Debug)]
-#[group(id = "target", multiple = false)]
+#[group(id = "target", multiple = true)]
 pub struct TargetArgs {
     /// This process, its threads and every descendant, including later ones.
     #[arg(long, value_name = "PID")]
@@ -17,6 +17,13 @@ pub struct TargetArgs {
     /// A running systemd unit, in place, without a restart.
     #[arg(long, value_name = "NAME")]
     pub unit: Option<String>,
+    /// With --unit: stop the unit and record it from its start (its own exec), then put it back.
+    #[arg(long, requires = "unit")]
+    pub restart: bool,
+    /// With --unit --restart: lift the unit's capability restrictions while recording (a
+    /// temporary runtime drop-in), so every check is visible and granted. For staging.
+    #[arg(long, requires = "restart")]
+    pub permissive: bool,
     /// Every task on the host, broken down per cgroup and systemd unit.
     #[arg(long)]
     pub all: bool,
@@ -26,20 +33,24 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    /// The named target, or None when none was named.
-    pub fn spec(self) -> Option<TargetSpec> {
-        if let Some(pid) = self.pid {
+    /// The named target, or None when none was named; more than one is an error.
+    pub fn spec(self) -> Result<Option<TargetSpec>, Error> {
+        let named = [self.pid.is_some(), self.cgroup.is_some(), self.unit.is_some(), self.all, !self.command.is_empty()];
+        if named.iter().filter(|named| **named).count() > 1 {
+            return Err(Error::Usage("name one target: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into()));
+        }
+        Ok(if let Some(pid) = self.pid {
             Some(TargetSpec::Pid(pid))
         } else if let Some(path) = self.cgroup {
             Some(TargetSpec::Cgroup(path))
         } else if let Some(unit) = self.unit {
-            Some(TargetSpec::Unit(unit))
+            Some(TargetSpec::Unit { name: unit, restart: self.restart.then_some(self.permissive) })
         } else if self.all {
             Some(TargetSpec::All)
         } else if !self.command.is_empty() {
             Some(TargetSpec::Command(self.command))
         } else {
             None
-        }
+        })
     }
 }

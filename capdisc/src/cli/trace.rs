@@ -47,7 +47,7 @@ impl TraceArgs {
     pub fn into_options(self) -> Result<TraceOptions, Error> {
         Ok(TraceOptions {
             backend: self.backend,
-            target: self.target.spec().unwrap_or(TargetSpec::All),
+            target: self.target.spec()?.unwrap_or(TargetSpec::All),
             filter: TraceFilter { unique: self.unique, stacks: self.stacks, denied_only: self.denied, show_noaudit: self.noaudit, json: self.json },
             duration: parse_duration(self.duration)?,
             buffer_bytes: self.buffer_size,

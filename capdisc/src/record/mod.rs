@@ -35,11 +35,7 @@ pub async fn record(options: RecordOptions) -> Result<i32, Error> {
     profile::check_writable(&options.output)?;
     let target = options.target.resolve()?;
     let result = record_target(&options, &target).await;
-    if let Target::Command { cgroup, .. } = &target {
-        if !cgroup.remove_if_owned() && !options.quiet {
-            eprintln!("capdisc: note: processes left behind by the command still run in {}", cgroup.path.display());
-        }
-    }
+    target.finish(options.quiet);
     result
 }
 
@@ -100,7 +96,7 @@ fn target_info(target: &Target) -> TargetInfo {
         }
         Target::Pid { pid } => info.pid = Some(*pid),
         Target::Cgroup { cgroup } => info.cgroup = Some(cgroup.relative.clone()),
-        Target::Unit { name, cgroup } => {
+        Target::Unit { name, cgroup, .. } => {
             info.unit = Some(name.clone());
             info.cgroup = Some(cgroup.relative.clone());
         }

@@ -22,7 +22,8 @@ pub enum TargetSpec {
     Command(Vec<String>),
     Pid(u32),
     Cgroup(PathBuf),
-    Unit(String),
+    /// A systemd unit; with `restart`, recorded from its start (`Some(permissive)`).
+    Unit { name: String, restart: Option<bool> },
     All,
 }
 
@@ -33,7 +34,7 @@ pub enum Target {
     Command { argv: Vec<String>, cgroup: Cgroup },
     Pid { pid: u32 },
     Cgroup { cgroup: Cgroup },
-    Unit { name: String, cgroup: Cgroup },
+    Unit { name: String, cgroup: Cgroup, restart: Option<unit::Restart> },
     All,
 }
 
@@ -51,9 +52,13 @@ impl TargetSpec {
                 Target::Pid { pid: *pid }
             }
             TargetSpec::Cgroup(path) => Target::Cgroup { cgroup: Cgroup::open_user_path(path)? },
-            TargetSpec::Unit(name) => {
+            TargetSpec::Unit { name, restart: None } => {
                 let cgroup = unit::resolve_cgroup(name)?;
-                Target::Unit { name: unit::canonical_name(name), cgroup }
+                Target::Unit { name: unit::canonical_name(name), cgroup, restart: None }
+            }
+            TargetSpec::Unit { name, restart: Some(permissive) } => {
+                let (cgroup, restart) = unit::prepare_restart(name, *permissive)?;
+                Target::Unit { name: unit::canonical_name(name), cgroup, restart: Some(restart) }
             }
             TargetSpec::All => Target::All,
         })
@@ -76,6 +81,7 @@ impl Target {
     pub fn arm(&self, ebpf: &mut Ebpf) -> Result<(), Error> {
         match self {
             Target::Command { cgroup, .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::AWAITING_EXEC),
+            Target::Unit { cgroup, restart: Some(_), .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::AWAITING_EXEC),
             Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => {
                 insert_cgroup(ebpf, cgroup.id, cgroup_state::RECORDING)
             }
@@ -97,7 +103,10 @@ impl Target {
             Target::Command { argv, .. } => format!("command: {}", argv.join(" ")),
             Target::Pid { pid } => format!("pid {pid} and its descendants"),
             Target::Cgroup { cgroup } => format!("cgroup {}", cgroup.relative),
-            Target::Unit { name, cgroup } => format!("unit {name} (cgroup {})", cgroup.relative),
+            Target::Unit { name, cgroup, restart: None } => format!("unit {name} (cgroup {})", cgroup.relative),
+            Target::Unit { name, cgroup, restart: Some(_) } => {
+                format!("unit {name} (cgroup {}) from its restart", cgroup.relative)
+            }
             Target::All => "every task on the host".into(),
         }
     }
@@ -109,6 +118,34 @@ impl Target {
             Target::Cgroup { .. } => "cgroup",
             Target::Unit { .. } => "unit",
             Target::All => "all",
+        }
+    }
+
+    /// Starts what must start once the kernel side is armed: a unit recorded from its restart.
+    /// (A spawned command is started by the session, which waits for it.)
+    pub fn launch(&self) -> Result<(), Error> {
+        match self {
+            Target::Unit { restart: Some(restart), .. } => restart.start(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Cleans up after the session: removes capdisc's own cgroup, or restores a restarted
+    /// unit (and removes the permissive drop-in). Problems are reported, never fatal: the
+    /// recording is already safe.
+    pub fn finish(&self, quiet: bool) {
+        match self {
+            Target::Command { cgroup, .. } => {
+                if !cgroup.remove_if_owned() && !quiet {
+                    eprintln!("capdisc: note: processes left behind by the command still run in {}", cgroup.path.display());
+                }
+            }
+            Target::Unit { restart: Some(restart), .. } => match restart.finish() {
+                Ok(done) if !quiet => eprintln!("capdisc: {done}"),
+                Ok(_) => {}
+                Err(err) => eprintln!("capdisc: warning: could not restore the unit: {err}"),
+            },
+            _ => {}
         }
     }
 

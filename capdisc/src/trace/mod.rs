@@ -52,8 +52,6 @@ pub async fn trace(options: TraceOptions) -> Result<i32, Error> {
         Ok(ended.exit_status.unwrap_or(0))
     }
     .await;
-    if let crate::target::Target::Command { cgroup, .. } = &target {
-        cgroup.remove_if_owned();
-    }
+    target.finish(options.quiet);
     result
 }
