@@ -6,7 +6,7 @@ use aya_ebpf::helpers::{
 };
 use capdisc_common::{cgroup_state, counter, mode};
 
-use crate::maps::{bump, constant, CGROUPS, MODE, PIDS, TARGET_CGROUP_LEVEL};
+use crate::maps::{bump, constant, CGROUPS, MODE, PIDS, SELF_TGID, TARGET_CGROUP_LEVEL};
 
 #[inline(always)]
 pub fn current_target() -> Option<u64> {
@@ -28,6 +28,12 @@ pub fn current_target() -> Option<u64> {
             unsafe { PIDS.get(&tgid) }?;
             Some(unsafe { bpf_get_current_cgroup_id() })
         }
-        _ => Some(unsafe { bpf_get_current_cgroup_id() }),
+        _ => {
+            // The whole host, but not capdisc itself.
+            if (bpf_get_current_pid_tgid() >> 32) as u32 == constant(&SELF_TGID) {
+                return None;
+            }
+            Some(unsafe { bpf_get_current_cgroup_id() })
+        }
     }
 }

@@ -73,6 +73,15 @@ pub fn call_site_frames(functions: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Why a check made by this command is the service manager's set-up rather than the service:
+/// systemd names the child it forks for a unit `(name)` until that child execs the service
+/// (src/core/execute.c). Its credential set-up (SETUID, SETGID, SETPCAP, SYS_ADMIN...) is not a
+/// need of the service. Matters where no exec gate applies (`--all`, `--unit` attached).
+pub fn setup_reason(comm: &str) -> Option<&'static str> {
+    (comm.len() > 2 && comm.starts_with('(') && comm.ends_with(')'))
+        .then_some("made by the service manager's child before it exec'd the service (set-up, not a need)")
+}
+
 /// Why a call site is advisory, when one of its frames is a known no-audit site.
 pub fn noaudit_site(frames: &[String]) -> Option<&'static str> {
     frames.iter().find_map(|frame| {
@@ -152,6 +161,14 @@ mod tests {
         assert!(noaudit_reason(flags::OPTS_KNOWN | flags::NOAUDIT, &[]).is_some());
         let bind = vec![frames(&["cap_capable", "security_vm_enough_memory_mm"])];
         assert_eq!(noaudit_reason(flags::OPTS_KNOWN, &bind), None, "opts say audited");
+    }
+
+    #[test]
+    fn systemds_pre_exec_child_is_set_up() {
+        assert!(setup_reason("(sd-pam)").is_some());
+        assert!(setup_reason("(nginx)").is_some());
+        assert!(setup_reason("nginx").is_none());
+        assert!(setup_reason("()").is_none());
     }
 
     #[test]

@@ -11,10 +11,10 @@ pub fn release() -> Result<PathBuf> {
     Ok(workspace().join("target/release"))
 }
 
-/// Statically linked capdisc and workload for an initramfs; returns their directory.
+/// Statically linked capdisc, the demo and the workload for the guests; returns their directory.
 pub fn static_binaries() -> Result<PathBuf> {
     run(cargo()
-        .args(["build", "--release", "-p", "capdisc", "--bin", "capdisc", "--example", "workload"])
+        .args(["build", "--release", "-p", "capdisc", "--bin", "capdisc", "--bin", "capdisc-demo", "--example", "workload"])
         .args(["--target", "x86_64-unknown-linux-gnu", "--target-dir", "target/static"])
         .env("RUSTFLAGS", "-C target-feature=+crt-static"))?;
     Ok(workspace().join("target/static/x86_64-unknown-linux-gnu/release"))

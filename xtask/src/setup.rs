@@ -28,6 +28,8 @@ pub fn setup() -> Result<()> {
         "util-linux".into(),
         "libcap2-bin".into(),
         "systemd".into(),
+        "debootstrap".into(),
+        "cpio".into(),
     ];
     apt_install(&packages)?;
     ensure_rust_src()?;

@@ -38,7 +38,9 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     let mut totals = Totals::default();
     for (key, stats) in &drained.checks {
         let sites = call_sites(drained, stats, kallsyms);
-        let noaudit = classify::noaudit_reason(key.flags, &sites);
+        let noaudit = classify::setup_reason(&comm_text(&key.comm))
+            .map(str::to_owned)
+            .or_else(|| classify::noaudit_reason(key.flags, &sites));
         let exe = drained.execs.get(&key.comm).cloned();
         totals.checks += stats.count;
         if key.ret == 0 { totals.granted += stats.count } else { totals.denied += stats.count }

@@ -1,5 +1,6 @@
 //! A minimal initramfs in the cpio "newc" format, written directly: busybox (static), the static
-//! capdisc and workload binaries, /dev/console, and the guest's /init script.
+//! capdisc and workload binaries, /dev/console, and the guest's /init script. `Newc` also
+//! writes the overlay archive of the systemd guest.
 use std::{fs, io::Write, path::Path};
 
 use anyhow::{Context, Result};
@@ -26,13 +27,17 @@ pub fn build(binaries: &Path, output: &Path, init_script: &str) -> Result<std::p
 }
 
 #[derive(Default)]
-struct Newc {
+pub struct Newc {
     bytes: Vec<u8>,
     inode: u32,
 }
 
 impl Newc {
-    fn entry(&mut self, name: &str, mode: u32, data: &[u8], (rdev_major, rdev_minor): (u32, u32)) {
+    pub fn symlink(&mut self, name: &str, target: &str) {
+        self.entry(name, 0o120777, target.as_bytes(), (0, 0));
+    }
+
+    pub fn entry(&mut self, name: &str, mode: u32, data: &[u8], (rdev_major, rdev_minor): (u32, u32)) {
         self.inode += 1;
         let nlink = if mode & 0o170000 == 0o040000 { 2 } else { 1 };
         let fields = [self.inode, mode, 0, 0, nlink, 0, data.len() as u32, 0, 0, rdev_major, rdev_minor, name.len() as u32 + 1, 0];
@@ -53,7 +58,7 @@ impl Newc {
         }
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    pub fn finish(mut self) -> Vec<u8> {
         self.entry("TRAILER!!!", 0, &[], (0, 0));
         self.bytes
     }

@@ -7,6 +7,8 @@ mod initramfs;
 mod kernel;
 mod qemu;
 mod scenario;
+mod story;
+mod systemd_guest;
 
 use std::collections::BTreeMap;
 
@@ -55,11 +57,37 @@ pub fn vm() -> Result<crate::test::Tally> {
     }
     columns.push((format!("{host_kernel} (host)"), scenario::host_column(&host)));
     println!("{}", table(&columns));
-    let compared = columns.iter().map(|(_, outcomes)| outcomes.len() as u64).sum::<u64>();
+    let mut compared = columns.iter().map(|(_, outcomes)| outcomes.len() as u64).sum::<u64>();
+
+    let story_kernel = kernel::fetch(KERNELS[1], &dir.join("kernels"))?;
+    compared += story(&dir, &binaries, &story_kernel, &mut failures)?;
     if !failures.is_empty() {
         eprintln!("xtask: vm: backends disagree with the host or are missing:\n{}", failures.join("\n"));
     }
     Ok(crate::test::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 })
+}
+
+/// The story end to end in a Debian guest with systemd as PID 1; returns the checks made.
+fn story(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::Kernel, failures: &mut Vec<String>) -> Result<u64> {
+    setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
+    let image = systemd_guest::image(dir, binaries)?;
+    eprintln!("xtask: vm: booting the systemd guest ({}) under QEMU (TCG)", kernel.release);
+    let log = dir.join("systemd-guest.log");
+    let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "2048", "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4")?;
+    let story = story::parse(&serial);
+    println!("\nthe story in a systemd guest ({}):", kernel.release);
+    let checks = story.checks();
+    for (what, passed) in &checks {
+        println!("  [{}] {what}", if *passed { "ok" } else { "FAILED" });
+        if !passed {
+            failures.push(format!("systemd guest: {what}"));
+        }
+    }
+    if checks.iter().any(|(_, passed)| !passed) {
+        eprintln!("xtask: vm: story steps as reported:\n{}serial log kept at {}", story.steps_text(), log.display());
+    }
+    println!("\nevery unit of the guest (record --all over boot and a short workload):\n{}", story.unit_table());
+    Ok(checks.len() as u64)
 }
 
 fn table(columns: &[(String, BTreeMap<String, Outcome>)]) -> String {

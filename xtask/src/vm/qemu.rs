@@ -12,14 +12,19 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Boots and returns the serial output. The log file is kept (for failures).
 pub fn boot(vmlinuz: &Path, initramfs: &Path, log: &Path) -> Result<String> {
+    boot_with(vmlinuz, initramfs, log, "1024", "console=ttyS0 rdinit=/init panic=-1 loglevel=4")
+}
+
+/// Boots with a memory size (MiB) and kernel command line of the caller's.
+pub fn boot_with(vmlinuz: &Path, initramfs: &Path, log: &Path, memory: &str, append: &str) -> Result<String> {
     let log_file = fs::File::create(log)?;
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2", "-nographic", "-no-reboot", "-monitor", "none"])
+        .args(["-accel", "tcg", "-cpu", "max", "-m", memory, "-smp", "2", "-nographic", "-no-reboot", "-monitor", "none"])
         .arg("-kernel")
         .arg(vmlinuz)
         .arg("-initrd")
         .arg(initramfs)
-        .args(["-append", "console=ttyS0 rdinit=/init panic=-1 loglevel=4"])
+        .args(["-append", append])
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)

@@ -1,0 +1,69 @@
+#!/bin/sh
+# capdisc's end-to-end story in a real systemd guest (run by capdisc-story.service).
+# Lines starting with CAPDISC- are read by `cargo xtask vm`; everything else is context.
+exec > /dev/ttyS0 2>&1
+set -u
+say() { echo "CAPDISC-STORY $*"; }
+prefix() { sed "s/^/CAPDISC-$1 /" "$2"; }
+exposure() { sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'; }
+required() { capdisc generate "$1" --format json | tr -d ' \n' | sed -n 's/.*"required":\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
+
+say begin "$(uname -r)" "$(systemctl --version | head -n 1)"
+
+# 1. The story's unit (empty CapabilityBoundingSet=, ambient CAP_NET_BIND_SERVICE) fails.
+systemctl start app.service
+sleep 2
+say step1-state "$(systemctl is-active app.service)"
+journalctl -u app.service --no-pager -o cat | grep -q "bind: permission denied" && say step1-log "bind: permission denied"
+say exposure-before "$(systemd-analyze security app.service 2>/dev/null | exposure)"
+
+# 2. capdisc lint names the cause.
+capdisc lint app.service > /tmp/lint.txt 2>&1
+say step2-exit $?
+grep -q "AmbientCapabilities=CAP_NET_BIND_SERVICE is dropped because CapabilityBoundingSet= is empty" /tmp/lint.txt && say step2-cause found
+prefix LINT /tmp/lint.txt
+
+# 3. Profile the service from its own exec, restrictions lifted for the recording.
+( sleep 4; curl -s --max-time 3 http://127.0.0.1:443/ > /dev/null ) &
+capdisc record --unit app.service --restart --permissive --duration 8 -o /root/app.yaml 2> /tmp/record.txt
+say step3-exit $?
+prefix RECORD /tmp/record.txt
+say step3-required "$(required /root/app.yaml)"
+if [ -e /run/systemd/system/app.service.d/zz-capdisc-permissive.conf ]; then say step3-dropin left; else say step3-dropin removed; fi
+say step3-state-after "$(systemctl is-active app.service)"
+
+# 4. capdisc apply writes the drop-in; the service starts, binds :443 and answers.
+capdisc apply /root/app.yaml --unit app.service > /tmp/apply.txt 2>&1
+say step4-exit $?
+prefix APPLY /tmp/apply.txt
+systemctl restart app.service
+sleep 2
+say step4-state "$(systemctl is-active app.service)"
+say step4-http "$(curl -s --max-time 5 http://127.0.0.1:443/)"
+prefix STATUS /dev/stdin <<STATUS
+$(capdisc status "$(systemctl show -p MainPID --value app.service)")
+STATUS
+
+# 5. Exposure after, and of the story's hand-written fix.
+say exposure-after "$(systemd-analyze security app.service 2>/dev/null | exposure)"
+say exposure-handfix "$(systemd-analyze security --offline=true /etc/capdisc/app.service 2>/dev/null | exposure)"
+
+# 6. Attached to the running service, no restart: a reload makes it bind :443 again.
+( sleep 3; systemctl reload app.service ) &
+capdisc record --unit app.service --duration 7 -o /root/attached.yaml 2> /tmp/attached.txt
+say step6-exit $?
+prefix ATTACHED /tmp/attached.txt
+say step6-required "$(required /root/attached.yaml)"
+say step6-active "$(systemctl is-active app.service)"
+
+# Every service at once: a short workload, then the host-wide recording since early boot.
+systemctl restart systemd-journald.service systemd-logind.service cron.service nginx.service
+curl -s --max-time 3 http://127.0.0.1:80/ > /dev/null
+sleep 2
+systemctl stop capdisc-all.service
+echo "CAPDISC-ALL $(tr -d '\n' < /var/lib/capdisc-all.json)"
+for unit in $(systemctl list-units --type=service --all --no-legend --plain | awk '{print $1}'); do
+    echo "CAPDISC-DECLARED $unit $(systemctl show -p CapabilityBoundingSet --value "$unit")"
+done
+say done
+systemctl poweroff --no-block

@@ -1,0 +1,106 @@
+//! Reading the systemd guest's story (guest/story.sh) from its serial log: each step's result,
+//! the exposure numbers, and the every-unit table (`record --all` against the bounding sets the
+//! shipped units declare).
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::scenario::required_of;
+
+pub struct Story {
+    steps: BTreeMap<String, String>,
+    all: Option<Value>,
+    declared: BTreeMap<String, String>,
+}
+
+pub fn parse(serial: &str) -> Story {
+    let mut story = Story { steps: BTreeMap::new(), all: None, declared: BTreeMap::new() };
+    for line in serial.lines().map(|line| line.trim_end_matches('\r')) {
+        if let Some(rest) = line.strip_prefix("CAPDISC-STORY ") {
+            let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
+            story.steps.insert(key.to_owned(), value.trim().to_owned());
+        } else if let Some(json) = line.strip_prefix("CAPDISC-ALL ") {
+            story.all = serde_json::from_str(json).ok();
+        } else if let Some(rest) = line.strip_prefix("CAPDISC-DECLARED ") {
+            let (unit, caps) = rest.split_once(' ').unwrap_or((rest, ""));
+            story.declared.insert(unit.to_owned(), caps.trim().to_owned());
+        }
+    }
+    story
+}
+
+impl Story {
+    fn step(&self, key: &str) -> &str {
+        self.steps.get(key).map(String::as_str).unwrap_or("(missing)")
+    }
+
+    /// (what was checked, passed) for each story step.
+    pub fn checks(&self) -> Vec<(String, bool)> {
+        let number = |key: &str| self.step(key).parse::<f64>().ok();
+        let mut checks = vec![
+            ("1. the story's unit fails".to_owned(), self.step("step1-state") != "active"),
+            ("1. its log says bind: permission denied".to_owned(), self.step("step1-log") == "bind: permission denied"),
+            ("2. lint exits 1".to_owned(), self.step("step2-exit") == "1"),
+            ("2. lint names the empty bounding set".to_owned(), self.step("step2-cause") == "found"),
+            ("3. record --restart --permissive succeeds".to_owned(), self.step("step3-exit") == "0"),
+            ("3. it finds exactly CAP_NET_BIND_SERVICE required".to_owned(), self.step("step3-required") == "CAP_NET_BIND_SERVICE"),
+            ("3. the permissive drop-in is removed".to_owned(), self.step("step3-dropin") == "removed"),
+            ("4. apply succeeds (systemd reads back the sets)".to_owned(), self.step("step4-exit") == "0"),
+            ("4. the service runs".to_owned(), self.step("step4-state") == "active"),
+            ("4. it answers on :443".to_owned(), self.step("step4-http") == "capdisc demo"),
+            ("6. record attached without restart succeeds".to_owned(), self.step("step6-exit") == "0"),
+            ("6. it sees the reload's bind".to_owned(), self.step("step6-required").split(',').any(|cap| cap == "CAP_NET_BIND_SERVICE")),
+            ("6. the service kept running".to_owned(), self.step("step6-active") == "active"),
+        ];
+        let (after, handfix) = (number("exposure-after"), number("exposure-handfix"));
+        checks.push((
+            format!("5. exposure {} -> {}, no worse than the hand-written fix ({})", self.step("exposure-before"), self.step("exposure-after"), self.step("exposure-handfix")),
+            matches!((after, handfix), (Some(after), Some(handfix)) if after <= handfix),
+        ));
+        checks.push(("every unit: record --all wrote a per-unit profile".to_owned(), self.units().len() >= 3));
+        checks
+    }
+
+    /// (unit, required set) from the host-wide recording.
+    pub fn units(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut units = BTreeMap::new();
+        for group in self.all.as_ref().and_then(|all| all["cgroups"].as_array()).into_iter().flatten() {
+            if let Some(unit) = group["unit"].as_str() {
+                let required = required_of(group);
+                units.entry(unit.to_owned()).or_insert_with(BTreeSet::new).extend(required);
+            }
+        }
+        units
+    }
+
+    /// The every-unit table: required (recorded) against declared (the shipped unit).
+    pub fn unit_table(&self) -> String {
+        let mut out = format!("{:<34} {:<44} {}\n", "unit", "required (capdisc record --all)", "declared CapabilityBoundingSet= / outside it");
+        for (unit, required) in self.units() {
+            let declared_text = self.declared.get(&unit).cloned().unwrap_or_default();
+            let declared: BTreeSet<String> = declared_text.split_whitespace().map(str::to_ascii_uppercase).collect();
+            let all = declared.len() >= 40;
+            // Only services exec a program under CapabilityBoundingSet=; a scope (init.scope,
+            // sessions) holds processes started elsewhere, so the comparison does not apply.
+            let service = unit.ends_with(".service");
+            let outside: Vec<&String> = required.iter().filter(|cap| service && !all && !declared.contains(*cap)).collect();
+            let required_text = if required.is_empty() { "none".to_owned() } else { required.iter().cloned().collect::<Vec<_>>().join(" ") };
+            let declared_summary = if !service {
+                "n/a (not a service)".to_owned()
+            } else if all {
+                "all (not restricted)".to_owned()
+            } else if declared.is_empty() {
+                "(none)".to_owned()
+            } else {
+                declared.iter().cloned().collect::<Vec<_>>().join(" ")
+            };
+            let outside_text = if outside.is_empty() { String::new() } else { format!(" / OUTSIDE: {}", outside.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")) };
+            out.push_str(&format!("{unit:<34} {required_text:<44} {declared_summary}{outside_text}\n"));
+        }
+        out
+    }
+
+    pub fn steps_text(&self) -> String {
+        self.steps.iter().map(|(key, value)| format!("  {key}: {value}\n")).collect()
+    }
+}
