@@ -12,7 +12,7 @@ use crate::{
     error::Error,
     generate::{render_dropin, Recommendation},
     profile::{self, Profile},
-    systemd::{self, apply_dropin, live_view, mask_names, systemd_running, Effective, UnitFiles},
+    systemd::{self, apply_dropin, live_view, mask_text, systemd_running, Effective, UnitFiles},
 };
 
 pub struct ApplyOptions {
@@ -52,15 +52,15 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         let view = live_view(&unit)?;
         let mut problems = Vec::new();
         if view.bounding != intended {
-            problems.push(format!("CapabilityBoundingSet: systemd has {}, capdisc wrote {}", list(view.bounding), list(intended)));
+            problems.push(format!("CapabilityBoundingSet: systemd has {}, capdisc wrote {}", mask_text(view.bounding), mask_text(intended)));
         }
         if recommendation.needs_ambient() && view.ambient != intended {
-            problems.push(format!("AmbientCapabilities: systemd has {}, capdisc wrote {}", list(view.ambient), list(intended)));
+            problems.push(format!("AmbientCapabilities: systemd has {}, capdisc wrote {}", mask_text(view.ambient), mask_text(intended)));
         }
         if !problems.is_empty() {
             return Err(Error::Runtime(format!("systemd did not parse the drop-in as written ({}); another drop-in may override it, see `systemctl cat {unit}`", problems.join("; "))));
         }
-        println!("systemd reads back: bounding {}, ambient {}", list(view.bounding), list(view.ambient));
+        println!("systemd reads back: bounding {}, ambient {}", mask_text(view.bounding), mask_text(view.ambient));
         println!("restart the unit to apply it: systemctl restart {unit}");
     } else {
         // Offline: resolve the files again, the way systemd merges them, and check.
@@ -69,7 +69,7 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         if after.bounding | implicit_mask(&after) != intended | implicit_mask(&after) || !ambient_ok {
             return Err(Error::Runtime(format!(
                 "after the drop-in the unit resolves to bounding {} and ambient {}, not {}; a later drop-in overrides 60-capdisc.conf",
-                list(after.bounding), list(after.ambient), list(intended)
+                mask_text(after.bounding), mask_text(after.ambient), mask_text(intended)
             )));
         }
         if live {
@@ -99,24 +99,24 @@ fn current_config(unit: &str, root: &Path, live: bool) -> Result<Effective, Erro
 
 fn comparison(current: &Effective, recommendation: &Recommendation, intended: u64) -> String {
     let usable = current.usable();
-    let mut out = format!("{} now grants: {} ({})\n", current.unit, list(usable), current.source);
+    let mut out = format!("{} now grants: {} ({})\n", current.unit, mask_text(usable), current.source);
     let missing = intended & !usable;
     if missing != 0 {
-        out.push_str(&format!("needed by the profile but not granted now (the drop-in adds them): {}\n", list(missing)));
+        out.push_str(&format!("needed by the profile but not granted now (the drop-in adds them): {}\n", mask_text(missing)));
     }
     let unused = usable & !intended;
     if unused != 0 {
-        out.push_str(&format!("granted now but never used in the profile (the drop-in removes them): {}\n", list(unused)));
+        out.push_str(&format!("granted now but never used in the profile (the drop-in removes them): {}\n", mask_text(unused)));
     }
     for (option, mask) in &current.implicit {
         let lost = mask & intended;
         if lost != 0 {
-            out.push_str(&format!("warning: {option} removes {} from the bounding set, which the profile requires; the drop-in cannot restore it\n", list(lost)));
+            out.push_str(&format!("warning: {option} removes {} from the bounding set, which the profile requires; the drop-in cannot restore it\n", mask_text(lost)));
         }
     }
     out.push_str(&format!(
         "the drop-in grants: {}{}",
-        list(intended),
+        mask_text(intended),
         if recommendation.needs_ambient() { " (bounding and ambient, non-root)" } else { " (bounding set, root)" }
     ));
     out
@@ -130,9 +130,6 @@ fn implicit_mask(effective: &Effective) -> u64 {
     effective.implicit.iter().fold(0, |mask, (_, dropped)| mask | dropped)
 }
 
-fn list(mask: u64) -> String {
-    if mask == 0 { "(none)".into() } else { mask_names(mask).join(" ") }
-}
 
 fn reload() -> Result<(), Error> {
     let status = Command::new("systemctl").arg("daemon-reload").status().map_err(|err| Error::Runtime(format!("cannot run systemctl: {err}")))?;

@@ -27,6 +27,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// A runtime failure from any displayable error (map, I/O, signal set-up).
+    pub fn runtime(err: impl std::fmt::Display) -> Self {
+        Error::Runtime(err.to_string())
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Runtime(_) => 1,

@@ -8,7 +8,7 @@ use crate::{
     caps,
     classify::Class,
     profile::Profile,
-    systemd::{mask_names, Effective},
+    systemd::{mask_names, mask_text, Effective},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -124,7 +124,7 @@ fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Findi
     if !unit.bounding_assigned {
         findings.push(finding(
             Severity::Warning,
-            format!("CapabilityBoundingSet= is not set, so every capability is available; the profile needs only {}", names_or_none(required)),
+            format!("CapabilityBoundingSet= is not set, so every capability is available; the profile needs only {}", mask_text(required)),
             format!("CapabilityBoundingSet={} (`capdisc generate` writes the drop-in)", mask_names(required).join(" ")),
         ));
     } else {
@@ -138,9 +138,6 @@ fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Findi
     }
 }
 
-fn names_or_none(mask: u64) -> String {
-    if mask == 0 { "none".into() } else { mask_names(mask).join(" ") }
-}
 
 fn user_label(unit: &Effective) -> String {
     match (&unit.user, unit.dynamic_user) {
@@ -159,8 +156,8 @@ pub fn render(unit: &Effective, findings: &[Finding]) -> String {
     let mut out = format!("{} ({}):\n", unit.unit, unit.source);
     out.push_str(&format!(
         "  bounding: {}\n  ambient:  {}\n  user:     {}\n",
-        if unit.bounding_assigned { names_or_none(unit.bounding) } else { "all (not set)".into() },
-        names_or_none(unit.ambient),
+        if unit.bounding_assigned { mask_text(unit.bounding) } else { "all (not set)".into() },
+        mask_text(unit.ambient),
         unit.user.clone().unwrap_or_else(|| if unit.dynamic_user { "dynamic".into() } else { "root".into() })
     ));
     if findings.is_empty() {

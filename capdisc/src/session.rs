@@ -93,8 +93,8 @@ impl Session {
 
     pub async fn wait(&mut self, target: &Target, duration: Option<Duration>, fast_ticks: bool, observer: &mut dyn Observer) -> Result<Ended, Error> {
         let child_pid = self.child.as_ref().and_then(|child| child.id());
-        let mut interrupt = signal(SignalKind::interrupt()).map_err(runtime)?;
-        let mut terminate = signal(SignalKind::terminate()).map_err(runtime)?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::runtime)?;
+        let mut terminate = signal(SignalKind::terminate()).map_err(Error::runtime)?;
         let mut deadline = duration.map(|duration| tokio::time::Instant::now() + duration);
         let mut tick = tokio::time::interval(Duration::from_millis(if fast_ticks { 250 } else { 1000 }));
         let mut exit_status = None;
@@ -120,7 +120,7 @@ impl Session {
                     match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
                 }
                 guard = async { self.events.as_mut().expect("guarded by if").readable_mut().await }, if self.events.is_some() => {
-                    let mut guard = guard.map_err(runtime)?;
+                    let mut guard = guard.map_err(Error::runtime)?;
                     drain_events(guard.get_inner_mut(), observer);
                     guard.clear_ready();
                 }
@@ -156,6 +156,3 @@ fn forward(pid: u32, signal: i32) {
     unsafe { libc::kill(pid as i32, signal) };
 }
 
-fn runtime(err: impl std::fmt::Display) -> Error {
-    Error::Runtime(err.to_string())
-}

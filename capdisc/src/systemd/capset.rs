@@ -76,6 +76,11 @@ pub fn mask_names(mask: u64) -> Vec<String> {
     caps::decode_mask(mask).into_iter().map(caps::name).collect()
 }
 
+/// `CAP_A CAP_B`, or `(none)` for an empty set: for messages.
+pub fn mask_text(mask: u64) -> String {
+    if mask == 0 { "(none)".into() } else { mask_names(mask).join(" ") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ mod implicit;
 mod live;
 mod unit;
 
-pub use capset::{all_caps, mask_names, parse_assignment, CapSetBuilder};
+pub use capset::{all_caps, mask_names, mask_text, parse_assignment, CapSetBuilder};
 pub use dropin::{apply_dropin, AppliedDropin, DROPIN_NAME};
 pub use implicit::IMPLICIT_DROPS;
 pub use live::{live_view, systemd_running, LiveView};

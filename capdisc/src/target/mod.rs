@@ -87,9 +87,9 @@ impl Target {
             }
             Target::Pid { pid } => {
                 let map = ebpf.map_mut("PIDS").ok_or_else(|| missing("PIDS"))?;
-                let mut pids: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(runtime)?;
+                let mut pids: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(Error::runtime)?;
                 for member in pid::tree(*pid) {
-                    pids.insert(member, 1, 0).map_err(runtime)?;
+                    pids.insert(member, 1, 0).map_err(Error::runtime)?;
                 }
                 Ok(())
             }
@@ -167,14 +167,11 @@ impl Target {
 
 fn insert_cgroup(ebpf: &mut Ebpf, id: u64, state: u8) -> Result<(), Error> {
     let map = ebpf.map_mut("CGROUPS").ok_or_else(|| missing("CGROUPS"))?;
-    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(runtime)?;
-    cgroups.insert(id, state, 0).map_err(runtime)
+    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(Error::runtime)?;
+    cgroups.insert(id, state, 0).map_err(Error::runtime)
 }
 
 fn missing(name: &str) -> Error {
     Error::Runtime(format!("map {name} missing from the eBPF object"))
 }
 
-fn runtime(err: impl std::fmt::Display) -> Error {
-    Error::Runtime(err.to_string())
-}

@@ -48,7 +48,12 @@ pub fn vm() -> Result<crate::test::Tally> {
         for backend in ["fexit", "kprobe"] {
             let ok = traces.get(backend).copied().unwrap_or(false);
             if !ok {
-                failures.push(format!("{} trace --backend {backend}: the denied bind was not streamed and explained", kernel.release));
+                let events: Vec<&str> = serial.lines().filter(|line| line.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} "))).collect();
+                failures.push(format!(
+                    "{} trace --backend {backend}: the denied bind was not streamed and explained; events: {}",
+                    kernel.release,
+                    if events.is_empty() { "none".to_owned() } else { events.join(" | ") }
+                ));
             }
             let outcome = if ok { Outcome::Agrees { workloads: 1, chosen: None } } else { Outcome::Differs("denied bind not traced".into()) };
             outcomes.insert(format!("trace/{backend}"), outcome);

@@ -52,7 +52,8 @@ pub fn guest_script() -> String {
     for backend in ["fexit", "kprobe"] {
         script.push_str(&format!(
             "capdisc trace -q --json --denied --backend {backend} -- /bin/workload --as-user 65534 bind 443 > /tmp/trace.out 2>/dev/null\n\
-             echo \"CAPDISC-TRACE {backend} $(grep -c '\"verdict\":\"denied\"' /tmp/trace.out) $(grep -c '\"syscall\":\"bind\"' /tmp/trace.out) $(grep -c 'outside the bounding set\\|does not hold it' /tmp/trace.out)\"\n"
+             echo \"CAPDISC-TRACE {backend} $(grep -c '\"verdict\":\"denied\"' /tmp/trace.out) $(grep -c '\"syscall\":\"bind\"' /tmp/trace.out) $(grep -c 'outside the bounding set\\|does not hold it' /tmp/trace.out)\"\n\
+             grep '\"verdict\"' /tmp/trace.out | sed 's/^/CAPDISC-TRACE-EVENT {backend} /'\n"
         ));
     }
     script.push_str("echo CAPDISC-DONE\npoweroff -f\n");
