@@ -61,6 +61,9 @@ pub static TP_CAP_OFFSET: u32 = 0;
 pub static TP_RET_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 pub static TP_CRED_OFFSET: u32 = 0;
+/// Offset of `comm` in `struct task_struct` (from kernel BTF; 0 = unknown, use the helper).
+#[unsafe(no_mangle)]
+pub static TASK_COMM_OFFSET: u32 = 0;
 /// Offsets in `struct cred` (from kernel BTF; 0 = unknown): euid, then inheritable, permitted,
 /// effective, bounding and ambient sets.
 #[unsafe(no_mangle)]

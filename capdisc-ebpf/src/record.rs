@@ -20,7 +20,7 @@ use capdisc_common::{
 
 use crate::{
     filter::current_target,
-    maps::{bump, constant, CHECKS, INIT_USER_NS, SELF_TGID, STACKS, STREAM, STREAM_STACKS, USERNS},
+    maps::{bump, constant, CHECKS, INIT_USER_NS, SELF_TGID, STACKS, STREAM, STREAM_STACKS, TASK_COMM_OFFSET, USERNS},
     stream,
 };
 
@@ -43,13 +43,17 @@ pub struct Check {
 
 #[inline(always)]
 pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
-    let mut init_user_ns = constant(&INIT_USER_NS);
-    if init_user_ns == 0 {
-        // Address unknown to userspace: learn it from capdisc's own calibration check.
-        init_user_ns = learned_init_user_ns(check.target_ns);
-    }
     let Some(cgroup_id) = current_target() else {
+        if constant(&INIT_USER_NS) == 0 {
+            // Address unknown to userspace: learn it from capdisc's own calibration check
+            // (capdisc is never a target, so this sits on the miss path).
+            learn_init_user_ns(check.target_ns);
+        }
         return;
+    };
+    let init_user_ns = match constant(&INIT_USER_NS) {
+        0 => USERNS.get(0).copied().unwrap_or(0),
+        known => known,
     };
     let mut key_flags = 0;
     if let Some(opts) = check.opts {
@@ -64,15 +68,16 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
     if init_user_ns != 0 && check.target_ns != init_user_ns {
         key_flags |= flags::FOREIGN_USERNS;
     }
+    let task = unsafe { bpf_get_current_task_btf() } as *const u8;
     let key = CheckKey {
         cgroup_id,
         cap: check.cap,
         ret: check.ret,
-        syscall: current_syscall(),
+        syscall: current_syscall(task),
         uid: bpf_get_current_uid_gid() as u32,
         flags: key_flags,
         _pad: 0,
-        comm: bpf_get_current_comm().unwrap_or([0; COMM_LEN]),
+        comm: current_comm(task),
     };
     if constant(&STREAM) != 0 {
         // The tracepoint has no opts: its events always carry the stack, so userspace can
@@ -147,29 +152,42 @@ fn sample_call_site<C: StackIdContext>(ctx: &C, stats: *mut CheckStats) {
 }
 
 #[inline(always)]
-fn learned_init_user_ns(target_ns: u64) -> u64 {
-    let Some(slot) = USERNS.get_ptr_mut(0) else {
-        return 0;
-    };
-    unsafe {
-        if *slot == 0 && (bpf_get_current_pid_tgid() >> 32) as u32 == constant(&SELF_TGID) {
-            *slot = target_ns;
+fn learn_init_user_ns(target_ns: u64) {
+    if let Some(slot) = USERNS.get_ptr_mut(0) {
+        unsafe {
+            if *slot == 0 && (bpf_get_current_pid_tgid() >> 32) as u32 == constant(&SELF_TGID) {
+                *slot = target_ns;
+            }
         }
-        *slot
+    }
+}
+
+/// The current task's comm: two direct loads through the BTF task pointer when userspace found
+/// `task_struct.comm` in kernel BTF, the helper otherwise.
+#[inline(always)]
+fn current_comm(task: *const u8) -> [u8; COMM_LEN] {
+    let offset = constant(&TASK_COMM_OFFSET) as usize;
+    if offset == 0 || task.is_null() {
+        return bpf_get_current_comm().unwrap_or([0; COMM_LEN]);
+    }
+    unsafe {
+        let words = [
+            core::ptr::read_volatile(task.add(offset) as *const u64),
+            core::ptr::read_volatile(task.add(offset + 8) as *const u64),
+        ];
+        core::mem::transmute::<[u64; 2], [u8; COMM_LEN]>(words)
     }
 }
 
 /// The system call the current task is in, from its user-mode registers.
 #[inline(always)]
-fn current_syscall() -> i32 {
+fn current_syscall(task: *const u8) -> i32 {
     unsafe {
-        let task = bpf_get_current_task_btf();
-        let regs = bpf_task_pt_regs(task) as *const u8;
+        let regs = bpf_task_pt_regs(task as *mut _) as *const u8;
         if regs.is_null() {
             return NO_SYSCALL;
         }
-        bpf_probe_read_kernel(regs.add(SYSCALL_NR_OFFSET) as *const i64)
-            .map(|nr| nr as i32)
-            .unwrap_or(NO_SYSCALL)
+        // `regs` is a BTF pointer (PTR_TO_BTF_ID): a direct load, no helper call.
+        core::ptr::read_volatile(regs.add(SYSCALL_NR_OFFSET) as *const i64) as i32
     }
 }

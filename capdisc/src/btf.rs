@@ -58,6 +58,12 @@ fn extra_len(kind: u32, vlen: usize) -> Option<usize> {
     })
 }
 
+/// Offset of `comm` in `struct task_struct`.
+pub fn task_comm_offset() -> Option<u32> {
+    let data = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
+    struct_members(&data, "task_struct")?.get("comm").copied()
+}
+
 /// Offsets in `struct cred` of euid and the five sets, from the running kernel's BTF.
 pub fn cred_offsets() -> Option<[u32; 6]> {
     let data = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;

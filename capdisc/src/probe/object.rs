@@ -69,12 +69,17 @@ impl Probes {
             ret_offset = format.offset("ret")?;
             ns_offset = format.offset("target_ns")?;
             cred_offset = format.offset("cred")?;
+            // The kernel program copies the first 64 bytes of the record (tracepoint.rs).
+            if [cap_offset + 4, ret_offset + 4, ns_offset + 8, cred_offset + 8].iter().any(|end| *end > 64) {
+                return Err(Error::Kernel("the capability:cap_capable tracepoint has an unexpected layout (fields beyond 64 bytes); use --backend kprobe or fexit".into()));
+            }
         }
         let fork_child = fork.offset("child_pid")?;
         let exec_filename = exec.offset("filename")?;
         let init_user_ns = Kallsyms::address_of("init_user_ns").unwrap_or(0);
         let self_tgid = std::process::id();
         let cred = crate::btf::cred_offsets().unwrap_or([0; 6]);
+        let task_comm = crate::btf::task_comm_offset().unwrap_or(0);
         let stream = u32::from(config.stream.is_some());
         let stream_stacks = u32::from(config.stream.is_some_and(|stream| stream.stacks));
         let ring_bytes = config.stream.map(|stream| stream.buffer_bytes).unwrap_or(4096);
@@ -92,6 +97,7 @@ impl Probes {
             .override_global("TP_RET_OFFSET", &ret_offset, true)
             .override_global("TP_TARGET_NS_OFFSET", &ns_offset, true)
             .override_global("TP_CRED_OFFSET", &cred_offset, true)
+            .override_global("TASK_COMM_OFFSET", &task_comm, true)
             .override_global("CRED_EUID_OFFSET", &cred[0], true)
             .override_global("CRED_INH_OFFSET", &cred[1], true)
             .override_global("CRED_PRM_OFFSET", &cred[2], true)

@@ -79,6 +79,12 @@ impl Outcome {
     }
 }
 
+/// The guest's lines that carry results: from the `CAPDISC-` marker on (the console may put
+/// escape sequences or kernel messages in front of it).
+pub fn marked_lines(serial: &str) -> impl Iterator<Item = &str> {
+    serial.lines().filter_map(|line| line.find("CAPDISC-").map(|at| line[at..].trim_end_matches('\r')))
+}
+
 /// Lines `CAPDISC-RESULT backend workload rc json` and `CAPDISC-ERROR backend workload rc msg`.
 pub struct GuestLine {
     pub backend: String,
@@ -87,10 +93,8 @@ pub struct GuestLine {
 }
 
 pub fn parse_guest(serial: &str) -> Vec<GuestLine> {
-    serial
-        .lines()
+    marked_lines(serial)
         .filter_map(|line| {
-            let line = line.trim_end_matches('\r');
             let (kind, rest) = line.split_once(' ')?;
             let mut parts = rest.splitn(4, ' ');
             let (backend, workload, _rc) = (parts.next()?, parts.next()?, parts.next()?);
@@ -115,13 +119,12 @@ pub struct TraceResult {
 
 /// `CAPDISC-TRACE backend denied bind expected-cause` lines, counted in the guest.
 pub fn trace_results(serial: &str) -> BTreeMap<String, TraceResult> {
-    serial
-        .lines()
+    marked_lines(serial)
         .filter_map(|line| {
-            let mut parts = line.trim_end_matches('\r').strip_prefix("CAPDISC-TRACE ")?.split_whitespace();
+            let mut parts = line.strip_prefix("CAPDISC-TRACE ")?.split_whitespace();
             let backend = parts.next()?.to_owned();
             let counts: Vec<u32> = parts.filter_map(|count| count.parse().ok()).collect();
-            let explained = serial.lines().any(|event| event.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} ")) && event.contains("\"explain\":{\"cause\""));
+            let explained = marked_lines(serial).any(|event| event.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} ")) && event.contains("\"explain\":{\"cause\""));
             Some((backend, TraceResult { streamed: counts.get(..2) == Some(&[1, 1][..]) && explained, expected_cause: counts.get(2) == Some(&1) }))
         })
         .collect()

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::scenario::required_of;
+use super::scenario::{marked_lines, required_of};
 
 pub struct Story {
     steps: BTreeMap<String, String>,
@@ -15,7 +15,7 @@ pub struct Story {
 
 pub fn parse(serial: &str) -> Story {
     let mut story = Story { steps: BTreeMap::new(), all: None, declared: BTreeMap::new() };
-    for line in serial.lines().map(|line| line.trim_end_matches('\r')) {
+    for line in marked_lines(serial) {
         if let Some(rest) = line.strip_prefix("CAPDISC-STORY ") {
             let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
             story.steps.insert(key.to_owned(), value.trim().to_owned());
