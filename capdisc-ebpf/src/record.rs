@@ -8,7 +8,6 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
         generated::{bpf_get_current_task_btf, bpf_ktime_get_boot_ns, bpf_task_pt_regs},
-        bpf_probe_read_kernel,
     },
     programs::tracing::StackIdContext,
     EbpfContext,

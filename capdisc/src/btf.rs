@@ -1,73 +1,116 @@
 //! A minimal reader of the kernel's BTF (/sys/kernel/btf/vmlinux): byte offsets of named
-//! members of a named struct. capdisc uses it for `struct cred`, so `trace` can read the five
-//! capability sets the kernel checked, at the moment of a denial.
+//! members of a struct (`struct cred`, so `trace` can read the five capability sets the kernel
+//! checked; `task_struct.comm`), and the arity of a function (`cap_capable`, for fexit).
 use std::collections::HashMap;
 
 const MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
+const KIND_FUNC: u32 = 12;
+const KIND_FUNC_PROTO: u32 = 13;
 
-/// Member name -> byte offset, for the first struct called `name`.
-pub fn struct_members(data: &[u8], name: &str) -> Option<HashMap<String, u32>> {
-    let u16_at = |at: usize| data.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let u32_at = |at: usize| data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    if u16_at(0)? != MAGIC {
-        return None;
+/// One type: its kind, name, vlen, where its trailing data starts, its size/type field, and
+/// the kind flag (bitfield member offsets).
+struct Type {
+    kind: u32,
+    name: String,
+    vlen: usize,
+    body: usize,
+    size_or_type: u32,
+    kind_flag: bool,
+}
+
+struct Blob<'a> {
+    data: &'a [u8],
+    strings: usize,
+}
+
+impl<'a> Blob<'a> {
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        self.data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    let header_len = u32_at(4)? as usize;
-    let (type_off, type_len, str_off) = (u32_at(8)? as usize, u32_at(12)? as usize, u32_at(16)? as usize);
-    let types = header_len + type_off;
-    let strings = header_len + str_off;
-    let string = |offset: u32| -> Option<&str> {
-        let start = strings + offset as usize;
-        let end = start + data.get(start..)?.iter().position(|b| *b == 0)?;
-        std::str::from_utf8(&data[start..end]).ok()
-    };
-    let mut at = types;
-    while at + 12 <= types + type_len {
-        let (name_off, info) = (u32_at(at)?, u32_at(at + 4)?);
-        let kind = (info >> 24) & 0x1f;
-        let vlen = (info & 0xffff) as usize;
-        let kind_flag = info >> 31 == 1;
-        let body = at + 12;
-        if kind == KIND_STRUCT && string(name_off) == Some(name) {
-            let mut members = HashMap::new();
-            for index in 0..vlen {
-                let member = body + index * 12;
-                let bits = u32_at(member + 8)?;
-                let bit_offset = if kind_flag { bits & 0x00ff_ffff } else { bits };
-                if let Some(member_name) = string(u32_at(member)?) {
-                    members.insert(member_name.to_owned(), bit_offset / 8);
-                }
-            }
-            return Some(members);
+
+    fn string(&self, offset: u32) -> Option<String> {
+        let start = self.strings + offset as usize;
+        let end = start + self.data.get(start..)?.iter().position(|b| *b == 0)?;
+        std::str::from_utf8(&self.data[start..end]).ok().map(str::to_owned)
+    }
+
+    /// Every type in order (type id 1 first).
+    fn parse(data: &'a [u8]) -> Option<(Self, Vec<Type>)> {
+        if data.get(0..2).map(|b| u16::from_le_bytes([b[0], b[1]])) != Some(MAGIC) {
+            return None;
         }
-        at = body + extra_len(kind, vlen)?;
+        let mut blob = Blob { data, strings: 0 };
+        let header_len = blob.u32_at(4)? as usize;
+        let (type_off, type_len, str_off) = (blob.u32_at(8)? as usize, blob.u32_at(12)? as usize, blob.u32_at(16)? as usize);
+        blob.strings = header_len + str_off;
+        let start = header_len + type_off;
+        let mut types = Vec::new();
+        let mut at = start;
+        while at + 12 <= start + type_len {
+            let (name_off, info, size_or_type) = (blob.u32_at(at)?, blob.u32_at(at + 4)?, blob.u32_at(at + 8)?);
+            let kind = (info >> 24) & 0x1f;
+            let vlen = (info & 0xffff) as usize;
+            types.push(Type { kind, name: blob.string(name_off).unwrap_or_default(), vlen, body: at + 12, size_or_type, kind_flag: info >> 31 == 1 });
+            at += 12 + extra_len(kind, vlen)?;
+        }
+        Some((blob, types))
     }
-    None
 }
 
 /// Bytes that follow `struct btf_type` for each kind (include/uapi/linux/btf.h).
 fn extra_len(kind: u32, vlen: usize) -> Option<usize> {
     Some(match kind {
-        1 | 14 | 17 => 4,           // INT, VAR, DECL_TAG
-        3 => 12,                    // ARRAY
+        1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
+        3 => 12,                      // ARRAY
         4 | 5 | 15 | 19 => vlen * 12, // STRUCT, UNION, DATASEC, ENUM64
-        6 | 13 => vlen * 8,         // ENUM, FUNC_PROTO
-        2 | 7..=12 | 16 | 18 => 0,  // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+        6 | 13 => vlen * 8,           // ENUM, FUNC_PROTO
+        2 | 7..=12 | 16 | 18 => 0,    // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
         _ => return None,
     })
 }
 
+/// Member name -> byte offset, for the first struct called `name`.
+pub fn struct_members(data: &[u8], name: &str) -> Option<HashMap<String, u32>> {
+    let (blob, types) = Blob::parse(data)?;
+    let found = types.iter().find(|t| t.kind == KIND_STRUCT && t.name == name)?;
+    let mut members = HashMap::new();
+    for index in 0..found.vlen {
+        let member = found.body + index * 12;
+        let bits = blob.u32_at(member + 8)?;
+        let bit_offset = if found.kind_flag { bits & 0x00ff_ffff } else { bits };
+        if let Some(member_name) = blob.string(blob.u32_at(member)?) {
+            members.insert(member_name, bit_offset / 8);
+        }
+    }
+    Some(members)
+}
+
+/// Number of parameters of the kernel function `name`, from its BTF prototype.
+pub fn function_arity(data: &[u8], name: &str) -> Option<usize> {
+    let (_, types) = Blob::parse(data)?;
+    let function = types.iter().find(|t| t.kind == KIND_FUNC && t.name == name)?;
+    let proto = types.get((function.size_or_type as usize).checked_sub(1)?)?;
+    (proto.kind == KIND_FUNC_PROTO).then_some(proto.vlen)
+}
+
+fn kernel_btf() -> Option<Vec<u8>> {
+    std::fs::read("/sys/kernel/btf/vmlinux").ok()
+}
+
+/// Whether `cap_capable` takes the 4 arguments the fexit program reads around.
+pub fn cap_capable_has_four_args() -> bool {
+    kernel_btf().and_then(|data| function_arity(&data, "cap_capable")) == Some(4)
+}
+
 /// Offset of `comm` in `struct task_struct`.
 pub fn task_comm_offset() -> Option<u32> {
-    let data = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
-    struct_members(&data, "task_struct")?.get("comm").copied()
+    struct_members(&kernel_btf()?, "task_struct")?.get("comm").copied()
 }
 
 /// Offsets in `struct cred` of euid and the five sets, from the running kernel's BTF.
 pub fn cred_offsets() -> Option<[u32; 6]> {
-    let data = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
-    let members = struct_members(&data, "cred")?;
+    let members = struct_members(&kernel_btf()?, "cred")?;
     let get = |name: &str| members.get(name).copied();
     Some([get("euid")?, get("cap_inheritable")?, get("cap_permitted")?, get("cap_effective")?, get("cap_bset")?, get("cap_ambient")?])
 }
@@ -75,10 +118,18 @@ pub fn cred_offsets() -> Option<[u32; 6]> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn reads_function_prototypes() {
+        let data = super::kernel_btf().expect("kernel BTF");
+        assert_eq!(super::function_arity(&data, "cap_capable"), Some(4));
+        assert_eq!(super::function_arity(&data, "no_such_function_capdisc"), None);
+    }
+
+    #[test]
     fn finds_cred_in_the_running_kernel() {
         // Every kernel capdisc supports has BTF; the sets follow euid in struct cred.
         let [euid, inh, prm, eff, bnd, amb] = super::cred_offsets().expect("struct cred in /sys/kernel/btf/vmlinux");
         assert!(euid < inh && inh < prm && prm < eff && eff < bnd && bnd < amb, "{euid} {inh} {prm} {eff} {bnd} {amb}");
         assert_eq!((prm - inh, eff - prm, bnd - eff, amb - bnd), (8, 8, 8, 8), "kernel_cap_t is 64 bits");
+        assert!(super::task_comm_offset().is_some_and(|offset| offset > 0));
     }
 }

@@ -43,6 +43,7 @@ fn an_empty_bounding_set_is_named_as_the_cause() {
     assert_eq!(bind["cap_name"], "CAP_NET_BIND_SERVICE");
     assert_eq!(bind["verdict"], "denied");
     assert_eq!(bind["errno"], "EACCES");
+    assert_eq!(bind["explain"]["sets"]["source"], "check", "read in the kernel at the check: {bind}");
     assert_eq!(bind["explain"]["sets"]["bounding"], "(none)", "sets read at the check, though the process is gone: {bind}");
     assert_eq!(bind["explain"]["sets"]["effective"], "(none)");
     assert!(bind["explain"]["cause"].as_str().expect("cause").contains("outside the bounding set"), "{bind}");

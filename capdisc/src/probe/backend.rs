@@ -40,6 +40,9 @@ impl Backend {
                 if !Path::new("/sys/kernel/btf/vmlinux").exists() {
                     return Err("the kernel has no BTF (/sys/kernel/btf/vmlinux)".into());
                 }
+                if !crate::btf::cap_capable_has_four_args() {
+                    return Err("cap_capable does not take the 4 arguments the fexit program expects (kernel BTF)".into());
+                }
                 let btf = Btf::from_sys_fs().map_err(|err| format!("cannot read kernel BTF: {err}"))?;
                 let program: &mut FExit = program(ebpf, "capdisc_fexit")?;
                 program.load("cap_capable", &btf).map_err(|err| describe_load(&err))?;

@@ -17,6 +17,9 @@ pub struct Explanation {
 
 #[derive(Debug, Serialize)]
 pub struct Sets {
+    /// `check`: read in the kernel from the credentials being checked; `proc`: the process's
+    /// sets from /proc when the event was printed (kernels where struct cred was not found).
+    pub source: &'static str,
     pub effective: String,
     pub permitted: String,
     pub inheritable: String,
@@ -38,6 +41,7 @@ pub fn explain(pid: u32, cap: u32, syscall: &str, foreign_userns: bool, at_check
     let errno = denial_errno(syscall).to_owned();
     let name = caps::name(cap);
     let bit = 1u64.checked_shl(cap).unwrap_or(0);
+    let source = if at_check.is_some() { "check" } else { "proc" };
     let process = match at_check {
         Some(cred) => status::ProcessCaps {
             pid,
@@ -71,6 +75,7 @@ pub fn explain(pid: u32, cap: u32, syscall: &str, foreign_userns: bool, at_check
         format!("{name} is not in the effective set")
     };
     let sets = Sets {
+        source,
         effective: status::names(process.effective),
         permitted: status::names(process.permitted),
         inheritable: status::names(process.inheritable),

@@ -49,14 +49,13 @@ pub fn vm() -> Result<crate::test::Tally> {
             let result = traces.get(backend);
             let ok = result.is_some_and(|result| result.streamed);
             if result.is_some_and(|result| result.streamed && !result.expected_cause) {
-                // Seen once in many runs on 6.1 (fexit); kept visible until understood.
                 let events: Vec<&str> = scenario::marked_lines(&serial).filter(|line| line.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} "))).collect();
                 eprintln!("xtask: vm: warning: {} trace --backend {backend} explained the denied bind with an unexpected cause: {}", kernel.release, events.join(" | "));
             }
             if !ok {
                 let events: Vec<&str> = scenario::marked_lines(&serial).filter(|line| line.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} "))).collect();
                 failures.push(format!(
-                    "{} trace --backend {backend}: the denied bind was not streamed and explained; events: {}",
+                    "{} trace --backend {backend}: the denied bind was not streamed and explained from the checked credentials; events: {}",
                     kernel.release,
                     if events.is_empty() { "none".to_owned() } else { events.join(" | ") }
                 ));

@@ -52,7 +52,7 @@ pub fn guest_script() -> String {
     for backend in ["fexit", "kprobe"] {
         script.push_str(&format!(
             "capdisc trace -q --json --denied --backend {backend} -- /bin/workload --as-user 65534 bind 443 > /tmp/trace.out 2>/dev/null\n\
-             echo \"CAPDISC-TRACE {backend} $(grep -c '\"verdict\":\"denied\"' /tmp/trace.out) $(grep -c '\"syscall\":\"bind\"' /tmp/trace.out) $(grep -c 'outside the bounding set\\|does not hold it' /tmp/trace.out)\"\n\
+             echo \"CAPDISC-TRACE {backend} $(grep -c '\"verdict\":\"denied\"' /tmp/trace.out) $(grep -c '\"syscall\":\"bind\"' /tmp/trace.out) $(grep -c 'outside the bounding set\\|does not hold it' /tmp/trace.out) $(grep -c '\"source\":\"check\"' /tmp/trace.out)\"\n\
              grep '\"verdict\"' /tmp/trace.out | sed 's/^/CAPDISC-TRACE-EVENT {backend} /'\n"
         ));
     }
@@ -111,13 +111,14 @@ pub fn parse_guest(serial: &str) -> Vec<GuestLine> {
 
 /// What `trace --denied` streamed for the denied bind with one backend.
 pub struct TraceResult {
-    /// One denied event, in bind, carrying an explanation.
+    /// One denied event, in bind, explained from the sets read in the kernel at the check (a
+    /// regression test too: verifiers 5.17-6.7 once pruned that read on fexit).
     pub streamed: bool,
     /// Its cause is the expected one (the non-root process does not hold the capability).
     pub expected_cause: bool,
 }
 
-/// `CAPDISC-TRACE backend denied bind expected-cause` lines, counted in the guest.
+/// `CAPDISC-TRACE backend denied bind expected-cause sets-from-check` lines, counted in the guest.
 pub fn trace_results(serial: &str) -> BTreeMap<String, TraceResult> {
     marked_lines(serial)
         .filter_map(|line| {
@@ -125,7 +126,8 @@ pub fn trace_results(serial: &str) -> BTreeMap<String, TraceResult> {
             let backend = parts.next()?.to_owned();
             let counts: Vec<u32> = parts.filter_map(|count| count.parse().ok()).collect();
             let explained = marked_lines(serial).any(|event| event.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} ")) && event.contains("\"explain\":{\"cause\""));
-            Some((backend, TraceResult { streamed: counts.get(..2) == Some(&[1, 1][..]) && explained, expected_cause: counts.get(2) == Some(&1) }))
+            let streamed = counts.first() == Some(&1) && counts.get(1) == Some(&1) && counts.get(3) == Some(&1) && explained;
+            Some((backend, TraceResult { streamed, expected_cause: counts.get(2) == Some(&1) }))
         })
         .collect()
 }
