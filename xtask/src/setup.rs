@@ -17,31 +17,27 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 pub fn setup() -> Result<()> {
     let llvm = nightly_llvm_major()?;
     eprintln!("xtask: setup: nightly rustc uses LLVM {llvm}");
-    let packages = [
-        format!("llvm-{llvm}-dev"),
-        format!("libpolly-{llvm}-dev"),
-        "libzstd-dev".into(),
-        "zlib1g-dev".into(),
-        "qemu-system-x86".into(),
-        "busybox-static".into(),
-        "bpftrace".into(),
-        "util-linux".into(),
-        "libcap2-bin".into(),
-        "systemd".into(),
-        "debootstrap".into(),
-        "cpio".into(),
-    ];
-    apt_install(&packages)?;
+    apt_install(&packages(llvm))?;
     ensure_rust_src()?;
     ensure_bpf_linker(llvm)?;
     eprintln!("xtask: setup: done");
     Ok(())
 }
 
+/// Debian packages the build, the tests, the guests and the benchmark use.
+fn packages(llvm: u32) -> Vec<String> {
+    let mut packages = vec![format!("llvm-{llvm}-dev"), format!("libpolly-{llvm}-dev")];
+    packages.extend(
+        ["libzstd-dev", "zlib1g-dev", "qemu-system-x86", "busybox-static", "bpftrace", "util-linux", "libcap2-bin", "systemd", "debootstrap", "cpio"]
+            .map(String::from),
+    );
+    packages
+}
+
 /// Whether everything is in place already (cheap; used before test and demo).
 pub fn ready() -> bool {
     let Ok(llvm) = nightly_llvm_major() else { return false };
-    bpf_linker_llvm_major() == Some(llvm) && rust_src_installed()
+    bpf_linker_llvm_major() == Some(llvm) && rust_src_installed() && packages(llvm).iter().all(|package| installed(package))
 }
 
 fn nightly_llvm_major() -> Result<u32> {
