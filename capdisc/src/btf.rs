@@ -98,21 +98,32 @@ fn kernel_btf() -> Option<Vec<u8>> {
     std::fs::read("/sys/kernel/btf/vmlinux").ok()
 }
 
-/// Whether `cap_capable` takes the 4 arguments the fexit program reads around.
-pub fn cap_capable_has_four_args() -> bool {
-    kernel_btf().and_then(|data| function_arity(&data, "cap_capable")) == Some(4)
+/// What capdisc's kernel programs need to know about this kernel's layout, read from its BTF
+/// once at start-up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelLayout {
+    /// Offsets in `struct cred` of euid and the inheritable, permitted, effective, bounding and
+    /// ambient sets.
+    pub cred: Option<[u32; 6]>,
+    /// Offset of `comm` in `struct task_struct`.
+    pub task_comm: Option<u32>,
+    /// Parameters of `cap_capable` (the fexit program reads the return value after 4).
+    pub cap_capable_arity: Option<usize>,
 }
 
-/// Offset of `comm` in `struct task_struct`.
-pub fn task_comm_offset() -> Option<u32> {
-    struct_members(&kernel_btf()?, "task_struct")?.get("comm").copied()
-}
-
-/// Offsets in `struct cred` of euid and the five sets, from the running kernel's BTF.
-pub fn cred_offsets() -> Option<[u32; 6]> {
-    let members = struct_members(&kernel_btf()?, "cred")?;
-    let get = |name: &str| members.get(name).copied();
-    Some([get("euid")?, get("cap_inheritable")?, get("cap_permitted")?, get("cap_effective")?, get("cap_bset")?, get("cap_ambient")?])
+impl KernelLayout {
+    pub fn read() -> Self {
+        let Some(data) = kernel_btf() else { return Self::default() };
+        let cred = struct_members(&data, "cred").and_then(|members| {
+            let get = |name: &str| members.get(name).copied();
+            Some([get("euid")?, get("cap_inheritable")?, get("cap_permitted")?, get("cap_effective")?, get("cap_bset")?, get("cap_ambient")?])
+        });
+        Self {
+            cred,
+            task_comm: struct_members(&data, "task_struct").and_then(|members| members.get("comm").copied()),
+            cap_capable_arity: function_arity(&data, "cap_capable"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -127,9 +138,11 @@ mod tests {
     #[test]
     fn finds_cred_in_the_running_kernel() {
         // Every kernel capdisc supports has BTF; the sets follow euid in struct cred.
-        let [euid, inh, prm, eff, bnd, amb] = super::cred_offsets().expect("struct cred in /sys/kernel/btf/vmlinux");
+        let layout = super::KernelLayout::read();
+        let [euid, inh, prm, eff, bnd, amb] = layout.cred.expect("struct cred in /sys/kernel/btf/vmlinux");
         assert!(euid < inh && inh < prm && prm < eff && eff < bnd && bnd < amb, "{euid} {inh} {prm} {eff} {bnd} {amb}");
         assert_eq!((prm - inh, eff - prm, bnd - eff, amb - bnd), (8, 8, 8, 8), "kernel_cap_t is 64 bits");
-        assert!(super::task_comm_offset().is_some_and(|offset| offset > 0));
+        assert!(layout.task_comm.is_some_and(|offset| offset > 0));
+        assert_eq!(layout.cap_capable_arity, Some(4));
     }
 }

@@ -7,7 +7,7 @@ use aya::{
     Btf, Ebpf,
 };
 
-use crate::tracefs;
+use crate::{btf::KernelLayout, tracefs};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,13 +34,13 @@ impl Backend {
     }
 
     /// Loads and attaches this backend's programs, or says why it cannot be used here.
-    pub(super) fn attach(self, ebpf: &mut Ebpf, tracefs: &Path) -> Result<(), String> {
+    pub(super) fn attach(self, ebpf: &mut Ebpf, tracefs: &Path, layout: &KernelLayout) -> Result<(), String> {
         match self {
             Backend::Fexit => {
                 if !Path::new("/sys/kernel/btf/vmlinux").exists() {
                     return Err("the kernel has no BTF (/sys/kernel/btf/vmlinux)".into());
                 }
-                if !crate::btf::cap_capable_has_four_args() {
+                if layout.cap_capable_arity != Some(4) {
                     return Err("cap_capable does not take the 4 arguments the fexit program expects (kernel BTF)".into());
                 }
                 let btf = Btf::from_sys_fs().map_err(|err| format!("cannot read kernel BTF: {err}"))?;

@@ -78,8 +78,9 @@ impl Probes {
         let exec_filename = exec.offset("filename")?;
         let init_user_ns = Kallsyms::address_of("init_user_ns").unwrap_or(0);
         let self_tgid = std::process::id();
-        let cred = crate::btf::cred_offsets().unwrap_or([0; 6]);
-        let task_comm = crate::btf::task_comm_offset().unwrap_or(0);
+        let layout = crate::btf::KernelLayout::read();
+        let cred = layout.cred.unwrap_or([0; 6]);
+        let task_comm = layout.task_comm.unwrap_or(0);
         let stream = u32::from(config.stream.is_some());
         let stream_stacks = u32::from(config.stream.is_some_and(|stream| stream.stacks));
         let ring_bytes = config.stream.map(|stream| stream.buffer_bytes).unwrap_or(4096);
@@ -119,7 +120,7 @@ impl Probes {
 
         let mut skipped = Vec::new();
         for backend in choice.candidates() {
-            match backend.attach(&mut ebpf, &tracefs.0) {
+            match backend.attach(&mut ebpf, &tracefs.0, &layout) {
                 Ok(()) => {
                     if init_user_ns == 0 {
                         calibrate_init_user_ns();

@@ -36,6 +36,8 @@ pub struct Printer {
     cgroups: CgroupNames,
     clock: BootClock,
     seen: HashSet<(u64, u32, bool, i32)>,
+    /// cgroup ids a rescan did not name (gone already): not rescanned for again.
+    unnamed: HashSet<u64>,
     events: u64,
     shown: u64,
     lost: u64,
@@ -49,6 +51,7 @@ impl Printer {
             cgroups: CgroupNames::scan(),
             clock: BootClock::now(),
             seen: HashSet::new(),
+            unnamed: HashSet::new(),
             events: 0,
             shown: 0,
             lost: 0,
@@ -88,7 +91,7 @@ impl Printer {
     }
 
     fn unit(&mut self, cgroup_id: u64) -> (String, Option<String>) {
-        if self.cgroups.path(cgroup_id).is_none() {
+        if self.cgroups.path(cgroup_id).is_none() && self.unnamed.insert(cgroup_id) {
             self.cgroups = CgroupNames::scan();
         }
         let path = self.cgroups.path(cgroup_id).map(str::to_owned).unwrap_or_else(|| format!("cgroup {cgroup_id}"));
