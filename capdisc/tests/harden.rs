@@ -223,12 +223,14 @@ fn status_decodes_real_processes() {
     let output = capdisc().args(["status", &bare.id().to_string()]).output().expect("status");
     let text = stdout_of(&output);
     let _ = bare.kill();
+    let _ = bare.wait();
     assert!(text.contains("CapBnd 0000000000000000  (none)"), "{text}");
     assert!(text.contains("finding: non-root (uid 65534), ambient empty, effective empty: this process cannot bind ports below 1024"), "{text}");
 
     let mut ambient = arranged("capsh", &["--keep=1", "--user=nobody", "--inh=cap_net_bind_service", "--addamb=cap_net_bind_service", "--", "-c", "exec sleep 5"]);
     let output = capdisc().args(["status", &ambient.id().to_string(), "--json"]).output().expect("status");
     let _ = ambient.kill();
+    let _ = ambient.wait();
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(value["process"]["ambient"], 0x400, "{value}");
     assert_eq!(value["process"]["effective"], 0x400, "{value}");

@@ -94,7 +94,7 @@ fn bpf_linker_llvm_major() -> Option<u32> {
     let path = stdout(Command::new("sh").args(["-c", "command -v bpf-linker"])).ok()?;
     let libraries = stdout(Command::new("ldd").arg(path.trim())).ok()?;
     libraries.lines().find_map(|line| {
-        let name = line.trim().split_whitespace().next()?;
+        let name = line.split_whitespace().next()?;
         name.strip_prefix("libLLVM.so.").or_else(|| name.strip_prefix("libLLVM-"))?.split(['.', '-']).next()?.parse().ok()
     })
 }

@@ -135,11 +135,10 @@ impl Target {
     /// recording is already safe.
     pub fn finish(&self, quiet: bool) {
         match self {
-            Target::Command { cgroup, .. } => {
-                if !cgroup.remove_if_owned() && !quiet {
+            Target::Command { cgroup, .. }
+                if !cgroup.remove_if_owned() && !quiet => {
                     eprintln!("capdisc: note: processes left behind by the command still run in {}", cgroup.path.display());
                 }
-            }
             Target::Unit { restart: Some(restart), .. } => match restart.finish() {
                 Ok(done) if !quiet => eprintln!("capdisc: {done}"),
                 Ok(_) => {}

@@ -59,7 +59,7 @@ impl Printer {
     }
 
     pub fn header(&self) {
-        println!("{:<12} {:>7} {:>7} {:>6} {:<16} {:<24} {:<26} {:<7} {:<8} {}", "TIME", "PID", "TID", "UID", "COMM", "UNIT", "CAPABILITY", "VERDICT", "AUDIT", "SYSCALL");
+        println!("{:<12} {:>7} {:>7} {:>6} {:<16} {:<24} {:<26} {:<7} {:<8} SYSCALL", "TIME", "PID", "TID", "UID", "COMM", "UNIT", "CAPABILITY", "VERDICT", "AUDIT");
     }
 
     pub fn summary(&self) -> String {

@@ -42,7 +42,7 @@ pub fn fetch(pattern: &str, cache: &Path) -> Result<Kernel> {
 fn newest(pattern: &str) -> Result<String> {
     let found = stdout(Command::new("apt-cache").args(["search", "--names-only", pattern]))?;
     let mut names: Vec<String> = found.lines().filter_map(|line| line.split_whitespace().next()).map(str::to_owned).collect();
-    names.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+    names.sort_by_key(|a| version_key(a));
     names.pop().with_context(|| format!("no Debian package matches {pattern}; is apt's list current?"))
 }
 
