@@ -62,6 +62,13 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
             format!("add AmbientCapabilities= with the capabilities it needs (of {names})"),
         ));
     }
+    if !unit.non_root() && unit.secure_bits.as_deref().is_some_and(|bits| bits.split_whitespace().any(|bit| bit == "noroot")) {
+        findings.push(finding(
+            Severity::Warning,
+            "SecureBits=noroot: the service runs as root but gets no capabilities from being root; only AmbientCapabilities= (or file capabilities) grant any".into(),
+            "add the capabilities it needs to AmbientCapabilities=, or drop noroot".into(),
+        ));
+    }
     for command in &unit.privileged_commands {
         findings.push(finding(
             Severity::Info,

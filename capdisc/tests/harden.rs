@@ -101,6 +101,11 @@ fn lint_catches_names_systemd_ignores_and_unused_or_missing_grants() {
     assert!(text.contains("fix: write CapabilityBoundingSet=CAP_NET_BIND_SERVICE"), "{text}");
     assert!(text.contains("did you mean CAP_NET_BIND_SERVICE?"), "{text}");
 
+    let noroot = unit_root("[Service]\nExecStart=/bin/app\nSecureBits=keep-caps noroot\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n");
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&noroot)]).output().expect("lint");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout_of(&output).contains("warning: SecureBits=noroot: the service runs as root but gets no capabilities"), "{}", stdout_of(&output));
+
     let open = unit_root("[Service]\nExecStart=/bin/app\n");
     let output = capdisc().args(["lint", "app", "--root", &root_arg(&open), "--profile"]).arg(fixtures().join("root-bind.yaml")).output().expect("lint");
     assert_eq!(output.status.code(), Some(1));
