@@ -65,6 +65,7 @@ fn json_lines_carry_the_documented_fields() {
     assert_eq!(chown["audit"], true);
     assert_eq!(chown["syscall"], "chown");
     assert_eq!(chown["comm"], "workload");
+    assert!(chown["cgroup"].as_str().is_some_and(|path| path.starts_with("/capdisc-")), "the spawned command's own cgroup, named: {chown}");
     assert_eq!(chown["stack"][0], "cap_capable", "{chown}");
     assert!(events.iter().all(|event| event["audit"] == true), "no-audit checks are hidden by default");
 }

@@ -16,7 +16,7 @@ use crate::{
     profile::{self, Format, RecordingMeta, TargetInfo},
     report,
     session::{Session, SessionOptions},
-    target::{CgroupNames, Target, TargetSpec},
+    target::{Target, TargetSpec},
 };
 
 pub struct RecordOptions {
@@ -51,10 +51,7 @@ async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, 
     let (backend, selection, started) = (session.probes.backend, session.probes.selection.clone(), session.started);
     drop(session);
 
-    let mut cgroup_names = CgroupNames::scan();
-    if let Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } = target {
-        cgroup_names.remember(cgroup);
-    }
+    let cgroup_names = target.cgroup_names();
     let kallsyms = Kallsyms::load().ok();
     let profile = profile::build(
         &drained,

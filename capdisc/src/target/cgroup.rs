@@ -136,6 +136,12 @@ impl CgroupNames {
         Self { paths }
     }
 
+    /// Adds what the tree holds now, keeping names of cgroups that are gone.
+    pub fn rescan(&mut self) {
+        let fresh = Self::scan();
+        self.paths.extend(fresh.paths);
+    }
+
     pub fn remember(&mut self, cgroup: &Cgroup) {
         self.paths.insert(cgroup.id, cgroup.relative.clone());
     }

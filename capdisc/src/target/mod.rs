@@ -97,6 +97,15 @@ impl Target {
         }
     }
 
+    /// The host's cgroup names, with the target's own cgroup among them even once it is gone.
+    pub fn cgroup_names(&self) -> CgroupNames {
+        let mut names = CgroupNames::scan();
+        if let Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } = self {
+            names.remember(cgroup);
+        }
+        names
+    }
+
     /// One line for the profile and the terminal.
     pub fn describe(&self) -> String {
         match self {

@@ -40,7 +40,7 @@ pub async fn trace(options: TraceOptions) -> Result<i32, Error> {
     };
     let result = async {
         let mut session = Session::start(&target, &session_options)?;
-        let mut printer = Printer::new(options.filter);
+        let mut printer = Printer::new(options.filter, target.cgroup_names());
         if !options.filter.json {
             printer.header();
         }

@@ -44,11 +44,13 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn new(filter: TraceFilter) -> Self {
+    /// `cgroups`: names known up front (the target's own cgroup may be gone by the time an
+    /// event is printed, as when a unit fails at start).
+    pub fn new(filter: TraceFilter, cgroups: CgroupNames) -> Self {
         Self {
             filter,
             kallsyms: Kallsyms::load().ok(),
-            cgroups: CgroupNames::scan(),
+            cgroups,
             clock: BootClock::now(),
             seen: HashSet::new(),
             unnamed: HashSet::new(),
@@ -92,7 +94,7 @@ impl Printer {
 
     fn unit(&mut self, cgroup_id: u64) -> (String, Option<String>) {
         if self.cgroups.path(cgroup_id).is_none() && self.unnamed.insert(cgroup_id) {
-            self.cgroups = CgroupNames::scan();
+            self.cgroups.rescan();
         }
         let path = self.cgroups.path(cgroup_id).map(str::to_owned).unwrap_or_else(|| format!("cgroup {cgroup_id}"));
         let unit = unit_of_cgroup_path(&path);

@@ -42,6 +42,8 @@ impl Story {
             ("1. its log says bind: permission denied".to_owned(), self.step("step1-log") == "bind: permission denied"),
             ("2. lint exits 1".to_owned(), self.step("step2-exit") == "1"),
             ("2. lint names the empty bounding set".to_owned(), self.step("step2-cause") == "found"),
+            ("2b. trace --denied --unit --restart exits 0".to_owned(), self.step("step2b-exit") == "0"),
+            ("2b. it answers: app.service, CAP_NET_BIND_SERVICE in bind, EACCES, outside the bounding set".to_owned(), self.step("step2b-answer") == "found"),
             ("3. record --restart --permissive succeeds".to_owned(), self.step("step3-exit") == "0"),
             ("3. it finds exactly CAP_NET_BIND_SERVICE required".to_owned(), self.step("step3-required") == "CAP_NET_BIND_SERVICE"),
             ("3. the permissive drop-in is removed".to_owned(), self.step("step3-dropin") == "removed"),

@@ -23,6 +23,12 @@ say step2-exit $?
 grep -q "AmbientCapabilities=CAP_NET_BIND_SERVICE is dropped because CapabilityBoundingSet= is empty" /tmp/lint.txt && say step2-cause found
 prefix LINT /tmp/lint.txt
 
+# 2b. The story's question, live: which permission? (trace from the unit's restart.)
+capdisc trace --denied --json -q --unit app.service --restart --duration 10 > /tmp/trace.txt 2>&1
+say step2b-exit $?
+grep '"cap_name":"CAP_NET_BIND_SERVICE"' /tmp/trace.txt | grep '"unit":"app.service"' | grep '"syscall":"bind"' | grep '"errno":"EACCES"' | grep -q 'outside the bounding set' && say step2b-answer found
+prefix TRACE /tmp/trace.txt
+
 # 3. Profile the service from its own exec, restrictions lifted for the recording.
 ( sleep 4; curl -s --max-time 3 http://127.0.0.1:443/ > /dev/null ) &
 capdisc record --unit app.service --restart --permissive --duration 8 -o /root/app.yaml 2> /tmp/record.txt
