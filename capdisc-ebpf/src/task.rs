@@ -5,6 +5,7 @@ use aya_ebpf::{
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes},
     macros::tracepoint,
     programs::TracePointContext,
+    EbpfContext,
 };
 use capdisc_common::{cgroup_state, counter, mode, ExePath, EXE_PATH_LEN};
 
@@ -71,22 +72,11 @@ fn remember_exe(ctx: &TracePointContext) {
         return;
     };
     let mut exe = ExePath { len: 0, _pad: 0, path: [0; EXE_PATH_LEN] };
-    let src = unsafe { (ctx.as_ptr_u8()).add((loc & 0xffff) as usize) };
+    let src = unsafe { (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize) };
     if let Ok(bytes) = unsafe { bpf_probe_read_kernel_str_bytes(src, &mut exe.path) } {
         exe.len = bytes.len() as u32;
         if EXECS.insert(&comm, &exe, 0).is_err() {
             bump(counter::EXECS_MAP_FULL);
         }
-    }
-}
-
-trait AsBytePtr {
-    fn as_ptr_u8(&self) -> *const u8;
-}
-
-impl AsBytePtr for TracePointContext {
-    fn as_ptr_u8(&self) -> *const u8 {
-        use aya_ebpf::EbpfContext;
-        self.as_ptr() as *const u8
     }
 }
