@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: the main job on the bundled demo service. Sets everything up on a fresh
 //! machine, records `capdisc-demo` (an HTTPS-style listener on port 443 that drops to a non-root
-//! user keeping only the capabilities it is given) and prints the table and the profile path.
+//! user keeping only the capabilities it is given), prints the table, the profile path and the
+//! systemd drop-in that follows from it.
 use std::process::Command;
 
 use anyhow::{bail, Result};
@@ -28,5 +29,10 @@ pub fn demo() -> Result<()> {
     }
     println!("\nThe service needs the capabilities marked `required` above; `denied` and `advisory` ones");
     println!("are evidence only. The whole profile (syscalls, call sites, commands): {}", profile.display());
+    println!("\nThe systemd drop-in that follows (`capdisc generate`; `capdisc apply --unit NAME` installs it):\n");
+    let status = Command::new(release.join("capdisc")).arg("generate").arg(&profile).status()?;
+    if !status.success() {
+        bail!("capdisc generate failed ({status})");
+    }
     Ok(())
 }
