@@ -26,7 +26,11 @@ pub fn fetch(pattern: &str, cache: &Path) -> Result<Kernel> {
     if vmlinuz.exists() {
         return Ok(Kernel { release, vmlinuz });
     }
-    run(Command::new("apt-get").args(["download", "-q", &package]).current_dir(cache))?;
+    let download = || run(Command::new("apt-get").args(["download", "-q", &package]).current_dir(cache));
+    if download().is_err() {
+        eprintln!("xtask: vm: apt-get download {package} failed; trying once more");
+        download()?;
+    }
     let deb = std::fs::read_dir(cache)?
         .flatten()
         .map(|entry| entry.path())

@@ -27,7 +27,12 @@ pub fn base_archive(dir: &Path) -> Result<(PathBuf, PathBuf)> {
         let _ = fs::remove_dir_all(&partial);
         let mirror = debian_mirror()?;
         eprintln!("xtask: vm: debootstrap {SUITE} (minbase + {PACKAGES}) from the machine's apt mirror");
-        run(Command::new("debootstrap").args(["--variant=minbase", &format!("--include={PACKAGES}"), SUITE]).arg(&partial).arg(&mirror))?;
+        let debootstrap = || run(Command::new("debootstrap").args(["--variant=minbase", &format!("--include={PACKAGES}"), SUITE]).arg(&partial).arg(&mirror));
+        if debootstrap().is_err() {
+            eprintln!("xtask: vm: debootstrap failed; trying once more");
+            let _ = fs::remove_dir_all(&partial);
+            debootstrap()?;
+        }
         let _ = fs::remove_dir_all(&tree);
         fs::rename(&partial, &tree)?;
         fs::write(tree.join(".capdisc-complete"), "")?;

@@ -55,8 +55,13 @@ say exposure-after "$(systemd-analyze security app.service 2>/dev/null | exposur
 say exposure-handfix "$(systemd-analyze security --offline=true /etc/capdisc/app.service 2>/dev/null | exposure)"
 
 # 6. Attached to the running service, no restart: a reload makes it bind :443 again.
-( sleep 3; systemctl reload app.service ) &
-capdisc record --unit app.service --duration 7 -o /root/attached.yaml 2> /tmp/attached.txt
+capdisc record --unit app.service --duration 20 -o /root/attached.yaml 2> /tmp/attached.txt &
+recorder=$!
+for _ in $(seq 1 100); do grep -q "capdisc: recording" /tmp/attached.txt && break; sleep 0.3; done
+systemctl reload app.service
+sleep 2
+kill -INT $recorder
+wait $recorder
 say step6-exit $?
 prefix ATTACHED /tmp/attached.txt
 say step6-required "$(required /root/attached.yaml)"
