@@ -187,3 +187,27 @@ fn cgroup_target_records_its_tasks_and_sigint_writes_the_profile() {
     assert_eq!(required(&profile), vec!["CAP_CHOWN"]);
     assert_eq!(profile.target.kind, "cgroup");
 }
+
+#[test]
+fn a_terminal_gets_the_live_line_and_quiet_silences_it() {
+    // `script` gives capdisc a pseudo-terminal, as a person running it would have.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output_path = dir.path().join("p.yaml");
+    let command = |quiet: &str| {
+        format!(
+            "{} record {quiet} -o {} -- {} storm 200000",
+            env!("CARGO_BIN_EXE_capdisc"),
+            output_path.display(),
+            workload().display()
+        )
+    };
+    let output = Command::new("script").args(["-qec", &command(""), "/dev/null"]).output().expect("script");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(screen.contains("\x1b[2Kcapdisc: recording 00:00"), "the live line, redrawn in place: {screen}");
+    assert!(screen.contains("checks") && screen.contains("capabilities"), "{screen}");
+    assert!(screen.contains("CAP_KILL"), "the final table: {screen}");
+    let quiet = Command::new("script").args(["-qec", &command("-q"), "/dev/null"]).output().expect("script");
+    let quiet_screen = String::from_utf8_lossy(&quiet.stdout);
+    assert!(!quiet_screen.contains("capdisc:") && !quiet_screen.contains("CAP_KILL"), "-q prints nothing of capdisc's: {quiet_screen}");
+    assert!(quiet_screen.contains("200000 kill(pid, 0) calls"), "the command's own output passes through: {quiet_screen}");
+}
