@@ -132,6 +132,28 @@ pub fn trace_results(serial: &str) -> BTreeMap<String, TraceResult> {
         .collect()
 }
 
+/// Judges `trace --denied` per backend: the denied bind must be streamed and explained from the
+/// checked credentials; an unexpected cause is reported, not failed.
+pub fn judge_traces(serial: &str, kernel: &str, outcomes: &mut BTreeMap<String, Outcome>, failures: &mut Vec<String>) {
+    let traces = trace_results(serial);
+    for backend in ["fexit", "kprobe"] {
+        let events: Vec<&str> = marked_lines(serial).filter(|line| line.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} "))).collect();
+        let result = traces.get(backend);
+        let ok = result.is_some_and(|result| result.streamed);
+        if result.is_some_and(|result| result.streamed && !result.expected_cause) {
+            eprintln!("xtask: vm: warning: {kernel} trace --backend {backend} explained the denied bind with an unexpected cause: {}", events.join(" | "));
+        }
+        if !ok {
+            failures.push(format!(
+                "{kernel} trace --backend {backend}: the denied bind was not streamed and explained from the checked credentials; events: {}",
+                if events.is_empty() { "none".to_owned() } else { events.join(" | ") }
+            ));
+        }
+        let outcome = if ok { Outcome::Agrees { workloads: 1, chosen: None } } else { Outcome::Differs("denied bind not traced".into()) };
+        outcomes.insert(format!("trace/{backend}"), outcome);
+    }
+}
+
 pub fn required_of(profile: &Value) -> BTreeSet<String> {
     profile["capabilities"]
         .as_array()
