@@ -215,11 +215,18 @@ fn apply_is_atomic_idempotent_keeps_a_backup_and_refuses_symlinks() {
     assert_eq!(fs::read_to_string(&victim).expect("victim"), "untouched");
 }
 
-/// Starts `sleep` under setpriv/capsh arguments and returns it.
+/// Starts `sleep` under setpriv/capsh arguments and returns it once `sleep` runs (the sets are
+/// arranged by then).
 fn arranged(program: &str, args: &[&str]) -> std::process::Child {
     let child = Command::new(program).args(args).spawn().expect("spawn");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    child
+    let comm = format!("/proc/{}/comm", child.id());
+    for _ in 0..500 {
+        if fs::read_to_string(&comm).is_ok_and(|name| name.trim() == "sleep") {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{program} never exec'd sleep");
 }
 
 #[test]
