@@ -26,7 +26,7 @@ pub struct ApplyOptions {
 
 pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
     let profile = profile::read(&options.profile)?;
-    let unit = if options.unit.contains('.') { options.unit.clone() } else { format!("{}.service", options.unit) };
+    let unit = systemd::unit_name(&options.unit);
     let live = options.root.is_none() && systemd_running();
     let root = options.root.clone().unwrap_or_else(|| PathBuf::from("/"));
     let current = current_config(&unit, &root, live)?;

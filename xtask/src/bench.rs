@@ -109,12 +109,12 @@ fn with_background<T>(child: &mut Child, ready: &str, body: impl FnOnce() -> Res
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     std::thread::sleep(std::time::Duration::from_millis(300));
     let result = body();
-    unsafe_kill(child.id());
+    interrupt(child.id());
     let _ = child.wait();
     result
 }
 
-fn unsafe_kill(pid: u32) {
+fn interrupt(pid: u32) {
     let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
 }
 

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use crate::{run::{cargo, show}, setup, vm};
 
 pub fn test(with_vm: bool) -> Result<()> {
-    if unsafe_geteuid() != 0 {
+    if effective_uid() != 0 {
         bail!("the tests load eBPF programs: run `cargo xtask test` as root");
     }
     if !setup::ready() {
@@ -63,7 +63,7 @@ fn cargo_test() -> Result<Tally> {
     Ok(tally)
 }
 
-fn unsafe_geteuid() -> u32 {
+fn effective_uid() -> u32 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {

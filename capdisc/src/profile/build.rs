@@ -14,7 +14,7 @@ use crate::{
     classify::{self, call_site_frames, class_of, Class},
     kallsyms::Kallsyms,
     probe::Backend,
-    record::Drained,
+    record::{comm_text, Drained},
     syscalls,
     target::{unit_of_cgroup_path, CgroupNames},
 };
@@ -215,11 +215,6 @@ impl Accumulator {
             last_seen: rfc3339(clock.wall(self.last_ns)),
         }
     }
-}
-
-fn comm_text(comm: &[u8]) -> String {
-    let end = comm.iter().position(|byte| *byte == 0).unwrap_or(comm.len());
-    String::from_utf8_lossy(&comm[..end]).into_owned()
 }
 
 fn errno_name(ret: i32) -> String {

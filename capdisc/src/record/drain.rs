@@ -62,3 +62,9 @@ fn map<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a aya::maps::Map, Error> {
     ebpf.map(name).ok_or_else(|| Error::Runtime(format!("map {name} missing from the eBPF object")))
 }
 
+
+/// A kernel `comm` (NUL-padded bytes) as text.
+pub fn comm_text(comm: &[u8]) -> String {
+    let end = comm.iter().position(|byte| *byte == 0).unwrap_or(comm.len());
+    String::from_utf8_lossy(&comm[..end]).into_owned()
+}

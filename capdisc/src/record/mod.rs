@@ -6,7 +6,7 @@ mod live;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use drain::{counters as counters_of, drain, Drained};
+pub use drain::{comm_text, counters as counters_of, drain, Drained};
 
 use crate::{
     error::Error,

@@ -10,4 +10,4 @@ pub use capset::{all_caps, mask_names, mask_text, parse_assignment, CapSetBuilde
 pub use dropin::{apply_dropin, AppliedDropin, DROPIN_NAME};
 pub use implicit::IMPLICIT_DROPS;
 pub use live::{live_view, systemd_running, LiveView};
-pub use unit::{resolve, Effective, UnitFiles};
+pub use unit::{resolve, unit_name, Effective, UnitFiles};

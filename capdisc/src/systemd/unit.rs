@@ -15,6 +15,11 @@ use crate::{caps, error::Error};
 const UNIT_DIRS: [&str; 5] =
     ["etc/systemd/system", "run/systemd/system", "usr/local/lib/systemd/system", "usr/lib/systemd/system", "lib/systemd/system"];
 
+/// `app` -> `app.service`; names with a unit suffix are kept (systemctl's rule).
+pub fn unit_name(name: &str) -> String {
+    if name.contains('.') { name.to_owned() } else { format!("{name}.service") }
+}
+
 #[derive(Debug)]
 pub struct UnitFiles {
     pub name: String,
@@ -24,7 +29,7 @@ pub struct UnitFiles {
 
 impl UnitFiles {
     pub fn find(name: &str, root: &Path) -> Result<Self, Error> {
-        let name = if name.contains('.') { name.to_owned() } else { format!("{name}.service") };
+        let name = unit_name(name);
         let main = UNIT_DIRS
             .iter()
             .map(|dir| root.join(dir).join(&name))

@@ -16,10 +16,7 @@ use crate::error::Error;
 /// Name of the temporary drop-in, under /run/systemd/system/UNIT.d/ (sorts after every other).
 pub const PERMISSIVE_DROPIN: &str = "zz-capdisc-permissive.conf";
 
-/// `app` -> `app.service`; names with a unit suffix are kept.
-pub fn canonical_name(name: &str) -> String {
-    if name.contains('.') { name.to_owned() } else { format!("{name}.service") }
-}
+pub use crate::systemd::unit_name as canonical_name;
 
 fn require_systemd() -> Result<(), Error> {
     if !Path::new("/run/systemd/system").is_dir() {

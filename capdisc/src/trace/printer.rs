@@ -121,7 +121,7 @@ impl crate::session::Observer for Printer {
         }
         self.shown += 1;
         let (cgroup, unit) = self.unit(event.cgroup_id);
-        let comm = String::from_utf8_lossy(&event.comm[..event.comm.iter().position(|b| *b == 0).unwrap_or(event.comm.len())]).into_owned();
+        let comm = record::comm_text(&event.comm);
         let syscall = syscalls::name(event.syscall);
         let time = rfc3339(self.clock.wall(event.ts_ns));
         let at_check = (event.sets_known != 0).then_some(CredSets { euid: event.euid, sets: event.sets });
