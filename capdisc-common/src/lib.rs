@@ -9,6 +9,10 @@ pub const COMM_LEN: usize = 16;
 pub const CALL_SITE_SLOTS: usize = 4;
 /// Bytes of an executable path kept per command (longer paths are cut).
 pub const EXE_PATH_LEN: usize = 256;
+/// Bytes of the `capability:cap_capable` record the tracepoint program copies per check: enough
+/// for every field capdisc reads (the format puts them within the first 40 bytes; userspace
+/// checks that the offsets it sets fit).
+pub const TRACEPOINT_RECORD_BYTES: usize = 64;
 /// `syscall` value for checks made outside any system call (kernel threads).
 pub const NO_SYSCALL: i32 = -1;
 

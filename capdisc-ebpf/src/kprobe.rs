@@ -18,8 +18,7 @@ pub fn capdisc_kprobe(ctx: ProbeContext) -> u32 {
     if current_target().is_none() {
         return 0;
     }
-    let (Some(cred), Some(target_ns), Some(cap), Some(opts)) =
-        (ctx.arg::<u64>(0), ctx.arg::<u64>(1), ctx.arg::<u32>(2), ctx.arg::<u32>(3))
+    let (Some(cred), Some(target_ns), Some(cap), Some(opts)) = (ctx.arg::<u64>(0), ctx.arg::<u64>(1), ctx.arg::<u32>(2), ctx.arg::<u32>(3))
     else {
         return 0;
     };
@@ -41,9 +40,6 @@ pub fn capdisc_kretprobe(ctx: RetProbeContext) -> u32 {
     };
     let _ = PENDING.remove(&tid);
     let ret: i32 = ctx.ret();
-    on_check(
-        &ctx,
-        Check { cred: pending.cred, cap: pending.cap, ret, target_ns: pending.target_ns, opts: Some(pending.opts) },
-    );
+    on_check(&ctx, Check { cred: pending.cred, cap: pending.cap, ret, target_ns: pending.target_ns, opts: Some(pending.opts) });
     0
 }

@@ -13,9 +13,7 @@ use aya_ebpf::{
     EbpfContext,
 };
 use aya_log_ebpf::warn;
-use capdisc_common::{
-    cap_opt, counter, flags, CheckKey, CheckStats, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL,
-};
+use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckStats, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL};
 
 use crate::{
     filter::current_target,
@@ -89,12 +87,7 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         count(ctx, stats, now);
         return;
     }
-    let fresh = CheckStats {
-        count: 1,
-        first_ns: now,
-        last_ns: now,
-        call_sites: [0; CALL_SITE_SLOTS],
-    };
+    let fresh = CheckStats { count: 1, first_ns: now, last_ns: now, call_sites: [0; CALL_SITE_SLOTS] };
     // BPF_NOEXIST: when another CPU inserted the key meanwhile, count into its entry.
     match CHECKS.insert(&key, &fresh, 1) {
         Ok(()) => {
@@ -170,10 +163,8 @@ fn current_comm(task: *const u8) -> [u8; COMM_LEN] {
         return bpf_get_current_comm().unwrap_or([0; COMM_LEN]);
     }
     unsafe {
-        let words = [
-            core::ptr::read_volatile(task.add(offset) as *const u64),
-            core::ptr::read_volatile(task.add(offset + 8) as *const u64),
-        ];
+        let words =
+            [core::ptr::read_volatile(task.add(offset) as *const u64), core::ptr::read_volatile(task.add(offset + 8) as *const u64)];
         core::mem::transmute::<[u64; 2], [u8; COMM_LEN]>(words)
     }
 }

@@ -1,14 +1,16 @@
 //! `capdisc trace`: one ring-buffer event per check of the target. A full buffer is counted
 //! (EVENTS_LOST), never hidden. Denied checks carry the checked credentials' five sets.
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel, generated::{bpf_get_stack, bpf_ktime_get_boot_ns}},
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_probe_read_kernel,
+        generated::{bpf_get_stack, bpf_ktime_get_boot_ns},
+    },
     EbpfContext,
 };
 use capdisc_common::{counter, CheckKey, TraceEvent, TRACE_STACK_DEPTH};
 
 use crate::maps::{
-    bump, constant, CRED_AMB_OFFSET, CRED_BND_OFFSET, CRED_EFF_OFFSET, CRED_EUID_OFFSET, CRED_INH_OFFSET, CRED_PRM_OFFSET,
-    EVENTS,
+    bump, constant, CRED_AMB_OFFSET, CRED_BND_OFFSET, CRED_EFF_OFFSET, CRED_EUID_OFFSET, CRED_INH_OFFSET, CRED_PRM_OFFSET, EVENTS,
 };
 
 #[inline(always)]

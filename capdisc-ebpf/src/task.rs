@@ -11,10 +11,7 @@ use capdisc_common::{cgroup_state, counter, mode, ExePath, EXE_PATH_LEN};
 
 use crate::{
     filter::current_target,
-    maps::{
-        bump, constant, CGROUPS, EXECS, EXEC_FILENAME_OFFSET, FORK_CHILD_PID_OFFSET, MODE, PIDS,
-        TARGET_CGROUP_LEVEL,
-    },
+    maps::{bump, constant, CGROUPS, EXECS, EXEC_FILENAME_OFFSET, FORK_CHILD_PID_OFFSET, MODE, PIDS, TARGET_CGROUP_LEVEL},
 };
 
 #[tracepoint(category = "sched", name = "sched_process_fork")]
@@ -26,8 +23,7 @@ pub fn capdisc_fork(ctx: TracePointContext) -> u32 {
     if unsafe { PIDS.get(&parent) }.is_none() {
         return 0;
     }
-    let Ok(child) = (unsafe { ctx.read_at::<u32>(constant(&FORK_CHILD_PID_OFFSET) as usize) })
-    else {
+    let Ok(child) = (unsafe { ctx.read_at::<u32>(constant(&FORK_CHILD_PID_OFFSET) as usize) }) else {
         return 0;
     };
     if PIDS.insert(&child, &1, 0).is_err() {
@@ -49,8 +45,7 @@ pub fn capdisc_exit(_ctx: TracePointContext) -> u32 {
 pub fn capdisc_exec(ctx: TracePointContext) -> u32 {
     if constant(&MODE) == mode::CGROUP {
         let level = constant(&TARGET_CGROUP_LEVEL) as i32;
-        let ancestor =
-            unsafe { aya_ebpf::helpers::generated::bpf_get_current_ancestor_cgroup_id(level) };
+        let ancestor = unsafe { aya_ebpf::helpers::generated::bpf_get_current_ancestor_cgroup_id(level) };
         if let Some(state) = CGROUPS.get_ptr_mut(&ancestor) {
             unsafe { *state = cgroup_state::RECORDING };
         }

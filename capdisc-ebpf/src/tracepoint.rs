@@ -1,16 +1,13 @@
 //! Backend `tracepoint`: `capability:cap_capable` (Linux 6.13+). It carries no `opts`, so the
 //! no-audit class is derived in userspace from the sampled call site. Field offsets come from
 //! tracefs at load time.
-use aya_ebpf::{helpers::bpf_probe_read_kernel_buf, macros::tracepoint, programs::TracePointContext, EbpfContext};
-
 use crate::{
     maps::{constant, TP_CAP_OFFSET, TP_CRED_OFFSET, TP_RET_OFFSET, TP_TARGET_NS_OFFSET},
     record::{on_check, Check},
 };
+use aya_ebpf::{helpers::bpf_probe_read_kernel_buf, macros::tracepoint, programs::TracePointContext, EbpfContext};
 
-/// Bytes of the record copied per check: enough for every field capdisc reads (the format puts
-/// them within the first 40 bytes; userspace checks the offsets it sets fit).
-pub const RECORD_BYTES: usize = 64;
+use capdisc_common::TRACEPOINT_RECORD_BYTES as RECORD_BYTES;
 
 #[tracepoint(category = "capability", name = "cap_capable")]
 pub fn capdisc_tracepoint(ctx: TracePointContext) -> u32 {

@@ -1,13 +1,9 @@
 //! `capdisc apply`: writes the generated drop-in for a unit, after saying plainly how it differs
 //! from what the unit grants now, then checks what systemd really parsed (it drops names it does
 //! not know without a word).
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
 use crate::{
-
     classify::Class,
     error::Error,
     generate::{render_dropin, Recommendation},
@@ -48,17 +44,24 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         (true, None) => println!("wrote {}", applied.path.display()),
     }
     if live && !options.no_reload {
-        reload()?;
+        systemd::systemctl(&["daemon-reload"])?;
         let view = live_view(&unit)?;
         let mut problems = Vec::new();
         if view.bounding != intended {
-            problems.push(format!("CapabilityBoundingSet: systemd has {}, capdisc wrote {}", mask_text(view.bounding), mask_text(intended)));
+            problems.push(format!(
+                "CapabilityBoundingSet: systemd has {}, capdisc wrote {}",
+                mask_text(view.bounding),
+                mask_text(intended)
+            ));
         }
         if recommendation.needs_ambient() && view.ambient != intended {
             problems.push(format!("AmbientCapabilities: systemd has {}, capdisc wrote {}", mask_text(view.ambient), mask_text(intended)));
         }
         if !problems.is_empty() {
-            return Err(Error::Runtime(format!("systemd did not parse the drop-in as written ({}); another drop-in may override it, see `systemctl cat {unit}`", problems.join("; "))));
+            return Err(Error::Runtime(format!(
+                "systemd did not parse the drop-in as written ({}); another drop-in may override it, see `systemctl cat {unit}`",
+                problems.join("; ")
+            )));
         }
         println!("systemd reads back: bounding {}, ambient {}", mask_text(view.bounding), mask_text(view.ambient));
         println!("restart the unit to apply it: systemctl restart {unit}");
@@ -69,7 +72,9 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         if after.bounding | implicit_mask(&after) != intended | implicit_mask(&after) || !ambient_ok {
             return Err(Error::Runtime(format!(
                 "after the drop-in the unit resolves to bounding {} and ambient {}, not {}; a later drop-in overrides 60-capdisc.conf",
-                mask_text(after.bounding), mask_text(after.ambient), mask_text(intended)
+                mask_text(after.bounding),
+                mask_text(after.ambient),
+                mask_text(intended)
             )));
         }
         if live {
@@ -111,7 +116,10 @@ fn comparison(current: &Effective, recommendation: &Recommendation, intended: u6
     for (option, mask) in &current.implicit {
         let lost = mask & intended;
         if lost != 0 {
-            out.push_str(&format!("warning: {option} removes {} from the bounding set, which the profile requires; the drop-in cannot restore it\n", mask_text(lost)));
+            out.push_str(&format!(
+                "warning: {option} removes {} from the bounding set, which the profile requires; the drop-in cannot restore it\n",
+                mask_text(lost)
+            ));
         }
     }
     out.push_str(&format!(
@@ -129,13 +137,3 @@ fn required_mask(profile: &Profile) -> u64 {
 fn implicit_mask(effective: &Effective) -> u64 {
     effective.implicit.iter().fold(0, |mask, (_, dropped)| mask | dropped)
 }
-
-
-fn reload() -> Result<(), Error> {
-    let status = Command::new("systemctl").arg("daemon-reload").status().map_err(|err| Error::Runtime(format!("cannot run systemctl: {err}")))?;
-    if !status.success() {
-        return Err(Error::Runtime("systemctl daemon-reload failed".into()));
-    }
-    Ok(())
-}
-

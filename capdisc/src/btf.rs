@@ -51,7 +51,14 @@ impl<'a> Blob<'a> {
             let (name_off, info, size_or_type) = (blob.u32_at(at)?, blob.u32_at(at + 4)?, blob.u32_at(at + 8)?);
             let kind = (info >> 24) & 0x1f;
             let vlen = (info & 0xffff) as usize;
-            types.push(Type { kind, name: blob.string(name_off).unwrap_or_default(), vlen, body: at + 12, size_or_type, kind_flag: info >> 31 == 1 });
+            types.push(Type {
+                kind,
+                name: blob.string(name_off).unwrap_or_default(),
+                vlen,
+                body: at + 12,
+                size_or_type,
+                kind_flag: info >> 31 == 1,
+            });
             at += 12 + extra_len(kind, vlen)?;
         }
         Some((blob, types))
@@ -116,7 +123,14 @@ impl KernelLayout {
         let Some(data) = kernel_btf() else { return Self::default() };
         let cred = struct_members(&data, "cred").and_then(|members| {
             let get = |name: &str| members.get(name).copied();
-            Some([get("euid")?, get("cap_inheritable")?, get("cap_permitted")?, get("cap_effective")?, get("cap_bset")?, get("cap_ambient")?])
+            Some([
+                get("euid")?,
+                get("cap_inheritable")?,
+                get("cap_permitted")?,
+                get("cap_effective")?,
+                get("cap_bset")?,
+                get("cap_ambient")?,
+            ])
         });
         Self {
             cred,

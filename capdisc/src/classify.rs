@@ -19,8 +19,20 @@ pub const NOAUDIT_CALL_SITES: &[(&str, &str)] = &[
 
 /// Frames that belong to the tracing machinery (BPF, perf, kprobe trampolines), not to the
 /// code that made the check; they are dropped from the top of a call site.
-const TRACING_FRAME_PREFIXES: &[&str] =
-    &["bpf_", "__bpf", "perf_", "trace_", "__traceiter", "kprobe", "kretprobe", "__kretprobe", "rethook", "arch_rethook", "ftrace", "fprobe"];
+const TRACING_FRAME_PREFIXES: &[&str] = &[
+    "bpf_",
+    "__bpf",
+    "perf_",
+    "trace_",
+    "__traceiter",
+    "kprobe",
+    "kretprobe",
+    "__kretprobe",
+    "rethook",
+    "arch_rethook",
+    "ftrace",
+    "fprobe",
+];
 
 /// Where a call site stops being interesting: the system call entry.
 const ENTRY_FRAMES: &[&str] = &["do_syscall_64", "entry_SYSCALL_64", "entry_SYSCALL_64_after_hwframe", "x64_sys_call"];
@@ -65,12 +77,7 @@ pub fn call_site_frames(functions: &[String]) -> Vec<String> {
     let start = functions.iter().position(|name| name == "cap_capable").unwrap_or_else(|| {
         functions.iter().take_while(|name| TRACING_FRAME_PREFIXES.iter().any(|prefix| name.starts_with(prefix))).count()
     });
-    functions[start..]
-        .iter()
-        .take_while(|name| !ENTRY_FRAMES.contains(&name.as_str()))
-        .take(CALL_SITE_DEPTH)
-        .cloned()
-        .collect()
+    functions[start..].iter().take_while(|name| !ENTRY_FRAMES.contains(&name.as_str())).take(CALL_SITE_DEPTH).cloned().collect()
 }
 
 /// Why a check made by this command is the service manager's set-up rather than the service:
@@ -84,9 +91,7 @@ pub fn setup_reason(comm: &str) -> Option<&'static str> {
 
 /// Why a call site is advisory, when one of its frames is a known no-audit site.
 pub fn noaudit_site(frames: &[String]) -> Option<&'static str> {
-    frames.iter().find_map(|frame| {
-        NOAUDIT_CALL_SITES.iter().find(|(site, _)| frame == site).map(|(_, reason)| *reason)
-    })
+    frames.iter().find_map(|frame| NOAUDIT_CALL_SITES.iter().find(|(site, _)| frame == site).map(|(_, reason)| *reason))
 }
 
 /// Whether one aggregation key is a no-audit check, and why. With `opts` (fexit, kprobe) the
@@ -94,13 +99,8 @@ pub fn noaudit_site(frames: &[String]) -> Option<&'static str> {
 /// A key with no sampled call site counts as audited: the conservative side.
 pub fn noaudit_reason(key_flags: u32, call_sites: &[Vec<String>]) -> Option<String> {
     if key_flags & flags::OPTS_KNOWN != 0 {
-        return (key_flags & flags::NOAUDIT != 0).then(|| {
-            call_sites
-                .iter()
-                .find_map(|frames| noaudit_site(frames))
-                .unwrap_or("checked with CAP_OPT_NOAUDIT")
-                .to_owned()
-        });
+        return (key_flags & flags::NOAUDIT != 0)
+            .then(|| call_sites.iter().find_map(|frames| noaudit_site(frames)).unwrap_or("checked with CAP_OPT_NOAUDIT").to_owned());
     }
     let reasons: Vec<&str> = call_sites.iter().map(|frames| noaudit_site(frames)).collect::<Option<_>>()?;
     reasons.first().map(|reason| (*reason).to_owned())
@@ -127,7 +127,17 @@ mod tests {
 
     #[test]
     fn drops_tracing_frames_and_stops_at_the_syscall_entry() {
-        let raw = frames(&["bpf_prog_123", "perf_trace_cap_capable", "cap_capable", "security_capable", "ns_capable", "__inet_bind", "__sys_bind", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]);
+        let raw = frames(&[
+            "bpf_prog_123",
+            "perf_trace_cap_capable",
+            "cap_capable",
+            "security_capable",
+            "ns_capable",
+            "__inet_bind",
+            "__sys_bind",
+            "do_syscall_64",
+            "entry_SYSCALL_64_after_hwframe",
+        ]);
         assert_eq!(call_site_frames(&raw), frames(&["cap_capable", "security_capable", "ns_capable", "__inet_bind", "__sys_bind"]));
     }
 
@@ -148,10 +158,7 @@ mod tests {
 
     #[test]
     fn one_audited_site_makes_the_key_audited() {
-        let sites = vec![
-            frames(&["cap_capable", "security_vm_enough_memory_mm"]),
-            frames(&["cap_capable", "ns_capable", "__inet_bind"]),
-        ];
+        let sites = vec![frames(&["cap_capable", "security_vm_enough_memory_mm"]), frames(&["cap_capable", "ns_capable", "__inet_bind"])];
         assert_eq!(noaudit_reason(0, &sites), None);
         assert_eq!(noaudit_reason(0, &[]), None, "no call site sampled: audited, conservatively");
     }

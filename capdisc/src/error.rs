@@ -1,5 +1,9 @@
-//! capdisc's error type and the one place exit codes are decided.
+//! capdisc's error type and the one place exit codes are decided. Errors that come from another
+//! library or the OS keep it as their `source`; nothing is flattened to a string until printed.
 use std::path::PathBuf;
+
+/// Any error a dependency reports (aya's map and program errors, I/O).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -24,17 +28,27 @@ pub enum Error {
     /// Anything else that went wrong while running: exit 1.
     #[error("{0}")]
     Runtime(String),
+    /// A failure of a library or the OS while running, with what capdisc was doing: exit 1.
+    #[error("{context}: {source}")]
+    Failed {
+        context: String,
+        #[source]
+        source: Cause,
+    },
+    /// Refused for safety (a lossy profile, a widening without consent): exit 1.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Error {
-    /// A runtime failure from any displayable error (map, I/O, signal set-up).
-    pub fn runtime(err: impl std::fmt::Display) -> Self {
-        Error::Runtime(err.to_string())
+    /// A failure while doing `context`, keeping its cause.
+    pub fn io(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Failed { context: context.into(), source: Box::new(source) }
     }
 
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Runtime(_) => 1,
+            Error::Runtime(_) | Error::Failed { .. } | Error::Refused(_) => 1,
             Error::Spawn { code, .. } => *code,
             _ => 2,
         }

@@ -85,7 +85,7 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
             "record it (`capdisc record`) and restrict it (`capdisc generate`)".into(),
         ));
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
     findings
 }
 
@@ -112,7 +112,8 @@ fn ambient_outside_bounding(unit: &Effective, findings: &mut Vec<Finding>) {
 }
 
 fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Finding>) {
-    let required: u64 = profile.capabilities.iter().filter(|cap| cap.class == Class::Required).fold(0, |mask, cap| mask | 1 << cap.number.min(63));
+    let required: u64 =
+        profile.capabilities.iter().filter(|cap| cap.class == Class::Required).fold(0, |mask, cap| mask | 1 << cap.number.min(63));
     let usable = unit.usable();
     for cap in caps::decode_mask(required & !usable) {
         let name = caps::name(cap);
@@ -122,7 +123,11 @@ fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Findi
         } else {
             format!("add {name} to CapabilityBoundingSet=")
         };
-        findings.push(finding(Severity::Error, format!("the profile needs {name} (in {used_in}), which this configuration does not grant: it will fail"), fix));
+        findings.push(finding(
+            Severity::Error,
+            format!("the profile needs {name} (in {used_in}), which this configuration does not grant: it will fail"),
+            fix,
+        ));
     }
     let unused = usable & !required;
     if unused == 0 {
@@ -144,7 +149,6 @@ fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Findi
         }
     }
 }
-
 
 fn user_label(unit: &Effective) -> String {
     match (&unit.user, unit.dynamic_user) {

@@ -11,12 +11,8 @@ pub fn table(profile: &Profile) -> String {
         let _ = writeln!(out, "{}", capability_rows(&profile.capabilities));
     }
     for group in &profile.cgroups {
-        let required: Vec<&str> = group
-            .capabilities
-            .iter()
-            .filter(|cap| cap.class == crate::classify::Class::Required)
-            .map(|cap| cap.name.as_str())
-            .collect();
+        let required: Vec<&str> =
+            group.capabilities.iter().filter(|cap| cap.class == crate::classify::Class::Required).map(|cap| cap.name.as_str()).collect();
         let label = group.unit.as_deref().unwrap_or(&group.cgroup);
         let _ = writeln!(out, "{label}: required {}", if required.is_empty() { "none".into() } else { required.join(" ") });
     }
@@ -43,15 +39,7 @@ fn capability_rows(capabilities: &[CapabilityUse]) -> String {
     let mut out = format!("{:<24} {:<9} {:>10} {:>8} {:>8}  {}", "CAPABILITY", "CLASS", "GRANTED", "DENIED", "NOAUDIT", "TOP SYSCALL");
     for cap in capabilities {
         let top = cap.syscalls.first().map(|syscall| syscall.name.as_str()).unwrap_or("-");
-        let _ = write!(
-            out,
-            "\n{:<24} {:<9} {:>10} {:>8} {:>8}  {top}",
-            cap.name,
-            cap.class.name(),
-            cap.granted,
-            cap.denied,
-            cap.noaudit
-        );
+        let _ = write!(out, "\n{:<24} {:<9} {:>10} {:>8} {:>8}  {top}", cap.name, cap.class.name(), cap.granted, cap.denied, cap.noaudit);
     }
     out
 }

@@ -11,14 +11,14 @@ use aya::{
 use capdisc_common::TraceEvent;
 use tokio::{
     io::unix::AsyncFd,
-    signal::unix::{signal, SignalKind},
+    signal::unix::{signal, Signal, SignalKind},
 };
 
 use crate::{
     error::Error,
     kernel_log::KernelLog,
-    probe::{BackendChoice, ProbeConfig, Probes, StreamConfig, MapLimits},
-    target::{exit_code_of, spawn_in_cgroup, Target},
+    probe::{BackendChoice, MapLimits, ProbeConfig, Probes, StreamConfig},
+    scope::{exit_code_of, spawn_in_cgroup, Target},
 };
 
 pub struct SessionOptions {
@@ -49,10 +49,16 @@ pub struct Session {
     child: Option<tokio::process::Child>,
     kernel_log: KernelLog,
     events: Option<AsyncFd<RingBuf<MapData>>>,
+    /// Installed before the session says it is recording, so a signal sent from then on is
+    /// handled (the recording is written), never fatal.
+    interrupt: Signal,
+    terminate: Signal,
 }
 
 impl Session {
     pub fn start(target: &Target, options: &SessionOptions) -> Result<Self, Error> {
+        let interrupt = signal(SignalKind::interrupt()).map_err(|err| Error::io("cannot catch SIGINT", err))?;
+        let terminate = signal(SignalKind::terminate()).map_err(|err| Error::io("cannot catch SIGTERM", err))?;
         let (mode, cgroup_level) = target.filter();
         let config = ProbeConfig { mode, cgroup_level, limits: options.limits, stream: options.stream };
         let mut probes = Probes::load(options.backend, &config)?;
@@ -69,11 +75,11 @@ impl Session {
         let events = match options.stream {
             Some(_) => {
                 let map = probes.ebpf.take_map("EVENTS").ok_or_else(|| Error::Runtime("map EVENTS missing from the eBPF object".into()))?;
-                let ring = RingBuf::try_from(map).map_err(|err| Error::Runtime(err.to_string()))?;
+                let ring = RingBuf::try_from(map).map_err(|err| Error::io("cannot open map EVENTS", err))?;
                 let interest = tokio::io::Interest::READABLE;
                 // SAFETY: the RingBuf owns its map fd for its whole life and always returns it.
                 let fd = unsafe { AsyncFd::register_with_interest(ring, interest) };
-                Some(fd.map_err(|err| Error::Runtime(format!("cannot poll the ring buffer: {err}")))?)
+                Some(fd.map_err(|err| Error::io("cannot poll the ring buffer", err))?)
             }
             None => None,
         };
@@ -88,13 +94,17 @@ impl Session {
             })?),
             _ => None,
         };
-        Ok(Self { probes, started, child, kernel_log, events })
+        Ok(Self { probes, started, child, kernel_log, events, interrupt, terminate })
     }
 
-    pub async fn wait(&mut self, target: &Target, duration: Option<Duration>, fast_ticks: bool, observer: &mut dyn Observer) -> Result<Ended, Error> {
+    pub async fn wait(
+        &mut self,
+        target: &Target,
+        duration: Option<Duration>,
+        fast_ticks: bool,
+        observer: &mut dyn Observer,
+    ) -> Result<Ended, Error> {
         let child_pid = self.child.as_ref().and_then(|child| child.id());
-        let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::runtime)?;
-        let mut terminate = signal(SignalKind::terminate()).map_err(Error::runtime)?;
         let mut deadline = duration.map(|duration| tokio::time::Instant::now() + duration);
         let mut tick = tokio::time::interval(Duration::from_millis(if fast_ticks { 250 } else { 1000 }));
         let mut exit_status = None;
@@ -111,16 +121,16 @@ impl Session {
                     deadline = None;
                     match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
                 }
-                _ = interrupt.recv() => {
+                _ = self.interrupt.recv() => {
                     reason = Some("interrupted");
                     match child_pid { Some(pid) => forward(pid, libc::SIGINT), None => break }
                 }
-                _ = terminate.recv() => {
+                _ = self.terminate.recv() => {
                     reason = Some("terminated");
                     match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
                 }
                 guard = async { self.events.as_mut().expect("guarded by if").readable_mut().await }, if self.events.is_some() => {
-                    let mut guard = guard.map_err(Error::runtime)?;
+                    let mut guard = guard.map_err(|err| Error::io("cannot poll the ring buffer", err))?;
                     drain_events(guard.get_inner_mut(), observer);
                     guard.clear_ready();
                 }
@@ -155,4 +165,3 @@ fn drain_events(ring: &mut RingBuf<MapData>, observer: &mut dyn Observer) {
 fn forward(pid: u32, signal: i32) {
     unsafe { libc::kill(pid as i32, signal) };
 }
-

@@ -65,7 +65,10 @@ pub fn findings(process: &ProcessCaps) -> Vec<String> {
         findings.push("CAP_NET_BIND_SERVICE is outside the bounding set: binding ports below 1024 fails with EACCES".into());
     }
     if process.bounding == 0 {
-        findings.push("the bounding set is empty: no capability can ever be gained, not even through exec of a setuid or file-capability binary".into());
+        findings.push(
+            "the bounding set is empty: no capability can ever be gained, not even through exec of a setuid or file-capability binary"
+                .into(),
+        );
     }
     let lowered = process.permitted & !process.effective;
     if lowered != 0 {
@@ -83,8 +86,16 @@ pub fn findings(process: &ProcessCaps) -> Vec<String> {
 pub fn render(process: &ProcessCaps) -> String {
     let mut out = format!(
         "pid {} ({})\n  uid  real {} effective {} saved {} fs {}\n  gid  real {} effective {} saved {} fs {}\n",
-        process.pid, process.name, process.uids[0], process.uids[1], process.uids[2], process.uids[3],
-        process.gids[0], process.gids[1], process.gids[2], process.gids[3]
+        process.pid,
+        process.name,
+        process.uids[0],
+        process.uids[1],
+        process.uids[2],
+        process.uids[3],
+        process.gids[0],
+        process.gids[1],
+        process.gids[2],
+        process.gids[3]
     );
     for (label, mask) in [
         ("CapInh", process.inheritable),
@@ -97,7 +108,11 @@ pub fn render(process: &ProcessCaps) -> String {
     }
     out.push_str(&format!(
         "  NoNewPrivs {}\n  securebits: not exposed for other processes by /proc (see `capsh --print` in the process)\n",
-        match process.no_new_privs { Some(true) => "1", Some(false) => "0", None => "unknown" }
+        match process.no_new_privs {
+            Some(true) => "1",
+            Some(false) => "0",
+            None => "unknown",
+        }
     ));
     for finding in findings(process) {
         out.push_str(&format!("finding: {finding}\n"));
@@ -150,7 +165,10 @@ mod tests {
     #[test]
     fn decodes_masks_and_pasted_lines() {
         let text = decode(&["0x400".into(), "CapEff:\t0000000000000400".into(), "0".into()]).expect("decode");
-        assert_eq!(text, "0x0000000000000400 = CAP_NET_BIND_SERVICE\nCapEff: 0x0000000000000400 = CAP_NET_BIND_SERVICE\n0x0000000000000000 = (none)\n");
+        assert_eq!(
+            text,
+            "0x0000000000000400 = CAP_NET_BIND_SERVICE\nCapEff: 0x0000000000000400 = CAP_NET_BIND_SERVICE\n0x0000000000000000 = (none)\n"
+        );
         assert!(decode(&["nope".into()]).is_err());
     }
 }

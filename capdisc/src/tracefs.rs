@@ -1,6 +1,9 @@
 //! tracefs: mounting it when missing, and reading tracepoint field offsets from `format` files
 //! (never hard-coded: they differ between kernels).
-use std::{fs, path::{Path, PathBuf}};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use crate::error::Error;
 
@@ -15,14 +18,16 @@ pub fn ensure_mounted() -> Result<(PathBuf, bool), Error> {
         }
     }
     let target = std::ffi::CString::new(MOUNT_POINTS[0]).expect("static path has no NUL");
-    let rc = unsafe {
-        libc::mount(c"nodev".as_ptr(), target.as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null())
-    };
+    let rc = unsafe { libc::mount(c"nodev".as_ptr(), target.as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null()) };
     if rc != 0 {
+        // Another process (a second capdisc) may have mounted it at the same moment.
+        let error = std::io::Error::last_os_error();
+        if let Some(mounted) = MOUNT_POINTS.iter().find(|candidate| Path::new(candidate).join("events").is_dir()) {
+            return Ok((PathBuf::from(mounted), false));
+        }
         return Err(Error::Kernel(format!(
             "tracefs is not mounted and mounting it at {} failed ({}); mount it with `mount -t tracefs nodev /sys/kernel/tracing`",
-            MOUNT_POINTS[0],
-            std::io::Error::last_os_error()
+            MOUNT_POINTS[0], error
         )));
     }
     Ok((PathBuf::from(MOUNT_POINTS[0]), true))
@@ -41,9 +46,8 @@ pub struct Format {
 impl Format {
     pub fn read(tracefs: &Path, category: &str, name: &str) -> Result<Self, Error> {
         let path = tracefs.join("events").join(category).join(name).join("format");
-        let text = fs::read_to_string(&path).map_err(|err| {
-            Error::Kernel(format!("cannot read the tracepoint format {}: {err}", path.display()))
-        })?;
+        let text = fs::read_to_string(&path)
+            .map_err(|err| Error::Kernel(format!("cannot read the tracepoint format {}: {err}", path.display())))?;
         Ok(Self::parse(&text))
     }
 

@@ -6,6 +6,7 @@
 //! - while capdisc records another target (the cost a non-target process pays),
 //! - under bpftrace `@[args->cap, args->ret] = count()` on the same tracepoint (the best-case
 //!   peer: a plain in-kernel count, no filter, no syscall, no call sites).
+//!
 //! The workload times its own loop; medians per check and ratios to untraced are printed.
 //! A benchmark, not a test: nothing here asserts a time.
 use std::{
@@ -34,7 +35,12 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
         for (index, mode) in modes.iter().enumerate() {
             let ns = match *mode {
                 "untraced" => storm(Command::new(&workload).args(["storm", &checks.to_string()]))?,
-                "capdisc" => storm(Command::new(&capdisc).args(["record", "-q", "-o", "/tmp/capdisc-bench.yaml", "--"]).arg(&workload).args(["storm", &checks.to_string()]))?,
+                "capdisc" => storm(
+                    Command::new(&capdisc)
+                        .args(["record", "-q", "-o", "/tmp/capdisc-bench.yaml", "--"])
+                        .arg(&workload)
+                        .args(["storm", &checks.to_string()]),
+                )?,
                 "capdisc-other" => {
                     let mut sleeper = Command::new("sleep").arg("3600").spawn()?;
                     let result = with_background(&mut capdisc_elsewhere(&capdisc, sleeper.id())?, "capdisc: recording", || {
@@ -44,9 +50,9 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
                     let _ = sleeper.wait();
                     result?
                 }
-                _ => with_background(&mut bpftrace()?, "Attaching", || {
-                    storm(Command::new(&workload).args(["storm", &checks.to_string()]))
-                })?,
+                _ => {
+                    with_background(&mut bpftrace()?, "Attaching", || storm(Command::new(&workload).args(["storm", &checks.to_string()])))?
+                }
             };
             let per_check = ns / checks as f64;
             println!("round {round} {mode:<14} {per_check:8.1} ns/check");
@@ -58,10 +64,7 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
     for (mode, value) in modes.iter().zip(&medians) {
         println!("{mode:<14} {value:>12.1} {:>9.2}x", value / medians[0]);
     }
-    println!(
-        "\ncapdisc / bpftrace count: {:.2} (<= 1.00 means capdisc costs no more than the plain peer count)",
-        medians[1] / medians[3]
-    );
+    println!("\ncapdisc / bpftrace count: {:.2} (<= 1.00 means capdisc costs no more than the plain peer count)", medians[1] / medians[3]);
     Ok(())
 }
 

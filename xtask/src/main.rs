@@ -6,6 +6,7 @@ mod build;
 mod demo;
 mod run;
 mod setup;
+mod tally;
 mod test;
 mod vm;
 

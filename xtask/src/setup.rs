@@ -3,7 +3,8 @@
 //! - apt packages: the LLVM matching nightly rustc's (for bpf-linker), QEMU and busybox (VM
 //!   tests), bpftrace (the benchmark's peer), util-linux and libcap2-bin (setpriv, capsh), systemd
 //!   (systemd-analyze, to check generated drop-ins);
-//! - the nightly toolchain's rust-src (the eBPF crate is built with -Z build-std=core);
+//! - the nightly toolchain pinned in `capdisc-ebpf/nightly-toolchain`, with rust-src (the eBPF
+//!   crate is built with -Z build-std=core), so a fresh machine builds exactly what CI built;
 //! - bpf-linker, built against that same LLVM major (the bitcode reader must match rustc's).
 use std::{path::Path, process::Command};
 
@@ -11,14 +12,21 @@ use anyhow::{bail, Context, Result};
 
 use crate::run::{output, run, stdout};
 
-const NIGHTLY: &str = "nightly";
+/// The pinned nightly toolchain (`nightly-YYYY-MM-DD`), the one `capdisc/build.rs` builds with.
+pub fn nightly() -> Result<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../capdisc-ebpf/nightly-toolchain");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the toolchain pin {}", path.display()))?;
+    Ok(text.trim().to_owned())
+}
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
 pub fn setup() -> Result<()> {
-    let llvm = nightly_llvm_major()?;
-    eprintln!("xtask: setup: nightly rustc uses LLVM {llvm}");
+    let nightly = nightly()?;
+    ensure_nightly(&nightly)?;
+    let llvm = nightly_llvm_major(&nightly)?;
+    eprintln!("xtask: setup: {nightly} rustc uses LLVM {llvm}");
     apt_install(&packages(llvm))?;
-    ensure_rust_src()?;
+    ensure_style_tools()?;
     ensure_bpf_linker(llvm)?;
     eprintln!("xtask: setup: done");
     Ok(())
@@ -28,21 +36,36 @@ pub fn setup() -> Result<()> {
 fn packages(llvm: u32) -> Vec<String> {
     let mut packages = vec![format!("llvm-{llvm}-dev"), format!("libpolly-{llvm}-dev")];
     packages.extend(
-        ["libzstd-dev", "zlib1g-dev", "qemu-system-x86", "busybox-static", "bpftrace", "util-linux", "libcap2-bin", "systemd", "debootstrap", "cpio"]
-            .map(String::from),
+        [
+            "libzstd-dev",
+            "zlib1g-dev",
+            "qemu-system-x86",
+            "busybox-static",
+            "bpftrace",
+            "util-linux",
+            "libcap2-bin",
+            "systemd",
+            "debootstrap",
+            "cpio",
+        ]
+        .map(String::from),
     );
     packages
 }
 
 /// Whether everything is in place already (cheap; used before test and demo).
 pub fn ready() -> bool {
-    let Ok(llvm) = nightly_llvm_major() else { return false };
-    bpf_linker_llvm_major() == Some(llvm) && rust_src_installed() && packages(llvm).iter().all(|package| installed(package))
+    let Ok(nightly) = nightly() else { return false };
+    let Ok(llvm) = nightly_llvm_major(&nightly) else { return false };
+    bpf_linker_llvm_major() == Some(llvm)
+        && rust_src_installed(&nightly)
+        && style_tools_installed()
+        && packages(llvm).iter().all(|package| installed(package))
 }
 
-fn nightly_llvm_major() -> Result<u32> {
-    let text = stdout(Command::new("rustup").args(["run", NIGHTLY, "rustc", "-vV"]))
-        .context("a nightly toolchain is needed to build the eBPF programs (rustup toolchain install nightly)")?;
+fn nightly_llvm_major(nightly: &str) -> Result<u32> {
+    let text = stdout(Command::new("rustup").args(["run", nightly, "rustc", "-vV"]))
+        .with_context(|| format!("the {nightly} toolchain is needed to build the eBPF programs (cargo xtask setup installs it)"))?;
     text.lines()
         .find_map(|line| line.strip_prefix("LLVM version: "))
         .and_then(|version| version.split('.').next()?.parse().ok())
@@ -76,17 +99,34 @@ fn installed(package: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn rust_src_installed() -> bool {
-    stdout(Command::new("rustup").args(["component", "list", "--installed", "--toolchain", NIGHTLY]))
-        .is_ok_and(|text| text.lines().any(|line| line.trim() == "rust-src"))
+fn rust_src_installed(nightly: &str) -> bool {
+    stdout(Command::new("rustup").args(["component", "list", "--installed", "--toolchain", nightly]))
+        .is_ok_and(|text| text.lines().any(|line| line.trim().starts_with("rust-src")))
 }
 
-fn ensure_rust_src() -> Result<()> {
-    if rust_src_installed() {
-        eprintln!("xtask: setup: rust-src present for {NIGHTLY}");
+/// rustfmt and clippy for the build's own toolchain (`cargo xtask test` checks style first).
+fn ensure_style_tools() -> Result<()> {
+    if style_tools_installed() {
+        eprintln!("xtask: setup: rustfmt and clippy present");
         return Ok(());
     }
-    run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
+    run(Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]).current_dir(crate::run::workspace()))
+}
+
+fn style_tools_installed() -> bool {
+    let mut command = Command::new("rustup");
+    command.args(["component", "list", "--installed"]).current_dir(crate::run::workspace());
+    stdout(&mut command).is_ok_and(|text| text.contains("rustfmt") && text.contains("clippy"))
+}
+
+/// Installs the pinned nightly with rust-src (a minimal profile: the eBPF build needs nothing
+/// else).
+fn ensure_nightly(nightly: &str) -> Result<()> {
+    if rust_src_installed(nightly) {
+        eprintln!("xtask: setup: {nightly} with rust-src present");
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["toolchain", "install", nightly, "--profile", "minimal", "--component", "rust-src"]))
 }
 
 /// The LLVM major bpf-linker is linked against (from the libLLVM it loads).

@@ -1,5 +1,6 @@
-//! `cargo xtask test`: the whole suite. Unit tests, then the integration tests that load the
-//! real probes on this kernel (as root), then the backends on other kernels under QEMU.
+//! `cargo xtask test`: the whole suite. Formatting and lints first (`cargo fmt --check`,
+//! `cargo clippy -D warnings`), then unit tests, the integration tests that load the real probes
+//! on this kernel (as root), then the backends on other kernels under QEMU.
 use std::{
     io::{BufRead, BufReader},
     process::Stdio,
@@ -7,7 +8,12 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::{run::{cargo, show}, setup, vm};
+use crate::{
+    run::{cargo, run, show},
+    setup,
+    tally::Tally,
+    vm,
+};
 
 pub fn test(with_vm: bool) -> Result<()> {
     if effective_uid() != 0 {
@@ -16,6 +22,7 @@ pub fn test(with_vm: bool) -> Result<()> {
     if !setup::ready() {
         setup::setup()?;
     }
+    style()?;
     // Integration tests bind port 443 and count storms: one test binary at a time, two
     // threads, so workloads do not contend for the two cores.
     let mut tally = cargo_test()?;
@@ -32,10 +39,14 @@ pub fn test(with_vm: bool) -> Result<()> {
     Ok(())
 }
 
-#[derive(Default)]
-pub struct Tally {
-    pub passed: u64,
-    pub failed: u64,
+/// Formatting and lints, as decided once in rustfmt.toml and [workspace.lints].
+fn style() -> Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    run(&mut fmt).context("the code is not formatted: run `cargo fmt --all`")?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--exclude", "capdisc-ebpf", "--all-targets", "--", "-D", "warnings"]);
+    run(&mut clippy).context("clippy found problems (see above)")
 }
 
 /// `cargo test` over the workspace, its output passed through and its results counted.
@@ -66,8 +77,6 @@ fn cargo_test() -> Result<Tally> {
 fn effective_uid() -> u32 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| line.strip_prefix("Uid:")?.split_whitespace().nth(1)?.parse().ok())
-        })
+        .and_then(|status| status.lines().find_map(|line| line.strip_prefix("Uid:")?.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(u32::MAX)
 }

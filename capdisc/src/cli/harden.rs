@@ -7,6 +7,7 @@ use clap::Args;
 use crate::{
     apply::{apply, ApplyOptions},
     error::Error,
+    files,
     generate::{render, OutputFormat},
     lint,
     profile::{self, Format},
@@ -110,7 +111,7 @@ impl LintArgs {
         let profile = self.profile.as_deref().map(profile::read).transpose()?;
         let findings = lint::lint(&effective, profile.as_ref());
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&findings).map_err(|err| Error::Runtime(err.to_string()))?);
+            println!("{}", serde_json::to_string_pretty(&findings).map_err(|err| Error::io("cannot render JSON", err))?);
         } else {
             print!("{}", lint::render(&effective, &findings));
         }
@@ -164,7 +165,7 @@ impl DiffArgs {
     pub fn run(self) -> Result<i32, Error> {
         let diff = profile::diff(&profile::read(&self.baseline)?, &profile::read(&self.current)?);
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&diff).map_err(|err| Error::Runtime(err.to_string()))?);
+            println!("{}", serde_json::to_string_pretty(&diff).map_err(|err| Error::io("cannot render JSON", err))?);
         } else {
             print!("{}", diff.render());
         }
@@ -188,7 +189,7 @@ impl MergeArgs {
         let profiles = self.profiles.iter().map(|path| profile::read(path)).collect::<Result<Vec<_>, _>>()?;
         let merged = profile::merge(&profiles)?;
         let format = if self.json { Format::Json } else { Format::Yaml };
-        profile::write_atomic(&self.output, format.render(&merged)?.as_bytes())?;
+        files::write_atomic(&self.output, format.render(&merged)?.as_bytes())?;
         eprintln!("capdisc: merged {} profile(s) into {}", profiles.len(), self.output.display());
         Ok(0)
     }
@@ -196,7 +197,7 @@ impl MergeArgs {
 
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<i32, Error> {
     match output {
-        Some(path) => profile::write_atomic(path, text.as_bytes())?,
+        Some(path) => files::write_atomic(path, text.as_bytes())?,
         None => print!("{text}"),
     }
     Ok(0)

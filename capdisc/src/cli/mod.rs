@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use crate::error::Error;
 
 #[derive(Parser, Debug)]
-#[command(name = "capdisc", version, about = "Discover which Linux capabilities a service really uses, and write the hardening that follows")]
+#[command(
+    name = "capdisc",
+    version,
+    about = "Discover which Linux capabilities a service really uses, and write the hardening that follows"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -45,17 +45,16 @@ fn parse_backend(text: &str) -> Result<BackendChoice, String> {
 
 impl RecordArgs {
     pub fn into_options(self) -> Result<RecordOptions, Error> {
-        let target = self.target.spec()?.ok_or_else(|| {
-            Error::Usage("name what to record: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into())
-        })?;
+        let target = self
+            .target
+            .spec()?
+            .ok_or_else(|| Error::Usage("name what to record: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into()))?;
         let duration = parse_duration(self.duration)?;
         if self.max_keys == 0 || self.max_stacks == 0 {
             return Err(Error::Usage("--max-keys and --max-stacks must be at least 1".into()));
         }
         let format = if self.json { Format::Json } else { Format::Yaml };
-        let output = self.output.unwrap_or_else(|| {
-            PathBuf::from(if self.json { "capdisc-profile.json" } else { "capdisc-profile.yaml" })
-        });
+        let output = self.output.unwrap_or_else(|| PathBuf::from(if self.json { "capdisc-profile.json" } else { "capdisc-profile.yaml" }));
         Ok(RecordOptions {
             backend: self.backend,
             output,
@@ -71,7 +70,9 @@ impl RecordArgs {
 /// `--duration SECS`: a positive number of seconds.
 pub fn parse_duration(secs: Option<f64>) -> Result<Option<Duration>, Error> {
     match secs {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => Err(Error::Usage(format!("--duration {secs} is not a positive number of seconds"))),
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+            Err(Error::Usage(format!("--duration {secs} is not a positive number of seconds")))
+        }
         Some(secs) => Ok(Some(Duration::from_secs_f64(secs))),
         None => Ok(None),
     }

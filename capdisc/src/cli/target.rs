@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::{error::Error, target::TargetSpec};
+use crate::{error::Error, scope::TargetSpec};
 
 #[derive(Args, Debug)]
 #[group(id = "target", multiple = true)]

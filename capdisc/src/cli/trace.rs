@@ -5,7 +5,7 @@ use super::{record::parse_duration, target::TargetArgs};
 use crate::{
     error::Error,
     probe::BackendChoice,
-    target::TargetSpec,
+    scope::TargetSpec,
     trace::{TraceFilter, TraceOptions},
 };
 
@@ -48,7 +48,13 @@ impl TraceArgs {
         Ok(TraceOptions {
             backend: self.backend,
             target: self.target.spec()?.unwrap_or(TargetSpec::All),
-            filter: TraceFilter { unique: self.unique, stacks: self.stacks, denied_only: self.denied, show_noaudit: self.noaudit, json: self.json },
+            filter: TraceFilter {
+                unique: self.unique,
+                stacks: self.stacks,
+                denied_only: self.denied,
+                show_noaudit: self.noaudit,
+                json: self.json,
+            },
             duration: parse_duration(self.duration)?,
             buffer_bytes: self.buffer_size,
             quiet: self.quiet,

@@ -13,6 +13,7 @@ use crate::{
     classify::Class,
     error::Error,
     profile::{CapabilityUse, Profile},
+    systemd::is_root_user,
 };
 
 pub use systemd::render_dropin;
@@ -75,7 +76,7 @@ impl Recommendation {
     pub fn from_profile(profile: &Profile, user: Option<&str>) -> Self {
         let required: Vec<&CapabilityUse> = profile.capabilities.iter().filter(|cap| cap.class == Class::Required).collect();
         let (runs_as, runs_as_source) = match user {
-            Some("root") | Some("0") => (RunsAs::Root, "--user".to_owned()),
+            Some(user) if is_root_user(user) => (RunsAs::Root, "--user".to_owned()),
             Some(user) => (RunsAs::NonRoot { user: user.to_owned() }, "--user".to_owned()),
             None => {
                 // A service that ever checked as uid 0 started as root (it may drop privileges
@@ -122,9 +123,9 @@ pub fn render(profile: &Profile, source: &str, format: OutputFormat, user: Optio
         OutputFormat::Podman => container::docker("podman", &recommendation),
         OutputFormat::K8s => container::kubernetes(&recommendation),
         OutputFormat::Setcap => setcap::render(profile, &recommendation),
-        OutputFormat::Json => serde_json::to_string_pretty(&recommendation)
-            .map(|text| text + "\n")
-            .map_err(|err| Error::Runtime(format!("cannot render JSON: {err}")))?,
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(&recommendation).map(|text| text + "\n").map_err(|err| Error::io("cannot render JSON", err))?
+        }
     })
 }
 

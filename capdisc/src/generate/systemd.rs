@@ -28,7 +28,11 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
         }
     }
     if profile.losses.any() {
-        let _ = writeln!(out, "# WARNING: the recording lost data ({} checks); record again before trusting this.", profile.losses.lost_checks());
+        let _ = writeln!(
+            out,
+            "# WARNING: the recording lost data ({} checks); record again before trusting this.",
+            profile.losses.lost_checks()
+        );
     }
     let _ = writeln!(out, "#");
     if recommendation.required.is_empty() {

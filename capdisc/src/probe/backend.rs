@@ -34,49 +34,93 @@ impl Backend {
     }
 
     /// Loads and attaches this backend's programs, or says why it cannot be used here.
-    pub(super) fn attach(self, ebpf: &mut Ebpf, tracefs: &Path, layout: &KernelLayout) -> Result<(), String> {
+    pub(super) fn attach(self, ebpf: &mut Ebpf, tracefs: &Path, layout: &KernelLayout) -> Result<(), AttachError> {
         match self {
             Backend::Fexit => {
                 if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-                    return Err("the kernel has no BTF (/sys/kernel/btf/vmlinux)".into());
+                    return Err(AttachError::Unavailable("the kernel has no BTF (/sys/kernel/btf/vmlinux)"));
                 }
                 if layout.cap_capable_arity != Some(4) {
-                    return Err("cap_capable does not take the 4 arguments the fexit program expects (kernel BTF)".into());
+                    return Err(AttachError::Unavailable(
+                        "cap_capable does not take the 4 arguments the fexit program expects (kernel BTF)",
+                    ));
                 }
-                let btf = Btf::from_sys_fs().map_err(|err| format!("cannot read kernel BTF: {err}"))?;
+                let btf = Btf::from_sys_fs().map_err(AttachError::Btf)?;
                 let program: &mut FExit = program(ebpf, "capdisc_fexit")?;
-                program.load("cap_capable", &btf).map_err(|err| describe_load(&err))?;
-                program.attach().map_err(|err| chain(&err))?;
+                program.load("cap_capable", &btf).map_err(|source| AttachError::Load { program: "capdisc_fexit", source })?;
+                program.attach().map_err(|source| AttachError::Attach { program: "capdisc_fexit", source })?;
             }
             Backend::Kprobe => {
                 if !Path::new("/sys/bus/event_source/devices/kprobe/type").exists() {
-                    return Err("the kernel has no kprobes (CONFIG_KPROBES is not set)".into());
+                    return Err(AttachError::Unavailable("the kernel has no kprobes (CONFIG_KPROBES is not set)"));
                 }
-                for (name, function) in [("capdisc_kprobe", "cap_capable"), ("capdisc_kretprobe", "cap_capable")] {
+                for name in ["capdisc_kprobe", "capdisc_kretprobe"] {
                     let program: &mut KProbe = program(ebpf, name)?;
-                    program.load().map_err(|err| chain(&err))?;
-                    program.attach(function, 0).map_err(|err| chain(&err))?;
+                    program.load().map_err(|source| AttachError::Load { program: name, source })?;
+                    program.attach("cap_capable", 0).map_err(|source| AttachError::Attach { program: name, source })?;
                 }
             }
             Backend::Tracepoint => {
                 if !tracefs::has_event(tracefs, "capability", "cap_capable") {
-                    return Err("the tracepoint capability:cap_capable does not exist (it needs Linux 6.13 or later)".into());
+                    return Err(AttachError::Unavailable(
+                        "the tracepoint capability:cap_capable does not exist (it needs Linux 6.13 or later)",
+                    ));
                 }
                 let program: &mut TracePoint = program(ebpf, "capdisc_tracepoint")?;
-                program.load().map_err(|err| first_line(&chain(&err)))?;
-                program.attach("capability", "cap_capable").map_err(|err| chain(&err))?;
+                program.load().map_err(|source| AttachError::Load { program: "capdisc_tracepoint", source })?;
+                program
+                    .attach("capability", "cap_capable")
+                    .map_err(|source| AttachError::Attach { program: "capdisc_tracepoint", source })?;
             }
         }
         Ok(())
     }
 }
 
-pub(super) fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
+/// Why a program could not be loaded or attached; `reason` is the one line the backend
+/// selection prints.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// The kernel lacks what the backend needs (checked before trying).
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("program {0} missing from the eBPF object")]
+    MissingProgram(&'static str),
+    #[error("cannot read kernel BTF")]
+    Btf(#[source] aya::BtfError),
+    #[error("cannot load {program}")]
+    Load {
+        program: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("cannot attach {program}")]
+    Attach {
+        program: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+}
+
+impl AttachError {
+    /// One line: the error and its sources, without the verifier log.
+    pub fn reason(&self) -> String {
+        let text = first_line(&chain(self));
+        match self {
+            AttachError::Load { .. } if text.contains("Operation not permitted") || text.contains("EPERM") => {
+                format!("the kernel refused to load a BPF tracing program (EPERM; BPF tracing programs unavailable): {text}")
+            }
+            _ => text,
+        }
+    }
+}
+
+pub(super) fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, AttachError>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
 {
-    let program = ebpf.program_mut(name).ok_or_else(|| format!("program {name} missing from the object"))?;
-    program.try_into().map_err(|err: aya::programs::ProgramError| chain(&err))
+    let program = ebpf.program_mut(name).ok_or_else(|| AttachError::MissingProgram(name))?;
+    program.try_into().map_err(|source| AttachError::Load { program: name, source })
 }
 
 /// An error and its sources on one line.
@@ -92,15 +136,6 @@ pub(super) fn chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-fn describe_load(err: &aya::programs::ProgramError) -> String {
-    let text = chain(err);
-    if text.contains("Operation not permitted") || text.contains("EPERM") {
-        format!("the kernel refused to load a BPF tracing program (EPERM; BPF tracing programs unavailable): {}", first_line(&text))
-    } else {
-        first_line(&text)
-    }
 }
 
 fn first_line(text: &str) -> String {

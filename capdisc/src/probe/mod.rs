@@ -1,7 +1,11 @@
 //! The kernel side as userspace sees it: the embedded eBPF object, choosing and attaching a
-//! backend (`backend`), and the constants and map sizes set at load time (`object`).
+//! backend (`backend`), the constants and map sizes set at load time (`object`), and reading
+//! back what the kernel programs kept (`drain`).
 mod backend;
+mod drain;
 mod object;
+
+pub use drain::{checks, comm_text, counters, drain, Drained};
 
 pub use backend::{Backend, BackendChoice};
 pub use object::{MapLimits, ProbeConfig, Probes, StreamConfig};

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use aya::{programs::TracePoint, Ebpf, EbpfLoader};
-use capdisc_common::mode;
+use capdisc_common::{mode, TRACEPOINT_RECORD_BYTES};
 
-use super::backend::{chain, program, Backend, BackendChoice};
+use super::backend::{chain, program, AttachError, Backend, BackendChoice};
 use crate::{error::Error, kallsyms::Kallsyms, tracefs};
 
 /// The eBPF object built by build.rs from `capdisc-ebpf`.
@@ -69,9 +69,10 @@ impl Probes {
             ret_offset = format.offset("ret")?;
             ns_offset = format.offset("target_ns")?;
             cred_offset = format.offset("cred")?;
-            // The kernel program copies the first 64 bytes of the record (tracepoint.rs).
-            if [cap_offset + 4, ret_offset + 4, ns_offset + 8, cred_offset + 8].iter().any(|end| *end > 64) {
-                return Err(Error::Kernel("the capability:cap_capable tracepoint has an unexpected layout (fields beyond 64 bytes); use --backend kprobe or fexit".into()));
+            // The kernel program copies the first TRACEPOINT_RECORD_BYTES of the record.
+            let limit = TRACEPOINT_RECORD_BYTES as u32;
+            if [cap_offset + 4, ret_offset + 4, ns_offset + 8, cred_offset + 8].iter().any(|end| *end > limit) {
+                return Err(Error::Kernel(format!("the capability:cap_capable tracepoint has an unexpected layout (fields beyond {limit} bytes); use --backend kprobe or fexit")));
             }
         }
         let fork_child = fork.offset("child_pid")?;
@@ -113,9 +114,7 @@ impl Probes {
             .map_max_entries("PIDS", limits.pids)
             .map_max_entries("PENDING", 8_192)
             .map_max_entries("EXECS", 1_024);
-        let mut ebpf = loader.load(OBJECT).map_err(|err| {
-            Error::Kernel(format!("cannot load capdisc's eBPF object: {}", chain(&err)))
-        })?;
+        let mut ebpf = loader.load(OBJECT).map_err(|err| Error::Kernel(format!("cannot load capdisc's eBPF object: {}", chain(&err))))?;
         attach_task_tracking(&mut ebpf, config.mode)?;
 
         let mut skipped = Vec::new();
@@ -132,7 +131,7 @@ impl Probes {
                     };
                     return Ok(Self { ebpf, backend, selection, tracefs });
                 }
-                Err(reason) => skipped.push(format!("{backend} skipped: {reason}")),
+                Err(err) => skipped.push(format!("{backend} skipped: {}", err.reason())),
             }
         }
         Err(match choice {
@@ -156,13 +155,13 @@ fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32) -> Result<(), Error> 
         programs.push(("capdisc_exit", "sched_process_exit"));
     }
     for (name, event) in programs {
-        let attach = |ebpf: &mut Ebpf| -> Result<(), String> {
+        let attach = |ebpf: &mut Ebpf| -> Result<(), AttachError> {
             let tracepoint: &mut TracePoint = program(ebpf, name)?;
-            tracepoint.load().map_err(|err| chain(&err))?;
-            tracepoint.attach("sched", event).map_err(|err| chain(&err))?;
+            tracepoint.load().map_err(|source| AttachError::Load { program: name, source })?;
+            tracepoint.attach("sched", event).map_err(|source| AttachError::Attach { program: name, source })?;
             Ok(())
         };
-        attach(ebpf).map_err(|reason| Error::Kernel(format!("cannot attach to sched:{event}: {reason}")))?;
+        attach(ebpf).map_err(|err| Error::Kernel(format!("cannot attach to sched:{event}: {}", err.reason())))?;
     }
     Ok(())
 }

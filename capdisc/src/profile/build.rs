@@ -5,18 +5,18 @@ use std::{
     time::SystemTime,
 };
 
-use capdisc_common::{counter, flags, CheckKey, CheckStats};
+use capdisc_common::{flags, CheckKey, CheckStats};
 
 use super::model::*;
 use crate::{
     caps,
-    clock::{rfc3339, BootClock},
     classify::{self, call_site_frames, class_of, Class},
+    clock::{rfc3339, BootClock},
     kallsyms::Kallsyms,
-    probe::Backend,
-    record::{comm_text, Drained},
+    probe::{comm_text, Backend, Drained},
+    scope::CgroupNames,
     syscalls,
-    target::{unit_of_cgroup_path, CgroupNames},
+    systemd::unit_of_cgroup_path,
 };
 
 pub struct RecordingMeta<'a> {
@@ -38,13 +38,18 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     let mut totals = Totals::default();
     for (key, stats) in &drained.checks {
         let sites = call_sites(drained, stats, kallsyms);
-        let noaudit = classify::setup_reason(&comm_text(&key.comm))
-            .map(str::to_owned)
-            .or_else(|| classify::noaudit_reason(key.flags, &sites));
+        let noaudit =
+            classify::setup_reason(&comm_text(&key.comm)).map(str::to_owned).or_else(|| classify::noaudit_reason(key.flags, &sites));
         let exe = drained.execs.get(&key.comm).cloned();
         totals.checks += stats.count;
-        if key.ret == 0 { totals.granted += stats.count } else { totals.denied += stats.count }
-        if noaudit.is_some() { totals.noaudit += stats.count }
+        if key.ret == 0 {
+            totals.granted += stats.count
+        } else {
+            totals.denied += stats.count
+        }
+        if noaudit.is_some() {
+            totals.noaudit += stats.count
+        }
         let observation = Observation { key, stats, sites: &sites, noaudit: noaudit.as_deref(), exe };
         overall.entry(key.cap).or_default().add(&observation);
         if meta.per_cgroup {
@@ -52,8 +57,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         }
     }
     let finish = |accumulators: BTreeMap<u32, Accumulator>| {
-        let mut uses: Vec<CapabilityUse> =
-            accumulators.into_iter().map(|(number, acc)| acc.finish(number, &clock)).collect();
+        let mut uses: Vec<CapabilityUse> = accumulators.into_iter().map(|(number, acc)| acc.finish(number, &clock)).collect();
         uses.sort_by(|a, b| a.class.cmp(&b.class).then(a.number.cmp(&b.number)));
         uses
     };
@@ -64,8 +68,6 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
             CgroupUse { unit: unit_of_cgroup_path(&path), cgroup: path, capabilities: finish(accumulators) }
         })
         .collect();
-    let counters = &drained.counters;
-    let slot = |index: u32| counters[index as usize];
     Profile {
         schema_version: SCHEMA_VERSION,
         capdisc_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -78,16 +80,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         ended_at: rfc3339(meta.ended),
         duration_secs: meta.ended.duration_since(meta.started).unwrap_or_default().as_secs_f64(),
         exit_status: meta.exit_status,
-        losses: Losses {
-            checks_map_full: slot(counter::CHECKS_MAP_FULL),
-            stacks_lost: slot(counter::STACK_LOST),
-            call_site_slots_full: slot(counter::CALL_SITE_SLOTS_FULL),
-            pids_map_full: slot(counter::PIDS_MAP_FULL),
-            pending_map_full: slot(counter::PENDING_MAP_FULL),
-            unpaired_returns: slot(counter::UNPAIRED_RETURN),
-            execs_map_full: slot(counter::EXECS_MAP_FULL),
-            skipped_before_exec: slot(counter::BEFORE_EXEC),
-        },
+        losses: Losses::from_counters(&drained.counters),
         totals,
         capabilities: finish(overall),
         cgroups,
@@ -144,7 +137,11 @@ impl Accumulator {
     fn add(&mut self, seen: &Observation<'_>) {
         let (key, count) = (seen.key, seen.stats.count);
         let granted = key.ret == 0;
-        if granted { self.granted += count } else { self.denied += count }
+        if granted {
+            self.granted += count
+        } else {
+            self.denied += count
+        }
         match seen.noaudit {
             Some(reason) => {
                 self.noaudit += count;
@@ -153,8 +150,12 @@ impl Accumulator {
             None if granted => self.granted_audited += count,
             None => self.denied_audited += count,
         }
-        if key.flags & flags::FOREIGN_USERNS != 0 { self.foreign_userns += count }
-        if key.flags & flags::INSETID != 0 { self.insetid += count }
+        if key.flags & flags::FOREIGN_USERNS != 0 {
+            self.foreign_userns += count
+        }
+        if key.flags & flags::INSETID != 0 {
+            self.insetid += count
+        }
         let syscall = self.syscalls.entry(key.syscall).or_insert_with(|| SyscallUse {
             name: syscalls::name(key.syscall),
             number: key.syscall,
@@ -163,11 +164,15 @@ impl Accumulator {
             noaudit: 0,
             check_errno: None,
         });
-        if granted { syscall.granted += count } else {
+        if granted {
+            syscall.granted += count
+        } else {
             syscall.denied += count;
             syscall.check_errno = Some(errno_name(key.ret));
         }
-        if seen.noaudit.is_some() { syscall.noaudit += count }
+        if seen.noaudit.is_some() {
+            syscall.noaudit += count
+        }
         for frames in seen.sites {
             if !self.call_sites.iter().any(|site| &site.frames == frames) {
                 let noaudit = classify::noaudit_site(frames).map(str::to_owned);
@@ -177,21 +182,22 @@ impl Accumulator {
         self.commands.insert(CommandInfo { comm: comm_text(&key.comm), exe: seen.exe.clone() });
         self.uids.insert(key.uid);
         let stats = seen.stats;
-        if self.first_ns == 0 || stats.first_ns < self.first_ns { self.first_ns = stats.first_ns }
+        if self.first_ns == 0 || stats.first_ns < self.first_ns {
+            self.first_ns = stats.first_ns
+        }
         self.last_ns = self.last_ns.max(stats.last_ns);
     }
 
     fn finish(self, number: u32, clock: &BootClock) -> CapabilityUse {
         let class = class_of(self.granted_audited, self.denied_audited);
         let mut syscalls: Vec<SyscallUse> = self.syscalls.into_values().collect();
-        syscalls.sort_by(|a, b| (b.granted + b.denied).cmp(&(a.granted + a.denied)));
+        syscalls.sort_by_key(|syscall| std::cmp::Reverse(syscall.granted + syscall.denied));
         let top = syscalls.first().map(|s| s.name.clone()).unwrap_or_default();
         let mut reason = match class {
             Class::Required => format!("{} granted audited check(s), mostly in {top}", self.granted_audited),
-            Class::Denied => format!(
-                "denied {} time(s) in {top} and never granted: evidence of a failure, not a recommendation",
-                self.denied_audited
-            ),
+            Class::Denied => {
+                format!("denied {} time(s) in {top} and never granted: evidence of a failure, not a recommendation", self.denied_audited)
+            }
             Class::Advisory => format!("only no-audit checks: {}", self.noaudit_reason.unwrap_or_default()),
         };
         if self.foreign_userns > 0 {

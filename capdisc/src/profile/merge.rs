@@ -15,7 +15,7 @@ pub fn merge(profiles: &[Profile]) -> Result<Profile, Error> {
         merged.ended_at = merged.ended_at.clone().max(profile.ended_at.clone());
         merged.duration_secs += profile.duration_secs;
         merged.exit_status = None;
-        add_losses(&mut merged.losses, &profile.losses);
+        merged.losses.add(&profile.losses);
         merged.totals.checks += profile.totals.checks;
         merged.totals.granted += profile.totals.granted;
         merged.totals.denied += profile.totals.denied;
@@ -50,17 +50,6 @@ fn sources(profile: &Profile) -> Vec<Recording> {
         started_at: profile.started_at.clone(),
         ended_at: profile.ended_at.clone(),
     }]
-}
-
-fn add_losses(into: &mut Losses, more: &Losses) {
-    into.checks_map_full += more.checks_map_full;
-    into.stacks_lost += more.stacks_lost;
-    into.call_site_slots_full += more.call_site_slots_full;
-    into.pids_map_full += more.pids_map_full;
-    into.pending_map_full += more.pending_map_full;
-    into.unpaired_returns += more.unpaired_returns;
-    into.execs_map_full += more.execs_map_full;
-    into.skipped_before_exec += more.skipped_before_exec;
 }
 
 fn merge_uses(a: &[CapabilityUse], b: &[CapabilityUse]) -> Vec<CapabilityUse> {
@@ -101,7 +90,7 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
             None => mine.syscalls.push(syscall.clone()),
         }
     }
-    mine.syscalls.sort_by(|x, y| (y.granted + y.denied).cmp(&(x.granted + x.denied)));
+    mine.syscalls.sort_by_key(|syscall| std::cmp::Reverse(syscall.granted + syscall.denied));
     for site in &other.call_sites {
         if !mine.call_sites.contains(site) {
             mine.call_sites.push(site.clone());

@@ -10,6 +10,6 @@ mod model;
 
 pub use build::{build, RecordingMeta};
 pub use diff::{diff, Diff};
+pub use io::{read, Format};
 pub use merge::merge;
-pub use io::{check_writable, read, write_atomic, Format};
 pub use model::*;

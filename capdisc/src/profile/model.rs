@@ -60,25 +60,54 @@ pub struct TargetInfo {
     pub unit: Option<String>,
 }
 
-/// What could not be kept (all zero in a complete recording), and what was skipped on purpose.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Losses {
+/// The one list of loss counters: each field of [`Losses`] with the kernel counter slot it is
+/// read from (`capdisc_common::counter`). Reading, merging and reporting all follow it.
+macro_rules! losses {
+    ($($(#[$doc:meta])* $field:ident = $slot:ident,)*) => {
+        /// What could not be kept (all zero in a complete recording), and what was skipped on
+        /// purpose.
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct Losses {
+            $($(#[$doc])* pub $field: u64,)*
+        }
+
+        impl Losses {
+            /// From the per-CPU counters summed over CPUs (indexed by slot).
+            pub fn from_counters(counters: &[u64]) -> Self {
+                let slot = |index: u32| counters.get(index as usize).copied().unwrap_or(0);
+                Self { $($field: slot(capdisc_common::counter::$slot),)* }
+            }
+
+            /// Adds another recording's losses (`merge`).
+            pub fn add(&mut self, other: &Self) {
+                $(self.$field += other.$field;)*
+            }
+
+            /// Every counter by its schema name.
+            pub fn entries(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($field), self.$field),)*]
+            }
+        }
+    };
+}
+
+losses! {
     /// Checks of a new kind dropped because the aggregation map was full.
-    pub checks_map_full: u64,
+    checks_map_full = CHECKS_MAP_FULL,
     /// Call-site samples whose stack could not be stored.
-    pub stacks_lost: u64,
+    stacks_lost = STACK_LOST,
     /// Call-site samples dropped because a key already had its maximum of distinct call sites.
-    pub call_site_slots_full: u64,
+    call_site_slots_full = CALL_SITE_SLOTS_FULL,
     /// Forked children that could not be added to the traced pid set.
-    pub pids_map_full: u64,
+    pids_map_full = PIDS_MAP_FULL,
     /// kprobe entries that could not be remembered for their return.
-    pub pending_map_full: u64,
+    pending_map_full = PENDING_MAP_FULL,
     /// kretprobe returns without an entry.
-    pub unpaired_returns: u64,
+    unpaired_returns = UNPAIRED_RETURN,
     /// Executable paths that could not be stored.
-    pub execs_map_full: u64,
+    execs_map_full = EXECS_MAP_FULL,
     /// Not a loss: checks made by a spawned command before its exec, skipped on purpose.
-    pub skipped_before_exec: u64,
+    skipped_before_exec = BEFORE_EXEC,
 }
 
 impl Losses {

@@ -1,11 +1,14 @@
 //! The live status line on stderr while recording on a terminal: elapsed time, checks seen,
 //! distinct capabilities. Redrawn in place; cleared before the final table.
-use std::{collections::BTreeSet, io::{IsTerminal, Write}, time::Instant};
+use std::{
+    collections::BTreeSet,
+    io::{IsTerminal, Write},
+    time::Instant,
+};
 
 use aya::Ebpf;
 
-use super::drain;
-use crate::session::Observer;
+use crate::{probe::checks, session::Observer};
 
 pub struct LiveLine {
     enabled: bool,
@@ -25,7 +28,7 @@ impl LiveLine {
         if !self.enabled {
             return;
         }
-        let checks = drain::checks(ebpf).unwrap_or_default();
+        let checks = checks(ebpf).unwrap_or_default();
         let total: u64 = checks.iter().map(|(_, stats)| stats.count).sum();
         let caps: BTreeSet<u32> = checks.iter().map(|(key, _)| key.cap).collect();
         let elapsed = self.started.elapsed().as_secs();

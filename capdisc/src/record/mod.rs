@@ -1,22 +1,20 @@
 //! `capdisc record`: a session (see `session`) that aggregates in the kernel; at its end, drain,
 //! classify, write the profile atomically and print the table. Whatever ends the recording
 //! (command exit, --duration, Ctrl-C, SIGTERM, the target gone), the profile is written.
-mod drain;
 mod live;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use drain::{comm_text, counters as counters_of, drain, Drained};
-
 use crate::{
     error::Error,
+    files,
     kallsyms::Kallsyms,
     privileges,
-    probe::{BackendChoice, MapLimits},
+    probe::{drain, BackendChoice, MapLimits},
     profile::{self, Format, RecordingMeta, TargetInfo},
     report,
+    scope::{Target, TargetSpec},
     session::{Session, SessionOptions},
-    target::{Target, TargetSpec},
 };
 
 pub struct RecordOptions {
@@ -32,7 +30,7 @@ pub struct RecordOptions {
 /// Runs a recording; returns the exit code (the spawned command's, or 0).
 pub async fn record(options: RecordOptions) -> Result<i32, Error> {
     privileges::check()?;
-    profile::check_writable(&options.output)?;
+    files::check_writable(&options.output)?;
     let target = options.target.resolve()?;
     let result = record_target(&options, &target).await;
     target.finish(options.quiet);
@@ -40,10 +38,8 @@ pub async fn record(options: RecordOptions) -> Result<i32, Error> {
 }
 
 async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, Error> {
-    let mut session = Session::start(
-        target,
-        &SessionOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, stream: None },
-    )?;
+    let mut session =
+        Session::start(target, &SessionOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, stream: None })?;
     let mut live = LiveLine::new(options.quiet);
     let ended = session.wait(target, options.duration, live.enabled(), &mut live).await?;
     live.clear();
@@ -68,7 +64,7 @@ async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, 
         kallsyms.as_ref(),
     );
     let text = options.format.render(&profile)?;
-    profile::write_atomic(&options.output, text.as_bytes())?;
+    files::write_atomic(&options.output, text.as_bytes())?;
     if !options.quiet {
         eprintln!("capdisc: recording stopped: {}", ended.reason);
         eprint!("{}", report::table(&profile));
@@ -78,14 +74,8 @@ async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, 
 }
 
 fn target_info(target: &Target) -> TargetInfo {
-    let mut info = TargetInfo {
-        kind: target.kind().into(),
-        description: target.describe(),
-        command: None,
-        pid: None,
-        cgroup: None,
-        unit: None,
-    };
+    let mut info =
+        TargetInfo { kind: target.kind().into(), description: target.describe(), command: None, pid: None, cgroup: None, unit: None };
     match target {
         Target::Command { argv, cgroup } => {
             info.command = Some(argv.clone());

@@ -7,7 +7,11 @@ use crate::caps;
 /// Every capability the running kernel knows.
 pub fn all_caps() -> u64 {
     let last = caps::last_cap().min(63);
-    if last == 63 { u64::MAX } else { (1u64 << (last + 1)) - 1 }
+    if last == 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    }
 }
 
 /// One parsed assignment.
@@ -78,7 +82,11 @@ pub fn mask_names(mask: u64) -> Vec<String> {
 
 /// `CAP_A CAP_B`, or `(none)` for an empty set: for messages.
 pub fn mask_text(mask: u64) -> String {
-    if mask == 0 { "(none)".into() } else { mask_names(mask).join(" ") }
+    if mask == 0 {
+        "(none)".into()
+    } else {
+        mask_names(mask).join(" ")
+    }
 }
 
 #[cfg(test)]

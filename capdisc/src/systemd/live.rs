@@ -1,11 +1,43 @@
 //! systemd's own view of a unit on a live system (`systemctl show`): what it really parsed,
-//! which is what counts (it drops unknown capability names silently).
-use std::{path::Path, process::Command};
+//! which is what counts (it drops unknown capability names silently), and running `systemctl`.
+use std::{collections::HashMap, path::Path, process::Command};
 
+use super::names::is_root_user;
 use crate::{caps, error::Error};
 
 pub fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
+}
+
+/// Fails with what to do instead when systemd is not the service manager here.
+pub fn require_running() -> Result<(), Error> {
+    if !systemd_running() {
+        return Err(Error::Target(
+            "systemd is not running on this host (no /run/systemd/system); record with --cgroup PATH or --pid PID instead".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `systemctl show --property=KEYS UNIT`; a unit systemd does not know is an error.
+pub fn show(unit: &str, keys: &[&str]) -> Result<HashMap<String, String>, Error> {
+    let mut keys = keys.to_vec();
+    if !keys.contains(&"LoadState") {
+        keys.push("LoadState");
+    }
+    let output = Command::new("systemctl")
+        .arg("show")
+        .arg(format!("--property={}", keys.join(",")))
+        .arg(unit)
+        .output()
+        .map_err(|source| Error::io("cannot run systemctl", source))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let values: HashMap<String, String> =
+        text.lines().filter_map(|line| line.split_once('=')).map(|(key, value)| (key.to_owned(), value.to_owned())).collect();
+    if !output.status.success() || values.get("LoadState").is_some_and(|state| state == "not-found") {
+        return Err(Error::Target(format!("unit {unit} does not exist; list units with `systemctl list-unit-files`")));
+    }
+    Ok(values)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,27 +49,31 @@ pub struct LiveView {
     pub load_state: String,
 }
 
-pub fn live_view(unit: &str) -> Result<LiveView, Error> {
-    let output = Command::new("systemctl")
-        .args(["show", "-p", "CapabilityBoundingSet", "-p", "AmbientCapabilities", "-p", "User", "-p", "DynamicUser", "-p", "LoadState", unit])
-        .output()
-        .map_err(|err| Error::Runtime(format!("cannot run systemctl: {err}")))?;
-    if !output.status.success() {
-        return Err(Error::Runtime(format!("systemctl show {unit} failed: {}", String::from_utf8_lossy(&output.stderr).trim())));
+impl LiveView {
+    pub fn non_root(&self) -> bool {
+        self.dynamic_user || !is_root_user(&self.user)
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let get = |key: &str| text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('=')).unwrap_or("").to_owned();
-    let view = LiveView {
+}
+
+pub fn live_view(unit: &str) -> Result<LiveView, Error> {
+    let values = show(unit, &["CapabilityBoundingSet", "AmbientCapabilities", "User", "DynamicUser", "LoadState"])?;
+    let get = |key: &str| values.get(key).cloned().unwrap_or_default();
+    Ok(LiveView {
         bounding: names_mask(&get("CapabilityBoundingSet")),
         ambient: names_mask(&get("AmbientCapabilities")),
         user: get("User"),
         dynamic_user: get("DynamicUser") == "yes",
         load_state: get("LoadState"),
-    };
-    if view.load_state == "not-found" {
-        return Err(Error::Usage(format!("unit {unit} does not exist; list units with `systemctl list-unit-files`")));
+    })
+}
+
+/// Runs `systemctl ARGS`, failing with its own message.
+pub fn systemctl(args: &[&str]) -> Result<(), Error> {
+    let output = Command::new("systemctl").args(args).output().map_err(|source| Error::io("cannot run systemctl", source))?;
+    if !output.status.success() {
+        return Err(Error::Runtime(format!("systemctl {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim())));
     }
-    Ok(view)
+    Ok(())
 }
 
 /// `cap_chown cap_kill` (systemctl's spelling) to a mask.

@@ -1,13 +1,18 @@
-//! systemd: reading a unit's capability configuration the way systemd does (unit file, drop-ins,
-//! merge rules, implicit drops), systemd's own view on a live system, and writing drop-ins.
+//! systemd, and all capdisc knows of it: naming rules, reading a unit's capability
+//! configuration the way systemd does (unit file, drop-ins, merge rules, implicit drops),
+//! systemd's own view on a live system, writing drop-ins, and restarting a unit for a recording.
 mod capset;
 mod dropin;
 mod implicit;
 mod live;
+mod names;
+mod restart;
 mod unit;
 
 pub use capset::{all_caps, mask_names, mask_text, parse_assignment, CapSetBuilder};
-pub use dropin::{apply_dropin, AppliedDropin, DROPIN_NAME};
+pub use dropin::{apply_dropin, remove_runtime_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR};
 pub use implicit::IMPLICIT_DROPS;
-pub use live::{live_view, systemd_running, LiveView};
-pub use unit::{resolve, unit_name, Effective, UnitFiles};
+pub use live::{live_view, names_mask, require_running, show, systemctl, systemd_running, LiveView};
+pub use names::{is_root_user, slice_path, unit_name, unit_of_cgroup_path};
+pub use restart::{UnitRestart, PERMISSIVE_DROPIN};
+pub use unit::{resolve, Effective, UnitFiles};

@@ -8,17 +8,16 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::{capset::{all_caps, CapSetBuilder}, implicit::IMPLICIT_DROPS};
+use super::{
+    capset::{all_caps, CapSetBuilder},
+    implicit::IMPLICIT_DROPS,
+    names::{is_root_user, unit_name},
+};
 use crate::{caps, error::Error};
 
 /// Unit directories in priority order, relative to the root.
 const UNIT_DIRS: [&str; 5] =
     ["etc/systemd/system", "run/systemd/system", "usr/local/lib/systemd/system", "usr/lib/systemd/system", "lib/systemd/system"];
-
-/// `app` -> `app.service`; names with a unit suffix are kept (systemctl's rule).
-pub fn unit_name(name: &str) -> String {
-    if name.contains('.') { name.to_owned() } else { format!("{name}.service") }
-}
 
 #[derive(Debug)]
 pub struct UnitFiles {
@@ -30,11 +29,9 @@ pub struct UnitFiles {
 impl UnitFiles {
     pub fn find(name: &str, root: &Path) -> Result<Self, Error> {
         let name = unit_name(name);
-        let main = UNIT_DIRS
-            .iter()
-            .map(|dir| root.join(dir).join(&name))
-            .find(|path| path.exists())
-            .ok_or_else(|| Error::Usage(format!("unit {name} not found under {} (looked in /etc, /run, /usr/lib systemd directories)", root.display())))?;
+        let main = UNIT_DIRS.iter().map(|dir| root.join(dir).join(&name)).find(|path| path.exists()).ok_or_else(|| {
+            Error::Usage(format!("unit {name} not found under {} (looked in /etc, /run, /usr/lib systemd directories)", root.display()))
+        })?;
         if fs::read_link(&main).is_ok_and(|target| target == Path::new("/dev/null")) {
             return Err(Error::Usage(format!("unit {name} is masked ({} -> /dev/null)", main.display())));
         }
@@ -61,7 +58,9 @@ impl UnitFiles {
         }
         let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         let mut dropins: Vec<PathBuf> = fs::read_dir(path.with_file_name(format!("{name}.d")))
-            .map(|entries| entries.flatten().map(|entry| entry.path()).filter(|path| path.extension().is_some_and(|ext| ext == "conf")).collect())
+            .map(|entries| {
+                entries.flatten().map(|entry| entry.path()).filter(|path| path.extension().is_some_and(|ext| ext == "conf")).collect()
+            })
             .unwrap_or_default();
         dropins.sort_by_key(|path| path.file_name().map(|name| name.to_os_string()));
         Ok(Self { name, main: path.to_path_buf(), dropins })
@@ -98,13 +97,17 @@ pub struct Effective {
 
 impl Effective {
     pub fn non_root(&self) -> bool {
-        self.dynamic_user || self.user.as_deref().is_some_and(|user| user != "root" && user != "0")
+        self.dynamic_user || self.user.as_deref().is_some_and(|user| !is_root_user(user))
     }
 
     /// What the service's processes can actually hold: the bounding set for root; for a
     /// non-root user, the ambient capabilities that survive the bounding set.
     pub fn usable(&self) -> u64 {
-        if self.non_root() { self.ambient & self.bounding } else { self.bounding }
+        if self.non_root() {
+            self.ambient & self.bounding
+        } else {
+            self.bounding
+        }
     }
 }
 
@@ -218,7 +221,10 @@ mod tests {
     fn dropins_apply_in_lexical_order_after_the_unit() {
         let effective = resolve_text(
             "[Service]\nCapabilityBoundingSet=CAP_CHOWN CAP_NET_RAW\n",
-            &[("20-more.conf", "[Service]\nCapabilityBoundingSet=CAP_KILL\n"), ("10-less.conf", "[Service]\nCapabilityBoundingSet=~CAP_NET_RAW\n")],
+            &[
+                ("20-more.conf", "[Service]\nCapabilityBoundingSet=CAP_KILL\n"),
+                ("10-less.conf", "[Service]\nCapabilityBoundingSet=~CAP_NET_RAW\n"),
+            ],
         );
         assert_eq!(effective.bounding, (1 << 0) | (1 << 5), "~NET_RAW first (10-), then OR KILL (20-)");
     }
@@ -234,7 +240,9 @@ mod tests {
     #[test]
     fn higher_priority_directories_win_for_the_same_dropin_name() {
         let dir = tempfile::tempdir().expect("tempdir");
-        for (base, text) in [("usr/lib/systemd/system", "CapabilityBoundingSet=CAP_KILL"), ("etc/systemd/system", "CapabilityBoundingSet=CAP_CHOWN")] {
+        for (base, text) in
+            [("usr/lib/systemd/system", "CapabilityBoundingSet=CAP_KILL"), ("etc/systemd/system", "CapabilityBoundingSet=CAP_CHOWN")]
+        {
             let d = dir.path().join(base).join("app.service.d");
             fs::create_dir_all(&d).expect("mkdir");
             fs::write(d.join("50-caps.conf"), format!("[Service]\n{text}\n")).expect("write");

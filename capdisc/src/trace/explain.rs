@@ -58,7 +58,11 @@ pub fn explain(pid: u32, cap: u32, syscall: &str, foreign_userns: bool, at_check
         None => match status::read(pid) {
             Ok(process) => process,
             Err(_) => {
-                return Explanation { errno, sets: None, cause: format!("{name} was not in the effective set (the process has exited; its sets are gone)") };
+                return Explanation {
+                    errno,
+                    sets: None,
+                    cause: format!("{name} was not in the effective set (the process has exited; its sets are gone)"),
+                };
             }
         },
     };

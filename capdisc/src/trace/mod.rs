@@ -10,8 +10,8 @@ use crate::{
     error::Error,
     privileges,
     probe::{BackendChoice, MapLimits, StreamConfig},
+    scope::TargetSpec,
     session::{Session, SessionOptions},
-    target::TargetSpec,
 };
 
 pub use explain::{explain, Explanation};

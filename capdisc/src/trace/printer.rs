@@ -1,10 +1,7 @@
 //! Formatting trace events: a table line or a JSON object per check (field names are stable
 //! and documented in the README), `--unique`, `--denied`, no-audit hiding, and the lost-event
 //! count read from the kernel's counter.
-use std::{
-    collections::HashSet,
-    io::Write,
-};
+use std::{collections::HashSet, io::Write};
 
 use aya::Ebpf;
 use capdisc_common::{counter, flags, TraceEvent};
@@ -16,9 +13,9 @@ use crate::{
     classify::{self, call_site_frames},
     clock::{rfc3339, BootClock},
     kallsyms::Kallsyms,
-    record,
+    scope::CgroupNames,
     syscalls,
-    target::{unit_of_cgroup_path, CgroupNames},
+    systemd::unit_of_cgroup_path,
 };
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -61,7 +58,21 @@ impl Printer {
     }
 
     pub fn header(&self) {
-        println!("{:<12} {:>7} {:>7} {:>6} {:<16} {:<24} {:<26} {:<7} {:<8} SYSCALL", "TIME", "PID", "TID", "UID", "COMM", "UNIT", "CAPABILITY", "VERDICT", "AUDIT");
+        println!(
+            "{}",
+            Row {
+                time: "TIME",
+                pid: "PID",
+                tid: "TID",
+                uid: "UID",
+                comm: "COMM",
+                unit: "UNIT",
+                cap: "CAPABILITY",
+                verdict: "VERDICT",
+                audit: "AUDIT",
+                syscall: "SYSCALL"
+            }
+        );
     }
 
     pub fn summary(&self) -> String {
@@ -70,7 +81,7 @@ impl Printer {
 
     /// Reports events the kernel could not queue since the last call.
     pub fn tick_counters(&mut self, ebpf: &Ebpf) {
-        let Ok(counters) = record::counters_of(ebpf) else { return };
+        let Ok(counters) = crate::probe::counters(ebpf) else { return };
         let lost = counters[counter::EVENTS_LOST as usize];
         if lost > self.lost {
             let new = lost - self.lost;
@@ -78,7 +89,9 @@ impl Printer {
             if self.filter.json {
                 println!("{}", json!({ "lost": new, "lost_total": lost }));
             } else {
-                eprintln!("capdisc: {new} event(s) lost (ring buffer full; {lost} in all): use --buffer-size, --unique or a narrower target");
+                eprintln!(
+                    "capdisc: {new} event(s) lost (ring buffer full; {lost} in all): use --buffer-size, --unique or a narrower target"
+                );
             }
         }
     }
@@ -121,7 +134,7 @@ impl crate::session::Observer for Printer {
         }
         self.shown += 1;
         let (cgroup, unit) = self.unit(event.cgroup_id);
-        let comm = record::comm_text(&event.comm);
+        let comm = crate::probe::comm_text(&event.comm);
         let syscall = syscalls::name(event.syscall);
         let time = rfc3339(self.clock.wall(event.ts_ns));
         let at_check = (event.sets_known != 0).then_some(CredSets { euid: event.euid, sets: event.sets });
@@ -155,26 +168,67 @@ impl crate::session::Observer for Printer {
         } else {
             let clock = time.get(11..23).unwrap_or(&time).to_owned();
             let cap = format!("{}({})", caps::name(event.cap), event.cap);
-            let _ = writeln!(
-                out,
-                "{clock:<12} {:>7} {:>7} {:>6} {comm:<16} {:<24} {cap:<26} {:<7} {:<8} {syscall}",
-                event.pid,
-                event.tid,
-                event.uid,
-                unit.as_deref().unwrap_or("-"),
-                if denied { "DENIED" } else { "granted" },
-                if noaudit { "no-audit" } else { "audit" },
-            );
+            let (pid, tid, uid) = (event.pid.to_string(), event.tid.to_string(), event.uid.to_string());
+            let row = Row {
+                time: &clock,
+                pid: &pid,
+                tid: &tid,
+                uid: &uid,
+                comm: &comm,
+                unit: unit.as_deref().unwrap_or("-"),
+                cap: &cap,
+                verdict: if denied { "DENIED" } else { "granted" },
+                audit: if noaudit { "no-audit" } else { "audit" },
+                syscall: &syscall,
+            };
+            let _ = writeln!(out, "{row}");
             if let Some(explanation) = &explanation {
-                let sets = explanation.sets.as_ref().map(|sets| {
-                    format!("; sets eff={} prm={} inh={} bnd={} amb={}", sets.effective, sets.permitted, sets.inheritable, sets.bounding, sets.ambient)
-                }).unwrap_or_default();
-                let _ = writeln!(out, "  which permission: {} in {syscall} ({syscall}() fails with {}){sets}; cause: {}", caps::name(event.cap), explanation.errno, explanation.cause);
+                let sets = explanation
+                    .sets
+                    .as_ref()
+                    .map(|sets| {
+                        format!(
+                            "; sets eff={} prm={} inh={} bnd={} amb={}",
+                            sets.effective, sets.permitted, sets.inheritable, sets.bounding, sets.ambient
+                        )
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  which permission: {} in {syscall} ({syscall}() fails with {}){sets}; cause: {}",
+                    caps::name(event.cap),
+                    explanation.errno,
+                    explanation.cause
+                );
             }
             if self.filter.stacks && !frames.is_empty() {
                 let _ = writeln!(out, "  stack: {}", frames.join(" <- "));
             }
         }
         let _ = out.flush();
+    }
+}
+
+/// One line of the table, header included: the column widths live here only.
+struct Row<'a> {
+    time: &'a str,
+    pid: &'a str,
+    tid: &'a str,
+    uid: &'a str,
+    comm: &'a str,
+    unit: &'a str,
+    cap: &'a str,
+    verdict: &'a str,
+    audit: &'a str,
+    syscall: &'a str,
+}
+
+impl std::fmt::Display for Row<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<12} {:>7} {:>7} {:>6} {:<16} {:<24} {:<26} {:<7} {:<8} {}",
+            self.time, self.pid, self.tid, self.uid, self.comm, self.unit, self.cap, self.verdict, self.audit, self.syscall
+        )
     }
 }

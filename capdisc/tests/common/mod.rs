@@ -6,7 +6,10 @@ use std::{
     process::{Command, Output},
 };
 
-use capdisc::{classify::Class, profile::{self, CapabilityUse, Profile}};
+use capdisc::{
+    classify::Class,
+    profile::{self, CapabilityUse, Profile},
+};
 
 pub fn capdisc() -> Command {
     Command::new(env!("CARGO_BIN_EXE_capdisc"))
@@ -39,19 +42,8 @@ pub fn record_workload(extra: &[&str], workload_args: &[&str]) -> Recording {
 pub fn record(extra: &[&str], target: &[&str]) -> Recording {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("profile.yaml");
-    let output = capdisc()
-        .args(["record", "-q", "-o"])
-        .arg(&path)
-        .args(extra)
-        .args(target)
-        .output()
-        .expect("run capdisc");
-    assert!(
-        path.exists(),
-        "no profile written; status {:?}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = capdisc().args(["record", "-q", "-o"]).arg(&path).args(extra).args(target).output().expect("run capdisc");
+    assert!(path.exists(), "no profile written; status {:?}\nstderr: {}", output.status, String::from_utf8_lossy(&output.stderr));
     let profile = profile::read(&path).expect("profile reads back");
     Recording { output, profile, _dir: dir }
 }
@@ -70,4 +62,15 @@ pub fn syscall_names(cap: &CapabilityUse) -> Vec<&str> {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Whether this test must be skipped because it needs root (loading eBPF programs, setpriv);
+/// says so out loud, so a skip never reads as a pass.
+pub fn skip_without_root() -> bool {
+    if unsafe { libc::geteuid() } == 0 {
+        return false;
+    }
+    let name = std::thread::current().name().unwrap_or("this test").to_owned();
+    eprintln!("skipping {name}: it loads eBPF programs or changes uids, which needs root");
+    true
 }

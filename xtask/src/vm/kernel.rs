@@ -1,10 +1,16 @@
 //! Debian kernel images: find the newest package matching a pattern, download it with apt and
 //! unpack its vmlinuz (cached).
-use std::{path::{Path, PathBuf}, process::Command};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{run::{run, stdout}, setup::apt_update};
+use crate::{
+    run::{run, stdout},
+    setup::apt_update,
+};
 
 pub struct Kernel {
     pub release: String,

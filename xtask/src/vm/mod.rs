@@ -23,7 +23,7 @@ use scenario::{Outcome, BACKENDS, WORKLOADS};
 const KERNELS: [&str; 2] = [r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64$", r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$"];
 
 /// Boots every kernel; returns the comparisons made (one per backend and kernel) as a tally.
-pub fn vm() -> Result<crate::test::Tally> {
+pub fn vm() -> Result<crate::tally::Tally> {
     setup::apt_install(&["qemu-system-x86".into(), "busybox-static".into()])?;
     let binaries = build::static_binaries()?;
     let dir = workspace().join("target/vm");
@@ -58,7 +58,7 @@ pub fn vm() -> Result<crate::test::Tally> {
     if !failures.is_empty() {
         eprintln!("xtask: vm: backends disagree with the host or are missing:\n{}", failures.join("\n"));
     }
-    Ok(crate::test::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 })
+    Ok(crate::tally::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 })
 }
 
 /// The story end to end in a Debian guest with systemd as PID 1; returns the checks made.

@@ -1,6 +1,10 @@
 //! The workloads every backend must agree on, the guest's /init script that records them with
 //! each backend, and the comparison with the host's results.
-use std::{collections::{BTreeMap, BTreeSet}, path::Path, process::Command};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+    process::Command,
+};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -63,7 +67,10 @@ pub fn guest_script() -> String {
 /// What one backend did on one kernel.
 pub enum Outcome {
     /// Every workload recorded; `chosen` is the backend `auto` picked.
-    Agrees { workloads: usize, chosen: Option<String> },
+    Agrees {
+        workloads: usize,
+        chosen: Option<String>,
+    },
     Unavailable(String),
     Differs(String),
 }
@@ -125,7 +132,8 @@ pub fn trace_results(serial: &str) -> BTreeMap<String, TraceResult> {
             let mut parts = line.strip_prefix("CAPDISC-TRACE ")?.split_whitespace();
             let backend = parts.next()?.to_owned();
             let counts: Vec<u32> = parts.filter_map(|count| count.parse().ok()).collect();
-            let explained = marked_lines(serial).any(|event| event.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} ")) && event.contains("\"explain\":{\"cause\""));
+            let explained = marked_lines(serial)
+                .any(|event| event.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} ")) && event.contains("\"explain\":{\"cause\""));
             let streamed = counts.first() == Some(&1) && counts.get(1) == Some(&1) && counts.get(3) == Some(&1) && explained;
             Some((backend, TraceResult { streamed, expected_cause: counts.get(2) == Some(&1) }))
         })
@@ -141,7 +149,10 @@ pub fn judge_traces(serial: &str, kernel: &str, outcomes: &mut BTreeMap<String, 
         let result = traces.get(backend);
         let ok = result.is_some_and(|result| result.streamed);
         if result.is_some_and(|result| result.streamed && !result.expected_cause) {
-            eprintln!("xtask: vm: warning: {kernel} trace --backend {backend} explained the denied bind with an unexpected cause: {}", events.join(" | "));
+            eprintln!(
+                "xtask: vm: warning: {kernel} trace --backend {backend} explained the denied bind with an unexpected cause: {}",
+                events.join(" | ")
+            );
         }
         if !ok {
             failures.push(format!(

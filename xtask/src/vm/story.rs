@@ -43,7 +43,10 @@ impl Story {
             ("2. lint exits 1".to_owned(), self.step("step2-exit") == "1"),
             ("2. lint names the empty bounding set".to_owned(), self.step("step2-cause") == "found"),
             ("2b. trace --denied --unit --restart exits 0".to_owned(), self.step("step2b-exit") == "0"),
-            ("2b. it answers: app.service, CAP_NET_BIND_SERVICE in bind, EACCES, outside the bounding set".to_owned(), self.step("step2b-answer") == "found"),
+            (
+                "2b. it answers: app.service, CAP_NET_BIND_SERVICE in bind, EACCES, outside the bounding set".to_owned(),
+                self.step("step2b-answer") == "found",
+            ),
             ("3. record --restart --permissive succeeds".to_owned(), self.step("step3-exit") == "0"),
             ("3. it finds exactly CAP_NET_BIND_SERVICE required".to_owned(), self.step("step3-required") == "CAP_NET_BIND_SERVICE"),
             ("3. the permissive drop-in is removed".to_owned(), self.step("step3-dropin") == "removed"),
@@ -56,7 +59,12 @@ impl Story {
         ];
         let (after, handfix) = (number("exposure-after"), number("exposure-handfix"));
         checks.push((
-            format!("5. exposure {} -> {}, no worse than the hand-written fix ({})", self.step("exposure-before"), self.step("exposure-after"), self.step("exposure-handfix")),
+            format!(
+                "5. exposure {} -> {}, no worse than the hand-written fix ({})",
+                self.step("exposure-before"),
+                self.step("exposure-after"),
+                self.step("exposure-handfix")
+            ),
             matches!((after, handfix), (Some(after), Some(handfix)) if after <= handfix),
         ));
         checks.push(("every unit: record --all wrote a per-unit profile".to_owned(), self.units().len() >= 3));
@@ -77,7 +85,8 @@ impl Story {
 
     /// The every-unit table: required (recorded) against declared (the shipped unit).
     pub fn unit_table(&self) -> String {
-        let mut out = format!("{:<34} {:<44} {}\n", "unit", "required (capdisc record --all)", "declared CapabilityBoundingSet= / outside it");
+        let mut out =
+            format!("{:<34} {:<44} {}\n", "unit", "required (capdisc record --all)", "declared CapabilityBoundingSet= / outside it");
         for (unit, required) in self.units() {
             let declared_text = self.declared.get(&unit).cloned().unwrap_or_default();
             let declared: BTreeSet<String> = declared_text.split_whitespace().map(str::to_ascii_uppercase).collect();
@@ -86,7 +95,8 @@ impl Story {
             // sessions) holds processes started elsewhere, so the comparison does not apply.
             let service = unit.ends_with(".service");
             let outside: Vec<&String> = required.iter().filter(|cap| service && !all && !declared.contains(*cap)).collect();
-            let required_text = if required.is_empty() { "none".to_owned() } else { required.iter().cloned().collect::<Vec<_>>().join(" ") };
+            let required_text =
+                if required.is_empty() { "none".to_owned() } else { required.iter().cloned().collect::<Vec<_>>().join(" ") };
             let declared_summary = if !service {
                 "n/a (not a service)".to_owned()
             } else if all {
@@ -96,7 +106,11 @@ impl Story {
             } else {
                 declared.iter().cloned().collect::<Vec<_>>().join(" ")
             };
-            let outside_text = if outside.is_empty() { String::new() } else { format!(" / OUTSIDE: {}", outside.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")) };
+            let outside_text = if outside.is_empty() {
+                String::new()
+            } else {
+                format!(" / OUTSIDE: {}", outside.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
+            };
             out.push_str(&format!("{unit:<34} {required_text:<44} {declared_summary}{outside_text}\n"));
         }
         out

@@ -27,7 +27,9 @@ pub fn base_archive(dir: &Path) -> Result<(PathBuf, PathBuf)> {
         let _ = fs::remove_dir_all(&partial);
         let mirror = debian_mirror()?;
         eprintln!("xtask: vm: debootstrap {SUITE} (minbase + {PACKAGES}) from the machine's apt mirror");
-        let debootstrap = || run(Command::new("debootstrap").args(["--variant=minbase", &format!("--include={PACKAGES}"), SUITE]).arg(&partial).arg(&mirror));
+        let debootstrap = || {
+            run(Command::new("debootstrap").args(["--variant=minbase", &format!("--include={PACKAGES}"), SUITE]).arg(&partial).arg(&mirror))
+        };
         if debootstrap().is_err() {
             eprintln!("xtask: vm: debootstrap failed; trying once more");
             let _ = fs::remove_dir_all(&partial);
@@ -54,7 +56,9 @@ pub fn base_archive(dir: &Path) -> Result<(PathBuf, PathBuf)> {
 /// The overlay: binaries, units, the app user, masks, and the story script.
 pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     let mut archive = Newc::default();
-    for dir in ["usr/local/bin", "etc/capdisc", "etc/systemd/system/sysinit.target.wants", "etc/systemd/system/multi-user.target.wants", "var/lib"] {
+    for dir in
+        ["usr/local/bin", "etc/capdisc", "etc/systemd/system/sysinit.target.wants", "etc/systemd/system/multi-user.target.wants", "var/lib"]
+    {
         archive.entry(dir, 0o040755, &[], (0, 0));
     }
     for (name, source) in [("usr/local/bin/capdisc", "capdisc"), ("usr/local/bin/capdisc-demo", "capdisc-demo")] {
@@ -73,7 +77,10 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     for masked in ["serial-getty@ttyS0.service", "getty@tty1.service", "systemd-firstboot.service"] {
         archive.symlink(&format!("etc/systemd/system/{masked}"), "/dev/null");
     }
-    for (file, line) in [("etc/passwd", format!("app:x:{APP_UID}:{APP_UID}:capdisc demo:/nonexistent:/usr/sbin/nologin\n")), ("etc/group", format!("app:x:{APP_UID}:\n"))] {
+    for (file, line) in [
+        ("etc/passwd", format!("app:x:{APP_UID}:{APP_UID}:capdisc demo:/nonexistent:/usr/sbin/nologin\n")),
+        ("etc/group", format!("app:x:{APP_UID}:\n")),
+    ] {
         let mut text = fs::read_to_string(tree.join(file)).with_context(|| format!("{file} missing from the guest tree"))?;
         if !text.contains("\napp:") {
             text.push_str(&line);

@@ -28,8 +28,8 @@ pub struct Cgroup {
 /// Where cgroup v2 is mounted (`/sys/fs/cgroup` on unified hosts, `/sys/fs/cgroup/unified` on
 /// hybrid ones), from /proc/self/mountinfo.
 pub fn cgroup2_mount() -> Result<PathBuf, Error> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|err| Error::Kernel(format!("cannot read /proc/self/mountinfo: {err}")))?;
+    let mountinfo =
+        fs::read_to_string("/proc/self/mountinfo").map_err(|err| Error::Kernel(format!("cannot read /proc/self/mountinfo: {err}")))?;
     mountinfo
         .lines()
         .find_map(|line| {
@@ -40,7 +40,10 @@ pub fn cgroup2_mount() -> Result<PathBuf, Error> {
             left.split_whitespace().nth(4).map(PathBuf::from)
         })
         .ok_or_else(|| {
-            Error::Kernel("cgroup v2 is not mounted; mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` or boot with a unified hierarchy".into())
+            Error::Kernel(
+                "cgroup v2 is not mounted; mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` or boot with a unified hierarchy"
+                    .into(),
+            )
         })
 }
 
@@ -66,13 +69,7 @@ impl Cgroup {
         }
         let relative_path = absolute.strip_prefix(mount).unwrap_or(absolute);
         let level = relative_path.components().count() as u32;
-        Ok(Self {
-            path: absolute.to_path_buf(),
-            relative: format!("/{}", relative_path.display()),
-            id: metadata.ino(),
-            level,
-            owned,
-        })
+        Ok(Self { path: absolute.to_path_buf(), relative: format!("/{}", relative_path.display()), id: metadata.ino(), level, owned })
     }
 
     /// A new, empty leaf cgroup for a spawned command.
@@ -101,16 +98,6 @@ impl Cgroup {
         }
         false
     }
-}
-
-/// The systemd unit a cgroup path belongs to (`/system.slice/nginx.service/x` -> nginx.service).
-pub fn unit_of_cgroup_path(relative: &str) -> Option<String> {
-    const UNIT_SUFFIXES: [&str; 5] = [".service", ".scope", ".socket", ".mount", ".swap"];
-    relative
-        .split('/')
-        .rev()
-        .find(|part| UNIT_SUFFIXES.iter().any(|suffix| part.ends_with(suffix)))
-        .map(str::to_owned)
 }
 
 /// cgroup ids to paths, read from the cgroup v2 tree (for naming `--all` results).
@@ -148,18 +135,5 @@ impl CgroupNames {
 
     pub fn path(&self, id: u64) -> Option<&str> {
         self.paths.get(&id).map(String::as_str)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unit_of_cgroup_path;
-
-    #[test]
-    fn names_the_unit_of_a_cgroup() {
-        assert_eq!(unit_of_cgroup_path("/system.slice/nginx.service").as_deref(), Some("nginx.service"));
-        assert_eq!(unit_of_cgroup_path("/system.slice/app.service/worker").as_deref(), Some("app.service"));
-        assert_eq!(unit_of_cgroup_path("/user.slice/user-0.slice/session-1.scope").as_deref(), Some("session-1.scope"));
-        assert_eq!(unit_of_cgroup_path("/capdisc-1-0"), None);
     }
 }

@@ -1,14 +1,12 @@
 //! generate, apply, lint, status, decode, diff and merge against fixture profiles, fixture units,
 //! real processes and systemd's own tools (systemd-analyze reads what capdisc wrote).
-mod common;
-
 use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
 };
 
-use common::*;
+use crate::common::*;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -95,7 +93,9 @@ fn lint_names_the_story_cause_and_passes_the_fix() {
 
 #[test]
 fn lint_catches_names_systemd_ignores_and_unused_or_missing_grants() {
-    let root = unit_root("[Service]\nExecStart=/bin/app\nUser=daemon\nCapabilityBoundingSet=net_bind_service\nAmbientCapabilities=CAP_NET_BIND_SERVCE\n");
+    let root = unit_root(
+        "[Service]\nExecStart=/bin/app\nUser=daemon\nCapabilityBoundingSet=net_bind_service\nAmbientCapabilities=CAP_NET_BIND_SERVCE\n",
+    );
     let text = stdout_of(&capdisc().args(["lint", "app", "--root", &root_arg(&root)]).output().expect("lint"));
     assert!(text.contains("contains `net_bind_service`, which systemd silently ignores"), "{text}");
     assert!(text.contains("fix: write CapabilityBoundingSet=CAP_NET_BIND_SERVICE"), "{text}");
@@ -104,15 +104,29 @@ fn lint_catches_names_systemd_ignores_and_unused_or_missing_grants() {
     let noroot = unit_root("[Service]\nExecStart=/bin/app\nSecureBits=keep-caps noroot\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n");
     let output = capdisc().args(["lint", "app", "--root", &root_arg(&noroot)]).output().expect("lint");
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout_of(&output).contains("warning: SecureBits=noroot: the service runs as root but gets no capabilities"), "{}", stdout_of(&output));
+    assert!(
+        stdout_of(&output).contains("warning: SecureBits=noroot: the service runs as root but gets no capabilities"),
+        "{}",
+        stdout_of(&output)
+    );
 
     let open = unit_root("[Service]\nExecStart=/bin/app\n");
-    let output = capdisc().args(["lint", "app", "--root", &root_arg(&open), "--profile"]).arg(fixtures().join("root-bind.yaml")).output().expect("lint");
+    let output = capdisc()
+        .args(["lint", "app", "--root", &root_arg(&open), "--profile"])
+        .arg(fixtures().join("root-bind.yaml"))
+        .output()
+        .expect("lint");
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout_of(&output).contains("warning: CapabilityBoundingSet= is not set, so every capability is available; the profile needs only CAP_NET_BIND_SERVICE"));
+    assert!(stdout_of(&output).contains(
+        "warning: CapabilityBoundingSet= is not set, so every capability is available; the profile needs only CAP_NET_BIND_SERVICE"
+    ));
 
     let narrow = unit_root("[Service]\nExecStart=/bin/app\nCapabilityBoundingSet=CAP_CHOWN\n");
-    let output = capdisc().args(["lint", "app", "--root", &root_arg(&narrow), "--profile"]).arg(fixtures().join("root-bind.yaml")).output().expect("lint");
+    let output = capdisc()
+        .args(["lint", "app", "--root", &root_arg(&narrow), "--profile"])
+        .arg(fixtures().join("root-bind.yaml"))
+        .output()
+        .expect("lint");
     let text = stdout_of(&output);
     assert_eq!(output.status.code(), Some(1));
     assert!(text.contains("error: the profile needs CAP_NET_BIND_SERVICE (in bind), which this configuration does not grant"), "{text}");
@@ -125,7 +139,8 @@ fn lint_follows_dropins_from_a_unit_file_path() {
     let unit = dir.path().join("app.service");
     fs::write(&unit, STORY_BROKEN).expect("write");
     fs::create_dir(dir.path().join("app.service.d")).expect("mkdir");
-    fs::write(dir.path().join("app.service.d/60-capdisc.conf"), stdout_of(&run_in(&fixtures(), &["generate", "story-app.yaml"]))).expect("write");
+    fs::write(dir.path().join("app.service.d/60-capdisc.conf"), stdout_of(&run_in(&fixtures(), &["generate", "story-app.yaml"])))
+        .expect("write");
     let output = capdisc().args(["lint", "--unit-file"]).arg(&unit).output().expect("lint");
     assert_eq!(output.status.code(), Some(0), "the generated drop-in fixes the story: {}", stdout_of(&output));
 }
@@ -166,7 +181,12 @@ fn systemd_reads_the_generated_dropin_as_intended() {
     let root = unit_root(STORY_BROKEN);
     let (restricted_before, exposure_before) = analyze(root.path());
     assert!(restricted_before, "the broken unit keeps NET_BIND_SERVICE out of the bounding set");
-    let applied = capdisc().args(["apply"]).arg(fixtures().join("story-app.yaml")).args(["--unit", "app", "--root", &root_arg(&root)]).output().expect("apply");
+    let applied = capdisc()
+        .args(["apply"])
+        .arg(fixtures().join("story-app.yaml"))
+        .args(["--unit", "app", "--root", &root_arg(&root)])
+        .output()
+        .expect("apply");
     assert!(applied.status.success(), "{}", stderr(&applied));
     assert!(stdout_of(&applied).contains("needed by the profile but not granted now (the drop-in adds them): CAP_NET_BIND_SERVICE"));
     let (restricted_after, exposure_after) = analyze(root.path());
@@ -177,7 +197,8 @@ fn systemd_reads_the_generated_dropin_as_intended() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("app.service"), STORY_BROKEN).expect("write");
     fs::create_dir(dir.path().join("app.service.d")).expect("mkdir");
-    fs::copy(root.path().join("etc/systemd/system/app.service.d/60-capdisc.conf"), dir.path().join("app.service.d/60-capdisc.conf")).expect("copy");
+    fs::copy(root.path().join("etc/systemd/system/app.service.d/60-capdisc.conf"), dir.path().join("app.service.d/60-capdisc.conf"))
+        .expect("copy");
     let verify = Command::new("systemd-analyze").arg("verify").arg(dir.path().join("app.service")).output().expect("verify");
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 
@@ -190,7 +211,9 @@ fn systemd_reads_the_generated_dropin_as_intended() {
 fn apply_is_atomic_idempotent_keeps_a_backup_and_refuses_symlinks() {
     let root = unit_root(STORY_BROKEN);
     let dropin_dir = root.path().join("etc/systemd/system/app.service.d");
-    let apply = |fixture: &str| capdisc().arg("apply").arg(fixtures().join(fixture)).args(["--unit", "app", "--root", &root_arg(&root)]).output().expect("apply");
+    let apply = |fixture: &str| {
+        capdisc().arg("apply").arg(fixtures().join(fixture)).args(["--unit", "app", "--root", &root_arg(&root)]).output().expect("apply")
+    };
     assert!(apply("story-app.yaml").status.success());
     let first = fs::read_to_string(dropin_dir.join("60-capdisc.conf")).expect("written");
     let again = apply("story-app.yaml");
@@ -198,10 +221,16 @@ fn apply_is_atomic_idempotent_keeps_a_backup_and_refuses_symlinks() {
     assert_eq!(fs::read_to_string(dropin_dir.join("60-capdisc.conf")).expect("still there"), first);
     assert!(apply("nothing-needed.yaml").status.success());
     assert_eq!(fs::read_to_string(dropin_dir.join("60-capdisc.conf.bak")).expect("backup"), first);
-    let names: Vec<String> = fs::read_dir(&dropin_dir).expect("dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        fs::read_dir(&dropin_dir).expect("dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
 
-    let dry = capdisc().arg("apply").arg(fixtures().join("root-bind.yaml")).args(["--unit", "app", "--root", &root_arg(&root), "--dry-run"]).output().expect("dry run");
+    let dry = capdisc()
+        .arg("apply")
+        .arg(fixtures().join("root-bind.yaml"))
+        .args(["--unit", "app", "--root", &root_arg(&root), "--dry-run"])
+        .output()
+        .expect("dry run");
     assert!(stdout_of(&dry).contains("dry run, nothing written"));
     assert_ne!(fs::read_to_string(dropin_dir.join("60-capdisc.conf")).expect("kept"), first, "dry run changed nothing");
 
@@ -213,45 +242,6 @@ fn apply_is_atomic_idempotent_keeps_a_backup_and_refuses_symlinks() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(stderr(&refused).contains("refusing to write through the symlink"), "{}", stderr(&refused));
     assert_eq!(fs::read_to_string(&victim).expect("victim"), "untouched");
-}
-
-/// Starts `sleep` under setpriv/capsh arguments and returns it once `sleep` runs (the sets are
-/// arranged by then).
-fn arranged(program: &str, args: &[&str]) -> std::process::Child {
-    let child = Command::new(program).args(args).spawn().expect("spawn");
-    let comm = format!("/proc/{}/comm", child.id());
-    for _ in 0..500 {
-        if fs::read_to_string(&comm).is_ok_and(|name| name.trim() == "sleep") {
-            return child;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("{program} never exec'd sleep");
-}
-
-#[test]
-fn status_decodes_real_processes() {
-    let mut bare = arranged("setpriv", &["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "sleep", "5"]);
-    let output = capdisc().args(["status", &bare.id().to_string()]).output().expect("status");
-    let text = stdout_of(&output);
-    let _ = bare.kill();
-    let _ = bare.wait();
-    assert!(text.contains("CapBnd 0000000000000000  (none)"), "{text}");
-    assert!(text.contains("finding: non-root (uid 65534), ambient empty, effective empty: this process cannot bind ports below 1024"), "{text}");
-
-    let mut ambient = arranged("capsh", &["--keep=1", "--user=nobody", "--inh=cap_net_bind_service", "--addamb=cap_net_bind_service", "--", "-c", "exec sleep 5"]);
-    let output = capdisc().args(["status", &ambient.id().to_string(), "--json"]).output().expect("status");
-    let _ = ambient.kill();
-    let _ = ambient.wait();
-    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    assert_eq!(value["process"]["ambient"], 0x400, "{value}");
-    assert_eq!(value["process"]["effective"], 0x400, "{value}");
-    assert!(value["findings"].to_string().contains("ambient capabilities survive exec"), "{value}");
-
-    let decoded = capdisc().args(["decode", "0x400", "CapEff:\t0000000000003000"]).output().expect("decode");
-    assert_eq!(stdout_of(&decoded), "0x0000000000000400 = CAP_NET_BIND_SERVICE\nCapEff: 0x0000000000003000 = CAP_NET_ADMIN,CAP_NET_RAW\n");
-    let bad = capdisc().args(["decode", "cap_net_raw"]).output().expect("decode");
-    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[test]
@@ -271,7 +261,12 @@ fn diff_reports_creep_with_exit_status_and_merge_unites() {
 
     let out = tempfile::tempdir().expect("tempdir");
     let merged_path = out.path().join("merged.yaml");
-    let merged = capdisc().current_dir(&dir).args(["merge", "root-bind.yaml", "denied-and-advisory.yaml", "-o"]).arg(&merged_path).output().expect("merge");
+    let merged = capdisc()
+        .current_dir(&dir)
+        .args(["merge", "root-bind.yaml", "denied-and-advisory.yaml", "-o"])
+        .arg(&merged_path)
+        .output()
+        .expect("merge");
     assert!(merged.status.success(), "{}", stderr(&merged));
     let profile = capdisc::profile::read(&merged_path).expect("merged profile reads back");
     assert_eq!(required(&profile), vec!["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
@@ -294,7 +289,10 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
     let cases = [
         (write("broken.yaml", "schema_version: 1\ncapabilities: [\n"), "is not a valid profile"),
         (write("future.yaml", &story.replace("schema_version: 1", "schema_version: 99")), "schema version 99"),
-        (write("typo.yaml", &story.replace("name: CAP_NET_BIND_SERVICE", "name: CAP_NET_BIND_SERVCE")), "did you mean CAP_NET_BIND_SERVICE?"),
+        (
+            write("typo.yaml", &story.replace("name: CAP_NET_BIND_SERVICE", "name: CAP_NET_BIND_SERVCE")),
+            "did you mean CAP_NET_BIND_SERVICE?",
+        ),
         (dir.path().join("missing.yaml"), "cannot read profile"),
     ];
     for (path, expected) in cases {
@@ -306,7 +304,13 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
         assert_eq!(text.trim().lines().count(), 1, "{text}");
         assert!(!target.exists());
     }
-    let missing_unit = capdisc().arg("apply").arg(fixtures().join("story-app.yaml")).args(["--unit", "nope", "--root"]).arg(dir.path()).output().expect("apply");
+    let missing_unit = capdisc()
+        .arg("apply")
+        .arg(fixtures().join("story-app.yaml"))
+        .args(["--unit", "nope", "--root"])
+        .arg(dir.path())
+        .output()
+        .expect("apply");
     assert_eq!(missing_unit.status.code(), Some(2));
     assert!(stderr(&missing_unit).contains("unit nope.service not found"), "{}", stderr(&missing_unit));
 }

@@ -1,4 +1,4 @@
-//! What to record: a command capdisc spawns, a running process tree, a cgroup subtree, a
+//! What to record (the scope of a recording or trace): a command capdisc spawns, a running process tree, a cgroup subtree, a
 //! systemd unit's cgroup, or the whole host. Resolving a target validates it (before any
 //! probe is loaded) and says how the kernel programs must filter for it.
 mod cgroup;
@@ -11,10 +11,13 @@ use std::path::PathBuf;
 use aya::{maps::HashMap, Ebpf};
 use capdisc_common::{cgroup_state, mode};
 
-pub use cgroup::{cgroup2_mount, unit_of_cgroup_path, Cgroup, CgroupNames};
+pub use cgroup::{cgroup2_mount, Cgroup, CgroupNames};
 pub use spawn::{exit_code_of, spawn_in_cgroup};
 
-use crate::error::Error;
+use crate::{
+    error::Error,
+    systemd::{unit_name, UnitRestart},
+};
 
 /// A target as the user named it.
 #[derive(Clone, Debug)]
@@ -23,7 +26,10 @@ pub enum TargetSpec {
     Pid(u32),
     Cgroup(PathBuf),
     /// A systemd unit; with `restart`, recorded from its start (`Some(permissive)`).
-    Unit { name: String, restart: Option<bool> },
+    Unit {
+        name: String,
+        restart: Option<bool>,
+    },
     All,
 }
 
@@ -31,10 +37,21 @@ pub enum TargetSpec {
 #[derive(Debug)]
 pub enum Target {
     /// A fresh leaf cgroup the command will run in (created by capdisc, removed afterwards).
-    Command { argv: Vec<String>, cgroup: Cgroup },
-    Pid { pid: u32 },
-    Cgroup { cgroup: Cgroup },
-    Unit { name: String, cgroup: Cgroup, restart: Option<unit::Restart> },
+    Command {
+        argv: Vec<String>,
+        cgroup: Cgroup,
+    },
+    Pid {
+        pid: u32,
+    },
+    Cgroup {
+        cgroup: Cgroup,
+    },
+    Unit {
+        name: String,
+        cgroup: Cgroup,
+        restart: Option<UnitRestart>,
+    },
     All,
 }
 
@@ -54,11 +71,11 @@ impl TargetSpec {
             TargetSpec::Cgroup(path) => Target::Cgroup { cgroup: Cgroup::open_user_path(path)? },
             TargetSpec::Unit { name, restart: None } => {
                 let cgroup = unit::resolve_cgroup(name)?;
-                Target::Unit { name: unit::canonical_name(name), cgroup, restart: None }
+                Target::Unit { name: unit_name(name), cgroup, restart: None }
             }
             TargetSpec::Unit { name, restart: Some(permissive) } => {
                 let (cgroup, restart) = unit::prepare_restart(name, *permissive)?;
-                Target::Unit { name: unit::canonical_name(name), cgroup, restart: Some(restart) }
+                Target::Unit { name: unit_name(name), cgroup, restart: Some(restart) }
             }
             TargetSpec::All => Target::All,
         })
@@ -69,9 +86,7 @@ impl Target {
     /// Filter mode and cgroup depth for the kernel programs.
     pub fn filter(&self) -> (u32, u32) {
         match self {
-            Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => {
-                (mode::CGROUP, cgroup.level)
-            }
+            Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => (mode::CGROUP, cgroup.level),
             Target::Pid { .. } => (mode::PIDS, 0),
             Target::All => (mode::ALL, 0),
         }
@@ -82,14 +97,12 @@ impl Target {
         match self {
             Target::Command { cgroup, .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::AWAITING_EXEC),
             Target::Unit { cgroup, restart: Some(_), .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::AWAITING_EXEC),
-            Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => {
-                insert_cgroup(ebpf, cgroup.id, cgroup_state::RECORDING)
-            }
+            Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::RECORDING),
             Target::Pid { pid } => {
                 let map = ebpf.map_mut("PIDS").ok_or_else(|| missing("PIDS"))?;
-                let mut pids: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(Error::runtime)?;
+                let mut pids: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map PIDS", err))?;
                 for member in pid::tree(*pid) {
-                    pids.insert(member, 1, 0).map_err(Error::runtime)?;
+                    pids.insert(member, 1, 0).map_err(|err| Error::io("cannot add to map PIDS", err))?;
                 }
                 Ok(())
             }
@@ -144,10 +157,9 @@ impl Target {
     /// recording is already safe.
     pub fn finish(&self, quiet: bool) {
         match self {
-            Target::Command { cgroup, .. }
-                if !cgroup.remove_if_owned() && !quiet => {
-                    eprintln!("capdisc: note: processes left behind by the command still run in {}", cgroup.path.display());
-                }
+            Target::Command { cgroup, .. } if !cgroup.remove_if_owned() && !quiet => {
+                eprintln!("capdisc: note: processes left behind by the command still run in {}", cgroup.path.display());
+            }
             Target::Unit { restart: Some(restart), .. } => match restart.finish() {
                 Ok(done) if !quiet => eprintln!("capdisc: {done}"),
                 Ok(_) => {}
@@ -175,11 +187,10 @@ impl Target {
 
 fn insert_cgroup(ebpf: &mut Ebpf, id: u64, state: u8) -> Result<(), Error> {
     let map = ebpf.map_mut("CGROUPS").ok_or_else(|| missing("CGROUPS"))?;
-    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(Error::runtime)?;
-    cgroups.insert(id, state, 0).map_err(Error::runtime)
+    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
+    cgroups.insert(id, state, 0).map_err(|err| Error::io("cannot add to map CGROUPS", err))
 }
 
 fn missing(name: &str) -> Error {
     Error::Runtime(format!("map {name} missing from the eBPF object"))
 }
-

@@ -1,5 +1,5 @@
 //! Reading everything the kernel programs kept: aggregated checks, sampled stacks, per-CPU
-//! counters and executable paths.
+//! counters and executable paths. Turning them into a profile is `profile::build`'s job.
 use std::collections::HashMap;
 
 use aya::{
@@ -23,15 +23,17 @@ pub struct Drained {
 
 pub fn drain(ebpf: &Ebpf) -> Result<Drained, Error> {
     let mut drained = Drained { checks: checks(ebpf)?, ..Drained::default() };
-    let stack_ids: Vec<u32> = drained.checks.iter().flat_map(|(_, stats)| stats.call_sites).filter(|id| *id != 0).map(|id| id - 1).collect();
-    let stacks = StackTraceMap::try_from(map(ebpf, "STACKS")?).map_err(Error::runtime)?;
+    let stack_ids: Vec<u32> =
+        drained.checks.iter().flat_map(|(_, stats)| stats.call_sites).filter(|id| *id != 0).map(|id| id - 1).collect();
+    let stacks = StackTraceMap::try_from(map(ebpf, "STACKS")?).map_err(|err| Error::io("cannot open map STACKS", err))?;
     for id in stack_ids {
         if let Ok(trace) = stacks.get(&id, 0) {
             drained.stacks.insert(id, trace.frames().iter().map(|frame| frame.ip).collect());
         }
     }
     drained.counters = counters(ebpf)?;
-    let execs: BpfHashMap<_, [u8; COMM_LEN], ExePath> = BpfHashMap::try_from(map(ebpf, "EXECS")?).map_err(Error::runtime)?;
+    let execs: BpfHashMap<_, [u8; COMM_LEN], ExePath> =
+        BpfHashMap::try_from(map(ebpf, "EXECS")?).map_err(|err| Error::io("cannot open map EXECS", err))?;
     for entry in execs.iter().flatten() {
         let (comm, exe) = entry;
         let len = (exe.len as usize).min(exe.path.len());
@@ -43,12 +45,14 @@ pub fn drain(ebpf: &Ebpf) -> Result<Drained, Error> {
 
 /// Aggregated checks only (cheap enough for the live status line).
 pub fn checks(ebpf: &Ebpf) -> Result<Vec<(CheckKey, CheckStats)>, Error> {
-    let checks: BpfHashMap<_, CheckKey, CheckStats> = BpfHashMap::try_from(map(ebpf, "CHECKS")?).map_err(Error::runtime)?;
+    let checks: BpfHashMap<_, CheckKey, CheckStats> =
+        BpfHashMap::try_from(map(ebpf, "CHECKS")?).map_err(|err| Error::io("cannot open map CHECKS", err))?;
     Ok(checks.iter().flatten().collect())
 }
 
 pub fn counters(ebpf: &Ebpf) -> Result<[u64; counter::SLOTS as usize], Error> {
-    let array: PerCpuArray<_, u64> = PerCpuArray::try_from(map(ebpf, "COUNTERS")?).map_err(Error::runtime)?;
+    let array: PerCpuArray<_, u64> =
+        PerCpuArray::try_from(map(ebpf, "COUNTERS")?).map_err(|err| Error::io("cannot open map COUNTERS", err))?;
     let mut sums = [0u64; counter::SLOTS as usize];
     for (slot, sum) in sums.iter_mut().enumerate() {
         if let Ok(values) = array.get(&(slot as u32), 0) {
@@ -61,7 +65,6 @@ pub fn counters(ebpf: &Ebpf) -> Result<[u64; counter::SLOTS as usize], Error> {
 fn map<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a aya::maps::Map, Error> {
     ebpf.map(name).ok_or_else(|| Error::Runtime(format!("map {name} missing from the eBPF object")))
 }
-
 
 /// A kernel `comm` (NUL-padded bytes) as text.
 pub fn comm_text(comm: &[u8]) -> String {

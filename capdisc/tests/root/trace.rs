@@ -1,9 +1,7 @@
 //! `capdisc trace` against real workloads: denials explained, --unique, --json, losses.
-mod common;
-
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn trace(args: &[&str], workload_args: &[&str]) -> Output {
@@ -20,6 +18,9 @@ fn json_lines(output: &Output) -> Vec<Value> {
 
 #[test]
 fn a_denied_bind_answers_which_permission_in_one_line() {
+    if skip_without_root() {
+        return;
+    }
     let output = trace(&["--denied", "-q"], &["--as-user", "65534", "bind", "443"]);
     let text = String::from_utf8_lossy(&output.stdout);
     // The workload's own stdout passes through first; capdisc's table starts at its header.
@@ -32,8 +33,23 @@ fn a_denied_bind_answers_which_permission_in_one_line() {
 
 #[test]
 fn an_empty_bounding_set_is_named_as_the_cause() {
+    if skip_without_root() {
+        return;
+    }
     let output = capdisc()
-        .args(["trace", "--denied", "--json", "-q", "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .args([
+            "trace",
+            "--denied",
+            "--json",
+            "-q",
+            "--",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
         .arg(workload())
         .args(["bind", "443"])
         .output()
@@ -51,13 +67,32 @@ fn an_empty_bounding_set_is_named_as_the_cause() {
 
 #[test]
 fn json_lines_carry_the_documented_fields() {
+    if skip_without_root() {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("owned");
     std::fs::write(&file, b"x").expect("write");
     let output = trace(&["--json", "-q", "--stacks"], &["chown", file.to_str().expect("utf-8"), "4242"]);
     let events = json_lines(&output);
     let chown = events.iter().find(|event| event["cap_name"] == "CAP_CHOWN").expect("a CAP_CHOWN event");
-    for field in ["time", "pid", "tid", "uid", "comm", "cgroup", "unit", "cap", "cap_name", "verdict", "audit", "syscall", "syscall_nr", "foreign_userns", "stack"] {
+    for field in [
+        "time",
+        "pid",
+        "tid",
+        "uid",
+        "comm",
+        "cgroup",
+        "unit",
+        "cap",
+        "cap_name",
+        "verdict",
+        "audit",
+        "syscall",
+        "syscall_nr",
+        "foreign_userns",
+        "stack",
+    ] {
         assert!(chown.get(field).is_some(), "missing {field}: {chown}");
     }
     assert_eq!(chown["cap"], 0);
@@ -72,6 +107,9 @@ fn json_lines_carry_the_documented_fields() {
 
 #[test]
 fn noaudit_checks_show_only_when_asked() {
+    if skip_without_root() {
+        return;
+    }
     let shown = json_lines(&trace(&["--json", "-q", "--noaudit"], &["mmap", "50"]));
     let advisory: Vec<&Value> = shown.iter().filter(|event| event["cap_name"] == "CAP_SYS_ADMIN" && event["audit"] == false).collect();
     assert!(advisory.len() >= 50, "{} no-audit CAP_SYS_ADMIN events", advisory.len());
@@ -81,6 +119,9 @@ fn noaudit_checks_show_only_when_asked() {
 
 #[test]
 fn unique_collapses_repeats() {
+    if skip_without_root() {
+        return;
+    }
     let all = json_lines(&trace(&["--json", "-q"], &["storm", "300"]));
     assert_eq!(all.iter().filter(|event| event["cap_name"] == "CAP_KILL").count(), 300);
     let unique = json_lines(&trace(&["--json", "-q", "--unique"], &["storm", "300"]));
@@ -89,6 +130,9 @@ fn unique_collapses_repeats() {
 
 #[test]
 fn a_flood_reports_its_losses() {
+    if skip_without_root() {
+        return;
+    }
     let output = trace(&["--json", "-q", "--buffer-size", "4096"], &["storm", "300000"]);
     let events = json_lines(&output);
     let lost: u64 = events.iter().filter_map(|event| event["lost"].as_u64()).sum();

@@ -1,0 +1,11 @@
+//! Integration tests that load the real eBPF programs on this kernel and run real workloads:
+//! they need root. Without it each test says it is skipped (`cargo test` as a normal user still
+//! runs the pure tests in `pure.rs` and the unit tests).
+#[path = "../common/mod.rs"]
+mod common;
+
+mod backends;
+mod errors;
+mod record;
+mod status;
+mod trace;
