@@ -1,14 +1,17 @@
 //! `capdisc apply`: writes the generated drop-in for a unit, after saying plainly how it differs
 //! from what the unit grants now, then checks what systemd really parsed (it drops names it does
-//! not know without a word).
+//! not know without a word). It does no harm unasked: a profile that lost checks is refused
+//! (`--allow-lossy`), so is a drop-in that would grant what the unit does not grant now
+//! (`--allow-widen`), and nothing is written outside the root or through a symlink.
 use std::path::{Path, PathBuf};
 
 use crate::{
+    caps,
     classify::Class,
     error::Error,
     generate::{render_dropin, Recommendation},
     profile::{self, Profile},
-    systemd::{self, apply_dropin, live_view, mask_text, systemd_running, Effective, UnitFiles},
+    systemd::{self, apply_dropin, check_dropin, live_view, mask_text, systemd_running, Effective, UnitFiles},
 };
 
 pub struct ApplyOptions {
@@ -18,22 +21,37 @@ pub struct ApplyOptions {
     pub dry_run: bool,
     pub no_reload: bool,
     pub user: Option<String>,
+    /// For an `--all` profile: the unit or cgroup to harden.
+    pub target: Option<String>,
+    pub allow_lossy: bool,
+    pub allow_widen: bool,
 }
 
 pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
-    let profile = profile::read(&options.profile)?;
+    let source = options.profile.display().to_string();
+    let profile = profile::read(&options.profile)?.for_target(options.target.as_deref())?;
+    profile.require_complete(&source, options.allow_lossy)?;
     let unit = systemd::unit_name(&options.unit);
     let live = options.root.is_none() && systemd_running();
     let root = options.root.clone().unwrap_or_else(|| PathBuf::from("/"));
     let current = current_config(&unit, &root, live)?;
-    let user = options.user.clone().or_else(|| current.user.clone()).or_else(|| current.dynamic_user.then(|| "dynamic".to_owned()));
-    let recommendation = Recommendation::from_profile(&profile, user.as_deref());
-    let content = render_dropin(&profile, &options.profile.display().to_string(), &recommendation);
+    let user = runs_as(&current, options.user.as_deref());
+    let recommendation = Recommendation::from_profile(&profile, user.as_ref().map(|(user, from)| (user.as_str(), from.as_str())));
+    let content = render_dropin(&profile, &source, &recommendation);
     let intended = required_mask(&profile);
 
     println!("{}", comparison(&current, &recommendation, intended));
+    // Every refusal of the real run, checked before anything is written (and by --dry-run).
+    let target_path = check_dropin(&root, &unit)?;
+    let widened = intended & !current.usable();
+    if widened != 0 && !options.allow_widen {
+        return Err(Error::Refused(format!(
+            "apply widens {unit}: {} not granted now; nothing written; rerun with --allow-widen if the service needs it",
+            widening_evidence(&profile, widened)
+        )));
+    }
     if options.dry_run {
-        println!("--- {} (dry run, nothing written)", systemd::DROPIN_NAME);
+        println!("--- {} (dry run, nothing written)", target_path.display());
         print!("{content}");
         return Ok(0);
     }
@@ -82,6 +100,45 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         }
     }
     Ok(0)
+}
+
+/// Who the service runs as, and where that answer came from: the unit's own `User=` (or
+/// `DynamicUser=`) wins; `--user` only fills in when the unit does not say, and a `--user` that
+/// contradicts the unit is ignored with a warning (it would drop or add `AmbientCapabilities=`
+/// against what systemd will really do).
+fn runs_as(current: &Effective, requested: Option<&str>) -> Option<(String, String)> {
+    let from_unit = if current.dynamic_user {
+        Some(("dynamic".to_owned(), "the unit's DynamicUser=yes".to_owned()))
+    } else {
+        current.user.clone().map(|user| (user.clone(), format!("the unit's User={user}")))
+    };
+    match (from_unit, requested) {
+        (Some((user, from)), Some(requested)) => {
+            if requested != user {
+                eprintln!("capdisc: warning: --user {requested} ignored: {from} decides who the service runs as");
+            }
+            Some((user, from))
+        }
+        (Some(unit), None) => Some(unit),
+        (None, Some(requested)) => Some((requested.to_owned(), "--user; the unit does not say".to_owned())),
+        (None, None) => None,
+    }
+}
+
+fn widening_evidence(profile: &Profile, widened: u64) -> String {
+    caps::decode_mask(widened)
+        .into_iter()
+        .map(|number| {
+            let name = caps::name(number);
+            let evidence = profile.capability(&name).map(|cap| {
+                let top = cap.syscalls.first().map(|syscall| syscall.name.as_str()).unwrap_or("none");
+                let denied = if cap.denied > 0 { format!(", denied {} time(s)", cap.denied) } else { String::new() };
+                format!("{top}: {} granted check(s){denied}", cap.granted)
+            });
+            format!("{name} ({})", evidence.unwrap_or_else(|| "required".into()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn current_config(unit: &str, root: &Path, live: bool) -> Result<Effective, Error> {

@@ -77,6 +77,13 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
         ));
     }
     if let Some(profile) = profile {
+        if profile.losses.incomplete() {
+            findings.push(finding(
+                Severity::Warning,
+                format!("the profile is incomplete: {}; capabilities it lacks may still be needed", profile.losses.describe()),
+                "record again with a larger --max-keys before trusting the comparison".into(),
+            ));
+        }
         against_profile(unit, profile, &mut findings);
     } else if !unit.bounding_assigned {
         findings.push(finding(

@@ -16,22 +16,7 @@ pub fn table(profile: &Profile) -> String {
         let label = group.unit.as_deref().unwrap_or(&group.cgroup);
         let _ = writeln!(out, "{label}: required {}", if required.is_empty() { "none".into() } else { required.join(" ") });
     }
-    let losses = &profile.losses;
-    if losses.any() {
-        let _ = writeln!(
-            out,
-            "LOSSES: {} check(s) lost (map full {}, pid set full {}, kprobe pairing {}+{}), {} call-site sample(s) lost, {} exe path(s) lost",
-            losses.lost_checks(),
-            losses.checks_map_full,
-            losses.pids_map_full,
-            losses.pending_map_full,
-            losses.unpaired_returns,
-            losses.stacks_lost + losses.call_site_slots_full,
-            losses.execs_map_full
-        );
-    } else {
-        let _ = writeln!(out, "losses: none ({} checks counted)", profile.totals.checks);
-    }
+    let _ = write!(out, "{}", losses_text(profile));
     out
 }
 
@@ -40,6 +25,29 @@ fn capability_rows(capabilities: &[CapabilityUse]) -> String {
     for cap in capabilities {
         let top = cap.syscalls.first().map(|syscall| syscall.name.as_str()).unwrap_or("-");
         let _ = write!(out, "\n{:<24} {:<9} {:>10} {:>8} {:>8}  {top}", cap.name, cap.class.name(), cap.granted, cap.denied, cap.noaudit);
+    }
+    out
+}
+
+/// What the recording could not keep: lost checks first (the profile is incomplete), then details
+/// that leave every count exact.
+pub fn losses_text(profile: &Profile) -> String {
+    let losses = &profile.losses;
+    let mut out = String::new();
+    if losses.incomplete() {
+        let _ = writeln!(out, "LOSSES: {}; the profile is incomplete: record again with a larger --max-keys", losses.describe());
+    } else {
+        let _ = writeln!(out, "losses: none ({} checks counted)", profile.totals.checks);
+    }
+    if losses.samples_not_kept() > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} call-site sample(s) not kept (a kind of check had more distinct call sites than are kept, or the stack map was full); every check was counted",
+            losses.samples_not_kept()
+        );
+    }
+    if losses.execs_map_full > 0 {
+        let _ = writeln!(out, "note: {} executable path(s) not kept; every check was counted", losses.execs_map_full);
     }
     out
 }

@@ -41,6 +41,8 @@ pub struct Ended {
     pub at: SystemTime,
     pub exit_status: Option<i32>,
     pub reason: &'static str,
+    /// capdisc itself ended the command (`--duration`): its status says so, not a failure.
+    pub by_duration: bool,
 }
 
 pub struct Session {
@@ -53,6 +55,8 @@ pub struct Session {
     /// handled (the recording is written), never fatal.
     interrupt: Signal,
     terminate: Signal,
+    until_exit: bool,
+    quiet: bool,
 }
 
 impl Session {
@@ -88,13 +92,13 @@ impl Session {
         target.launch()?;
         let started = SystemTime::now();
         let child = match target {
-            Target::Command { argv, cgroup } => Some(spawn_in_cgroup(argv, cgroup).map_err(|err| {
+            Target::Command { argv, cgroup, .. } => Some(spawn_in_cgroup(argv, cgroup).map_err(|err| {
                 let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
                 Error::Spawn { message: format!("cannot run `{}`: {err}", argv[0]), code }
             })?),
             _ => None,
         };
-        Ok(Self { probes, started, child, kernel_log, events, interrupt, terminate })
+        Ok(Self { probes, started, child, kernel_log, events, interrupt, terminate, until_exit: target.until_exit(), quiet: options.quiet })
     }
 
     pub async fn wait(
@@ -104,17 +108,28 @@ impl Session {
         fast_ticks: bool,
         observer: &mut dyn Observer,
     ) -> Result<Ended, Error> {
-        let child_pid = self.child.as_ref().and_then(|child| child.id());
         let mut deadline = duration.map(|duration| tokio::time::Instant::now() + duration);
         let mut tick = tokio::time::interval(Duration::from_millis(if fast_ticks { 250 } else { 1000 }));
         let mut exit_status = None;
         let mut reason = None;
+        // The command's first process exited and others it started live on: followed until gone.
+        let mut following = false;
         loop {
+            let child_pid = self.child.as_ref().and_then(|child| child.id());
             tokio::select! {
                 status = async { self.child.as_mut().expect("guarded by if").wait().await }, if self.child.is_some() => {
-                    exit_status = Some(status.map(exit_code_of).unwrap_or(1));
-                    reason.get_or_insert("the command exited");
-                    break;
+                    let code = status.map(exit_code_of).unwrap_or(1);
+                    exit_status = Some(code);
+                    self.child = None;
+                    let remaining = target.remaining_processes();
+                    if reason.is_some() || self.until_exit || remaining == 0 {
+                        reason.get_or_insert("the command exited");
+                        break;
+                    }
+                    following = true;
+                    if !self.quiet {
+                        eprintln!("capdisc: the command exited ({code}); {remaining} process(es) it started still run: recording until they are gone (Ctrl-C or --duration stops; --until-exit stops with the command)");
+                    }
                 }
                 _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => {
                     reason = Some("the duration elapsed");
@@ -137,6 +152,10 @@ impl Session {
                 _ = tick.tick() => {
                     observer.tick(&self.probes.ebpf);
                     self.kernel_log.flush();
+                    if following && target.remaining_processes() == 0 {
+                        reason = Some("the command and every process it started exited");
+                        break;
+                    }
                     if !target.alive(&self.probes.ebpf) {
                         reason = Some("the target is gone");
                         break;
@@ -148,7 +167,8 @@ impl Session {
             drain_events(events.get_mut(), observer);
         }
         self.kernel_log.flush();
-        Ok(Ended { at: SystemTime::now(), exit_status, reason: reason.unwrap_or("unknown") })
+        let by_duration = reason == Some("the duration elapsed");
+        Ok(Ended { at: SystemTime::now(), exit_status, reason: reason.unwrap_or("unknown"), by_duration })
     }
 }
 

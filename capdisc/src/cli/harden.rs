@@ -28,6 +28,12 @@ pub struct GenerateArgs {
     /// Write to FILE (atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// For a profile recorded with --all: the unit or cgroup to generate for.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Use a profile that lost checks (the set may lack capabilities the service needs).
+    #[arg(long)]
+    pub allow_lossy: bool,
 }
 
 fn parse_format(text: &str) -> Result<OutputFormat, String> {
@@ -36,8 +42,10 @@ fn parse_format(text: &str) -> Result<OutputFormat, String> {
 
 impl GenerateArgs {
     pub fn run(self) -> Result<i32, Error> {
-        let profile = profile::read(&self.profile)?;
-        let text = render(&profile, &self.profile.display().to_string(), self.format, self.user.as_deref())?;
+        let source = self.profile.display().to_string();
+        let profile = profile::read(&self.profile)?.for_target(self.target.as_deref())?;
+        profile.require_complete(&source, self.allow_lossy)?;
+        let text = render(&profile, &source, self.format, self.user.as_deref())?;
         emit(&text, self.output.as_deref())
     }
 }
@@ -57,9 +65,20 @@ pub struct ApplyArgs {
     /// Do not run `systemctl daemon-reload` (nor read back systemd's view).
     #[arg(long)]
     pub no_reload: bool,
-    /// The user the service runs as, when the unit does not say (`root` for root).
+    /// The user the service runs as, when the unit does not say (`root` for root); the unit's
+    /// own User= always wins (a contradicting --user is ignored with a warning).
     #[arg(long)]
     pub user: Option<String>,
+    /// For a profile recorded with --all: the unit or cgroup whose part to apply.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Use a profile that lost checks (the set may lack capabilities the service needs).
+    #[arg(long)]
+    pub allow_lossy: bool,
+    /// Allow the drop-in to grant capabilities the unit does not grant now (each is named with
+    /// its evidence when refused).
+    #[arg(long)]
+    pub allow_widen: bool,
 }
 
 impl ApplyArgs {
@@ -71,6 +90,9 @@ impl ApplyArgs {
             dry_run: self.dry_run,
             no_reload: self.no_reload,
             user: self.user,
+            target: self.target,
+            allow_lossy: self.allow_lossy,
+            allow_widen: self.allow_widen,
         })
     }
 }

@@ -27,6 +27,10 @@ pub struct TargetArgs {
     /// Every task on the host, broken down per cgroup and systemd unit.
     #[arg(long)]
     pub all: bool,
+    /// With -- CMD: stop when the command's first process exits, instead of following every
+    /// process it starts (daemons that fork away) until the last is gone.
+    #[arg(long)]
+    pub until_exit: bool,
     /// The command to spawn (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -35,6 +39,9 @@ pub struct TargetArgs {
 impl TargetArgs {
     /// The named target, or None when none was named; more than one is an error.
     pub fn spec(self) -> Result<Option<TargetSpec>, Error> {
+        if self.until_exit && self.command.is_empty() {
+            return Err(Error::Usage("--until-exit applies to a spawned command (-- CMD ARGS)".into()));
+        }
         let named = [self.pid.is_some(), self.cgroup.is_some(), self.unit.is_some(), self.all, !self.command.is_empty()];
         if named.iter().filter(|named| **named).count() > 1 {
             return Err(Error::Usage("name one target: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into()));
@@ -48,7 +55,7 @@ impl TargetArgs {
         } else if self.all {
             Some(TargetSpec::All)
         } else if !self.command.is_empty() {
-            Some(TargetSpec::Command(self.command))
+            Some(TargetSpec::Command { argv: self.command, until_exit: self.until_exit })
         } else {
             None
         })

@@ -72,12 +72,13 @@ pub struct NotGranted {
 }
 
 impl Recommendation {
-    /// `user`: the `--user` override (`root` or `0` for root).
-    pub fn from_profile(profile: &Profile, user: Option<&str>) -> Self {
+    /// `user`: who the service runs as (`root` or `0` for root) and where that came from (`--user`,
+    /// the unit's `User=`); without it, the profile's uids decide.
+    pub fn from_profile(profile: &Profile, user: Option<(&str, &str)>) -> Self {
         let required: Vec<&CapabilityUse> = profile.capabilities.iter().filter(|cap| cap.class == Class::Required).collect();
         let (runs_as, runs_as_source) = match user {
-            Some(user) if is_root_user(user) => (RunsAs::Root, "--user".to_owned()),
-            Some(user) => (RunsAs::NonRoot { user: user.to_owned() }, "--user".to_owned()),
+            Some((user, source)) if is_root_user(user) => (RunsAs::Root, source.to_owned()),
+            Some((user, source)) => (RunsAs::NonRoot { user: user.to_owned() }, source.to_owned()),
             None => {
                 // A service that ever checked as uid 0 started as root (it may drop privileges
                 // itself); one that never did runs as its non-root user from the start.
@@ -114,9 +115,9 @@ fn join_uids(uids: &BTreeSet<u32>) -> String {
     uids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// Renders a profile in one format.
+/// Renders a profile in one format; `user` is `--user`.
 pub fn render(profile: &Profile, source: &str, format: OutputFormat, user: Option<&str>) -> Result<String, Error> {
-    let recommendation = Recommendation::from_profile(profile, user);
+    let recommendation = Recommendation::from_profile(profile, user.map(|user| (user, "--user")));
     Ok(match format {
         OutputFormat::Systemd => systemd::render_dropin(profile, source, &recommendation),
         OutputFormat::Docker => container::docker("docker", &recommendation),

@@ -27,11 +27,11 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
             );
         }
     }
-    if profile.losses.any() {
+    if profile.losses.incomplete() {
         let _ = writeln!(
             out,
-            "# WARNING: the recording lost data ({} checks); record again before trusting this.",
-            profile.losses.lost_checks()
+            "# WARNING: the recording is incomplete ({}); generated with --allow-lossy: capabilities may be missing.",
+            profile.losses.describe()
         );
     }
     let _ = writeln!(out, "#");

@@ -17,6 +17,9 @@ pub struct Diff {
     pub new_syscalls: Vec<(String, String)>,
     /// (capability, call site) pairs new for a capability seen in both.
     pub new_call_sites: Vec<(String, String)>,
+    /// Either profile lost checks: "no longer used" may be a loss, not a change.
+    pub baseline_losses: u64,
+    pub current_losses: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -27,7 +30,8 @@ pub struct ClassChange {
 }
 
 pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
-    let mut result = Diff::default();
+    let mut result =
+        Diff { baseline_losses: baseline.losses.lost_checks(), current_losses: current.losses.lost_checks(), ..Diff::default() };
     for now in &current.capabilities {
         match baseline.capability(&now.name) {
             None => {
@@ -87,6 +91,13 @@ impl Diff {
         }
         for (cap, site) in &self.new_call_sites {
             out.push_str(&format!("new call site:  {cap}: {site}\n"));
+        }
+        for (which, lost) in [("baseline", self.baseline_losses), ("current", self.current_losses)] {
+            if lost > 0 {
+                out.push_str(&format!(
+                    "warning: the {which} profile lost {lost} check(s): capabilities may be missing from it, so this comparison is incomplete\n"
+                ));
+            }
         }
         out
     }

@@ -111,13 +111,32 @@ losses! {
 }
 
 impl Losses {
-    /// Checks or facts that were lost (call-site samples aside, which do not lose counts).
+    /// Checks that were lost: a profile with any is incomplete, and may miss a capability.
     pub fn lost_checks(&self) -> u64 {
         self.checks_map_full + self.pids_map_full + self.pending_map_full + self.unpaired_returns
     }
 
-    pub fn any(&self) -> bool {
-        self.lost_checks() + self.stacks_lost + self.call_site_slots_full + self.execs_map_full > 0
+    /// Whether checks were lost (call-site samples and exe paths are details: counts stay exact).
+    pub fn incomplete(&self) -> bool {
+        self.lost_checks() > 0
+    }
+
+    /// Call-site samples not kept: every check was still counted, only some kernel stacks were
+    /// not kept as examples.
+    pub fn samples_not_kept(&self) -> u64 {
+        self.stacks_lost + self.call_site_slots_full
+    }
+
+    /// One line naming what was lost, for refusals and reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} check(s) lost (aggregation map full {}, pid set full {}, kprobe pairing {}+{})",
+            self.lost_checks(),
+            self.checks_map_full,
+            self.pids_map_full,
+            self.pending_map_full,
+            self.unpaired_returns
+        )
     }
 }
 
@@ -193,6 +212,58 @@ pub struct CgroupUse {
 }
 
 impl Profile {
+    /// The profile to harden one service from: a single-target profile as it is; for an `--all`
+    /// profile, the part of one unit or cgroup (`--target NAME`), which must then be named: a
+    /// union over the whole host fits no service.
+    pub fn for_target(&self, target: Option<&str>) -> Result<Profile, crate::error::Error> {
+        use crate::error::Error;
+        let Some(name) = target else {
+            if self.cgroups.is_empty() {
+                return Ok(self.clone());
+            }
+            return Err(Error::Usage(format!(
+                "this profile covers the whole host ({} cgroups); name one with --target (for example {})",
+                self.cgroups.len(),
+                self.target_names().into_iter().take(3).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        if self.cgroups.is_empty() {
+            return Err(Error::Usage(format!(
+                "--target {name} needs a profile recorded with --all; this one records {}",
+                self.target.description
+            )));
+        }
+        let unit = crate::systemd::unit_name(name);
+        let group =
+            self.cgroups.iter().find(|group| group.cgroup == name || group.unit.as_deref() == Some(unit.as_str())).ok_or_else(|| {
+                Error::Usage(format!("no unit or cgroup `{name}` in this profile; it has: {}", self.target_names().join(", ")))
+            })?;
+        let mut part = self.clone();
+        part.capabilities = group.capabilities.clone();
+        part.cgroups = Vec::new();
+        part.target.description = format!("{} (from {})", group.unit.as_deref().unwrap_or(&group.cgroup), self.target.description);
+        part.target.unit = group.unit.clone();
+        part.target.cgroup = Some(group.cgroup.clone());
+        Ok(part)
+    }
+
+    /// The units (or cgroups) of an `--all` profile, as `--target` accepts them.
+    pub fn target_names(&self) -> Vec<String> {
+        self.cgroups.iter().map(|group| group.unit.clone().unwrap_or_else(|| group.cgroup.clone())).collect()
+    }
+
+    /// Refuses a profile that lost checks, unless the user accepts it (`--allow-lossy`): a set
+    /// built from it may lack a capability the service needs (the story's outage).
+    pub fn require_complete(&self, source: &str, allow_lossy: bool) -> Result<(), crate::error::Error> {
+        if !self.losses.incomplete() || allow_lossy {
+            return Ok(());
+        }
+        Err(crate::error::Error::Refused(format!(
+            "{source} is incomplete: {}, so a set built from it may lack capabilities the service needs; record again with a larger --max-keys, or pass --allow-lossy to use it anyway",
+            self.losses.describe()
+        )))
+    }
+
     /// Capabilities of one class, by name.
     pub fn names_of(&self, class: Class) -> Vec<&str> {
         self.capabilities.iter().filter(|cap| cap.class == class).map(|cap| cap.name.as_str()).collect()

@@ -70,14 +70,16 @@ async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, 
         eprint!("{}", report::table(&profile));
         eprintln!("capdisc: profile written to {}", options.output.display());
     }
-    Ok(ended.exit_status.unwrap_or(0))
+    // A command capdisc itself stopped at --duration ended as asked: the recording succeeded
+    // (its status, 128 + SIGTERM, stays in the profile).
+    Ok(if ended.by_duration { 0 } else { ended.exit_status.unwrap_or(0) })
 }
 
 fn target_info(target: &Target) -> TargetInfo {
     let mut info =
         TargetInfo { kind: target.kind().into(), description: target.describe(), command: None, pid: None, cgroup: None, unit: None };
     match target {
-        Target::Command { argv, cgroup } => {
+        Target::Command { argv, cgroup, .. } => {
             info.command = Some(argv.clone());
             info.cgroup = Some(cgroup.relative.clone());
         }

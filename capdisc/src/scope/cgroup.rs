@@ -84,20 +84,56 @@ impl Cgroup {
         Self::open(&mount, &path, true)
     }
 
-    /// Removes a cgroup capdisc created, waiting briefly for exiting tasks to leave it.
-    /// Returns false when tasks (for example daemons the command left behind) still live in it.
-    pub fn remove_if_owned(&self) -> bool {
-        if !self.owned {
-            return true;
+    /// Whether any task lives in this cgroup or below (`cgroup.events`: `populated 1`).
+    pub fn populated(&self) -> bool {
+        fs::read_to_string(self.path.join("cgroup.events"))
+            .map(|events| events.lines().any(|line| line.trim() == "populated 1"))
+            .unwrap_or(false)
+    }
+
+    /// The processes directly in this cgroup.
+    pub fn processes(&self) -> Vec<u32> {
+        fs::read_to_string(self.path.join("cgroup.procs"))
+            .map(|text| text.lines().filter_map(|line| line.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Removes a cgroup capdisc created, whatever is left in it: processes the command left
+    /// behind (daemons still running when the recording was stopped) are moved, alive, to the
+    /// cgroup capdisc itself runs in first. Returns how many were moved, or the error.
+    pub fn remove_if_owned(&self) -> Result<usize, Error> {
+        if !self.owned || !self.path.exists() {
+            return Ok(0);
         }
+        let mut moved = 0;
+        // Exiting tasks leave on their own; a few tries cover the ones still on their way out.
         for _ in 0..50 {
             if fs::remove_dir(&self.path).is_ok() || !self.path.exists() {
-                return true;
+                return Ok(moved);
+            }
+            let leftovers = self.processes();
+            if !leftovers.is_empty() {
+                let home = own_cgroup_procs()?;
+                for pid in leftovers {
+                    if fs::write(&home, pid.to_string()).is_ok() {
+                        moved += 1;
+                    }
+                }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        false
+        Err(Error::Runtime(format!("cannot remove capdisc's cgroup {}: tasks remain in it", self.path.display())))
     }
+}
+
+/// `cgroup.procs` of the cgroup capdisc itself runs in (from /proc/self/cgroup, line `0::`).
+fn own_cgroup_procs() -> Result<PathBuf, Error> {
+    let text = fs::read_to_string("/proc/self/cgroup").map_err(|err| Error::io("cannot read /proc/self/cgroup", err))?;
+    let relative = text
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .ok_or_else(|| Error::Kernel("/proc/self/cgroup has no cgroup v2 line".into()))?;
+    Ok(cgroup2_mount()?.join(relative.trim_start_matches('/')).join("cgroup.procs"))
 }
 
 /// cgroup ids to paths, read from the cgroup v2 tree (for naming `--all` results).

@@ -22,7 +22,12 @@ use crate::{
 /// A target as the user named it.
 #[derive(Clone, Debug)]
 pub enum TargetSpec {
-    Command(Vec<String>),
+    /// A command to spawn; `until_exit`: stop with its first process instead of following
+    /// every process it starts until the last is gone.
+    Command {
+        argv: Vec<String>,
+        until_exit: bool,
+    },
     Pid(u32),
     Cgroup(PathBuf),
     /// A systemd unit; with `restart`, recorded from its start (`Some(permissive)`).
@@ -40,6 +45,7 @@ pub enum Target {
     Command {
         argv: Vec<String>,
         cgroup: Cgroup,
+        until_exit: bool,
     },
     Pid {
         pid: u32,
@@ -58,11 +64,11 @@ pub enum Target {
 impl TargetSpec {
     pub fn resolve(&self) -> Result<Target, Error> {
         Ok(match self {
-            TargetSpec::Command(argv) => {
+            TargetSpec::Command { argv, until_exit } => {
                 if argv.is_empty() {
                     return Err(Error::Usage("no command given after `--`".into()));
                 }
-                Target::Command { argv: argv.clone(), cgroup: Cgroup::create_leaf()? }
+                Target::Command { argv: argv.clone(), cgroup: Cgroup::create_leaf()?, until_exit: *until_exit }
             }
             TargetSpec::Pid(pid) => {
                 pid::check_exists(*pid)?;
@@ -157,9 +163,15 @@ impl Target {
     /// recording is already safe.
     pub fn finish(&self, quiet: bool) {
         match self {
-            Target::Command { cgroup, .. } if !cgroup.remove_if_owned() && !quiet => {
-                eprintln!("capdisc: note: processes left behind by the command still run in {}", cgroup.path.display());
-            }
+            Target::Command { cgroup, .. } => match cgroup.remove_if_owned() {
+                Ok(0) => {}
+                Ok(moved) if !quiet => eprintln!(
+                    "capdisc: note: {moved} process(es) started by the command still run; moved out of {} (no longer recorded)",
+                    cgroup.path.display()
+                ),
+                Ok(_) => {}
+                Err(err) => eprintln!("capdisc: warning: {err}"),
+            },
             Target::Unit { restart: Some(restart), .. } => match restart.finish() {
                 Ok(done) if !quiet => eprintln!("capdisc: {done}"),
                 Ok(_) => {}
@@ -181,6 +193,19 @@ impl Target {
             }
             Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => cgroup.path.is_dir(),
             Target::Command { .. } | Target::All => true,
+        }
+    }
+
+    pub fn until_exit(&self) -> bool {
+        matches!(self, Target::Command { until_exit: true, .. })
+    }
+
+    /// For a spawned command whose first process exited: how many processes it started still
+    /// run in its cgroup (0 when none, or for other targets).
+    pub fn remaining_processes(&self) -> usize {
+        match self {
+            Target::Command { cgroup, .. } if cgroup.populated() => cgroup.processes().len().max(1),
+            _ => 0,
         }
     }
 }

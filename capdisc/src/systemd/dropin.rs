@@ -1,15 +1,14 @@
-//! Writing drop-ins, atomically and never through a symlink: capdisc's lasting drop-in
+//! Writing drop-ins, atomically and never through a symlink (every directory is opened beneath
+//! the root, one component at a time): capdisc's lasting drop-in
 //! (`/etc/systemd/system/UNIT.d/60-capdisc.conf`, under a root, keeping a backup of an earlier,
 //! different version) and its temporary runtime ones (`/run/systemd/system/UNIT.d/`, gone at
 //! reboot).
-use std::{
-    fs,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
-use crate::{error::Error, files::write_atomic};
+use crate::{error::Error, files::BeneathDir};
 
 pub const DROPIN_NAME: &str = "60-capdisc.conf";
+const BACKUP_NAME: &str = "60-capdisc.conf.bak";
 /// Where systemd reads runtime units and drop-ins (a tmpfs: a reboot clears it).
 pub const RUNTIME_DIR: &str = "/run/systemd/system";
 
@@ -21,60 +20,58 @@ pub struct AppliedDropin {
     pub backup: Option<PathBuf>,
 }
 
+/// `etc/systemd/system/UNIT.d`, relative to the root.
+fn dropin_dir(unit: &str) -> PathBuf {
+    Path::new("etc/systemd/system").join(format!("{unit}.d"))
+}
+
+/// What `apply_dropin` would write, checked without writing anything (`apply --dry-run`): the
+/// same refusals as the real run.
+pub fn check_dropin(root: &Path, unit: &str) -> Result<PathBuf, Error> {
+    let relative = dropin_dir(unit);
+    if let Some(dir) = BeneathDir::open(root, &relative, false)? {
+        dir.refuse_symlink(DROPIN_NAME)?;
+        dir.refuse_symlink(BACKUP_NAME)?;
+    }
+    Ok(root.join(relative).join(DROPIN_NAME))
+}
+
 pub fn apply_dropin(root: &Path, unit: &str, content: &str) -> Result<AppliedDropin, Error> {
-    let dir = dropin_dir(root, unit);
-    let path = dir.join(DROPIN_NAME);
-    refuse_symlink(&dir)?;
-    refuse_symlink(&path)?;
-    fs::create_dir_all(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
-    let previous = fs::read_to_string(&path).ok();
+    check_dropin(root, unit)?;
+    let dir = BeneathDir::open(root, &dropin_dir(unit), true)?.ok_or_else(|| Error::Runtime("the drop-in directory vanished".into()))?;
+    let path = dir.path.join(DROPIN_NAME);
+    let previous = dir.read(DROPIN_NAME)?;
     if previous.as_deref() == Some(content) {
         return Ok(AppliedDropin { path, changed: false, backup: None });
     }
     let backup = match previous {
         Some(old) => {
-            let backup = dir.join(format!("{DROPIN_NAME}.bak"));
-            refuse_symlink(&backup)?;
-            write_atomic(&backup, old.as_bytes())?;
-            Some(backup)
+            dir.write_atomic(BACKUP_NAME, old.as_bytes())?;
+            Some(dir.path.join(BACKUP_NAME))
         }
         None => None,
     };
-    write_atomic(&path, content.as_bytes())?;
+    dir.write_atomic(DROPIN_NAME, content.as_bytes())?;
     Ok(AppliedDropin { path, changed: true, backup })
 }
 
 /// Writes a temporary drop-in under /run (cleared by a reboot) and returns its path.
 pub fn write_runtime_dropin(unit: &str, name: &str, content: &str) -> Result<PathBuf, Error> {
-    let dir = Path::new(RUNTIME_DIR).join(format!("{unit}.d"));
-    let path = dir.join(name);
-    refuse_symlink(&dir)?;
-    refuse_symlink(&path)?;
-    fs::create_dir_all(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
-    write_atomic(&path, content.as_bytes())?;
-    Ok(path)
+    let dir = runtime_dir(unit, true)?.ok_or_else(|| Error::Runtime(format!("{RUNTIME_DIR} vanished")))?;
+    dir.write_atomic(name, content.as_bytes())?;
+    Ok(dir.path.join(name))
 }
 
 /// Removes a runtime drop-in written by [`write_runtime_dropin`], and its directory when empty.
-pub fn remove_runtime_dropin(path: &Path) -> Result<(), Error> {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(Error::Output { path: path.to_path_buf(), source }),
-    }
-    if let Some(dir) = path.parent() {
-        let _ = fs::remove_dir(dir);
+pub fn remove_runtime_dropin(unit: &str, name: &str) -> Result<(), Error> {
+    if let Some(dir) = runtime_dir(unit, false)? {
+        dir.remove(name)?;
+        let _ = std::fs::remove_dir(&dir.path);
     }
     Ok(())
 }
 
-pub fn dropin_dir(root: &Path, unit: &str) -> PathBuf {
-    root.join("etc/systemd/system").join(format!("{unit}.d"))
-}
-
-fn refuse_symlink(path: &Path) -> Result<(), Error> {
-    if fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_symlink()) {
-        return Err(Error::Usage(format!("refusing to write through the symlink {}; remove it or point --root elsewhere", path.display())));
-    }
-    Ok(())
+fn runtime_dir(unit: &str, create: bool) -> Result<Option<BeneathDir>, Error> {
+    let relative = Path::new(RUNTIME_DIR.trim_start_matches('/')).join(format!("{unit}.d"));
+    BeneathDir::open(Path::new("/"), &relative, create)
 }

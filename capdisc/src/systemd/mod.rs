@@ -10,7 +10,7 @@ mod restart;
 mod unit;
 
 pub use capset::{all_caps, mask_names, mask_text, parse_assignment, CapSetBuilder};
-pub use dropin::{apply_dropin, remove_runtime_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR};
+pub use dropin::{apply_dropin, check_dropin, remove_runtime_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR};
 pub use implicit::IMPLICIT_DROPS;
 pub use live::{live_view, names_mask, require_running, show, systemctl, systemd_running, LiveView};
 pub use names::{is_root_user, slice_path, unit_name, unit_of_cgroup_path};

@@ -54,7 +54,7 @@ impl UnitRestart {
     pub fn finish(&self) -> Result<String, Error> {
         let mut done = Vec::new();
         if let Some(dropin) = &self.permissive_dropin {
-            remove_runtime_dropin(dropin)?;
+            remove_runtime_dropin(&self.unit, PERMISSIVE_DROPIN)?;
             systemctl(&["daemon-reload"])?;
             done.push(format!("removed {}", dropin.display()));
         }

@@ -49,7 +49,7 @@ pub async fn trace(options: TraceOptions) -> Result<i32, Error> {
         if !options.quiet {
             eprintln!("capdisc: trace stopped: {}; {}", ended.reason, printer.summary());
         }
-        Ok(ended.exit_status.unwrap_or(0))
+        Ok(if ended.by_duration { 0 } else { ended.exit_status.unwrap_or(0) })
     }
     .await;
     target.finish(options.quiet);

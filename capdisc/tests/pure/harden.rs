@@ -8,7 +8,7 @@ use std::{
 
 use crate::common::*;
 
-fn fixtures() -> PathBuf {
+pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
@@ -16,7 +16,7 @@ fn run_in(dir: &Path, args: &[&str]) -> Output {
     capdisc().current_dir(dir).args(args).output().expect("run capdisc")
 }
 
-fn stdout_of(output: &Output) -> String {
+pub fn stdout_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -59,10 +59,10 @@ fn systemd_dropins_say_what_a_user_depends_on() {
     assert!(forced.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE"), "--user makes it non-root: {forced}");
 }
 
-const STORY_BROKEN: &str = "[Unit]\nDescription=API service\n\n[Service]\nExecStart=/bin/sleep 1000\nUser=daemon\nGroup=daemon\nAmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=\nProtectSystem=strict\nProtectHome=true\nNoNewPrivileges=true\n";
+pub const STORY_BROKEN: &str = "[Unit]\nDescription=API service\n\n[Service]\nExecStart=/bin/sleep 1000\nUser=daemon\nGroup=daemon\nAmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=\nProtectSystem=strict\nProtectHome=true\nNoNewPrivileges=true\n";
 
 /// A root directory with /etc/systemd/system/app.service.
-fn unit_root(unit: &str) -> tempfile::TempDir {
+pub fn unit_root(unit: &str) -> tempfile::TempDir {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("etc/systemd/system");
     fs::create_dir_all(&dir).expect("mkdir");
@@ -70,7 +70,7 @@ fn unit_root(unit: &str) -> tempfile::TempDir {
     root
 }
 
-fn root_arg(root: &tempfile::TempDir) -> String {
+pub fn root_arg(root: &tempfile::TempDir) -> String {
     root.path().display().to_string()
 }
 
@@ -181,12 +181,27 @@ fn systemd_reads_the_generated_dropin_as_intended() {
     let root = unit_root(STORY_BROKEN);
     let (restricted_before, exposure_before) = analyze(root.path());
     assert!(restricted_before, "the broken unit keeps NET_BIND_SERVICE out of the bounding set");
-    let applied = capdisc()
-        .args(["apply"])
-        .arg(fixtures().join("story-app.yaml"))
-        .args(["--unit", "app", "--root", &root_arg(&root)])
-        .output()
-        .expect("apply");
+    let apply = |extra: &[&str]| {
+        capdisc()
+            .args(["apply"])
+            .arg(fixtures().join("story-app.yaml"))
+            .args(["--unit", "app", "--root", &root_arg(&root)])
+            .args(extra)
+            .output()
+            .expect("apply")
+    };
+    // The story's fix widens the unit: never without consent.
+    let refused = apply(&[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(
+            "apply widens app.service: CAP_NET_BIND_SERVICE (bind: 1 granted check(s)) not granted now; nothing written; rerun with --allow-widen"
+        ),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!root.path().join("etc/systemd/system/app.service.d").exists(), "nothing written");
+    let applied = apply(&["--allow-widen"]);
     assert!(applied.status.success(), "{}", stderr(&applied));
     assert!(stdout_of(&applied).contains("needed by the profile but not granted now (the drop-in adds them): CAP_NET_BIND_SERVICE"));
     let (restricted_after, exposure_after) = analyze(root.path());
@@ -212,7 +227,12 @@ fn apply_is_atomic_idempotent_keeps_a_backup_and_refuses_symlinks() {
     let root = unit_root(STORY_BROKEN);
     let dropin_dir = root.path().join("etc/systemd/system/app.service.d");
     let apply = |fixture: &str| {
-        capdisc().arg("apply").arg(fixtures().join(fixture)).args(["--unit", "app", "--root", &root_arg(&root)]).output().expect("apply")
+        capdisc()
+            .arg("apply")
+            .arg(fixtures().join(fixture))
+            .args(["--unit", "app", "--allow-widen", "--root", &root_arg(&root)])
+            .output()
+            .expect("apply")
     };
     assert!(apply("story-app.yaml").status.success());
     let first = fs::read_to_string(dropin_dir.join("60-capdisc.conf")).expect("written");
@@ -228,7 +248,7 @@ fn apply_is_atomic_idempotent_keeps_a_backup_and_refuses_symlinks() {
     let dry = capdisc()
         .arg("apply")
         .arg(fixtures().join("root-bind.yaml"))
-        .args(["--unit", "app", "--root", &root_arg(&root), "--dry-run"])
+        .args(["--unit", "app", "--root", &root_arg(&root), "--dry-run", "--allow-widen"])
         .output()
         .expect("dry run");
     assert!(stdout_of(&dry).contains("dry run, nothing written"));
@@ -240,7 +260,7 @@ fn apply_is_atomic_idempotent_keeps_a_backup_and_refuses_symlinks() {
     std::os::unix::fs::symlink(&victim, dropin_dir.join("60-capdisc.conf")).expect("symlink");
     let refused = apply("story-app.yaml");
     assert_eq!(refused.status.code(), Some(2));
-    assert!(stderr(&refused).contains("refusing to write through the symlink"), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("60-capdisc.conf: it is a symlink"), "{}", stderr(&refused));
     assert_eq!(fs::read_to_string(&victim).expect("victim"), "untouched");
 }
 

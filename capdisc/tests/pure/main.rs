@@ -4,3 +4,4 @@
 mod common;
 
 mod harden;
+mod no_harm;

@@ -6,6 +6,7 @@ mod common;
 
 mod backends;
 mod errors;
+mod follow;
 mod record;
 mod status;
 mod trace;

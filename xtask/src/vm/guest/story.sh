@@ -6,13 +6,17 @@ set -u
 say() { echo "CAPDISC-STORY $*"; }
 prefix() { sed "s/^/CAPDISC-$1 /" "$2"; }
 exposure() { sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'; }
+# Polls (TCG guests are slow and vary): up to 20 s for the command to succeed.
+wait_for() { for _ in $(seq 1 100); do "$@" > /dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+log_says() { journalctl -u app.service --no-pager -o cat | grep -q "$1"; }
 required() { capdisc generate "$1" --format json | tr -d ' \n' | sed -n 's/.*"required":\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
 
 say begin "$(uname -r)" "$(systemctl --version | head -n 1)"
 
 # 1. The story's unit (empty CapabilityBoundingSet=, ambient CAP_NET_BIND_SERVICE) fails.
 systemctl start app.service
-sleep 2
+wait_for log_says "bind: permission denied"
+wait_for sh -c '[ "$(systemctl is-active app.service)" != activating ]'
 say step1-state "$(systemctl is-active app.service)"
 journalctl -u app.service --no-pager -o cat | grep -q "bind: permission denied" && say step1-log "bind: permission denied"
 say exposure-before "$(systemd-analyze security app.service 2>/dev/null | exposure)"
@@ -38,12 +42,18 @@ say step3-required "$(required /root/app.yaml)"
 if [ -e /run/systemd/system/app.service.d/zz-capdisc-permissive.conf ]; then say step3-dropin left; else say step3-dropin removed; fi
 say step3-state-after "$(systemctl is-active app.service)"
 
-# 4. capdisc apply writes the drop-in; the service starts, binds :443 and answers.
-capdisc apply /root/app.yaml --unit app.service > /tmp/apply.txt 2>&1
+# 4. capdisc apply refuses to widen the unit unasked, naming what and why; with consent it
+#    writes the drop-in; the service starts, binds :443 and answers.
+capdisc apply /root/app.yaml --unit app.service > /tmp/apply-refused.txt 2>&1
+say step4a-exit $?
+grep -q "apply widens app.service: CAP_NET_BIND_SERVICE (bind: " /tmp/apply-refused.txt && grep -q "rerun with --allow-widen" /tmp/apply-refused.txt && say step4a-named found
+if [ -e /etc/systemd/system/app.service.d/60-capdisc.conf ]; then say step4a-written yes; else say step4a-written no; fi
+prefix APPLY /tmp/apply-refused.txt
+capdisc apply /root/app.yaml --unit app.service --allow-widen > /tmp/apply.txt 2>&1
 say step4-exit $?
 prefix APPLY /tmp/apply.txt
 systemctl restart app.service
-sleep 2
+wait_for curl -s --max-time 2 http://127.0.0.1:443/
 say step4-state "$(systemctl is-active app.service)"
 say step4-http "$(curl -s --max-time 5 http://127.0.0.1:443/)"
 prefix STATUS /dev/stdin <<STATUS
