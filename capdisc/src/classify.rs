@@ -117,6 +117,29 @@ pub fn class_of(granted_audited: u64, denied_audited: u64) -> Class {
     }
 }
 
+/// Why a capability has its class, in one line (profile `reason`); `noaudit_reason` is the
+/// no-audit call site or set-up rule that made checks advisory.
+pub fn reason_of(
+    class: Class,
+    granted_audited: u64,
+    denied_audited: u64,
+    top_syscall: &str,
+    noaudit_reason: &str,
+    foreign_userns: u64,
+) -> String {
+    let mut reason = match class {
+        Class::Required => format!("{granted_audited} granted audited check(s), mostly in {top_syscall}"),
+        Class::Denied => {
+            format!("denied {denied_audited} time(s) in {top_syscall} and never granted: evidence of a failure, not a recommendation")
+        }
+        Class::Advisory => format!("only no-audit checks: {noaudit_reason}"),
+    };
+    if foreign_userns > 0 {
+        reason.push_str(&format!("; {foreign_userns} check(s) against a non-initial user namespace"));
+    }
+    reason
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,11 +47,12 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
             Some(number) => format!("write {}={}", setting, caps::name(number)),
             None => format!("no such capability; did you mean {}?", caps::nearest(word)),
         };
-        findings.push(finding(
-            Severity::Error,
-            format!("{setting}= contains `{word}`, which systemd silently ignores (capability names need the CAP_ prefix)"),
-            fix,
-        ));
+        let why = if word.to_ascii_lowercase().starts_with("cap_") {
+            "no capability has that name"
+        } else {
+            "capability names need the CAP_ prefix"
+        };
+        findings.push(finding(Severity::Error, format!("{setting}= contains `{word}`, which systemd silently ignores ({why})"), fix));
     }
     ambient_outside_bounding(unit, &mut findings);
     if unit.non_root() && unit.bounding_assigned && unit.bounding != 0 && unit.ambient & unit.bounding == 0 {

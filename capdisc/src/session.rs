@@ -92,7 +92,7 @@ impl Session {
         target.launch()?;
         let started = SystemTime::now();
         let child = match target {
-            Target::Command { argv, cgroup, .. } => Some(spawn_in_cgroup(argv, cgroup).map_err(|err| {
+            Target::Command { argv, cgroup, run_as, .. } => Some(spawn_in_cgroup(argv, cgroup, run_as.as_ref()).map_err(|err| {
                 let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
                 Error::Spawn { message: format!("cannot run `{}`: {err}", argv[0]), code }
             })?),

@@ -139,7 +139,16 @@ pub fn names(mask: u64) -> String {
 /// `capdisc decode`: one line per mask.
 pub fn decode(inputs: &[String]) -> Result<String, Error> {
     let mut out = String::new();
-    for input in inputs {
+    // An argument may be a whole pasted block (`grep Cap /proc/PID/status`): one mask a line;
+    // other lines of a pasted status file (Name:, Uid:...) are skipped.
+    let lines = inputs.iter().flat_map(|input| {
+        let block = input.lines().filter(|line| !line.trim().is_empty()).count() > 1;
+        input.lines().filter(move |line| {
+            let line = line.trim();
+            !line.is_empty() && !(block && line.contains(':') && !line.starts_with("Cap") && !line.starts_with("0x"))
+        })
+    });
+    for input in lines {
         let (label, mask) = caps::parse_mask(input).map_err(Error::Usage)?;
         let label = label.map(|label| format!("{label}: ")).unwrap_or_default();
         let decoded: Vec<String> = caps::decode_mask(mask).into_iter().map(caps::name).collect();
@@ -170,5 +179,13 @@ mod tests {
             "0x0000000000000400 = CAP_NET_BIND_SERVICE\nCapEff: 0x0000000000000400 = CAP_NET_BIND_SERVICE\n0x0000000000000000 = (none)\n"
         );
         assert!(decode(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn decodes_a_pasted_block_of_status_lines() {
+        let block = "Name:\tapp\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000400\nCapAmb:\t0000000000000400\n";
+        let text = decode(&[block.into()]).expect("decode");
+        assert_eq!(text.lines().count(), 5, "{text}");
+        assert!(text.starts_with("CapInh: 0x0000000000000000 = (none)\nCapPrm: 0x0000000000000400 = CAP_NET_BIND_SERVICE\n"), "{text}");
     }
 }

@@ -204,12 +204,19 @@ pub struct MergeArgs {
     pub output: PathBuf,
     #[arg(long)]
     pub json: bool,
+    /// Merge even the same recording twice, or recordings of different services.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl MergeArgs {
     pub fn run(self) -> Result<i32, Error> {
-        let profiles = self.profiles.iter().map(|path| profile::read(path)).collect::<Result<Vec<_>, _>>()?;
-        let merged = profile::merge(&profiles)?;
+        let profiles = self
+            .profiles
+            .iter()
+            .map(|path| profile::read(path).map(|profile| (path.display().to_string(), profile)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let merged = profile::merge(&profiles, self.force)?;
         let format = if self.json { Format::Json } else { Format::Yaml };
         files::write_atomic(&self.output, format.render(&merged)?.as_bytes())?;
         eprintln!("capdisc: merged {} profile(s) into {}", profiles.len(), self.output.display());

@@ -3,7 +3,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::{error::Error, scope::TargetSpec};
+use crate::{
+    error::Error,
+    scope::{RunAs, TargetSpec},
+};
 
 #[derive(Args, Debug)]
 #[group(id = "target", multiple = true)]
@@ -31,6 +34,14 @@ pub struct TargetArgs {
     /// process it starts (daemons that fork away) until the last is gone.
     #[arg(long)]
     pub until_exit: bool,
+    /// With -- CMD: run it as USER[:GROUP] (names or numbers), as systemd's User=/Group= would,
+    /// with no capabilities but those given to --ambient.
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// With --user: keep these capabilities as ambient (AmbientCapabilities=), e.g.
+    /// CAP_NET_BIND_SERVICE,CAP_CHOWN.
+    #[arg(long, value_name = "CAPS", requires = "user")]
+    pub ambient: Vec<String>,
     /// The command to spawn (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -39,8 +50,8 @@ pub struct TargetArgs {
 impl TargetArgs {
     /// The named target, or None when none was named; more than one is an error.
     pub fn spec(self) -> Result<Option<TargetSpec>, Error> {
-        if self.until_exit && self.command.is_empty() {
-            return Err(Error::Usage("--until-exit applies to a spawned command (-- CMD ARGS)".into()));
+        if (self.until_exit || self.user.is_some()) && self.command.is_empty() {
+            return Err(Error::Usage("--until-exit and --user apply to a spawned command (-- CMD ARGS)".into()));
         }
         let named = [self.pid.is_some(), self.cgroup.is_some(), self.unit.is_some(), self.all, !self.command.is_empty()];
         if named.iter().filter(|named| **named).count() > 1 {
@@ -55,7 +66,8 @@ impl TargetArgs {
         } else if self.all {
             Some(TargetSpec::All)
         } else if !self.command.is_empty() {
-            Some(TargetSpec::Command { argv: self.command, until_exit: self.until_exit })
+            let run_as = self.user.as_deref().map(|user| RunAs::parse(user, &self.ambient)).transpose()?;
+            Some(TargetSpec::Command { argv: self.command, until_exit: self.until_exit, run_as })
         } else {
             None
         })

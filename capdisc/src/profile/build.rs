@@ -10,7 +10,7 @@ use capdisc_common::{flags, CheckKey, CheckStats};
 use super::model::*;
 use crate::{
     caps,
-    classify::{self, call_site_frames, class_of, Class},
+    classify::{self, call_site_frames, class_of},
     clock::{rfc3339, BootClock},
     kallsyms::Kallsyms,
     probe::{comm_text, Backend, Drained},
@@ -193,16 +193,14 @@ impl Accumulator {
         let mut syscalls: Vec<SyscallUse> = self.syscalls.into_values().collect();
         syscalls.sort_by_key(|syscall| std::cmp::Reverse(syscall.granted + syscall.denied));
         let top = syscalls.first().map(|s| s.name.clone()).unwrap_or_default();
-        let mut reason = match class {
-            Class::Required => format!("{} granted audited check(s), mostly in {top}", self.granted_audited),
-            Class::Denied => {
-                format!("denied {} time(s) in {top} and never granted: evidence of a failure, not a recommendation", self.denied_audited)
-            }
-            Class::Advisory => format!("only no-audit checks: {}", self.noaudit_reason.unwrap_or_default()),
-        };
-        if self.foreign_userns > 0 {
-            reason.push_str(&format!("; {} check(s) against a non-initial user namespace", self.foreign_userns));
-        }
+        let reason = classify::reason_of(
+            class,
+            self.granted_audited,
+            self.denied_audited,
+            &top,
+            self.noaudit_reason.as_deref().unwrap_or_default(),
+            self.foreign_userns,
+        );
         CapabilityUse {
             name: caps::name(number),
             number,
@@ -211,6 +209,8 @@ impl Accumulator {
             granted: self.granted,
             denied: self.denied,
             noaudit: self.noaudit,
+            granted_audited: self.granted_audited,
+            denied_audited: self.denied_audited,
             foreign_userns: self.foreign_userns,
             insetid: self.insetid,
             syscalls,

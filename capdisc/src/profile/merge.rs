@@ -1,19 +1,37 @@
 //! `capdisc merge`: the union of several recordings of the same service, so coverage can be
 //! built from several exercises. Counts are summed, windows widened, every source kept in
-//! `merged_from`; a capability's class is the strongest any run gave it.
+//! `merged_from`; a capability's class is the strongest any run gave it, its reason recomputed
+//! from the summed counts. The same recording twice, or recordings of different services, are
+//! refused unless forced.
 use std::collections::BTreeMap;
 
 use super::model::*;
-use crate::error::Error;
+use crate::{
+    classify::{reason_of, Class},
+    error::Error,
+};
 
-pub fn merge(profiles: &[Profile]) -> Result<Profile, Error> {
-    let (first, rest) = profiles.split_first().ok_or_else(|| Error::Usage("merge needs at least one profile".into()))?;
+/// Merges profiles given as (source name, profile). Refuses, unless `force`, the same
+/// recording twice (its counts would double) and recordings of different services.
+pub fn merge(inputs: &[(String, Profile)], force: bool) -> Result<Profile, Error> {
+    let ((first_name, first), rest) = inputs.split_first().ok_or_else(|| Error::Usage("merge needs at least one profile".into()))?;
+    if !force {
+        refuse_duplicates(inputs)?;
+        for (name, profile) in rest {
+            if service_of(profile) != service_of(first) {
+                return Err(Error::Usage(format!(
+                    "{first_name} records {} but {name} records {}: merge unites recordings of one service; pass --force to merge them anyway",
+                    service_of(first),
+                    service_of(profile)
+                )));
+            }
+        }
+    }
     let mut merged = first.clone();
-    merged.merged_from = profiles.iter().flat_map(sources).collect();
-    for profile in rest {
+    merged.merged_from = inputs.iter().flat_map(|(_, profile)| sources(profile)).collect();
+    for (_, profile) in rest {
         merged.started_at = merged.started_at.clone().min(profile.started_at.clone());
         merged.ended_at = merged.ended_at.clone().max(profile.ended_at.clone());
-        merged.duration_secs += profile.duration_secs;
         merged.exit_status = None;
         merged.losses.add(&profile.losses);
         merged.totals.checks += profile.totals.checks;
@@ -28,14 +46,56 @@ pub fn merge(profiles: &[Profile]) -> Result<Profile, Error> {
             }
         }
     }
+    // The window the merged profile covers, from the earliest start to the latest end.
+    let (started, ended) = (humantime::parse_rfc3339_weak(&merged.started_at), humantime::parse_rfc3339_weak(&merged.ended_at));
+    if let (Ok(started), Ok(ended)) = (started, ended) {
+        merged.duration_secs = ended.duration_since(started).unwrap_or_default().as_secs_f64();
+    }
     let backends: Vec<String> = {
         let mut names: Vec<String> = merged.merged_from.iter().map(|source| source.backend.to_string()).collect();
         names.dedup();
         names
     };
-    merged.backend_selection = format!("merged from {} recording(s) (backends: {})", profiles.len(), backends.join(", "));
-    merged.target.description = format!("merged: {}", first.target.description);
+    merged.backend_selection = format!("merged from {} recording(s) (backends: {})", merged.merged_from.len(), backends.join(", "));
+    if !first.target.description.starts_with("merged: ") {
+        merged.target.description = format!("merged: {}", first.target.description);
+    }
     Ok(merged)
+}
+
+/// What service a profile records, for telling related recordings from unrelated ones: the
+/// unit, the command's program, or the cgroup.
+fn service_of(profile: &Profile) -> String {
+    let target = &profile.target;
+    if let Some(unit) = &target.unit {
+        return format!("unit {unit}");
+    }
+    if let Some(program) = target.command.as_ref().and_then(|argv| argv.first()) {
+        let name = program.rsplit('/').next().unwrap_or(program);
+        return format!("command {name}");
+    }
+    match (&target.cgroup, target.pid) {
+        _ if target.kind == "all" => "every task on the host".to_owned(),
+        (Some(cgroup), _) => format!("cgroup {cgroup}"),
+        (None, Some(pid)) => format!("pid {pid}"),
+        _ => target.description.trim_start_matches("merged: ").to_owned(),
+    }
+}
+
+fn refuse_duplicates(inputs: &[(String, Profile)]) -> Result<(), Error> {
+    let mut seen: Vec<(&str, Recording)> = Vec::new();
+    for (name, profile) in inputs {
+        for source in sources(profile) {
+            if let Some((earlier, _)) = seen.iter().find(|(_, known)| *known == source) {
+                return Err(Error::Usage(format!(
+                    "{earlier} and {name} both hold the recording of {} started {} on {}: merging it twice would double its counts; pass --force to merge anyway",
+                    source.target, source.started_at, source.host
+                )));
+            }
+            seen.push((name, source));
+        }
+    }
+    Ok(())
 }
 
 fn sources(profile: &Profile) -> Vec<Recording> {
@@ -68,6 +128,10 @@ fn merge_uses(a: &[CapabilityUse], b: &[CapabilityUse]) -> Vec<CapabilityUse> {
 }
 
 fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
+    let (mine_granted, mine_denied) = mine.audited();
+    let (other_granted, other_denied) = other.audited();
+    mine.granted_audited = mine_granted + other_granted;
+    mine.denied_audited = mine_denied + other_denied;
     if other.class < mine.class {
         mine.class = other.class;
         mine.reason = other.reason.clone();
@@ -110,4 +174,9 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
     mine.uids.sort_unstable();
     mine.first_seen = mine.first_seen.clone().min(other.first_seen.clone());
     mine.last_seen = mine.last_seen.clone().max(other.last_seen.clone());
+    // The reason says the merged counts, not one run's (an advisory reason names its call site).
+    if mine.class != Class::Advisory {
+        let top = mine.syscalls.first().map(|syscall| syscall.name.clone()).unwrap_or_default();
+        mine.reason = reason_of(mine.class, mine.granted_audited, mine.denied_audited, &top, "", mine.foreign_userns);
+    }
 }

@@ -160,6 +160,12 @@ pub struct CapabilityUse {
     pub denied: u64,
     /// Checks (granted or denied) that were advisory no-audit probes.
     pub noaudit: u64,
+    /// Granted and denied checks that were audited: what the class is decided from (0 in
+    /// profiles from capdisc before they were kept; see `audited`).
+    #[serde(default)]
+    pub granted_audited: u64,
+    #[serde(default)]
+    pub denied_audited: u64,
     /// Checks made against a user namespace other than the initial one (scoped differently).
     #[serde(default)]
     pub foreign_userns: u64,
@@ -209,6 +215,17 @@ pub struct CgroupUse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     pub capabilities: Vec<CapabilityUse>,
+}
+
+impl CapabilityUse {
+    /// Audited (granted, denied) counts, estimated from the totals for profiles that predate
+    /// the two fields (no-audit checks are counted as granted there).
+    pub fn audited(&self) -> (u64, u64) {
+        if self.granted_audited + self.denied_audited > 0 {
+            return (self.granted_audited, self.denied_audited);
+        }
+        (self.granted.saturating_sub(self.noaudit), self.denied.saturating_sub(self.noaudit.saturating_sub(self.granted)))
+    }
 }
 
 impl Profile {

@@ -2,6 +2,7 @@
 //! systemd unit's cgroup, or the whole host. Resolving a target validates it (before any
 //! probe is loaded) and says how the kernel programs must filter for it.
 mod cgroup;
+mod credentials;
 mod pid;
 mod spawn;
 mod unit;
@@ -12,6 +13,7 @@ use aya::{maps::HashMap, Ebpf};
 use capdisc_common::{cgroup_state, mode};
 
 pub use cgroup::{cgroup2_mount, Cgroup, CgroupNames};
+pub use credentials::RunAs;
 pub use spawn::{exit_code_of, spawn_in_cgroup};
 
 use crate::{
@@ -27,6 +29,7 @@ pub enum TargetSpec {
     Command {
         argv: Vec<String>,
         until_exit: bool,
+        run_as: Option<RunAs>,
     },
     Pid(u32),
     Cgroup(PathBuf),
@@ -46,6 +49,7 @@ pub enum Target {
         argv: Vec<String>,
         cgroup: Cgroup,
         until_exit: bool,
+        run_as: Option<RunAs>,
     },
     Pid {
         pid: u32,
@@ -64,11 +68,11 @@ pub enum Target {
 impl TargetSpec {
     pub fn resolve(&self) -> Result<Target, Error> {
         Ok(match self {
-            TargetSpec::Command { argv, until_exit } => {
+            TargetSpec::Command { argv, until_exit, run_as } => {
                 if argv.is_empty() {
                     return Err(Error::Usage("no command given after `--`".into()));
                 }
-                Target::Command { argv: argv.clone(), cgroup: Cgroup::create_leaf()?, until_exit: *until_exit }
+                Target::Command { argv: argv.clone(), cgroup: Cgroup::create_leaf()?, until_exit: *until_exit, run_as: run_as.clone() }
             }
             TargetSpec::Pid(pid) => {
                 pid::check_exists(*pid)?;
@@ -128,7 +132,8 @@ impl Target {
     /// One line for the profile and the terminal.
     pub fn describe(&self) -> String {
         match self {
-            Target::Command { argv, .. } => format!("command: {}", argv.join(" ")),
+            Target::Command { argv, run_as: None, .. } => format!("command: {}", argv.join(" ")),
+            Target::Command { argv, run_as: Some(run_as), .. } => format!("command: {} (as {})", argv.join(" "), run_as.label),
             Target::Pid { pid } => format!("pid {pid} and its descendants"),
             Target::Cgroup { cgroup } => format!("cgroup {}", cgroup.relative),
             Target::Unit { name, cgroup, restart: None } => format!("unit {name} (cgroup {})", cgroup.relative),

@@ -1,11 +1,13 @@
 //! Spawning the command to record: it moves itself into its cgroup between fork and exec, so
 //! every descendant is in the cgroup and the exec gate in the kernel can tell set-up checks from
-//! the command's own. stdio passes through untouched.
+//! the command's own. With `--user`, it then switches to that user (see `credentials`). stdio
+//! passes through untouched.
 use std::{ffi::CString, io, os::unix::process::ExitStatusExt, process::ExitStatus};
 
-use super::cgroup::Cgroup;
+use super::{cgroup::Cgroup, credentials::RunAs};
 
-pub fn spawn_in_cgroup(argv: &[String], cgroup: &Cgroup) -> io::Result<tokio::process::Child> {
+pub fn spawn_in_cgroup(argv: &[String], cgroup: &Cgroup, run_as: Option<&RunAs>) -> io::Result<tokio::process::Child> {
+    let run_as = run_as.cloned();
     let procs = CString::new(cgroup.path.join("cgroup.procs").into_os_string().into_encoded_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cgroup path contains NUL"))?;
     let mut command = tokio::process::Command::new(&argv[0]);
@@ -22,7 +24,11 @@ pub fn spawn_in_cgroup(argv: &[String], cgroup: &Cgroup) -> io::Result<tokio::pr
             if written != 1 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(())
+            match &run_as {
+                // SAFETY: between fork and exec, as switch() requires.
+                Some(run_as) => run_as.switch(),
+                None => Ok(()),
+            }
         });
     }
     command.spawn()

@@ -100,6 +100,8 @@ fn lint_catches_names_systemd_ignores_and_unused_or_missing_grants() {
     assert!(text.contains("contains `net_bind_service`, which systemd silently ignores"), "{text}");
     assert!(text.contains("fix: write CapabilityBoundingSet=CAP_NET_BIND_SERVICE"), "{text}");
     assert!(text.contains("did you mean CAP_NET_BIND_SERVICE?"), "{text}");
+    assert!(text.contains("contains `CAP_NET_BIND_SERVCE`, which systemd silently ignores (no capability has that name)"), "{text}");
+    assert!(!text.contains("`CAP_NET_BIND_SERVCE`, which systemd silently ignores (capability names need the CAP_ prefix)"), "{text}");
 
     let noroot = unit_root("[Service]\nExecStart=/bin/app\nSecureBits=keep-caps noroot\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n");
     let output = capdisc().args(["lint", "app", "--root", &root_arg(&noroot)]).output().expect("lint");

@@ -126,3 +126,87 @@ fn an_all_profile_is_hardened_per_unit() {
     let none = capdisc().arg("generate").arg(&profile).args(["--target", "nginx"]).output().expect("generate");
     assert!(stderr(&none).contains("no unit or cgroup `nginx` in this profile; it has: app.service, cron.service"), "{}", stderr(&none));
 }
+
+#[test]
+fn setcap_output_names_the_real_binary_and_never_a_script() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let binary = dir.path().join("app-bin");
+    fs::write(&binary, b"\x7fELF").expect("write");
+    let link = dir.path().join("app");
+    std::os::unix::fs::symlink(&binary, &link).expect("symlink");
+    let script = dir.path().join("app.sh");
+    fs::write(&script, b"#!/bin/sh\n").expect("write");
+    for (exe, expected, absent) in [
+        (
+            link.display().to_string(),
+            format!("setcap cap_net_bind_service=ep {}", fs::canonicalize(&binary).expect("real").display()),
+            "setcap cap_net_bind_service=ep /",
+        ),
+        (script.display().to_string(), format!("# not for {}: it is a script", script.display()), "\nsetcap "),
+        ("bin/app".to_owned(), "# not for bin/app: a relative path".to_owned(), "\nsetcap "),
+    ] {
+        let profile = edited_story(dir.path(), "exe.yaml", |value| {
+            value["capabilities"][0]["commands"] = serde_yaml::from_str(&format!("- comm: app\n  exe: {exe}\n")).expect("yaml");
+        });
+        let text = stdout_of(&capdisc().arg("generate").arg(&profile).args(["--format", "setcap"]).output().expect("generate"));
+        assert!(text.contains(&expected), "{exe}: {text}");
+        if exe == link.display().to_string() {
+            assert!(
+                !text.lines().any(|line| line == format!("setcap cap_net_bind_service=ep {}", link.display())),
+                "never the symlink: {text}"
+            );
+        } else {
+            assert!(!text.contains(absent), "no setcap command: {text}");
+        }
+    }
+}
+
+fn merge(dir: &Path, inputs: &[&Path], extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
+    let out = dir.join("merged.yaml");
+    let _ = fs::remove_file(&out);
+    let output = capdisc().arg("merge").args(inputs).args(extra).arg("-o").arg(&out).output().expect("merge");
+    (output, out)
+}
+
+#[test]
+fn merge_is_honest_about_counts_windows_and_what_it_unites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let story = fixtures().join("story-app.yaml");
+    // A second run of the same service, later and with two binds.
+    let later = edited_story(dir.path(), "later.yaml", |value| {
+        value["started_at"] = "2026-11-29T02:00:20.000Z".into();
+        value["ended_at"] = "2026-11-29T02:00:24.000Z".into();
+        value["duration_secs"] = 4.0.into();
+        value["capabilities"][0]["granted"] = 2.into();
+        value["capabilities"][0]["syscalls"][0]["granted"] = 2.into();
+    });
+    let (output, out) = merge(dir.path(), &[&story, &later], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let merged = capdisc::profile::read(&out).expect("merged");
+    let bind = cap(&merged, "CAP_NET_BIND_SERVICE");
+    assert_eq!(bind.granted, 3);
+    assert_eq!(bind.reason, "3 granted audited check(s), mostly in bind", "the reason says the merged counts");
+    assert_eq!(merged.duration_secs, 24.0, "the window from the first start to the last end");
+
+    let (twice, out) = merge(dir.path(), &[&story, &story], &[]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(
+        stderr(&twice).contains("both hold the recording of command: /usr/local/bin/app started 2026-11-29T02:00:00.000Z"),
+        "{}",
+        stderr(&twice)
+    );
+    assert!(stderr(&twice).contains("pass --force"), "{}", stderr(&twice));
+    assert!(!out.exists());
+    let (forced, _) = merge(dir.path(), &[&story, &story], &["--force"]);
+    assert!(forced.status.success());
+
+    let other = edited_story(dir.path(), "other.yaml", |value| {
+        value["target"]["command"] = serde_yaml::from_str("[/usr/sbin/nginx]").expect("yaml");
+        value["started_at"] = "2026-11-29T03:00:00.000Z".into();
+    });
+    let (unrelated, out) = merge(dir.path(), &[&story, &other], &[]);
+    assert_eq!(unrelated.status.code(), Some(2));
+    assert!(stderr(&unrelated).contains("records command app but"), "{}", stderr(&unrelated));
+    assert!(stderr(&unrelated).contains("records command nginx: merge unites recordings of one service"), "{}", stderr(&unrelated));
+    assert!(!out.exists());
+}

@@ -67,3 +67,26 @@ fn a_recording_ended_by_its_duration_succeeds() {
     assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
     assert_eq!(run.profile.exit_status, Some(143), "the command's own status stays in the profile");
 }
+
+#[test]
+fn user_runs_the_command_as_systemds_user_would_without_counting_the_switch() {
+    if skip_without_root() {
+        return;
+    }
+    let workload = workload();
+    let workload = workload.to_str().expect("utf-8");
+    let granted = record(&["--user", "nobody", "--ambient", "CAP_NET_BIND_SERVICE"], &["--", workload, "bind", "443"]);
+    assert!(granted.output.status.success(), "{}", stderr(&granted.output));
+    assert_eq!(required(&granted.profile), vec!["CAP_NET_BIND_SERVICE"], "the switch's SETUID/SETGID/SETPCAP are set-up, not needs");
+    assert_eq!(cap(&granted.profile, "CAP_NET_BIND_SERVICE").uids, vec![65534]);
+    assert!(granted.profile.target.description.ends_with("(as nobody:65534)"), "{}", granted.profile.target.description);
+
+    let denied = record(&["--user", "nobody"], &["--", workload, "bind", "443"]);
+    assert_eq!(denied.output.status.code(), Some(1), "no ambient: the bind fails as under User=nobody");
+    assert!(required(&denied.profile).is_empty());
+    assert_eq!(cap(&denied.profile, "CAP_NET_BIND_SERVICE").class, capdisc::classify::Class::Denied);
+
+    let unknown = capdisc().args(["record", "-q", "--user", "no-such-user-capdisc", "--", "true"]).output().expect("run");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("--user: no user `no-such-user-capdisc`"), "{}", stderr(&unknown));
+}
