@@ -145,7 +145,8 @@ pub fn decode(inputs: &[String]) -> Result<String, Error> {
         let block = input.lines().filter(|line| !line.trim().is_empty()).count() > 1;
         input.lines().filter(move |line| {
             let line = line.trim();
-            !line.is_empty() && !(block && line.contains(':') && !line.starts_with("Cap") && !line.starts_with("0x"))
+            let other_status_line = block && line.contains(':') && !line.starts_with("Cap") && !line.starts_with("0x");
+            !line.is_empty() && !other_status_line
         })
     });
     for input in lines {
