@@ -34,6 +34,14 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
     let unit = systemd::unit_name(&options.unit);
     let live = options.root.is_none() && systemd_running();
     let root = options.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    // One writer per unit, and never on top of a leftover of an earlier capdisc.
+    let _lock = if live {
+        let lock = systemd::UnitLock::acquire(&unit)?;
+        systemd::refuse_leftovers(&unit)?;
+        Some(lock)
+    } else {
+        None
+    };
     let current = current_config(&unit, &root, live)?;
     let user = runs_as(&current, options.user.as_deref());
     let recommendation = Recommendation::from_profile(&profile, user.as_ref().map(|(user, from)| (user.as_str(), from.as_str())));

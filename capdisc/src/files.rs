@@ -1,6 +1,7 @@
 //! Writing files safely, for every subcommand that writes one (profiles, drop-ins, generated
-//! output): atomically (a temporary file in the same directory, fsync, rename), so a failure or
-//! a signal never leaves a partial file behind; and, for writes under a chosen root (`apply
+//! output): atomically and durably (a temporary file in the same directory created exclusively,
+//! fsync, rename, fsync of the directory), so a failure, a signal or a power loss leaves the old
+//! file or the new one, never a torn one; and, for writes under a chosen root (`apply
 //! --root`), through directories opened one component at a time beneath it, never following a
 //! symlink (the equivalent of openat2's RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, which also works on
 //! kernels before 5.6). What is written, and where, is the caller's.
@@ -38,7 +39,11 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
         let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temporary)?;
         file.write_all(contents)?;
         file.sync_all()?;
-        fs::rename(&temporary, path)
+        fs::rename(&temporary, path)?;
+        // The rename itself is durable once the directory is: a power loss leaves the old file
+        // or the new one, never a torn one.
+        let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::File::open(parent)?.sync_all()
     })();
     result.map_err(|source| {
         let _ = fs::remove_file(&temporary);

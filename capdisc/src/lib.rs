@@ -2,7 +2,7 @@
 //! capability checks, and turn them into hardening configuration.
 //!
 //! Modules, one concern each, from the bottom up:
-//! - facts and helpers: `caps` (names, numbers, masks), `syscalls`, `kallsyms`, `btf` (offsets
+//! - facts and helpers: `caps` (names, numbers, masks), `danger` (root-equivalent capabilities), `syscalls`, `kallsyms`, `btf` (offsets
 //!   from kernel BTF), `tracefs`, `clock`, `files` (atomic writes), `error`, `privileges`;
 //! - the kernel side: `probe` (the eBPF object, backend selection, draining its maps);
 //! - what is traced: `scope` (command, pid, cgroup, unit, all) and `session` (one tracing
@@ -18,6 +18,7 @@ pub mod caps;
 pub mod classify;
 pub mod cli;
 pub mod clock;
+pub mod danger;
 pub mod error;
 pub mod files;
 pub mod generate;

@@ -54,6 +54,24 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
         };
         findings.push(finding(Severity::Error, format!("{setting}= contains `{word}`, which systemd silently ignores ({why})"), fix));
     }
+    for path in &unit.leftovers {
+        findings.push(finding(
+            Severity::Error,
+            format!(
+                "{} is a capdisc drop-in that no running capdisc owns: the unit may run with its capability restrictions lifted",
+                path.display()
+            ),
+            format!("capdisc restore --unit {}", unit.unit),
+        ));
+    }
+    for anomaly in &unit.anomalies {
+        findings.push(finding(
+            Severity::Warning,
+            format!("{anomaly} (systemd reads this unit differently from how it looks)"),
+            "fix the line".into(),
+        ));
+    }
+    root_equivalent(unit, &mut findings);
     ambient_outside_bounding(unit, &mut findings);
     if unit.non_root() && unit.bounding_assigned && unit.bounding != 0 && unit.ambient & unit.bounding == 0 {
         let names = mask_names(unit.bounding).join(" ");
@@ -95,6 +113,24 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
     }
     findings.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
     findings
+}
+
+/// A non-root service whose ambient set (what reaches its effective set) holds capabilities
+/// that amount to root.
+fn root_equivalent(unit: &Effective, findings: &mut Vec<Finding>) {
+    if !unit.non_root() {
+        return;
+    }
+    for cap in caps::decode_mask(unit.usable()) {
+        let name = caps::name(cap);
+        if let Some(why) = crate::danger::why_root_equivalent(&name) {
+            findings.push(finding(
+                Severity::Warning,
+                format!("{} holds {name} as an ambient capability, which amounts to root: it {why}", user_label(unit)),
+                format!("remove {name} from AmbientCapabilities= unless the service truly needs it (capdisc record shows whether it does)"),
+            ));
+        }
+    }
 }
 
 fn ambient_outside_bounding(unit: &Effective, findings: &mut Vec<Finding>) {

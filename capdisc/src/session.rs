@@ -55,6 +55,8 @@ pub struct Session {
     /// handled (the recording is written), never fatal.
     interrupt: Signal,
     terminate: Signal,
+    /// A lost terminal ends the recording like SIGTERM (the profile is written, the unit put back).
+    hangup: Signal,
     until_exit: bool,
     quiet: bool,
 }
@@ -63,6 +65,7 @@ impl Session {
     pub fn start(target: &Target, options: &SessionOptions) -> Result<Self, Error> {
         let interrupt = signal(SignalKind::interrupt()).map_err(|err| Error::io("cannot catch SIGINT", err))?;
         let terminate = signal(SignalKind::terminate()).map_err(|err| Error::io("cannot catch SIGTERM", err))?;
+        let hangup = signal(SignalKind::hangup()).map_err(|err| Error::io("cannot catch SIGHUP", err))?;
         let (mode, cgroup_level) = target.filter();
         let config = ProbeConfig { mode, cgroup_level, limits: options.limits, stream: options.stream };
         let mut probes = Probes::load(options.backend, &config)?;
@@ -98,7 +101,18 @@ impl Session {
             })?),
             _ => None,
         };
-        Ok(Self { probes, started, child, kernel_log, events, interrupt, terminate, until_exit: target.until_exit(), quiet: options.quiet })
+        Ok(Self {
+            probes,
+            started,
+            child,
+            kernel_log,
+            events,
+            interrupt,
+            terminate,
+            hangup,
+            until_exit: target.until_exit(),
+            quiet: options.quiet,
+        })
     }
 
     pub async fn wait(
@@ -142,6 +156,10 @@ impl Session {
                 }
                 _ = self.terminate.recv() => {
                     reason = Some("terminated");
+                    match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
+                }
+                _ = self.hangup.recv() => {
+                    reason = Some("the terminal hung up");
                     match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
                 }
                 guard = async { self.events.as_mut().expect("guarded by if").readable_mut().await }, if self.events.is_some() => {

@@ -129,6 +129,7 @@ impl LintArgs {
             effective.bounding = view.bounding;
             effective.ambient = view.ambient;
             effective.source = "systemd (systemctl show) and unit files".into();
+            effective.leftovers = systemd::leftovers(&files.name);
         }
         let profile = self.profile.as_deref().map(profile::read).transpose()?;
         let findings = lint::lint(&effective, profile.as_ref());
@@ -222,6 +223,35 @@ impl MergeArgs {
         eprintln!("capdisc: merged {} profile(s) into {}", profiles.len(), self.output.display());
         Ok(0)
     }
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The unit capdisc left changed (`app` means `app.service`).
+    #[arg(long)]
+    pub unit: String,
+}
+
+impl RestoreArgs {
+    pub fn run(self) -> Result<i32, Error> {
+        let unit = systemd::unit_name(&self.unit);
+        systemd::require_running()?;
+        let _lock = systemd::UnitLock::acquire(&unit)?;
+        if systemd::runtime_dropins(&unit).is_empty() {
+            println!("{unit} has no capdisc runtime drop-in; nothing to restore");
+            return Ok(0);
+        }
+        println!("{}", systemd::restore(&unit, None)?);
+        Ok(0)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct GuardArgs {
+    #[arg(long)]
+    pub unit: String,
+    #[arg(long)]
+    pub was_active: bool,
 }
 
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<i32, Error> {

@@ -41,6 +41,11 @@ pub enum Command {
     Diff(harden::DiffArgs),
     /// Unite several profiles of the same service.
     Merge(harden::MergeArgs),
+    /// Remove capdisc's leftover runtime drop-ins from a unit and put it back under its own settings.
+    Restore(harden::RestoreArgs),
+    /// (internal) The guardian that undoes capdisc's temporary unit changes if capdisc dies.
+    #[command(name = "__guard", hide = true)]
+    Guard(harden::GuardArgs),
 }
 
 impl Cli {
@@ -55,6 +60,8 @@ impl Cli {
             Command::Decode(args) => args.run(),
             Command::Diff(args) => args.run(),
             Command::Merge(args) => args.run(),
+            Command::Restore(args) => args.run(),
+            Command::Guard(args) => Ok(crate::systemd::guard_main(&args.unit, args.was_active)),
         }
     }
 }

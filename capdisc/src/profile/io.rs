@@ -22,9 +22,26 @@ impl Format {
     }
 }
 
-/// Reads a profile (YAML or JSON), checking its schema version.
+/// The largest profile capdisc reads: a host-wide recording of weeks is a few MiB; anything near
+/// this is not a profile, and reading it whole could exhaust memory.
+pub const MAX_PROFILE_BYTES: u64 = 64 << 20;
+
+/// Reads a profile (YAML or JSON), checking its size, schema version and capability names.
+/// (YAML alias bombs are stopped by serde_yaml's repetition limit, reported as invalid YAML.)
 pub fn read(path: &Path) -> Result<Profile, Error> {
-    let text = fs::read_to_string(path).map_err(|err| Error::Usage(format!("cannot read profile {}: {err}", path.display())))?;
+    use std::io::Read;
+    let file = fs::File::open(path).map_err(|err| Error::Usage(format!("cannot read profile {}: {err}", path.display())))?;
+    let mut text = String::new();
+    file.take(MAX_PROFILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|err| Error::Usage(format!("cannot read profile {}: {err}", path.display())))?;
+    if text.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(Error::Usage(format!(
+            "{} is larger than {} MiB, too large for a capdisc profile; give the profile `capdisc record` wrote",
+            path.display(),
+            MAX_PROFILE_BYTES >> 20
+        )));
+    }
     let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|err| {
         Error::Usage(format!("{} is not a valid profile (YAML/JSON error: {err}); record a new one with `capdisc record`", path.display()))
     })?;

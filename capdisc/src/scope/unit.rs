@@ -7,13 +7,16 @@ use std::fs;
 use super::cgroup::{cgroup2_mount, Cgroup};
 use crate::{
     error::Error,
-    systemd::{require_running, show, slice_path, unit_name, UnitRestart},
+    systemd::{refuse_leftovers, require_running, show, slice_path, unit_name, UnitRestart},
 };
 
 pub fn resolve_cgroup(name: &str) -> Result<Cgroup, Error> {
     require_running()?;
     let unit = unit_name(name);
     let values = show(&unit, &["ActiveState", "ControlGroup"])?;
+    // A leftover permissive drop-in means the service may run with every capability: recording
+    // it would describe that, not the service.
+    refuse_leftovers(&unit)?;
     let control_group = values.get("ControlGroup").cloned().unwrap_or_default();
     if control_group.is_empty() {
         return Err(Error::Target(format!(

@@ -3,16 +3,20 @@
 //! systemd's own view on a live system, writing drop-ins, and restarting a unit for a recording.
 mod capset;
 mod dropin;
+mod guard;
 mod implicit;
 mod live;
+mod lock;
 mod names;
 mod restart;
 mod unit;
 
 pub use capset::{all_caps, mask_names, mask_text, parse_assignment, CapSetBuilder};
 pub use dropin::{apply_dropin, check_dropin, remove_runtime_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR};
+pub use guard::{guard_main, leftover_error, leftovers, refuse_leftovers, restore, runtime_dropins, Guardian};
 pub use implicit::IMPLICIT_DROPS;
 pub use live::{live_view, names_mask, require_running, show, systemctl, systemd_running, LiveView};
+pub use lock::UnitLock;
 pub use names::{is_root_user, slice_path, unit_name, unit_of_cgroup_path};
 pub use restart::{UnitRestart, PERMISSIVE_DROPIN};
 pub use unit::{resolve, Effective, UnitFiles};

@@ -1,13 +1,17 @@
-//! A unit capdisc restarts to record it from its start: stop it (after writing, with
-//! `--permissive`, a temporary runtime drop-in that lifts its capability restrictions), start it
-//! once the kernel side is armed, and afterwards put it back as it was: drop-in removed, unit
-//! restarted if it was running, stopped otherwise.
+//! A unit capdisc restarts to record it from its start: take the unit's lock (one writer per
+//! unit), refuse leftovers of an earlier capdisc, start the guardian that undoes everything if
+//! capdisc dies, stop the unit (after writing, with `--permissive`, a temporary runtime drop-in
+//! that lifts its capability restrictions), start it once the kernel side is armed, and
+//! afterwards put it back as it was: drop-in removed, unit restarted if it was running, stopped
+//! otherwise; then the guardian is disarmed and the lock released.
 use std::path::PathBuf;
 
 use super::{
-    dropin::{remove_runtime_dropin, write_runtime_dropin},
+    dropin::write_runtime_dropin,
+    guard::{refuse_leftovers, restore, Guardian},
     is_root_user,
     live::{require_running, show, systemctl},
+    lock::UnitLock,
     names::unit_name,
 };
 use crate::error::Error;
@@ -23,6 +27,8 @@ pub struct UnitRestart {
     pub slice: String,
     was_active: bool,
     permissive_dropin: Option<PathBuf>,
+    guardian: Guardian,
+    _lock: UnitLock,
 }
 
 impl UnitRestart {
@@ -31,9 +37,14 @@ impl UnitRestart {
         require_running()?;
         let unit = unit_name(name);
         let values = show(&unit, &["ActiveState", "Slice", "User", "DynamicUser"])?;
+        let mut lock = UnitLock::acquire(&unit)?;
+        // The lock is ours: any capdisc drop-in now is a leftover no live capdisc owns.
+        refuse_leftovers(&unit)?;
         let was_active = matches!(values.get("ActiveState").map(String::as_str), Some("active" | "activating" | "reloading"));
         let slice = values.get("Slice").filter(|slice| !slice.is_empty()).cloned().unwrap_or_else(|| "system.slice".into());
-        let mut restart = Self { unit: unit.clone(), slice, was_active, permissive_dropin: None };
+        let guardian = Guardian::spawn(&unit, was_active, &lock)?;
+        lock.describe(&format!("capdisc pid {}, its guardian pid {}", std::process::id(), guardian.pid));
+        let mut restart = Self { unit: unit.clone(), slice, was_active, permissive_dropin: None, guardian, _lock: lock };
         if permissive {
             let non_root =
                 values.get("DynamicUser").is_some_and(|v| v == "yes") || values.get("User").is_some_and(|user| !is_root_user(user));
@@ -49,23 +60,12 @@ impl UnitRestart {
         systemctl(&["start", "--no-block", &self.unit])
     }
 
-    /// Removes the permissive drop-in and puts the unit back as it was. Returns what it did, for
-    /// the terminal.
+    /// Removes the permissive drop-in and puts the unit back as it was, then disarms the
+    /// guardian (which otherwise does the same when capdisc exits). Returns what it did.
     pub fn finish(&self) -> Result<String, Error> {
-        let mut done = Vec::new();
-        if let Some(dropin) = &self.permissive_dropin {
-            remove_runtime_dropin(&self.unit, PERMISSIVE_DROPIN)?;
-            systemctl(&["daemon-reload"])?;
-            done.push(format!("removed {}", dropin.display()));
-        }
-        if self.was_active {
-            systemctl(&["restart", &self.unit])?;
-            done.push(format!("restarted {} as it was", self.unit));
-        } else {
-            systemctl(&["stop", &self.unit])?;
-            done.push(format!("left {} stopped, as it was", self.unit));
-        }
-        Ok(done.join("; "))
+        let done = restore(&self.unit, Some(self.was_active))?;
+        self.guardian.disarm();
+        Ok(done)
     }
 }
 

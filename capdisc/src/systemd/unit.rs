@@ -93,6 +93,11 @@ pub struct Effective {
     pub privileged_commands: Vec<String>,
     /// Where the view came from: "unit files" or "systemd (systemctl show)".
     pub source: String,
+    /// Unit text that systemd reads differently from what it seems to say (a malformed section
+    /// header, an assignment outside any section): file, line and what is wrong.
+    pub anomalies: Vec<String>,
+    /// capdisc runtime drop-ins no live capdisc owns (live systems only).
+    pub leftovers: Vec<PathBuf>,
 }
 
 impl Effective {
@@ -119,7 +124,9 @@ pub fn resolve(files: &UnitFiles) -> Result<Effective, Error> {
     for path in files.all() {
         let text = fs::read_to_string(path).map_err(|err| Error::Usage(format!("cannot read {}: {err}", path.display())))?;
         effective.files.push(path.clone());
-        for (key, value) in service_settings(&text) {
+        let (settings, anomalies) = service_settings(&text);
+        effective.anomalies.extend(anomalies.into_iter().map(|anomaly| format!("{}: {anomaly}", path.display())));
+        for (key, value) in settings {
             match key.as_str() {
                 "CapabilityBoundingSet" => {
                     bounding.apply(&value);
@@ -160,12 +167,14 @@ pub fn resolve(files: &UnitFiles) -> Result<Effective, Error> {
     Ok(effective)
 }
 
-/// `[Service]` settings in file order, continuation lines joined.
-fn service_settings(text: &str) -> Vec<(String, String)> {
+/// `[Service]` settings in file order, continuation lines joined, and the lines systemd would
+/// read differently from what they seem to say.
+fn service_settings(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     let mut settings = Vec::new();
+    let mut anomalies = Vec::new();
     let mut section = String::new();
     let mut pending = String::new();
-    for raw in text.lines() {
+    for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if pending.is_empty() && (line.starts_with('#') || line.starts_with(';') || line.is_empty()) {
             continue;
@@ -176,15 +185,24 @@ fn service_settings(text: &str) -> Vec<(String, String)> {
             continue;
         }
         let full = std::mem::take(&mut pending) + line;
+        let number = index + 1;
         if full.starts_with('[') && full.ends_with(']') {
             section = full[1..full.len() - 1].to_owned();
+        } else if full.starts_with('[') {
+            // systemd rejects the header; what follows does not belong to the section it seems to.
+            anomalies.push(format!("line {number}: malformed section header `{full}`; systemd ignores it and what follows"));
+            section = String::from("(invalid)");
+        } else if section.is_empty() {
+            anomalies.push(format!("line {number}: `{full}` is outside any section; systemd ignores it"));
+        } else if !full.contains('=') {
+            anomalies.push(format!("line {number}: `{full}` is not an assignment; systemd ignores it"));
         } else if section == "Service" {
             if let Some((key, value)) = full.split_once('=') {
                 settings.push((key.trim().to_owned(), value.trim().to_owned()));
             }
         }
     }
-    settings
+    (settings, anomalies)
 }
 
 fn yes(value: &str) -> bool {
@@ -235,6 +253,17 @@ mod tests {
         assert_eq!(effective.bounding & (1 << 25), 0, "CAP_SYS_TIME dropped");
         assert!(!effective.bounding_assigned);
         assert_eq!(effective.privileged_commands, vec!["ExecStartPre=+/bin/setup"]);
+    }
+
+    #[test]
+    fn text_systemd_reads_differently_is_reported() {
+        let effective =
+            resolve_text("CapabilityBoundingSet=\n[Service\nUser=app\n[Service]\nAmbientCapabilities\nExecStart=/bin/app\n", &[]);
+        let text = effective.anomalies.join("\n");
+        assert!(text.contains("line 1: `CapabilityBoundingSet=` is outside any section"), "{text}");
+        assert!(text.contains("line 2: malformed section header `[Service`"), "{text}");
+        assert!(text.contains("line 5: `AmbientCapabilities` is not an assignment"), "{text}");
+        assert_eq!(effective.user, None, "User=app under the broken header is not read");
     }
 
     #[test]

@@ -316,6 +316,7 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
             "did you mean CAP_NET_BIND_SERVICE?",
         ),
         (dir.path().join("missing.yaml"), "cannot read profile"),
+        (write("bomb.yaml", &alias_bomb()), "repetition limit exceeded"),
     ];
     for (path, expected) in cases {
         let target = dir.path().join("out.conf");
@@ -335,4 +336,26 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
         .expect("apply");
     assert_eq!(missing_unit.status.code(), Some(2));
     assert!(stderr(&missing_unit).contains("unit nope.service not found"), "{}", stderr(&missing_unit));
+}
+
+/// A YAML "billion laughs": ten levels of ten aliases each.
+fn alias_bomb() -> String {
+    let mut lines = vec!["a0: &a0 [x, x, x, x, x, x, x, x, x, x]".to_owned()];
+    for level in 1..10 {
+        let refs = vec![format!("*a{}", level - 1); 10].join(", ");
+        lines.push(format!("a{level}: &a{level} [{refs}]"));
+    }
+    lines.push("schema_version: 1".to_owned());
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn a_huge_profile_is_refused_without_reading_it_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("huge.yaml");
+    let file = fs::File::create(&path).expect("create");
+    file.set_len(capdisc::profile::MAX_PROFILE_BYTES + 10).expect("sparse file");
+    let output = capdisc().arg("generate").arg(&path).output().expect("generate");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("larger than 64 MiB, too large for a capdisc profile"), "{}", stderr(&output));
 }

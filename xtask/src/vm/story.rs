@@ -59,6 +59,30 @@ impl Story {
             ("6. record attached without restart succeeds".to_owned(), self.step("step6-exit") == "0"),
             ("6. it sees the reload's bind".to_owned(), self.step("step6-required").split(',').any(|cap| cap == "CAP_NET_BIND_SERVICE")),
             ("6. the service kept running".to_owned(), self.step("step6-active") == "active"),
+            ("7. a permissive recording lifts the bounding set".to_owned(), self.step("step7-lifted") == "yes"),
+            ("7. a second capdisc on the unit refuses (exit 2)".to_owned(), self.step("step7-second-exit") == "2"),
+            ("7. it names the pid holding the unit".to_owned(), self.step("step7-second-names") == "found"),
+            (
+                format!("7. after kill -9 the guardian restored the unit within 30 s ({} s)", self.step("step7-restored-after")),
+                self.step("step7-restored-after").parse::<u32>().is_ok_and(|secs| secs <= 30),
+            ),
+            ("7. no capdisc drop-in remains".to_owned(), self.step("step7-dropin-after") == "removed"),
+            (
+                format!("7. the unit runs under its own set again (CapBnd {})", self.step("step7-capbnd-after")),
+                self.step("step7-state-after") == "active" && self.step("step7-capbnd-after") == self.step("step7-capbnd-before"),
+            ),
+            ("8. lint exits 1 on a leftover drop-in".to_owned(), self.step("step8-lint-exit") == "1"),
+            ("8. lint names the leftover and capdisc restore".to_owned(), self.step("step8-lint-leftover") == "found"),
+            ("8. lint names root-equivalent ambient capabilities".to_owned(), self.step("step8-lint-danger") == "found"),
+            (
+                "8. record refuses (exit 2) and says how to clear it".to_owned(),
+                self.step("step8-record-exit") == "2" && self.step("step8-record-says") == "found",
+            ),
+            ("8. capdisc restore clears it".to_owned(), self.step("step8-restore-exit") == "0" && self.step("step8-dropin") == "removed"),
+            (
+                format!("8. the unit runs under its own set again (CapBnd {})", self.step("step8-capbnd")),
+                self.step("step8-capbnd") == self.step("step7-capbnd-before"),
+            ),
         ];
         let (after, handfix) = (number("exposure-after"), number("exposure-handfix"));
         checks.push((

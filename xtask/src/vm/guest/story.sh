@@ -6,8 +6,15 @@ set -u
 say() { echo "CAPDISC-STORY $*"; }
 prefix() { sed "s/^/CAPDISC-$1 /" "$2"; }
 exposure() { sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'; }
-# Polls (TCG guests are slow and vary): up to 20 s for the command to succeed.
+# Polls (TCG guests are slow and vary): up to 20 s (wait_for) or N s (wait_secs N) for the
+# command to succeed.
 wait_for() { for _ in $(seq 1 100); do "$@" > /dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+wait_secs() { limit=$(( $1 * 5 )); shift; for _ in $(seq 1 $limit); do "$@" > /dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+capbnd() { sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$(systemctl show -p MainPID --value app.service)/status" 2>/dev/null; }
+active() { [ "$(systemctl is-active app.service)" = active ]; }
+lifted() { [ "$(capbnd)" = 000001ffffffffff ]; }
+permissive=/run/systemd/system/app.service.d/zz-capdisc-permissive.conf
+restored() { [ ! -e $permissive ] && active && [ "$(capbnd)" = "$before" ]; }
 log_says() { journalctl -u app.service --no-pager -o cat | grep -q "$1"; }
 required() { capdisc generate "$1" --format json | tr -d ' \n' | sed -n 's/.*"required":\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
 
@@ -76,6 +83,52 @@ say step6-exit $?
 prefix ATTACHED /tmp/attached.txt
 say step6-required "$(required /root/attached.yaml)"
 say step6-active "$(systemctl is-active app.service)"
+
+# 7. Crash safety: capdisc killed with SIGKILL in the middle of a permissive recording. Its
+#    guardian puts the unit back under its own set within seconds; while it ran, a second
+#    capdisc on the same unit refused, naming the holder.
+wait_for active
+before="$(capbnd)"
+say step7-capbnd-before "$before"
+capdisc record --unit app.service --restart --permissive --duration 300 -o /tmp/killed.yaml 2> /tmp/killed.txt &
+victim=$!
+wait_for grep -q "capdisc: recording" /tmp/killed.txt
+wait_for lifted && say step7-lifted yes
+capdisc record --unit app.service --restart --duration 5 -o /tmp/second.yaml > /tmp/second.txt 2>&1
+say step7-second-exit $?
+grep -q "app.service is being changed by another capdisc (capdisc pid $victim" /tmp/second.txt && say step7-second-names found
+prefix SECOND /tmp/second.txt
+kill -9 $victim
+killed_at=$(date +%s)
+wait_secs 30 restored && say step7-restored-after "$(( $(date +%s) - killed_at ))"
+if [ -e $permissive ]; then say step7-dropin-after left; else say step7-dropin-after removed; fi
+say step7-capbnd-after "$(capbnd)"
+say step7-state-after "$(systemctl is-active app.service)"
+journalctl --no-pager -o cat | grep "capdisc guardian" | sed 's/^/CAPDISC-GUARD /'
+
+# 8. A leftover (written by hand, as an older capdisc killed before its guardian was up would
+#    leave it): lint reports it and the root-equivalent power it gives, record refuses, restore
+#    clears it.
+mkdir -p /run/systemd/system/app.service.d
+printf '[Service]\nCapabilityBoundingSet=~\nAmbientCapabilities=~\n' > $permissive
+systemctl daemon-reload
+systemctl restart app.service
+wait_for active
+wait_for lifted
+capdisc lint app.service > /tmp/lint-leftover.txt 2>&1
+say step8-lint-exit $?
+grep -q "no running capdisc owns" /tmp/lint-leftover.txt && grep -q "fix: capdisc restore --unit app.service" /tmp/lint-leftover.txt && say step8-lint-leftover found
+grep -q "holds CAP_SYS_ADMIN as an ambient capability, which amounts to root" /tmp/lint-leftover.txt && say step8-lint-danger found
+prefix LINT8 /tmp/lint-leftover.txt
+capdisc record --unit app.service --duration 2 -o /tmp/leftover.yaml > /tmp/leftover-record.txt 2>&1
+say step8-record-exit $?
+grep -q "clear it with .capdisc restore --unit app.service." /tmp/leftover-record.txt && say step8-record-says found
+capdisc restore --unit app.service > /tmp/restore.txt 2>&1
+say step8-restore-exit $?
+prefix RESTORE /tmp/restore.txt
+if [ -e $permissive ]; then say step8-dropin left; else say step8-dropin removed; fi
+wait_for restored
+say step8-capbnd "$(capbnd)"
 
 # Every service at once: a short workload, then the host-wide recording since early boot.
 systemctl restart systemd-journald.service systemd-logind.service cron.service nginx.service

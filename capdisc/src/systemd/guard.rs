@@ -1,0 +1,188 @@
+//! Undo on any death. Before capdisc changes a unit for a while (a permissive drop-in, a stop for
+//! a recording from the start), it starts a guardian: a copy of itself (`capdisc __guard`) in a
+//! session of its own, moved to the cgroup v2 root (so neither a lost terminal nor the end of
+//! capdisc's own cgroup or unit takes it along), holding the unit's lock and the read end of a
+//! pipe whose only writer is capdisc. When capdisc finishes, it undoes the change itself and
+//! writes `disarm`. When capdisc dies in any way, SIGKILL included, the kernel closes the pipe;
+//! the guardian reads end-of-file without `disarm`, removes capdisc's runtime drop-ins, reloads
+//! systemd and puts the unit back as it was (restarted if it was running, stopped otherwise).
+//! Runtime drop-ins live under /run, so a host crash clears them as well.
+use std::{
+    fs,
+    io::{Read, Write},
+    os::{fd::AsRawFd, unix::process::CommandExt},
+    path::{Path, PathBuf},
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::Mutex,
+};
+
+use super::{
+    dropin::{remove_runtime_dropin, RUNTIME_DIR},
+    live::{show, systemctl},
+    lock::{held, UnitLock},
+};
+use crate::error::Error;
+
+/// Names of capdisc's temporary runtime drop-ins: `zz-capdisc-*.conf`.
+const RUNTIME_PREFIX: &str = "zz-capdisc-";
+
+/// A running guardian for one unit.
+#[derive(Debug)]
+pub struct Guardian {
+    inner: Mutex<Option<(Child, ChildStdin)>>,
+    pub pid: u32,
+}
+
+impl Guardian {
+    /// Starts the guardian; from now on, capdisc's death undoes its changes to `unit`.
+    pub fn spawn(unit: &str, was_active: bool, lock: &UnitLock) -> Result<Self, Error> {
+        let lock_fd = lock.share()?;
+        let mut command = Command::new("/proc/self/exe");
+        command.args(["__guard", "--unit", unit]);
+        if was_active {
+            command.arg("--was-active");
+        }
+        // Its words go to syslog (the journal): capdisc's stderr may be a pipe its reader waits
+        // on, or a terminal that is gone.
+        command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+        let raw = lock_fd.as_raw_fd();
+        // SAFETY: between fork and exec only async-signal-safe calls (dup2, setsid).
+        unsafe {
+            command.pre_exec(move || {
+                // The lock travels as fd 3 (dup2 clears close-on-exec).
+                if libc::dup2(raw, 3) < 0 || libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(|err| Error::io("cannot start capdisc's guardian", err))?;
+        drop(lock_fd);
+        let stdin = child.stdin.take().ok_or_else(|| Error::Runtime("the guardian has no pipe".into()))?;
+        let pid = child.id();
+        Ok(Self { inner: Mutex::new(Some((child, stdin))), pid })
+    }
+
+    /// capdisc undid its changes itself: the guardian exits without acting (waited for, so the
+    /// unit's lock is free when this returns).
+    pub fn disarm(&self) {
+        let taken = self.inner.lock().map(|mut inner| inner.take()).unwrap_or(None);
+        if let Some((mut child, mut stdin)) = taken {
+            let _ = stdin.write_all(b"disarm\n");
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `capdisc __guard`: waits for capdisc to end; restores the unit unless disarmed.
+pub fn guard_main(unit: &str, was_active: bool) -> i32 {
+    // Signals meant for capdisc's terminal or process group are not for the guardian.
+    for signal in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM, libc::SIGQUIT, libc::SIGPIPE] {
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+    leave_capdiscs_cgroup();
+    let mut message = String::new();
+    let _ = std::io::stdin().read_to_string(&mut message);
+    if message.lines().any(|line| line == "disarm") {
+        return 0;
+    }
+    say(&format!("capdisc ended without undoing its changes to {unit}: restoring it"));
+    match restore(unit, Some(was_active)) {
+        Ok(done) => {
+            say(&format!("{unit} restored: {done}"));
+            0
+        }
+        Err(err) => {
+            say(&format!("could not restore {unit}: {err}; run `capdisc restore --unit {unit}`"));
+            1
+        }
+    }
+}
+
+/// To syslog (the journal on systemd hosts), where operators look after the fact.
+fn say(line: &str) {
+    if let Ok(text) = std::ffi::CString::new(format!("capdisc guardian: {line}")) {
+        unsafe { libc::syslog(libc::LOG_WARNING, c"%s".as_ptr(), text.as_ptr()) };
+    }
+}
+
+/// Moves this process to the cgroup v2 root, out of whatever cgroup capdisc ran in.
+fn leave_capdiscs_cgroup() {
+    if let Ok(mount) = crate::scope::cgroup2_mount() {
+        let _ = fs::write(mount.join("cgroup.procs"), std::process::id().to_string());
+    }
+}
+
+/// capdisc's runtime drop-ins of a unit.
+pub fn runtime_dropins(unit: &str) -> Vec<PathBuf> {
+    let dir = Path::new(RUNTIME_DIR).join(format!("{unit}.d"));
+    let mut found: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.starts_with(RUNTIME_PREFIX) && name.ends_with(".conf")
+                })
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// capdisc runtime drop-ins that no live capdisc owns (its lock is free): left by a capdisc
+/// killed before its guardian was up, or by an older version.
+pub fn leftovers(unit: &str) -> Vec<PathBuf> {
+    let found = runtime_dropins(unit);
+    if found.is_empty() || held(unit) {
+        return Vec::new();
+    }
+    found
+}
+
+/// Refuses to work on a unit with leftovers, saying how to clear them.
+pub fn refuse_leftovers(unit: &str) -> Result<(), Error> {
+    let found = leftovers(unit);
+    match found.first() {
+        None => Ok(()),
+        Some(path) => Err(leftover_error(unit, path)),
+    }
+}
+
+pub fn leftover_error(unit: &str, path: &Path) -> Error {
+    Error::Target(format!(
+        "{unit} has a capdisc drop-in that no running capdisc owns ({}; the unit may run with its capability restrictions lifted); clear it with `capdisc restore --unit {unit}`",
+        path.display()
+    ))
+}
+
+/// Removes capdisc's runtime drop-ins and puts the unit back: `was_active` as recorded by
+/// capdisc, or (`None`, from `capdisc restore`) restarted if it runs now, so it runs under its
+/// own settings again. Returns what was done.
+pub fn restore(unit: &str, was_active: Option<bool>) -> Result<String, Error> {
+    let mut done = Vec::new();
+    let dropins = runtime_dropins(unit);
+    for path in &dropins {
+        let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        remove_runtime_dropin(unit, &name)?;
+        done.push(format!("removed {}", path.display()));
+    }
+    if !dropins.is_empty() {
+        systemctl(&["daemon-reload"])?;
+    }
+    let active = match was_active {
+        Some(active) => active,
+        None => matches!(show(unit, &["ActiveState"])?.get("ActiveState").map(String::as_str), Some("active" | "activating" | "reloading")),
+    };
+    if active {
+        systemctl(&["restart", unit])?;
+        done.push(format!("restarted {unit}{}", if was_active.is_some() { " as it was" } else { " under its own settings" }));
+    } else {
+        systemctl(&["stop", unit])?;
+        done.push(format!("left {unit} stopped{}", if was_active.is_some() { ", as it was" } else { "" }));
+    }
+    Ok(done.join("; "))
+}
