@@ -1,9 +1,10 @@
-//! capdisc's automation: `cargo xtask setup | build | test | demo | bench | vm`.
+//! capdisc's automation: `cargo xtask setup | build | test | demo | bench | vm | fuzz`.
 //! Each task is a function a reader can follow top to bottom; they run as root on a fresh
 //! Debian machine and install what they need first.
 mod bench;
 mod build;
 mod demo;
+mod fuzz;
 mod run;
 mod setup;
 mod tally;
@@ -44,6 +45,12 @@ enum Task {
     },
     /// Boot Debian kernels under QEMU and check every backend against the host's results.
     Vm,
+    /// Fuzz every parser untrusted bytes reach (cargo-fuzz, AddressSanitizer).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         Task::Test { no_vm } => test::test(!no_vm),
         Task::Demo => demo::demo(),
         Task::Bench { checks, rounds } => bench::bench(checks, rounds),
+        Task::Fuzz { seconds } => fuzz::fuzz(seconds),
         Task::Vm => {
             let tally = vm::vm()?;
             println!("vm: {} passed, {} failed", tally.passed, tally.failed);

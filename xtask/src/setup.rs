@@ -19,6 +19,7 @@ pub fn nightly() -> Result<String> {
     Ok(text.trim().to_owned())
 }
 const BPF_LINKER_VERSION: &str = "0.13.0";
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 pub fn setup() -> Result<()> {
     let nightly = nightly()?;
@@ -27,6 +28,7 @@ pub fn setup() -> Result<()> {
     eprintln!("xtask: setup: {nightly} rustc uses LLVM {llvm}");
     apt_install(&packages(llvm))?;
     ensure_style_tools()?;
+    ensure_cargo_fuzz()?;
     ensure_bpf_linker(llvm)?;
     eprintln!("xtask: setup: done");
     Ok(())
@@ -60,6 +62,7 @@ pub fn ready() -> bool {
     bpf_linker_llvm_major() == Some(llvm)
         && rust_src_installed(&nightly)
         && style_tools_installed()
+        && cargo_fuzz_installed()
         && packages(llvm).iter().all(|package| installed(package))
 }
 
@@ -102,6 +105,19 @@ fn installed(package: &str) -> bool {
 fn rust_src_installed(nightly: &str) -> bool {
     stdout(Command::new("rustup").args(["component", "list", "--installed", "--toolchain", nightly]))
         .is_ok_and(|text| text.lines().any(|line| line.trim().starts_with("rust-src")))
+}
+
+/// cargo-fuzz, for `cargo xtask fuzz` (and its smoke run in `cargo xtask test`).
+pub fn ensure_cargo_fuzz() -> Result<()> {
+    if cargo_fuzz_installed() {
+        return Ok(());
+    }
+    eprintln!("xtask: setup: installing cargo-fuzz {CARGO_FUZZ_VERSION}");
+    run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION]))
+}
+
+fn cargo_fuzz_installed() -> bool {
+    stdout(Command::new("cargo").args(["fuzz", "--version"])).is_ok()
 }
 
 /// rustfmt and clippy for the build's own toolchain (`cargo xtask test` checks style first).

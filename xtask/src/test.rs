@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the whole suite. Formatting and lints first (`cargo fmt --check`,
 //! `cargo clippy -D warnings`), then unit tests, the integration tests that load the real probes
-//! on this kernel (as root), then the backends on other kernels under QEMU.
+//! on this kernel (as root), a fuzz smoke run of every parser, then the backends on other kernels
+//! and the systemd story under QEMU.
 use std::{
     io::{BufRead, BufReader},
     process::Stdio,
@@ -9,11 +10,15 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use crate::{
+    fuzz,
     run::{cargo, run, show},
     setup,
     tally::Tally,
     vm,
 };
+
+/// Seconds per fuzz target in the suite's smoke run.
+const FUZZ_SMOKE_SECONDS: u64 = 15;
 
 pub fn test(with_vm: bool) -> Result<()> {
     if effective_uid() != 0 {
@@ -26,6 +31,15 @@ pub fn test(with_vm: bool) -> Result<()> {
     // Integration tests bind port 443 and count storms: one test binary at a time, two
     // threads, so workloads do not contend for the two cores.
     let mut tally = cargo_test()?;
+    // The fuzz smoke run: every parser, its committed regression inputs replayed, then a short
+    // search (`cargo xtask fuzz --seconds N` searches longer).
+    match fuzz::fuzz(FUZZ_SMOKE_SECONDS) {
+        Ok(()) => tally.passed += fuzz::TARGETS.len() as u64,
+        Err(err) => {
+            eprintln!("xtask: fuzz smoke run failed: {err:#}");
+            tally.failed += 1;
+        }
+    }
     if with_vm {
         let vm = vm::vm()?;
         tally.passed += vm.passed;

@@ -42,37 +42,40 @@ pub fn read(path: &Path) -> Result<Profile, Error> {
             MAX_PROFILE_BYTES >> 20
         )));
     }
-    let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|err| {
-        Error::Usage(format!("{} is not a valid profile (YAML/JSON error: {err}); record a new one with `capdisc record`", path.display()))
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses profile text (YAML or JSON); `source` names it in errors. Never panics on any input
+/// (fuzzed: `cargo xtask fuzz`).
+pub fn parse(text: &str, source: &str) -> Result<Profile, Error> {
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|err| {
+        Error::Usage(format!("{source} is not a valid profile (YAML/JSON error: {err}); record a new one with `capdisc record`"))
     })?;
     match value.get("schema_version").and_then(serde_yaml::Value::as_u64) {
         Some(version) if version == u64::from(SCHEMA_VERSION) => {}
         Some(version) => {
             return Err(Error::Usage(format!(
                 "{} has profile schema version {version}, but this capdisc reads version {SCHEMA_VERSION}; use a matching capdisc",
-                path.display()
+                source
             )))
         }
-        None => return Err(Error::Usage(format!("{} is not a capdisc profile (no schema_version)", path.display()))),
+        None => return Err(Error::Usage(format!("{} is not a capdisc profile (no schema_version)", source))),
     }
     let profile: Profile =
-        serde_yaml::from_value(value).map_err(|err| Error::Usage(format!("{} is not a valid capdisc profile: {err}", path.display())))?;
+        serde_yaml::from_value(value).map_err(|err| Error::Usage(format!("{} is not a valid capdisc profile: {err}", source)))?;
     for cap in profile.capabilities.iter().chain(profile.cgroups.iter().flat_map(|group| &group.capabilities)) {
         match crate::caps::number(&cap.name) {
             Some(number) if number == cap.number => {}
             Some(number) => {
                 return Err(Error::Usage(format!(
                     "{}: {} has number {}, but {} is capability {number}; the profile was edited inconsistently",
-                    path.display(),
-                    cap.name,
-                    cap.number,
-                    cap.name
+                    source, cap.name, cap.number, cap.name
                 )))
             }
             None => {
                 return Err(Error::Usage(format!(
                     "{} names an unknown capability `{}`; did you mean {}?",
-                    path.display(),
+                    source,
                     cap.name,
                     crate::caps::nearest(&cap.name)
                 )))

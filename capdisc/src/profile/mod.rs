@@ -10,6 +10,6 @@ mod model;
 
 pub use build::{build, RecordingMeta};
 pub use diff::{diff, Diff};
-pub use io::{read, Format, MAX_PROFILE_BYTES};
+pub use io::{parse, read, Format, MAX_PROFILE_BYTES};
 pub use merge::merge;
 pub use model::*;

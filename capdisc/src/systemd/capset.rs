@@ -32,7 +32,8 @@ pub fn parse_assignment(value: &str) -> Assignment {
     let mut mask = 0;
     let mut ignored = Vec::new();
     for word in list.split_whitespace() {
-        let known = word.len() > 4 && word[..4].eq_ignore_ascii_case("cap_");
+        // Bytes, not chars: the word may hold any UTF-8 (found by fuzzing).
+        let known = word.len() > 4 && word.as_bytes()[..4].eq_ignore_ascii_case(b"cap_");
         match caps::number(word).filter(|_| known) {
             Some(number) if number < 64 => mask |= 1u64 << number,
             _ => ignored.push(word.to_owned()),
@@ -118,6 +119,11 @@ mod tests {
         assert_eq!(fold(&["", "~"]), Some(all_caps()));
         assert_eq!(fold(&["~CAP_NET_RAW"]), Some(all_caps() & !NET_RAW));
         assert_eq!(fold(&[]), None);
+    }
+
+    #[test]
+    fn words_with_any_utf8_are_ignored_not_a_panic() {
+        assert_eq!(parse_assignment("ž\u{fffd}NET_BIND_SERVICE caž_x CAP_KILL").mask, 1 << 5);
     }
 
     #[test]

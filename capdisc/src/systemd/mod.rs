@@ -19,4 +19,4 @@ pub use live::{live_view, names_mask, require_running, show, systemctl, systemd_
 pub use lock::UnitLock;
 pub use names::{is_root_user, slice_path, unit_name, unit_of_cgroup_path};
 pub use restart::{UnitRestart, PERMISSIVE_DROPIN};
-pub use unit::{resolve, Effective, UnitFiles};
+pub use unit::{resolve, resolve_texts, Effective, UnitFiles};

@@ -117,14 +117,24 @@ impl Effective {
 }
 
 pub fn resolve(files: &UnitFiles) -> Result<Effective, Error> {
-    let mut bounding = CapSetBuilder::default();
-    let mut ambient = CapSetBuilder::default();
-    let mut effective = Effective { unit: files.name.clone(), source: "unit files".into(), ..Effective::default() };
-    let mut implicit: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut texts = Vec::new();
     for path in files.all() {
         let text = fs::read_to_string(path).map_err(|err| Error::Usage(format!("cannot read {}: {err}", path.display())))?;
+        texts.push((path.clone(), text));
+    }
+    Ok(resolve_texts(&files.name, &texts))
+}
+
+/// The configuration systemd would apply from a unit's texts (the unit file, then its drop-ins
+/// in order). Never panics on any input (fuzzed: `cargo xtask fuzz`).
+pub fn resolve_texts(unit: &str, texts: &[(PathBuf, String)]) -> Effective {
+    let mut bounding = CapSetBuilder::default();
+    let mut ambient = CapSetBuilder::default();
+    let mut effective = Effective { unit: unit.to_owned(), source: "unit files".into(), ..Effective::default() };
+    let mut implicit: BTreeMap<&str, bool> = BTreeMap::new();
+    for (path, text) in texts {
         effective.files.push(path.clone());
-        let (settings, anomalies) = service_settings(&text);
+        let (settings, anomalies) = service_settings(text);
         effective.anomalies.extend(anomalies.into_iter().map(|anomaly| format!("{}: {anomaly}", path.display())));
         for (key, value) in settings {
             match key.as_str() {
@@ -164,7 +174,7 @@ pub fn resolve(files: &UnitFiles) -> Result<Effective, Error> {
             effective.implicit.push((format!("{option}=yes"), mask));
         }
     }
-    Ok(effective)
+    effective
 }
 
 /// `[Service]` settings in file order, continuation lines joined, and the lines systemd would
