@@ -13,6 +13,10 @@ pub const EXE_PATH_LEN: usize = 256;
 /// for every field capdisc reads (the format puts them within the first 40 bytes; userspace
 /// checks that the offsets it sets fit).
 pub const TRACEPOINT_RECORD_BYTES: usize = 64;
+/// Bytes of a path kept per sampled call site (the path a system call named; longer ones are cut).
+pub const PATH_SAMPLE_LEN: usize = 256;
+/// System call numbers the `PATH_ARGS` map covers.
+pub const PATH_ARGS_SYSCALLS: u32 = 512;
 /// `syscall` value for checks made outside any system call (kernel threads).
 pub const NO_SYSCALL: i32 = -1;
 
@@ -72,8 +76,10 @@ pub mod counter {
     pub const UNPAIRED_RETURN: u32 = 7;
     /// `capdisc trace`: an event could not be reserved in the ring buffer (it was full).
     pub const EVENTS_LOST: u32 = 8;
+    /// A sampled path could not be stored (`PATHS` full).
+    pub const PATHS_MAP_FULL: u32 = 9;
     /// Number of slots.
-    pub const SLOTS: u32 = 9;
+    pub const SLOTS: u32 = 10;
 }
 
 /// Aggregation key of one kind of capability check.
@@ -108,6 +114,26 @@ pub struct CheckStats {
     pub last_ns: u64,
     /// Distinct kernel stack ids seen (0 = empty slot; ids are stored +1).
     pub call_sites: [u32; CALL_SITE_SLOTS],
+}
+
+/// Key of a sampled path: the aggregation key and the call-site slot (index into
+/// [`CheckStats::call_sites`]) whose sample it was taken with.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct PathKey {
+    pub check: CheckKey,
+    pub slot: u32,
+    pub _pad: u32,
+}
+
+/// The path a system call named (its path argument, read from user memory), as sampled.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PathSample {
+    /// Bytes in `path`, the NUL included (0: nothing could be read).
+    pub len: u32,
+    pub _pad: u32,
+    pub path: [u8; PATH_SAMPLE_LEN],
 }
 
 /// Kernel frames carried by one trace event.
@@ -166,4 +192,6 @@ mod pod {
     unsafe impl aya::Pod for super::PendingCheck {}
     unsafe impl aya::Pod for super::ExePath {}
     unsafe impl aya::Pod for super::TraceEvent {}
+    unsafe impl aya::Pod for super::PathKey {}
+    unsafe impl aya::Pod for super::PathSample {}
 }

@@ -5,7 +5,7 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, PerCpuArray, RingBuf, StackTrace},
 };
-use capdisc_common::{counter, CheckKey, CheckStats, ExePath, PendingCheck, COMM_LEN};
+use capdisc_common::{counter, CheckKey, CheckStats, ExePath, PathKey, PathSample, PendingCheck, COMM_LEN, PATH_ARGS_SYSCALLS};
 
 /// Aggregated checks: the recording itself.
 #[map]
@@ -13,6 +13,16 @@ pub static CHECKS: HashMap<CheckKey, CheckStats> = HashMap::with_max_entries(1, 
 /// Sampled kernel stacks, referenced by `CheckStats::call_sites`.
 #[map]
 pub static STACKS: StackTrace = StackTrace::with_max_entries(1, 0);
+/// Paths the system calls named, sampled with their call sites (see `record::sample_path`).
+#[map]
+pub static PATHS: HashMap<PathKey, PathSample> = HashMap::with_max_entries(1, 0);
+/// Per-CPU room to read a path into (too large for the BPF stack).
+#[map]
+pub static PATH_SCRATCH: PerCpuArray<PathSample> = PerCpuArray::with_max_entries(1, 0);
+/// Which argument of each system call is a path: syscall number -> argument index + 1 (0: none).
+/// Filled by userspace from its table (`syscalls::PATH_ARGUMENTS`).
+#[map]
+pub static PATH_ARGS: Array<u8> = Array::with_max_entries(PATH_ARGS_SYSCALLS, 0);
 /// Losses and deliberate skips, per CPU (see `capdisc_common::counter`).
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::SLOTS, 0);

@@ -6,18 +6,21 @@ use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_probe_read_user_str_bytes,
         generated::{bpf_get_current_task_btf, bpf_ktime_get_boot_ns, bpf_task_pt_regs},
     },
     programs::tracing::StackIdContext,
     EbpfContext,
 };
 use aya_log_ebpf::warn;
-use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckStats, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL};
+use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckStats, PathKey, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL, PATH_ARGS_SYSCALLS};
 
 use crate::{
     filter::current_target,
-    maps::{bump, constant, CHECKS, INIT_USER_NS, SELF_TGID, STACKS, STREAM, STREAM_STACKS, TASK_COMM_OFFSET, USERNS},
+    maps::{
+        bump, constant, CHECKS, INIT_USER_NS, PATHS, PATH_ARGS, PATH_SCRATCH, SELF_TGID, STACKS, STREAM, STREAM_STACKS, TASK_COMM_OFFSET,
+        USERNS,
+    },
     stream,
 };
 
@@ -84,7 +87,7 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
     }
     let now = unsafe { bpf_ktime_get_boot_ns() };
     if let Some(stats) = CHECKS.get_ptr_mut(&key) {
-        count(ctx, stats, now);
+        count(ctx, stats, now, &key, task);
         return;
     }
     let fresh = CheckStats { count: 1, first_ns: now, last_ns: now, call_sites: [0; CALL_SITE_SLOTS] };
@@ -92,11 +95,11 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
     match CHECKS.insert(&key, &fresh, 1) {
         Ok(()) => {
             if let Some(stats) = CHECKS.get_ptr_mut(&key) {
-                sample_call_site(ctx, stats);
+                sample_call_site(ctx, stats, &key, task);
             }
         }
         Err(_) => match CHECKS.get_ptr_mut(&key) {
-            Some(stats) => count(ctx, stats, now),
+            Some(stats) => count(ctx, stats, now, &key, task),
             None => {
                 if bump(counter::CHECKS_MAP_FULL) == 0 {
                     warn!(ctx, "capdisc: CHECKS map full, new kinds of checks are counted as lost");
@@ -107,7 +110,7 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
 }
 
 #[inline(always)]
-fn count<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, now: u64) {
+fn count<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, now: u64, key: &CheckKey, task: *const u8) {
     let seen = unsafe {
         let seen = (*stats).count;
         // An atomic add: two CPUs counting the same key must not lose increments.
@@ -116,13 +119,14 @@ fn count<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, now: u64) {
         seen
     };
     if seen & seen.wrapping_sub(1) == 0 {
-        sample_call_site(ctx, stats);
+        sample_call_site(ctx, stats, key, task);
     }
 }
 
-/// Takes the kernel stack and remembers its id in the first free slot, unless already there.
+/// Takes the kernel stack and remembers its id in the first free slot, unless already there; a
+/// new call site also gets the path its system call named.
 #[inline(always)]
-fn sample_call_site<C: StackIdContext>(ctx: &C, stats: *mut CheckStats) {
+fn sample_call_site<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, key: &CheckKey, task: *const u8) {
     let id = match ctx.get_stackid(&STACKS, 0) {
         Ok(id) => id as u32 + 1,
         Err(_) => {
@@ -131,16 +135,62 @@ fn sample_call_site<C: StackIdContext>(ctx: &C, stats: *mut CheckStats) {
         }
     };
     let slots = unsafe { &mut (*stats).call_sites };
-    for slot in slots.iter_mut() {
+    for (index, slot) in slots.iter_mut().enumerate() {
         if *slot == id {
             return;
         }
         if *slot == 0 {
             *slot = id;
+            sample_path(key, index as u32, task);
             return;
         }
     }
     bump(counter::CALL_SITE_SLOTS_FULL);
+}
+
+/// Offsets in `struct pt_regs` of the system call arguments 0..4 (x86_64: di, si, dx, r10;
+/// arm64: regs[0..4]).
+#[cfg(bpf_target_arch = "aarch64")]
+const ARG_OFFSETS: [usize; 4] = [0, 8, 16, 24];
+#[cfg(not(bpf_target_arch = "aarch64"))]
+const ARG_OFFSETS: [usize; 4] = [112, 104, 96, 56];
+
+/// Reads the path argument of the current system call (when it has one) from user memory into
+/// `PATHS`, for the call-site slot just filled. Only ever on the sampled path.
+#[inline(always)]
+fn sample_path(key: &CheckKey, slot: u32, task: *const u8) {
+    if key.syscall < 0 || key.syscall as u32 >= PATH_ARGS_SYSCALLS || task.is_null() {
+        return;
+    }
+    let argument = match PATH_ARGS.get(key.syscall as u32) {
+        Some(&argument) if argument > 0 && (argument as usize) <= ARG_OFFSETS.len() => argument as usize - 1,
+        _ => return,
+    };
+    let Some(sample) = PATH_SCRATCH.get_ptr_mut(0) else { return };
+    unsafe {
+        let regs = bpf_task_pt_regs(task as *mut _) as *const u8;
+        if regs.is_null() {
+            return;
+        }
+        // The verifier allows only fixed offsets into pt_regs: read all four argument registers
+        // (volatile, so they stay four constant loads), then choose among the values.
+        let read = |offset: usize| core::ptr::read_volatile(regs.add(offset) as *const u64);
+        let values = [read(ARG_OFFSETS[0]), read(ARG_OFFSETS[1]), read(ARG_OFFSETS[2]), read(ARG_OFFSETS[3])];
+        let user = match argument {
+            0 => values[0],
+            1 => values[1],
+            2 => values[2],
+            _ => values[3],
+        } as *const u8;
+        (*sample).len = match bpf_probe_read_user_str_bytes(user, &mut (*sample).path) {
+            Ok(bytes) => bytes.len() as u32 + 1,
+            Err(_) => 0,
+        };
+        let path_key = PathKey { check: *key, slot, _pad: 0 };
+        if PATHS.insert(&path_key, &*sample, 1).is_err() {
+            bump(counter::PATHS_MAP_FULL);
+        }
+    }
 }
 
 #[inline(always)]

@@ -29,12 +29,13 @@ fn main() {
         "storm" => storm(arg(1).parse().unwrap_or_else(|_| usage())),
         "children" => children(arg(1).parse().unwrap_or_else(|_| usage()), &arg(2)),
         "wait-for" => wait_for(&arg(1), &args[2..]),
+        "peek-and-bind" => peek_and_bind(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION...");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT");
     exit(2)
 }
 
@@ -76,6 +77,17 @@ fn bind(port: u16) {
         fail("bind");
     }
     println!("bound port {port}");
+}
+
+/// Lists DIR, ignoring a refusal (as a service peeking at an optional directory does: for root
+/// on a mode-000 directory the kernel's CAP_DAC_READ_SEARCH fallback decides), then binds PORT
+/// (a real need). Exits 0 when the bind works, whatever the listing did.
+fn peek_and_bind(dir: &str, port: u16) {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => println!("listed {dir}: {} entries", entries.count()),
+        Err(err) => println!("could not list {dir}: {err} (ignored)"),
+    }
+    bind(port);
 }
 
 fn chown(path: &str, uid: u32) {

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     caps,
-    classify::Class,
     error::Error,
     generate::{render_dropin, Recommendation},
     profile::{self, Profile},
@@ -196,7 +195,7 @@ fn comparison(current: &Effective, recommendation: &Recommendation, intended: u6
 }
 
 fn required_mask(profile: &Profile) -> u64 {
-    profile.capabilities.iter().filter(|cap| cap.class == Class::Required && cap.number < 64).fold(0, |mask, cap| mask | 1 << cap.number)
+    profile.grant_mask()
 }
 
 fn implicit_mask(effective: &Effective) -> u64 {

@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use crate::{
     caps,
-    classify::Class,
     profile::Profile,
     systemd::{mask_names, mask_text, Effective},
 };
@@ -156,8 +155,7 @@ fn ambient_outside_bounding(unit: &Effective, findings: &mut Vec<Finding>) {
 }
 
 fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Finding>) {
-    let required: u64 =
-        profile.capabilities.iter().filter(|cap| cap.class == Class::Required).fold(0, |mask, cap| mask | 1 << cap.number.min(63));
+    let required: u64 = profile.grant_mask();
     let usable = unit.usable();
     for cap in caps::decode_mask(required & !usable) {
         let name = caps::name(cap);

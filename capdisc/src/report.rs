@@ -11,8 +11,7 @@ pub fn table(profile: &Profile) -> String {
         let _ = writeln!(out, "{}", capability_rows(&profile.capabilities));
     }
     for group in &profile.cgroups {
-        let required: Vec<&str> =
-            group.capabilities.iter().filter(|cap| cap.class == crate::classify::Class::Required).map(|cap| cap.name.as_str()).collect();
+        let required: Vec<&str> = group.capabilities.iter().filter(|cap| cap.class.granted()).map(|cap| cap.name.as_str()).collect();
         let label = group.unit.as_deref().unwrap_or(&group.cgroup);
         let _ = writeln!(out, "{label}: required {}", if required.is_empty() { "none".into() } else { required.join(" ") });
     }
@@ -21,10 +20,15 @@ pub fn table(profile: &Profile) -> String {
 }
 
 fn capability_rows(capabilities: &[CapabilityUse]) -> String {
-    let mut out = format!("{:<24} {:<9} {:>10} {:>8} {:>8}  {}", "CAPABILITY", "CLASS", "GRANTED", "DENIED", "NOAUDIT", "TOP SYSCALL");
+    let mut out = format!("{:<24} {:<11} {:>10} {:>8} {:>8}  {}", "CAPABILITY", "CLASS", "GRANTED", "DENIED", "NOAUDIT", "TOP SYSCALL");
     for cap in capabilities {
-        let top = cap.syscalls.first().map(|syscall| syscall.name.as_str()).unwrap_or("-");
-        let _ = write!(out, "\n{:<24} {:<9} {:>10} {:>8} {:>8}  {top}", cap.name, cap.class.name(), cap.granted, cap.denied, cap.noaudit);
+        let syscall = cap.syscalls.first().map(|syscall| syscall.name.as_str()).unwrap_or("-");
+        // A conditional capability shows the file whose mode bits it overrode.
+        let top = match (cap.class, cap.paths.first()) {
+            (crate::classify::Class::Conditional, Some(path)) => format!("{syscall} {path}"),
+            _ => syscall.to_owned(),
+        };
+        let _ = write!(out, "\n{:<24} {:<11} {:>10} {:>8} {:>8}  {top}", cap.name, cap.class.name(), cap.granted, cap.denied, cap.noaudit);
     }
     out
 }

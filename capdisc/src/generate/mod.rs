@@ -59,6 +59,11 @@ pub struct Recommendation {
     pub runs_as: RunsAs,
     /// Where `runs_as` came from (the profile's uids, or --user).
     pub runs_as_source: String,
+    /// Granted capabilities whose checks were all file-permission fallbacks, not yet proven
+    /// needed (`capdisc minimize` proves or drops them).
+    pub unproven: Vec<String>,
+    /// The set was proven by trials (`capdisc minimize`).
+    pub proven: bool,
     pub not_granted: Vec<NotGranted>,
     #[serde(skip)]
     pub evidence: Vec<CapabilityUse>,
@@ -75,7 +80,7 @@ impl Recommendation {
     /// `user`: who the service runs as (`root` or `0` for root) and where that came from (`--user`,
     /// the unit's `User=`); without it, the profile's uids decide.
     pub fn from_profile(profile: &Profile, user: Option<(&str, &str)>) -> Self {
-        let required: Vec<&CapabilityUse> = profile.capabilities.iter().filter(|cap| cap.class == Class::Required).collect();
+        let required = profile.grants();
         let (runs_as, runs_as_source) = match user {
             Some((user, source)) if is_root_user(user) => (RunsAs::Root, source.to_owned()),
             Some((user, source)) => (RunsAs::NonRoot { user: user.to_owned() }, source.to_owned()),
@@ -92,15 +97,29 @@ impl Recommendation {
                 }
             }
         };
+        let granted: BTreeSet<&str> = required.iter().map(|cap| cap.name.as_str()).collect();
+        let verdict = |name: &str| {
+            profile.verification.as_ref().and_then(|proof| proof.capabilities.iter().find(|verdict| verdict.name == name)).cloned()
+        };
         Self {
             required: required.iter().map(|cap| cap.name.clone()).collect(),
+            unproven: if profile.proven() {
+                Vec::new()
+            } else {
+                required.iter().filter(|cap| cap.class == Class::Conditional).map(|cap| cap.name.clone()).collect()
+            },
+            proven: profile.proven(),
             runs_as,
             runs_as_source,
             not_granted: profile
                 .capabilities
                 .iter()
-                .filter(|cap| cap.class != Class::Required)
-                .map(|cap| NotGranted { name: cap.name.clone(), class: cap.class, reason: cap.reason.clone() })
+                .filter(|cap| !granted.contains(cap.name.as_str()))
+                .map(|cap| NotGranted {
+                    name: cap.name.clone(),
+                    class: cap.class,
+                    reason: verdict(&cap.name).map(|verdict| verdict.evidence).unwrap_or_else(|| cap.reason.clone()),
+                })
                 .collect(),
             evidence: required.into_iter().cloned().collect(),
         }

@@ -34,17 +34,32 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
             profile.losses.describe()
         );
     }
+    if let Some(proof) = profile.verification.as_ref().filter(|proof| proof.passed) {
+        let check = proof.check.as_deref().map(|check| format!(", check `{check}`")).unwrap_or_default();
+        let _ = writeln!(out, "# Proven by capdisc {} on {} ({} trial(s){check}).", proof.method, proof.date, proof.trials.len());
+    }
     let _ = writeln!(out, "#");
     if recommendation.required.is_empty() {
-        let _ = writeln!(out, "# No capability was required: the bounding set is empty.");
+        let _ = writeln!(out, "# No capability is granted: the bounding set is empty.");
     } else {
-        let _ = writeln!(out, "# Required (granted, audited checks seen):");
+        let _ = writeln!(out, "# Granted (granted, audited checks seen):");
         for cap in &recommendation.evidence {
             for syscall in cap.syscalls.iter().filter(|syscall| syscall.granted > syscall.noaudit) {
                 let _ = writeln!(out, "#   {}: {} ({} check(s))", cap.name, syscall.name, syscall.granted - syscall.noaudit);
             }
             if let Some(site) = cap.call_sites.iter().find(|site| site.noaudit.is_none()) {
-                let _ = writeln!(out, "#     call site: {}", site.frames.join(" <- "));
+                let path = site.path.as_deref().map(|path| format!(" ({path})")).unwrap_or_default();
+                let _ = writeln!(out, "#     call site: {}{path}", site.frames.join(" <- "));
+            }
+            if recommendation.unproven.contains(&cap.name) {
+                let paths = if cap.paths.is_empty() { String::new() } else { format!(" on {}", cap.paths.join(", ")) };
+                let _ = writeln!(
+                    out,
+                    "#     conditional, unproven: only file-permission fallbacks{paths}; `capdisc minimize` proves whether it is needed"
+                );
+            }
+            if let Some(verdict) = profile.verification.as_ref().and_then(|proof| proof.capabilities.iter().find(|v| v.name == cap.name)) {
+                let _ = writeln!(out, "#     proven: {}", verdict.evidence);
             }
         }
     }
@@ -54,7 +69,7 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
             let why = match cap.class {
                 Class::Denied => "denied only: evidence of a failure, not a need",
                 Class::Advisory => "advisory only: no-audit probes, not a need",
-                Class::Required => "",
+                Class::Required | Class::Conditional => "dropped by proof",
             };
             let _ = writeln!(out, "#   {} ({why}): {}", cap.name, cap.reason);
         }

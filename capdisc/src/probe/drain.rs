@@ -6,7 +6,7 @@ use aya::{
     maps::{HashMap as BpfHashMap, PerCpuArray, StackTraceMap},
     Ebpf,
 };
-use capdisc_common::{counter, CheckKey, CheckStats, ExePath, COMM_LEN};
+use capdisc_common::{counter, CheckKey, CheckStats, ExePath, PathKey, PathSample, COMM_LEN};
 
 use crate::error::Error;
 
@@ -19,6 +19,8 @@ pub struct Drained {
     pub counters: [u64; counter::SLOTS as usize],
     /// comm -> executable path.
     pub execs: HashMap<[u8; COMM_LEN], String>,
+    /// (key, call-site slot) -> the path its system call named.
+    pub paths: HashMap<(CheckKey, u32), String>,
 }
 
 pub fn drain(ebpf: &Ebpf) -> Result<Drained, Error> {
@@ -39,6 +41,14 @@ pub fn drain(ebpf: &Ebpf) -> Result<Drained, Error> {
         let len = (exe.len as usize).min(exe.path.len());
         let path = String::from_utf8_lossy(&exe.path[..len]).trim_end_matches('\0').to_owned();
         drained.execs.insert(comm, path);
+    }
+    let paths: BpfHashMap<_, PathKey, PathSample> =
+        BpfHashMap::try_from(map(ebpf, "PATHS")?).map_err(|err| Error::io("cannot open map PATHS", err))?;
+    for (key, sample) in paths.iter().flatten() {
+        let len = (sample.len as usize).saturating_sub(1).min(sample.path.len());
+        if len > 0 {
+            drained.paths.insert((key.check, key.slot), String::from_utf8_lossy(&sample.path[..len]).into_owned());
+        }
     }
     Ok(drained)
 }

@@ -113,8 +113,11 @@ impl Probes {
             .map_max_entries("CGROUPS", limits.cgroups)
             .map_max_entries("PIDS", limits.pids)
             .map_max_entries("PENDING", 8_192)
-            .map_max_entries("EXECS", 1_024);
+            .map_max_entries("EXECS", 1_024)
+            .map_max_entries("PATHS", limits.stacks)
+            .map_max_entries("PATH_SCRATCH", 1);
         let mut ebpf = loader.load(OBJECT).map_err(|err| Error::Kernel(format!("cannot load capdisc's eBPF object: {}", chain(&err))))?;
+        fill_path_arguments(&mut ebpf)?;
         attach_task_tracking(&mut ebpf, config.mode)?;
 
         let mut skipped = Vec::new();
@@ -131,7 +134,13 @@ impl Probes {
                     };
                     return Ok(Self { ebpf, backend, selection, tracefs });
                 }
-                Err(err) => skipped.push(format!("{backend} skipped: {}", err.reason())),
+                Err(err) => {
+                    // The whole verifier log, for kernel developers and bug reports.
+                    if std::env::var_os("CAPDISC_VERIFIER_LOG").is_some() {
+                        eprintln!("capdisc: {backend}: {}", chain(&err));
+                    }
+                    skipped.push(format!("{backend} skipped: {}", err.reason()))
+                }
             }
         }
         Err(match choice {
@@ -145,6 +154,17 @@ impl Probes {
             )),
         })
     }
+}
+
+/// Tells the kernel side which argument of each system call is a path (`syscalls`).
+fn fill_path_arguments(ebpf: &mut Ebpf) -> Result<(), Error> {
+    let map = ebpf.map_mut("PATH_ARGS").ok_or_else(|| Error::Runtime("map PATH_ARGS missing from the eBPF object".into()))?;
+    let mut arguments: aya::maps::Array<_, u8> =
+        aya::maps::Array::try_from(map).map_err(|err| Error::io("cannot open map PATH_ARGS", err))?;
+    for (number, argument) in crate::syscalls::path_arguments() {
+        arguments.set(number, argument + 1, 0).map_err(|err| Error::io("cannot fill map PATH_ARGS", err))?;
+    }
+    Ok(())
 }
 
 /// fork/exit keep the pid set current (mode PIDS); exec arms the exec gate and records paths.

@@ -37,9 +37,12 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     let mut per_cgroup: BTreeMap<u64, BTreeMap<u32, Accumulator>> = BTreeMap::new();
     let mut totals = Totals::default();
     for (key, stats) in &drained.checks {
-        let sites = call_sites(drained, stats, kallsyms);
+        let sampled = call_sites(drained, key, stats, kallsyms);
+        let sites: Vec<Vec<String>> = sampled.iter().map(|(frames, _)| frames.clone()).collect();
         let noaudit =
             classify::setup_reason(&comm_text(&key.comm)).map(str::to_owned).or_else(|| classify::noaudit_reason(key.flags, &sites));
+        // Granted, audited, and only ever reached after the mode bits refused: conditional.
+        let fallback = key.ret == 0 && noaudit.is_none() && classify::all_fallbacks(&sites);
         let exe = drained.execs.get(&key.comm).cloned();
         totals.checks += stats.count;
         if key.ret == 0 {
@@ -50,7 +53,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         if noaudit.is_some() {
             totals.noaudit += stats.count
         }
-        let observation = Observation { key, stats, sites: &sites, noaudit: noaudit.as_deref(), exe };
+        let observation = Observation { key, stats, sites: &sampled, noaudit: noaudit.as_deref(), fallback, exe };
         overall.entry(key.cap).or_default().add(&observation);
         if meta.per_cgroup {
             per_cgroup.entry(key.cgroup_id).or_default().entry(key.cap).or_default().add(&observation);
@@ -85,24 +88,24 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         capabilities: finish(overall),
         cgroups,
         merged_from: Vec::new(),
+        verification: None,
     }
 }
 
 /// Symbolized, trimmed call sites of one key.
-fn call_sites(drained: &Drained, stats: &CheckStats, kallsyms: Option<&Kallsyms>) -> Vec<Vec<String>> {
-    stats
-        .call_sites
-        .iter()
-        .filter(|slot| **slot != 0)
-        .filter_map(|slot| drained.stacks.get(&(slot - 1)))
-        .map(|addresses| {
-            let names: Vec<String> = addresses
-                .iter()
-                .map(|address| {
-                    kallsyms.and_then(|symbols| symbols.function(*address)).map(str::to_owned).unwrap_or_else(|| format!("{address:#x}"))
-                })
-                .collect();
-            call_site_frames(&names)
+/// Symbolized, trimmed call sites of one key, each with the path its system call named (when
+/// the system call names one and it could be read).
+fn call_sites(drained: &Drained, key: &CheckKey, stats: &CheckStats, kallsyms: Option<&Kallsyms>) -> Vec<(Vec<String>, Option<String>)> {
+    let symbol = |address: &u64| {
+        kallsyms.and_then(|symbols| symbols.function(*address)).map(str::to_owned).unwrap_or_else(|| format!("{address:#x}"))
+    };
+    (0u32..)
+        .zip(stats.call_sites.iter())
+        .filter(|(_, id)| **id != 0)
+        .filter_map(|(slot, id)| {
+            let addresses = drained.stacks.get(&(id - 1))?;
+            let names: Vec<String> = addresses.iter().map(symbol).collect();
+            Some((call_site_frames(&names), drained.paths.get(&(*key, slot)).cloned()))
         })
         .collect()
 }
@@ -110,10 +113,15 @@ fn call_sites(drained: &Drained, stats: &CheckStats, kallsyms: Option<&Kallsyms>
 struct Observation<'a> {
     key: &'a CheckKey,
     stats: &'a CheckStats,
-    sites: &'a [Vec<String>],
+    sites: &'a [(Vec<String>, Option<String>)],
     noaudit: Option<&'a str>,
+    /// Every sampled call site is a file-permission fallback.
+    fallback: bool,
     exe: Option<String>,
 }
+
+/// Distinct paths kept per capability.
+const PATHS_PER_CAPABILITY: usize = 8;
 
 #[derive(Default)]
 struct Accumulator {
@@ -121,9 +129,11 @@ struct Accumulator {
     denied: u64,
     noaudit: u64,
     granted_audited: u64,
+    granted_fallback: u64,
     denied_audited: u64,
     foreign_userns: u64,
     insetid: u64,
+    paths: BTreeSet<String>,
     noaudit_reason: Option<String>,
     syscalls: BTreeMap<i32, SyscallUse>,
     call_sites: Vec<CallSite>,
@@ -147,7 +157,12 @@ impl Accumulator {
                 self.noaudit += count;
                 self.noaudit_reason.get_or_insert_with(|| reason.to_owned());
             }
-            None if granted => self.granted_audited += count,
+            None if granted => {
+                self.granted_audited += count;
+                if seen.fallback {
+                    self.granted_fallback += count;
+                }
+            }
             None => self.denied_audited += count,
         }
         if key.flags & flags::FOREIGN_USERNS != 0 {
@@ -173,10 +188,16 @@ impl Accumulator {
         if seen.noaudit.is_some() {
             syscall.noaudit += count
         }
-        for frames in seen.sites {
+        for (frames, path) in seen.sites {
             if !self.call_sites.iter().any(|site| &site.frames == frames) {
                 let noaudit = classify::noaudit_site(frames).map(str::to_owned);
-                self.call_sites.push(CallSite { frames: frames.clone(), noaudit });
+                let fallback = classify::fallback_site(frames).map(|found| found.refused.to_owned());
+                self.call_sites.push(CallSite { frames: frames.clone(), noaudit, fallback, path: path.clone() });
+            }
+            if let Some(path) = path {
+                if self.paths.len() < PATHS_PER_CAPABILITY {
+                    self.paths.insert(path.clone());
+                }
             }
         }
         self.commands.insert(CommandInfo { comm: comm_text(&key.comm), exe: seen.exe.clone() });
@@ -189,7 +210,7 @@ impl Accumulator {
     }
 
     fn finish(self, number: u32, clock: &BootClock) -> CapabilityUse {
-        let class = class_of(self.granted_audited, self.denied_audited);
+        let class = class_of(self.granted_audited, self.granted_fallback, self.denied_audited);
         let mut syscalls: Vec<SyscallUse> = self.syscalls.into_values().collect();
         syscalls.sort_by_key(|syscall| std::cmp::Reverse(syscall.granted + syscall.denied));
         let top = syscalls.first().map(|s| s.name.clone()).unwrap_or_default();
@@ -210,7 +231,9 @@ impl Accumulator {
             denied: self.denied,
             noaudit: self.noaudit,
             granted_audited: self.granted_audited,
+            granted_fallback: self.granted_fallback,
             denied_audited: self.denied_audited,
+            paths: self.paths.into_iter().collect(),
             foreign_userns: self.foreign_userns,
             insetid: self.insetid,
             syscalls,

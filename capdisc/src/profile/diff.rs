@@ -35,13 +35,13 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
     for now in &current.capabilities {
         match baseline.capability(&now.name) {
             None => {
-                if now.class == Class::Required {
+                if now.class.granted() {
                     result.newly_required.push(now.name.clone());
                 }
             }
             Some(before) => {
                 if before.class != now.class {
-                    if now.class == Class::Required {
+                    if now.class.granted() {
                         result.newly_required.push(now.name.clone());
                     }
                     result.class_changes.push(ClassChange { name: now.name.clone(), from: before.class, to: now.class });

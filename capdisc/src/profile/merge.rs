@@ -132,6 +132,12 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
     let (other_granted, other_denied) = other.audited();
     mine.granted_audited = mine_granted + other_granted;
     mine.denied_audited = mine_denied + other_denied;
+    mine.granted_fallback += other.granted_fallback;
+    for path in &other.paths {
+        if mine.paths.len() < 8 && !mine.paths.contains(path) {
+            mine.paths.push(path.clone());
+        }
+    }
     if other.class < mine.class {
         mine.class = other.class;
         mine.reason = other.reason.clone();

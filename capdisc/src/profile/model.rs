@@ -33,6 +33,53 @@ pub struct Profile {
     /// The recordings a merged profile (`capdisc merge`) was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<Recording>,
+    /// The proof of the set (`capdisc minimize`): which capabilities the service was shown to
+    /// need, which it works without, and the trials that showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// `minimize` (shrink from a recording) or `minimize --grow` (grow from the current set).
+    pub method: String,
+    /// What was run: the command, or the unit.
+    pub target: String,
+    /// The check that decided each trial (besides the command's exit or the unit staying active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// RFC 3339, UTC: when the proof ended.
+    pub date: String,
+    /// The final set passed its trial.
+    pub passed: bool,
+    /// Per capability tried: kept (a trial without it failed) or dropped (one passed).
+    pub capabilities: Vec<Verdict>,
+    /// Every trial in order.
+    pub trials: Vec<Trial>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub name: String,
+    /// `kept` or `dropped`.
+    pub verdict: String,
+    /// Why, e.g. "the check failed without it: bind EACCES" or "not needed: the check passed
+    /// while it was denied 3 time(s) in newfstatat /home/app".
+    pub evidence: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// The set the target ran under.
+    pub set: Vec<String>,
+    /// What this trial tested, e.g. "without CAP_DAC_READ_SEARCH".
+    pub testing: String,
+    pub passed: bool,
+    /// Why it failed, or "passed".
+    pub outcome: String,
+    /// Denials seen during the trial: `CAP_X in syscall (path) by comm`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denials: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,7 +115,7 @@ macro_rules! losses {
         /// purpose.
         #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
         pub struct Losses {
-            $($(#[$doc])* pub $field: u64,)*
+            $($(#[$doc])* #[serde(default)] pub $field: u64,)*
         }
 
         impl Losses {
@@ -106,6 +153,8 @@ losses! {
     unpaired_returns = UNPAIRED_RETURN,
     /// Executable paths that could not be stored.
     execs_map_full = EXECS_MAP_FULL,
+    /// Sampled system-call paths that could not be stored (the counts are exact).
+    paths_map_full = PATHS_MAP_FULL,
     /// Not a loss: checks made by a spawned command before its exec, skipped on purpose.
     skipped_before_exec = BEFORE_EXEC,
 }
@@ -166,6 +215,14 @@ pub struct CapabilityUse {
     pub granted_audited: u64,
     #[serde(default)]
     pub denied_audited: u64,
+    /// Granted audited checks that were file-permission fallbacks (class `conditional` when all
+    /// of them were).
+    #[serde(default)]
+    pub granted_fallback: u64,
+    /// Paths the system calls named at the sampled call sites (at most 8): for a `conditional`
+    /// capability, the files whose mode bits it overrode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
     /// Checks made against a user namespace other than the initial one (scoped differently).
     #[serde(default)]
     pub foreign_userns: u64,
@@ -200,6 +257,12 @@ pub struct CallSite {
     pub frames: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noaudit: Option<String>,
+    /// What had refused before this check, when the site is a file-permission fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// The path the system call named (sampled with the call site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -229,6 +292,30 @@ impl CapabilityUse {
 }
 
 impl Profile {
+    /// What to grant, the one decision every output follows: a proven set when `minimize` proved
+    /// one (its kept capabilities); otherwise every granted, audited capability, `conditional`
+    /// ones included (a working service first; they are marked unproven).
+    pub fn grants(&self) -> Vec<&CapabilityUse> {
+        match self.verification.as_ref().filter(|verification| verification.passed) {
+            Some(verification) => self
+                .capabilities
+                .iter()
+                .filter(|cap| verification.capabilities.iter().any(|verdict| verdict.name == cap.name && verdict.verdict == "kept"))
+                .collect(),
+            None => self.capabilities.iter().filter(|cap| cap.class.granted()).collect(),
+        }
+    }
+
+    /// [`Profile::grants`] as a mask.
+    pub fn grant_mask(&self) -> u64 {
+        self.grants().iter().filter(|cap| cap.number < 64).fold(0, |mask, cap| mask | 1 << cap.number)
+    }
+
+    /// Whether a proven set is present.
+    pub fn proven(&self) -> bool {
+        self.verification.as_ref().is_some_and(|verification| verification.passed)
+    }
+
     /// The profile to harden one service from: a single-target profile as it is; for an `--all`
     /// profile, the part of one unit or cgroup (`--target NAME`), which must then be named: a
     /// union over the whole host fits no service.

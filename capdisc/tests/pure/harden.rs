@@ -51,7 +51,7 @@ fn systemd_dropins_say_what_a_user_depends_on() {
     assert!(root.contains("CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n") && !root.contains("AmbientCapabilities"), "{root}");
     let nothing = stdout_of(&run_in(&fixtures(), &["generate", "nothing-needed.yaml"]));
     assert!(nothing.ends_with("[Service]\nCapabilityBoundingSet=\nAmbientCapabilities=\n"), "{nothing}");
-    assert!(nothing.contains("No capability was required"));
+    assert!(nothing.contains("No capability is granted"));
     let denied = stdout_of(&run_in(&fixtures(), &["generate", "denied-and-advisory.yaml"]));
     assert!(denied.contains("#   CAP_NET_BIND_SERVICE (denied only"), "{denied}");
     assert!(!denied.contains("CapabilityBoundingSet=CAP_CHOWN CAP_NET_BIND_SERVICE"), "denied is never granted");

@@ -1,8 +1,12 @@
 //! Turning raw checks into verdicts, with the rules as data: which kernel call sites make
-//! advisory (no-audit) checks, which frames belong to the tracing machinery, and how a
-//! capability's class follows from its checks.
+//! advisory (no-audit) checks, which are file-permission fallbacks (`fallback`), which frames
+//! belong to the tracing machinery, and how a capability's class follows from its checks.
+mod fallback;
+
 use capdisc_common::flags;
 use serde::{Deserialize, Serialize};
+
+pub use fallback::{all_fallbacks, fallback_site, Fallback, FALLBACK_CALL_SITES};
 
 /// Kernel functions whose capability checks are advisory probes, not needs. Source: the kernel
 /// sources (mm/util.c `__vm_enough_memory` -> security/commoncap.c `cap_vm_enough_memory`, which
@@ -55,6 +59,9 @@ pub const CALL_SITE_DEPTH: usize = 8;
 pub enum Class {
     /// At least one granted, audited check by the target after exec: the service needs it.
     Required,
+    /// Granted, audited checks, but only file-permission fallbacks (the mode bits had already
+    /// refused; the capability overrode them). Granted until proven unneeded (`minimize`).
+    Conditional,
     /// Only denied audited checks: evidence of a failure, never granted automatically.
     Denied,
     /// Only no-audit checks: the kernel asked in passing; not a need.
@@ -62,9 +69,15 @@ pub enum Class {
 }
 
 impl Class {
+    /// Granted by a recommendation that is not proven yet: required and conditional.
+    pub fn granted(self) -> bool {
+        matches!(self, Class::Required | Class::Conditional)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Class::Required => "required",
+            Class::Conditional => "conditional",
             Class::Denied => "denied",
             Class::Advisory => "advisory",
         }
@@ -106,10 +119,13 @@ pub fn noaudit_reason(key_flags: u32, call_sites: &[Vec<String>]) -> Option<Stri
     reasons.first().map(|reason| (*reason).to_owned())
 }
 
-/// A capability's class from its counts of audited granted, audited denied and no-audit checks.
-pub fn class_of(granted_audited: u64, denied_audited: u64) -> Class {
-    if granted_audited > 0 {
+/// A capability's class from its counts of audited granted checks (those that were
+/// file-permission fallbacks counted apart) and audited denied checks.
+pub fn class_of(granted_audited: u64, granted_fallback: u64, denied_audited: u64) -> Class {
+    if granted_audited > granted_fallback {
         Class::Required
+    } else if granted_fallback > 0 {
+        Class::Conditional
     } else if denied_audited > 0 {
         Class::Denied
     } else {
@@ -129,6 +145,9 @@ pub fn reason_of(
 ) -> String {
     let mut reason = match class {
         Class::Required => format!("{granted_audited} granted audited check(s), mostly in {top_syscall}"),
+        Class::Conditional => format!(
+            "{granted_audited} granted check(s), all file-permission fallbacks (the mode bits had refused), mostly in {top_syscall}: possibly not needed"
+        ),
         Class::Denied => {
             format!("denied {denied_audited} time(s) in {top_syscall} and never granted: evidence of a failure, not a recommendation")
         }
@@ -203,8 +222,10 @@ mod tests {
 
     #[test]
     fn classes_follow_the_counts() {
-        assert_eq!(class_of(1, 5), Class::Required);
-        assert_eq!(class_of(0, 5), Class::Denied);
-        assert_eq!(class_of(0, 0), Class::Advisory);
+        assert_eq!(class_of(1, 0, 5), Class::Required);
+        assert_eq!(class_of(3, 2, 0), Class::Required, "one granted check that is not a fallback: required");
+        assert_eq!(class_of(2, 2, 0), Class::Conditional, "only fallbacks: conditional");
+        assert_eq!(class_of(0, 0, 5), Class::Denied);
+        assert_eq!(class_of(0, 0, 0), Class::Advisory);
     }
 }
