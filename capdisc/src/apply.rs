@@ -24,6 +24,8 @@ pub struct ApplyOptions {
     pub target: Option<String>,
     pub allow_lossy: bool,
     pub allow_widen: bool,
+    /// `minimize --apply`: widen only by capabilities a failed trial proved necessary.
+    pub widen_proven: bool,
 }
 
 pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
@@ -51,7 +53,7 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
     // Every refusal of the real run, checked before anything is written (and by --dry-run).
     let target_path = check_dropin(&root, &unit)?;
     let widened = intended & !current.usable();
-    if widened != 0 && !options.allow_widen {
+    if widened != 0 && !options.allow_widen && !(options.widen_proven && proven_necessary(&profile, widened)) {
         return Err(Error::Refused(format!(
             "apply widens {unit}: {} not granted now; nothing written; rerun with --allow-widen if the service needs it",
             widening_evidence(&profile, widened)
@@ -130,6 +132,18 @@ fn runs_as(current: &Effective, requested: Option<&str>) -> Option<(String, Stri
         (None, Some(requested)) => Some((requested.to_owned(), "--user; the unit does not say".to_owned())),
         (None, None) => None,
     }
+}
+
+/// Whether every capability in `mask` was kept by a trial that failed without it.
+fn proven_necessary(profile: &Profile, mask: u64) -> bool {
+    let Some(proof) = profile.verification.as_ref().filter(|proof| proof.passed) else { return false };
+    caps::decode_mask(mask).into_iter().all(|number| {
+        let name = caps::name(number);
+        proof
+            .capabilities
+            .iter()
+            .any(|verdict| verdict.name == name && verdict.verdict == "kept" && verdict.evidence.starts_with("the check failed"))
+    })
 }
 
 fn widening_evidence(profile: &Profile, widened: u64) -> String {

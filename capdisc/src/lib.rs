@@ -10,7 +10,8 @@
 //! - judging: `classify` (verdict rules as data), `profile` (the versioned document, built from
 //!   drained data; diff, merge);
 //! - systemd: `systemd` (names, unit files and merge rules, the live view, drop-ins, restarts);
-//! - the subcommands: `record`, `trace`, `report`, `generate`, `apply`, `lint`, `status`, and
+//! - the subcommands: `record`, `trace`, `prove` (`verify`, `minimize`), `report`, `generate`,
+//!   `apply`, `lint`, `status`, and
 //!   `cli` (arguments and dispatch).
 pub mod apply;
 pub mod btf;
@@ -28,6 +29,7 @@ pub mod lint;
 pub mod privileges;
 pub mod probe;
 pub mod profile;
+pub mod prove;
 pub mod record;
 pub mod report;
 pub mod scope;

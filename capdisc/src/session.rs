@@ -37,6 +37,10 @@ pub trait Observer {
     fn event(&mut self, _event: &TraceEvent) {}
 }
 
+/// An end condition from outside the session (a trial's check passing, or its target failing):
+/// when it completes, the recording ends as it would at `--duration`, for the reason it gives.
+pub type Until<'a> = std::pin::Pin<&'a mut (dyn std::future::Future<Output = &'static str> + 'a)>;
+
 pub struct Ended {
     pub at: SystemTime,
     pub exit_status: Option<i32>,
@@ -95,10 +99,12 @@ impl Session {
         target.launch()?;
         let started = SystemTime::now();
         let child = match target {
-            Target::Command { argv, cgroup, run_as, .. } => Some(spawn_in_cgroup(argv, cgroup, run_as.as_ref()).map_err(|err| {
-                let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
-                Error::Spawn { message: format!("cannot run `{}`: {err}", argv[0]), code }
-            })?),
+            Target::Command { argv, cgroup, run_as, bounding, .. } => {
+                Some(spawn_in_cgroup(argv, cgroup, run_as.as_ref(), *bounding).map_err(|err| {
+                    let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+                    Error::Spawn { message: format!("cannot run `{}`: {err}", argv[0]), code }
+                })?)
+            }
             _ => None,
         };
         Ok(Self {
@@ -122,6 +128,18 @@ impl Session {
         fast_ticks: bool,
         observer: &mut dyn Observer,
     ) -> Result<Ended, Error> {
+        self.wait_until(target, duration, fast_ticks, observer, None).await
+    }
+
+    /// [`Session::wait`], also ending when `until` completes.
+    pub async fn wait_until(
+        &mut self,
+        target: &Target,
+        duration: Option<Duration>,
+        fast_ticks: bool,
+        observer: &mut dyn Observer,
+        mut until: Option<Until<'_>>,
+    ) -> Result<Ended, Error> {
         let mut deadline = duration.map(|duration| tokio::time::Instant::now() + duration);
         let mut tick = tokio::time::interval(Duration::from_millis(if fast_ticks { 250 } else { 1000 }));
         let mut exit_status = None;
@@ -144,6 +162,11 @@ impl Session {
                     if !self.quiet {
                         eprintln!("capdisc: the command exited ({code}); {remaining} process(es) it started still run: recording until they are gone (Ctrl-C or --duration stops; --until-exit stops with the command)");
                     }
+                }
+                why = async { until.as_mut().expect("guarded by if").await }, if until.is_some() => {
+                    until = None;
+                    reason = Some(why);
+                    match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
                 }
                 _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => {
                     reason = Some("the duration elapsed");

@@ -93,6 +93,7 @@ impl ApplyArgs {
             target: self.target,
             allow_lossy: self.allow_lossy,
             allow_widen: self.allow_widen,
+            widen_proven: false,
         })
     }
 }

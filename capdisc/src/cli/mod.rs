@@ -2,6 +2,7 @@
 //! decided by `Error::exit_code`, the recorded command's status, and the documented 0/1 of
 //! `lint` and `diff`.
 mod harden;
+mod prove;
 mod record;
 mod target;
 mod trace;
@@ -27,6 +28,10 @@ pub enum Command {
     Record(record::RecordArgs),
     /// Watch capability checks as they happen (a better bcc `capable`).
     Trace(trace::TraceArgs),
+    /// Run a target under exactly a profile's set and say whether it still works (exit 0/1).
+    Verify(prove::VerifyArgs),
+    /// Prove the smallest set a target works with, by trials; optionally install it.
+    Minimize(prove::MinimizeArgs),
     /// Turn a profile into a systemd drop-in, container flags, setcap commands or JSON.
     Generate(harden::GenerateArgs),
     /// Write the drop-in for a unit, compare with what it grants now, check systemd's reading.
@@ -53,6 +58,8 @@ impl Cli {
         match self.command {
             Command::Record(args) => crate::record::record(args.into_options()?).await,
             Command::Trace(args) => crate::trace::trace(args.into_options()?).await,
+            Command::Verify(args) => args.run().await,
+            Command::Minimize(args) => args.run().await,
             Command::Generate(args) => args.run(),
             Command::Apply(args) => args.run(),
             Command::Lint(args) => args.run(),

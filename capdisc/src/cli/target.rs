@@ -6,6 +6,7 @@ use clap::Args;
 use crate::{
     error::Error,
     scope::{RunAs, TargetSpec},
+    systemd::RuntimeChange,
 };
 
 #[derive(Args, Debug)]
@@ -62,12 +63,13 @@ impl TargetArgs {
         } else if let Some(path) = self.cgroup {
             Some(TargetSpec::Cgroup(path))
         } else if let Some(unit) = self.unit {
-            Some(TargetSpec::Unit { name: unit, restart: self.restart.then_some(self.permissive) })
+            let change = if self.permissive { RuntimeChange::Permissive } else { RuntimeChange::None };
+            Some(TargetSpec::Unit { name: unit, restart: self.restart.then_some(change) })
         } else if self.all {
             Some(TargetSpec::All)
         } else if !self.command.is_empty() {
             let run_as = self.user.as_deref().map(|user| RunAs::parse(user, &self.ambient)).transpose()?;
-            Some(TargetSpec::Command { argv: self.command, until_exit: self.until_exit, run_as })
+            Some(TargetSpec::Command { argv: self.command, until_exit: self.until_exit, run_as, bounding: None })
         } else {
             None
         })

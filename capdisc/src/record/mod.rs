@@ -11,10 +11,10 @@ use crate::{
     kallsyms::Kallsyms,
     privileges,
     probe::{drain, BackendChoice, MapLimits},
-    profile::{self, Format, RecordingMeta, TargetInfo},
+    profile::{self, Format, Profile, RecordingMeta, TargetInfo},
     report,
     scope::{Target, TargetSpec},
-    session::{Session, SessionOptions},
+    session::{Ended, Session, SessionOptions, Until},
 };
 
 pub struct RecordOptions {
@@ -38,10 +38,35 @@ pub async fn record(options: RecordOptions) -> Result<i32, Error> {
 }
 
 async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, Error> {
+    let capture_options =
+        CaptureOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, duration: options.duration };
+    let (profile, ended) = capture(target, &capture_options, None).await?;
+    let text = options.format.render(&profile)?;
+    files::write_atomic(&options.output, text.as_bytes())?;
+    if !options.quiet {
+        eprintln!("capdisc: recording stopped: {}", ended.reason);
+        eprint!("{}", report::table(&profile));
+        eprintln!("capdisc: profile written to {}", options.output.display());
+    }
+    // A command capdisc itself stopped at --duration ended as asked: the recording succeeded
+    // (its status, 128 + SIGTERM, stays in the profile).
+    Ok(if ended.by_duration { 0 } else { ended.exit_status.unwrap_or(0) })
+}
+
+pub struct CaptureOptions {
+    pub backend: BackendChoice,
+    pub quiet: bool,
+    pub limits: MapLimits,
+    pub duration: Option<Duration>,
+}
+
+/// Records a resolved target into a profile (nothing written): the session, the drain and the
+/// classification. `until` ends the recording early when it completes (a trial's check).
+pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Until<'_>>) -> Result<(Profile, Ended), Error> {
     let mut session =
         Session::start(target, &SessionOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, stream: None })?;
     let mut live = LiveLine::new(options.quiet);
-    let ended = session.wait(target, options.duration, live.enabled(), &mut live).await?;
+    let ended = session.wait_until(target, options.duration, live.enabled(), &mut live, until).await?;
     live.clear();
     let drained = drain(&session.probes.ebpf)?;
     let (backend, selection, started) = (session.probes.backend, session.probes.selection.clone(), session.started);
@@ -63,16 +88,7 @@ async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, 
         },
         kallsyms.as_ref(),
     );
-    let text = options.format.render(&profile)?;
-    files::write_atomic(&options.output, text.as_bytes())?;
-    if !options.quiet {
-        eprintln!("capdisc: recording stopped: {}", ended.reason);
-        eprint!("{}", report::table(&profile));
-        eprintln!("capdisc: profile written to {}", options.output.display());
-    }
-    // A command capdisc itself stopped at --duration ended as asked: the recording succeeded
-    // (its status, 128 + SIGTERM, stays in the profile).
-    Ok(if ended.by_duration { 0 } else { ended.exit_status.unwrap_or(0) })
+    Ok((profile, ended))
 }
 
 fn target_info(target: &Target) -> TargetInfo {

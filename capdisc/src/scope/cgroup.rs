@@ -98,6 +98,22 @@ impl Cgroup {
             .unwrap_or_default()
     }
 
+    /// Kills every process in this cgroup and below (`cgroup.kill`, Linux 5.14+; SIGKILL to each
+    /// process on older kernels): a trial's service must not outlive its trial.
+    pub fn kill_all(&self) {
+        if fs::write(self.path.join("cgroup.kill"), "1").is_err() {
+            for pid in self.processes() {
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        }
+        for _ in 0..100 {
+            if !self.populated() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Removes a cgroup capdisc created, whatever is left in it: processes the command left
     /// behind (daemons still running when the recording was stopped) are moved, alive, to the
     /// cgroup capdisc itself runs in first. Returns how many were moved, or the error.

@@ -18,7 +18,7 @@ pub use spawn::{exit_code_of, spawn_in_cgroup};
 
 use crate::{
     error::Error,
-    systemd::{unit_name, UnitRestart},
+    systemd::{unit_name, RuntimeChange, UnitRestart},
 };
 
 /// A target as the user named it.
@@ -26,17 +26,19 @@ use crate::{
 pub enum TargetSpec {
     /// A command to spawn; `until_exit`: stop with its first process instead of following
     /// every process it starts until the last is gone.
+    /// `bounding`: run it under exactly this bounding set (a `verify`/`minimize` trial).
     Command {
         argv: Vec<String>,
         until_exit: bool,
         run_as: Option<RunAs>,
+        bounding: Option<u64>,
     },
     Pid(u32),
     Cgroup(PathBuf),
-    /// A systemd unit; with `restart`, recorded from its start (`Some(permissive)`).
+    /// A systemd unit; with `restart`, recorded from its start under that runtime change.
     Unit {
         name: String,
-        restart: Option<bool>,
+        restart: Option<RuntimeChange>,
     },
     All,
 }
@@ -50,6 +52,7 @@ pub enum Target {
         cgroup: Cgroup,
         until_exit: bool,
         run_as: Option<RunAs>,
+        bounding: Option<u64>,
     },
     Pid {
         pid: u32,
@@ -68,11 +71,17 @@ pub enum Target {
 impl TargetSpec {
     pub fn resolve(&self) -> Result<Target, Error> {
         Ok(match self {
-            TargetSpec::Command { argv, until_exit, run_as } => {
+            TargetSpec::Command { argv, until_exit, run_as, bounding } => {
                 if argv.is_empty() {
                     return Err(Error::Usage("no command given after `--`".into()));
                 }
-                Target::Command { argv: argv.clone(), cgroup: Cgroup::create_leaf()?, until_exit: *until_exit, run_as: run_as.clone() }
+                Target::Command {
+                    argv: argv.clone(),
+                    cgroup: Cgroup::create_leaf()?,
+                    until_exit: *until_exit,
+                    run_as: run_as.clone(),
+                    bounding: *bounding,
+                }
             }
             TargetSpec::Pid(pid) => {
                 pid::check_exists(*pid)?;
@@ -83,8 +92,8 @@ impl TargetSpec {
                 let cgroup = unit::resolve_cgroup(name)?;
                 Target::Unit { name: unit_name(name), cgroup, restart: None }
             }
-            TargetSpec::Unit { name, restart: Some(permissive) } => {
-                let (cgroup, restart) = unit::prepare_restart(name, *permissive)?;
+            TargetSpec::Unit { name, restart: Some(change) } => {
+                let (cgroup, restart) = unit::prepare_restart(name, *change)?;
                 Target::Unit { name: unit_name(name), cgroup, restart: Some(restart) }
             }
             TargetSpec::All => Target::All,
@@ -198,6 +207,13 @@ impl Target {
             }
             Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => cgroup.path.is_dir(),
             Target::Command { .. } | Target::All => true,
+        }
+    }
+
+    /// A trial's spawned command ends with its trial: whatever it left running is killed.
+    pub fn kill_leftovers(&self) {
+        if let Target::Command { cgroup, .. } = self {
+            cgroup.kill_all();
         }
     }
 

@@ -6,13 +6,23 @@ use std::{ffi::CString, io, os::unix::process::ExitStatusExt, process::ExitStatu
 
 use super::{cgroup::Cgroup, credentials::RunAs};
 
-pub fn spawn_in_cgroup(argv: &[String], cgroup: &Cgroup, run_as: Option<&RunAs>) -> io::Result<tokio::process::Child> {
+/// `bounding`: drop every capability outside this mask from the bounding set before exec (as
+/// root, before any user switch), so the command runs under exactly that set: a root command's
+/// permitted set after exec is its bounding set.
+pub fn spawn_in_cgroup(
+    argv: &[String],
+    cgroup: &Cgroup,
+    run_as: Option<&RunAs>,
+    bounding: Option<u64>,
+) -> io::Result<tokio::process::Child> {
     let run_as = run_as.cloned();
+    let last_cap = crate::caps::last_cap().min(63) as u64;
     let procs = CString::new(cgroup.path.join("cgroup.procs").into_os_string().into_encoded_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cgroup path contains NUL"))?;
     let mut command = tokio::process::Command::new(&argv[0]);
     command.args(&argv[1..]);
-    // SAFETY: the closure only makes async-signal-safe calls (open, write, close).
+    // SAFETY: the closure only makes async-signal-safe calls (open, write, close, prctl, and
+    // the credential calls of `RunAs::switch`).
     unsafe {
         command.pre_exec(move || {
             let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
@@ -23,6 +33,13 @@ pub fn spawn_in_cgroup(argv: &[String], cgroup: &Cgroup, run_as: Option<&RunAs>)
             libc::close(fd);
             if written != 1 {
                 return Err(io::Error::last_os_error());
+            }
+            if let Some(mask) = bounding {
+                for cap in 0..=last_cap {
+                    if mask & (1 << cap) == 0 && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
             }
             match &run_as {
                 // SAFETY: between fork and exec, as switch() requires.

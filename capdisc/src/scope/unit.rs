@@ -7,7 +7,7 @@ use std::fs;
 use super::cgroup::{cgroup2_mount, Cgroup};
 use crate::{
     error::Error,
-    systemd::{refuse_leftovers, require_running, show, slice_path, unit_name, UnitRestart},
+    systemd::{refuse_leftovers, require_running, show, slice_path, unit_name, RuntimeChange, UnitRestart},
 };
 
 pub fn resolve_cgroup(name: &str) -> Result<Cgroup, Error> {
@@ -29,8 +29,8 @@ pub fn resolve_cgroup(name: &str) -> Result<Cgroup, Error> {
 }
 
 /// Stops the unit (see `UnitRestart`) and creates its cgroup.
-pub fn prepare_restart(name: &str, permissive: bool) -> Result<(Cgroup, UnitRestart), Error> {
-    let restart = UnitRestart::stop(name, permissive)?;
+pub fn prepare_restart(name: &str, change: RuntimeChange) -> Result<(Cgroup, UnitRestart), Error> {
+    let restart = UnitRestart::stop(name, change)?;
     let path = cgroup2_mount()?.join(slice_path(&restart.slice)).join(&restart.unit);
     if let Err(source) = fs::create_dir_all(&path) {
         let _ = restart.finish();

@@ -18,5 +18,5 @@ pub use implicit::IMPLICIT_DROPS;
 pub use live::{live_view, names_mask, require_running, show, systemctl, systemd_running, LiveView};
 pub use lock::UnitLock;
 pub use names::{is_root_user, slice_path, unit_name, unit_of_cgroup_path};
-pub use restart::{UnitRestart, PERMISSIVE_DROPIN};
+pub use restart::{RuntimeChange, UnitRestart, PERMISSIVE_DROPIN, TRIAL_DROPIN};
 pub use unit::{resolve, resolve_texts, Effective, UnitFiles};

@@ -18,6 +18,19 @@ use crate::error::Error;
 
 /// Name of the temporary drop-in, under /run/systemd/system/UNIT.d/ (sorts after every other).
 pub const PERMISSIVE_DROPIN: &str = "zz-capdisc-permissive.conf";
+/// The temporary drop-in of a `verify` or `minimize` trial.
+pub const TRIAL_DROPIN: &str = "zz-capdisc-trial.conf";
+
+/// What a restart changes for its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeChange {
+    /// Nothing: the unit runs under its own settings (denials become visible).
+    None,
+    /// Every capability restriction lifted (`--permissive`, for staging).
+    Permissive,
+    /// Exactly this set (a trial): bounding, and ambient for a non-root service.
+    Confine(u64),
+}
 
 /// A unit capdisc stopped, and how to put it back.
 #[derive(Debug)]
@@ -32,8 +45,8 @@ pub struct UnitRestart {
 }
 
 impl UnitRestart {
-    /// Stops the unit, after writing the permissive drop-in when asked.
-    pub fn stop(name: &str, permissive: bool) -> Result<Self, Error> {
+    /// Stops the unit, after writing the runtime drop-in of `change`.
+    pub fn stop(name: &str, change: RuntimeChange) -> Result<Self, Error> {
         require_running()?;
         let unit = unit_name(name);
         let values = show(&unit, &["ActiveState", "Slice", "User", "DynamicUser"])?;
@@ -45,10 +58,14 @@ impl UnitRestart {
         let guardian = Guardian::spawn(&unit, was_active, &lock)?;
         lock.describe(&format!("capdisc pid {}, its guardian pid {}", std::process::id(), guardian.pid));
         let mut restart = Self { unit: unit.clone(), slice, was_active, permissive_dropin: None, guardian, _lock: lock };
-        if permissive {
-            let non_root =
-                values.get("DynamicUser").is_some_and(|v| v == "yes") || values.get("User").is_some_and(|user| !is_root_user(user));
-            restart.permissive_dropin = Some(write_runtime_dropin(&unit, PERMISSIVE_DROPIN, &permissive_text(non_root))?);
+        let non_root = values.get("DynamicUser").is_some_and(|v| v == "yes") || values.get("User").is_some_and(|user| !is_root_user(user));
+        let dropin = match change {
+            RuntimeChange::None => None,
+            RuntimeChange::Permissive => Some((PERMISSIVE_DROPIN, permissive_text(non_root))),
+            RuntimeChange::Confine(mask) => Some((TRIAL_DROPIN, confine_text(mask, non_root))),
+        };
+        if let Some((name, text)) = dropin {
+            restart.permissive_dropin = Some(write_runtime_dropin(&unit, name, &text)?);
             systemctl(&["daemon-reload"])?;
         }
         systemctl(&["stop", &unit])?;
@@ -67,6 +84,24 @@ impl UnitRestart {
         self.guardian.disarm();
         Ok(done)
     }
+}
+
+fn confine_text(mask: u64, non_root: bool) -> String {
+    let names = super::mask_names(mask).join(" ");
+    let mut text = String::from(
+        "# Written by `capdisc verify`/`minimize` for the length of one trial; removed when it ends.\n\
+         # It runs the service under exactly the set being tried.\n[Service]\nCapabilityBoundingSet=\n",
+    );
+    if !names.is_empty() {
+        text.push_str(&format!("CapabilityBoundingSet={names}\n"));
+    }
+    if non_root {
+        text.push_str("AmbientCapabilities=\n");
+        if !names.is_empty() {
+            text.push_str(&format!("AmbientCapabilities={names}\n"));
+        }
+    }
+    text
 }
 
 fn permissive_text(non_root: bool) -> String {

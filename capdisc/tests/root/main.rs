@@ -7,6 +7,7 @@ mod common;
 mod backends;
 mod errors;
 mod follow;
+mod prove;
 mod record;
 mod status;
 mod trace;

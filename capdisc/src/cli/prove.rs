@@ -1,0 +1,144 @@
+//! `verify` and `minimize` arguments: what to run (a unit, or a command and who it runs as), the
+//! check that decides each trial, and its timeout.
+use std::{path::PathBuf, time::Duration};
+
+use clap::Args;
+
+use super::record::parse_duration;
+use crate::{
+    error::Error,
+    probe::BackendChoice,
+    profile::Format,
+    prove::{minimize, verify, MinimizeOptions, Subject, TrialOptions, VerifyOptions},
+    scope::RunAs,
+    systemd::unit_name,
+};
+
+#[derive(Args, Debug)]
+pub struct SubjectArgs {
+    /// A systemd unit: each trial runs it under a temporary runtime drop-in with the set, from a
+    /// restart, and puts it back afterwards.
+    #[arg(long, value_name = "NAME")]
+    pub unit: Option<String>,
+    /// With -- CMD: run it as USER[:GROUP] (the set then reaches it as ambient capabilities).
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// A command to run under each set (after `--`).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrialArgs {
+    /// A command (run with `sh -c`) that must exit 0 while the target runs for a trial to pass,
+    /// e.g. `curl -fsS http://127.0.0.1:443/`. Without it, a command must exit with its recorded
+    /// status and a unit must stay active.
+    #[arg(long, value_name = "CMD")]
+    pub check: Option<String>,
+    /// Seconds a trial may take (the check is retried every half second until then).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+    /// How to watch cap_capable (see `record`).
+    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    pub backend: BackendChoice,
+    /// Use a profile that lost checks.
+    #[arg(long)]
+    pub allow_lossy: bool,
+    /// Print nothing but errors and the result.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_backend(text: &str) -> Result<BackendChoice, String> {
+    text.parse()
+}
+
+impl SubjectArgs {
+    fn subject(self) -> Result<Subject, Error> {
+        match (self.unit, self.command.is_empty()) {
+            (Some(_), false) => Err(Error::Usage("name one target: --unit NAME or -- CMD ARGS".into())),
+            (Some(unit), true) if self.user.is_some() => {
+                Err(Error::Usage(format!("--user applies to a command; {unit} runs as its own User=")))
+            }
+            (Some(unit), true) => Ok(Subject::Unit { name: unit_name(&unit) }),
+            (None, false) => {
+                let run_as = self.user.as_deref().map(|user| RunAs::parse(user, &[])).transpose()?;
+                Ok(Subject::Command { argv: self.command, run_as })
+            }
+            (None, true) => Err(Error::Usage("name what to run: --unit NAME or -- CMD ARGS".into())),
+        }
+    }
+}
+
+impl TrialArgs {
+    fn options(&self) -> Result<TrialOptions, Error> {
+        let timeout = parse_duration(Some(self.timeout))?.unwrap_or(Duration::from_secs(30));
+        if self.check.as_deref().is_some_and(|check| check.trim().is_empty()) {
+            return Err(Error::Usage("--check is empty; give a command that exits 0 when the service works".into()));
+        }
+        Ok(TrialOptions { backend: self.backend, check: self.check.clone(), timeout, expected_status: 0, quiet: self.quiet })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The profile whose set to run under.
+    pub profile: PathBuf,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    #[command(flatten)]
+    pub trial: TrialArgs,
+}
+
+impl VerifyArgs {
+    pub async fn run(self) -> Result<i32, Error> {
+        let trial = self.trial.options()?;
+        verify(VerifyOptions { profile: self.profile, subject: self.subject.subject()?, trial, allow_lossy: self.trial.allow_lossy }).await
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct MinimizeArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// Start from this profile instead of recording the target first.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<PathBuf>,
+    /// Where to write the profile with its proof (default: capdisc-profile.yaml).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the profile as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many trials (default: one for the whole set and one per capability).
+    #[arg(long, value_name = "N")]
+    pub max_trials: Option<usize>,
+    /// Install the proven drop-in (--unit only), as `apply` does; it may widen the unit only by
+    /// capabilities a failed trial proved necessary.
+    #[arg(long)]
+    pub apply: bool,
+    #[command(flatten)]
+    pub trial: TrialArgs,
+}
+
+impl MinimizeArgs {
+    pub async fn run(self) -> Result<i32, Error> {
+        let trial = self.trial.options()?;
+        let format = if self.json { Format::Json } else { Format::Yaml };
+        let output = self.output.unwrap_or_else(|| PathBuf::from(if self.json { "capdisc-profile.json" } else { "capdisc-profile.yaml" }));
+        if self.max_trials == Some(0) {
+            return Err(Error::Usage("--max-trials must be at least 1".into()));
+        }
+        minimize(MinimizeOptions {
+            subject: self.subject.subject()?,
+            profile: self.profile,
+            output,
+            format,
+            trial,
+            max_trials: self.max_trials,
+            apply: self.apply,
+            allow_lossy: self.trial.allow_lossy,
+        })
+        .await
+    }
+}

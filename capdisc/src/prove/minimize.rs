@@ -1,0 +1,182 @@
+//! `capdisc minimize TARGET`: proves a set by trials. Unless `--profile` is given it records the
+//! target first (a unit from its restart with its restrictions lifted). Then, starting from
+//! everything the recording granted, it removes one capability per trial: `conditional` ones
+//! first (file-permission fallbacks, the likeliest to go), then `required` ones from the least
+//! used. A capability is dropped when the trial without it passes, and kept when it fails. That
+//! is one trial for the whole set plus one per capability (`--max-trials` bounds it); the last
+//! passing trial ran exactly the final set, so the result is proven sufficient, and each kept
+//! capability is proven necessary against the sets tried. The profile gets a `verification`
+//! section that `generate` and `apply` follow.
+use std::path::PathBuf;
+
+use super::trial::{self, Subject, TrialOptions, TrialResult};
+use crate::{
+    apply::{apply, ApplyOptions},
+    caps,
+    classify::Class,
+    clock::rfc3339,
+    error::Error,
+    files, privileges,
+    profile::{self, CapabilityUse, Format, Profile, Trial, Verdict, Verification},
+    systemd::mask_text,
+};
+
+pub struct MinimizeOptions {
+    pub subject: Subject,
+    /// Start from this profile instead of recording.
+    pub profile: Option<PathBuf>,
+    pub output: PathBuf,
+    pub format: Format,
+    pub trial: TrialOptions,
+    pub max_trials: Option<usize>,
+    /// Install the proven drop-in (units only), as `apply` does.
+    pub apply: bool,
+    pub allow_lossy: bool,
+}
+
+pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
+    privileges::check()?;
+    files::check_writable(&options.output)?;
+    if options.apply && !matches!(options.subject, Subject::Unit { .. }) {
+        return Err(Error::Usage("--apply installs a drop-in: it needs --unit NAME".into()));
+    }
+    let say = |line: &str| {
+        if !options.trial.quiet {
+            eprintln!("capdisc: {line}");
+        }
+    };
+    let mut profile = match &options.profile {
+        Some(path) => profile::read(path)?,
+        None => {
+            say(&format!("recording {} first", options.subject.describe()));
+            let (recorded, profile) = trial::observe(&options.subject, &options.subject.recording_spec(), &options.trial).await?;
+            if !recorded.passed {
+                return Err(Error::Refused(format!(
+                    "the recording run itself failed ({}); minimize needs a run that works",
+                    recorded.outcome
+                )));
+            }
+            profile
+        }
+    };
+    profile.require_complete("the profile", options.allow_lossy)?;
+    profile.verification = None;
+    let mut trial_options = options.trial.clone();
+    trial_options.expected_status = profile.exit_status.unwrap_or(0);
+    let candidates = candidates(&profile);
+    let mut current = profile.grant_mask();
+    let limit = options.max_trials.unwrap_or(candidates.len() + 1).max(1);
+    let total = (candidates.len() + 1).min(limit);
+    let mut trials = Vec::new();
+    let mut verdicts = Vec::new();
+
+    say(&format!("trial 1 of {total}: the whole recorded set {}", mask_text(current)));
+    let whole = trial::run(&options.subject, current, &trial_options).await?;
+    trials.push(record_trial(current, "the whole recorded set".into(), &whole));
+    if !whole.passed {
+        let denied: Vec<String> = whole.denials.iter().map(ToString::to_string).collect();
+        return Err(Error::Refused(format!(
+            "the recorded set itself fails ({}{}); record the service doing what the check needs, then minimize",
+            whole.outcome,
+            if denied.is_empty() { String::new() } else { format!("; denied: {}", denied.join(", ")) }
+        )));
+    }
+    for cap in candidates {
+        let bit = 1u64 << cap.number.min(63);
+        if trials.len() >= limit {
+            verdicts.push(Verdict { name: cap.name.clone(), verdict: "kept".into(), evidence: "not tried (--max-trials reached)".into() });
+            continue;
+        }
+        let trying = current & !bit;
+        say(&format!("trial {} of {total}: without {} ({})", trials.len() + 1, cap.name, cap.class.name()));
+        let result = trial::run(&options.subject, trying, &trial_options).await?;
+        trials.push(record_trial(trying, format!("without {}", cap.name), &result));
+        verdicts.push(if result.passed {
+            current = trying;
+            Verdict { name: cap.name.clone(), verdict: "dropped".into(), evidence: dropped_evidence(cap, &result) }
+        } else {
+            Verdict { name: cap.name.clone(), verdict: "kept".into(), evidence: kept_evidence(cap, &result) }
+        });
+    }
+    profile.verification = Some(Verification {
+        method: "minimize".into(),
+        target: options.subject.describe(),
+        check: options.trial.check.clone(),
+        date: rfc3339(std::time::SystemTime::now()),
+        passed: true,
+        capabilities: verdicts,
+        trials,
+    });
+    files::write_atomic(&options.output, options.format.render(&profile)?.as_bytes())?;
+    print!("{}", summary(&profile));
+    eprintln!("capdisc: profile with its proof written to {}", options.output.display());
+    if let (true, Subject::Unit { name }) = (options.apply, &options.subject) {
+        return apply(&ApplyOptions {
+            profile: options.output.clone(),
+            unit: name.clone(),
+            root: None,
+            dry_run: false,
+            no_reload: false,
+            user: None,
+            target: None,
+            allow_lossy: options.allow_lossy,
+            allow_widen: false,
+            widen_proven: true,
+        });
+    }
+    Ok(0)
+}
+
+/// The capabilities to try removing, in order: conditional first, then required from the least
+/// used (the likeliest to be incidental).
+fn candidates(profile: &Profile) -> Vec<&CapabilityUse> {
+    let mut granted: Vec<&CapabilityUse> = profile.capabilities.iter().filter(|cap| cap.class.granted()).collect();
+    granted.sort_by_key(|cap| (cap.class != Class::Conditional, cap.audited().0, cap.number));
+    granted
+}
+
+fn record_trial(set: u64, testing: String, result: &TrialResult) -> Trial {
+    Trial {
+        set: caps::decode_mask(set).into_iter().map(caps::name).collect(),
+        testing,
+        passed: result.passed,
+        outcome: result.outcome.clone(),
+        denials: result.denials.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn kept_evidence(cap: &CapabilityUse, result: &TrialResult) -> String {
+    let denial = result.denials.iter().find(|denial| denial.cap == cap.name).or(result.denials.first());
+    match denial {
+        Some(denial) => format!("the check failed without it: {}; denied {denial}", result.outcome),
+        None => format!("the check failed without it: {}", result.outcome),
+    }
+}
+
+fn dropped_evidence(cap: &CapabilityUse, result: &TrialResult) -> String {
+    match result.denials.iter().find(|denial| denial.cap == cap.name) {
+        Some(denial) => format!(
+            "not needed: the check passed while it was denied {} time(s) in {}{}",
+            denial.count,
+            denial.syscall,
+            denial.path.as_deref().map(|path| format!(" {path}")).unwrap_or_default()
+        ),
+        None => "not needed: the check passed without it".into(),
+    }
+}
+
+/// The proof, for the terminal.
+fn summary(profile: &Profile) -> String {
+    let mut out = String::new();
+    let Some(proof) = &profile.verification else { return out };
+    for verdict in &proof.capabilities {
+        out.push_str(&format!("{:<24} {:<8} {}\n", verdict.name, verdict.verdict, verdict.evidence));
+    }
+    let kept: Vec<&str> = profile.grants().iter().map(|cap| cap.name.as_str()).collect();
+    out.push_str(&format!(
+        "minimize: proven set: {} ({} trial(s))\n",
+        if kept.is_empty() { "(none)".to_owned() } else { kept.join(" ") },
+        proof.trials.len()
+    ));
+    out
+}

@@ -1,0 +1,11 @@
+//! Proving a set by running the service under it: `verify` (one trial of a profile's set) and
+//! `minimize` (trials that remove one capability at a time, keeping only those whose removal
+//! breaks the service). Trials themselves (`trial`) record while they run, so a failure names
+//! what was denied.
+mod minimize;
+mod trial;
+mod verify;
+
+pub use minimize::{minimize, MinimizeOptions};
+pub use trial::{Subject, TrialOptions};
+pub use verify::{verify, VerifyOptions};

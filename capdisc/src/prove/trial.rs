@@ -1,0 +1,249 @@
+//! One trial: run the target under exactly one set of capabilities while recording it, decide
+//! whether it still works, and name what was denied. A spawned command runs with its bounding
+//! set cut to the set (and, run as a user, the set as ambient); a unit runs under a temporary
+//! runtime drop-in, restarted, and is put back afterwards (guardian-protected, as every unit
+//! change). It passes when:
+//! - a command without `--check`: it exits with the status the recording saw;
+//! - with `--check CMD`: the check exits 0 while the target runs (retried every half second
+//!   until `--timeout`); a unit must also be `active` then;
+//! - a unit without `--check`: it reaches `active` and stays so for two seconds.
+use std::{
+    cell::RefCell,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    error::Error,
+    probe::{BackendChoice, MapLimits},
+    profile::Profile,
+    record::{capture, CaptureOptions},
+    scope::{RunAs, TargetSpec},
+    systemd::{mask_text, show, RuntimeChange},
+};
+
+/// What trials run.
+#[derive(Clone, Debug)]
+pub enum Subject {
+    Command { argv: Vec<String>, run_as: Option<RunAs> },
+    Unit { name: String },
+}
+
+impl Subject {
+    pub fn describe(&self) -> String {
+        match self {
+            Subject::Command { argv, run_as: None } => format!("command: {}", argv.join(" ")),
+            Subject::Command { argv, run_as: Some(run_as) } => format!("command: {} (as {})", argv.join(" "), run_as.label),
+            Subject::Unit { name } => format!("unit {name}"),
+        }
+    }
+
+    /// The recording that starts `minimize`: the command as it is, or the unit from its restart
+    /// with its restrictions lifted (`record --unit --restart --permissive`).
+    pub fn recording_spec(&self) -> TargetSpec {
+        match self {
+            Subject::Command { argv, run_as } => {
+                TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as: run_as.clone(), bounding: None }
+            }
+            Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Permissive) },
+        }
+    }
+
+    fn trial_spec(&self, set: u64) -> TargetSpec {
+        match self {
+            Subject::Command { argv, run_as } => {
+                let run_as = run_as.clone().map(|run_as| RunAs { ambient: set, ..run_as });
+                TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: Some(set) }
+            }
+            Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Confine(set)) },
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TrialOptions {
+    pub backend: BackendChoice,
+    pub check: Option<String>,
+    pub timeout: Duration,
+    /// The status a passing command exits with (the recording's).
+    pub expected_status: i32,
+    pub quiet: bool,
+}
+
+pub struct TrialResult {
+    pub passed: bool,
+    /// "passed", or why it failed.
+    pub outcome: String,
+    /// What was denied during the trial, strongest evidence first.
+    pub denials: Vec<Denial>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Denial {
+    pub cap: String,
+    pub syscall: String,
+    pub path: Option<String>,
+    pub comm: String,
+    pub count: u64,
+    pub errno: String,
+    /// A file-permission fallback: the mode bits refused first; rarely the cause of a failure.
+    pub fallback: bool,
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.as_deref().map(|path| format!(" {path}")).unwrap_or_default();
+        let fallback = if self.fallback { "; a file-permission fallback" } else { "" };
+        write!(f, "{} in {}{path} ({}; {} time(s), by {}{fallback})", self.cap, self.syscall, self.errno, self.count, self.comm)
+    }
+}
+
+/// Runs the subject under exactly `set`.
+pub async fn run(subject: &Subject, set: u64, options: &TrialOptions) -> Result<TrialResult, Error> {
+    let (result, _) = observe(subject, &subject.trial_spec(set), options).await?;
+    if !options.quiet {
+        let verdict = if result.passed { "passed".to_owned() } else { format!("FAILED: {}", result.outcome) };
+        eprintln!("capdisc:   under {}: {verdict}", mask_text(set));
+    }
+    Ok(result)
+}
+
+/// Records the subject as `spec` sets it up and decides the run as a trial: the profile and
+/// whether it passed.
+pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOptions) -> Result<(TrialResult, Profile), Error> {
+    let target = spec.resolve()?;
+    let outcome: RefCell<Option<String>> = RefCell::new(None);
+    let watcher = watch(subject, options, &outcome);
+    let mut watcher = std::pin::pin!(watcher);
+    let capture_options = CaptureOptions { backend: options.backend, quiet: true, limits: MapLimits::default(), duration: None };
+    let captured = capture(&target, &capture_options, Some(watcher.as_mut())).await;
+    target.kill_leftovers();
+    target.finish(true);
+    let (profile, ended) = captured?;
+    let denials = denials(&profile);
+    let verdict = outcome.borrow().clone();
+    let (passed, outcome) = match (verdict, &options.check, subject) {
+        (Some(verdict), _, _) => (verdict == "passed", verdict),
+        // A command without a check: its exit status decides.
+        (None, None, Subject::Command { .. }) => match ended.exit_status {
+            Some(status) if status == options.expected_status => (true, "passed".to_owned()),
+            Some(status) => (false, format!("the command exited with {status}, not {}", options.expected_status)),
+            None => (false, "the command did not exit".to_owned()),
+        },
+        (None, Some(_), Subject::Command { .. }) => {
+            (false, format!("the command ended ({}) before the check passed", ended.exit_status.map(|s| s.to_string()).unwrap_or_default()))
+        }
+        (None, _, Subject::Unit { .. }) => (false, format!("the trial ended: {}", ended.reason)),
+    };
+    Ok((TrialResult { passed, outcome, denials }, profile))
+}
+
+/// Completes when the trial is decided (the check passed, the unit failed, time ran out), with
+/// the verdict in `outcome`. A command without a check is decided by its exit, not here.
+async fn watch(subject: &Subject, options: &TrialOptions, outcome: &RefCell<Option<String>>) -> &'static str {
+    let started = Instant::now();
+    let mut active_since: Option<Instant> = None;
+    let mut last_check_error = String::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Subject::Unit { name } = subject {
+            let state = show(name, &["ActiveState", "SubState"]).unwrap_or_default();
+            let (active, sub) = (state.get("ActiveState").cloned().unwrap_or_default(), state.get("SubState").cloned().unwrap_or_default());
+            if active == "failed" || sub == "auto-restart" {
+                outcome.replace(Some(format!("the unit failed ({active}/{sub})")));
+                return "the unit failed";
+            }
+            if active == "active" {
+                active_since.get_or_insert_with(Instant::now);
+            } else {
+                active_since = None;
+            }
+            if options.check.is_none() && active_since.is_some_and(|since| since.elapsed() >= Duration::from_secs(2)) {
+                outcome.replace(Some("passed".to_owned()));
+                return "the unit stayed active";
+            }
+        }
+        if let Some(check) = &options.check {
+            let ready = !matches!(subject, Subject::Unit { .. }) || active_since.is_some();
+            if ready {
+                match run_check(check).await {
+                    Ok(()) => {
+                        outcome.replace(Some("passed".to_owned()));
+                        return "the check passed";
+                    }
+                    Err(error) => last_check_error = error,
+                }
+            }
+        }
+        if started.elapsed() >= options.timeout {
+            let why = match (&options.check, last_check_error.is_empty()) {
+                (Some(check), false) => {
+                    format!("the check `{check}` did not pass within {} s ({last_check_error})", options.timeout.as_secs())
+                }
+                (Some(check), true) => {
+                    format!("the check `{check}` never ran: the target was not ready within {} s", options.timeout.as_secs())
+                }
+                (None, _) => format!("not active for 2 s within {} s", options.timeout.as_secs()),
+            };
+            let why = if options.check.is_none() && matches!(subject, Subject::Command { .. }) {
+                format!("the command did not exit within {} s", options.timeout.as_secs())
+            } else {
+                why
+            };
+            outcome.replace(Some(why));
+            return "the trial timed out";
+        }
+    }
+}
+
+/// Runs the check once (through `sh -c`, at most 10 s); Err carries its last line of output.
+async fn run_check(check: &str) -> Result<(), String> {
+    let child = tokio::process::Command::new("sh")
+        .args(["-c", check])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| format!("cannot run sh: {err}"))?;
+    match tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await {
+        Ok(Ok(output)) if output.status.success() => Ok(()),
+        Ok(Ok(output)) => {
+            let text = String::from_utf8_lossy(if output.stderr.is_empty() { &output.stdout } else { &output.stderr }).into_owned();
+            Err(format!("exit {}: {}", output.status.code().unwrap_or(-1), text.trim().lines().last().unwrap_or("")))
+        }
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err("the check took over 10 s".to_owned()),
+    }
+}
+
+/// Audited denials of a trial's recording.
+fn denials(profile: &Profile) -> Vec<Denial> {
+    let mut found = Vec::new();
+    for cap in &profile.capabilities {
+        let (_, denied_audited) = cap.audited();
+        if denied_audited == 0 {
+            continue;
+        }
+        for syscall in cap.syscalls.iter().filter(|syscall| syscall.denied > 0) {
+            let path = cap.call_sites.iter().find_map(|site| site.path.clone()).or_else(|| cap.paths.first().cloned());
+            let fallback = cap.call_sites.iter().find_map(|site| crate::classify::fallback_site(&site.frames));
+            let errno = match fallback {
+                Some(fallback) => fallback.errno.to_owned(),
+                None => crate::classify::denial_errno(&syscall.name).to_owned(),
+            };
+            found.push(Denial {
+                cap: cap.name.clone(),
+                syscall: syscall.name.clone(),
+                path,
+                comm: cap.commands.first().map(|command| command.comm.clone()).unwrap_or_default(),
+                count: syscall.denied,
+                errno,
+                fallback: fallback.is_some(),
+            });
+        }
+    }
+    // Strongest evidence first: denials that are not fallbacks, then the most frequent.
+    found.sort_by_key(|denial| (denial.fallback, std::cmp::Reverse(denial.count)));
+    found
+}

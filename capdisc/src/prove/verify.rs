@@ -1,0 +1,42 @@
+//! `capdisc verify PROFILE TARGET`: runs the target under exactly the set the profile grants
+//! and says whether it still works. Exit 0 when it passes, 1 when it fails (naming what was
+//! denied), 2 on an error.
+use std::path::PathBuf;
+
+use super::trial::{self, Subject, TrialOptions};
+use crate::{error::Error, privileges, profile, systemd::mask_text};
+
+pub struct VerifyOptions {
+    pub profile: PathBuf,
+    pub subject: Subject,
+    pub trial: TrialOptions,
+    pub allow_lossy: bool,
+}
+
+pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
+    privileges::check()?;
+    let source = options.profile.display().to_string();
+    let profile = profile::read(&options.profile)?;
+    profile.require_complete(&source, options.allow_lossy)?;
+    let set = profile.grant_mask();
+    let mut trial_options = options.trial.clone();
+    trial_options.expected_status = profile.exit_status.unwrap_or(0);
+    if !trial_options.quiet {
+        eprintln!("capdisc: verifying {} under {} (the set {source} grants)", options.subject.describe(), mask_text(set));
+    }
+    let result = trial::run(&options.subject, set, &trial_options).await?;
+    if result.passed {
+        println!("verify: passed: {} works under {}", options.subject.describe(), mask_text(set));
+        return Ok(0);
+    }
+    println!("verify: FAILED: {}", result.outcome);
+    if result.denials.is_empty() {
+        println!(
+            "  no capability was denied: the failure is not a capability problem (a seccomp filter, a missing path, the check itself?)"
+        );
+    }
+    for denial in &result.denials {
+        println!("  denied: {denial}");
+    }
+    Ok(1)
+}
