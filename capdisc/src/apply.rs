@@ -116,7 +116,9 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
 /// contradicts the unit is ignored with a warning (it would drop or add `AmbientCapabilities=`
 /// against what systemd will really do).
 fn runs_as(current: &Effective, requested: Option<&str>) -> Option<(String, String)> {
-    let from_unit = if current.dynamic_user {
+    let from_unit = if let Some(exec_start) = &current.root_exec_start {
+        Some(("root".to_owned(), format!("the unit's {exec_start}: its prefix runs it as root whatever User= says")))
+    } else if current.dynamic_user {
         Some(("dynamic".to_owned(), "the unit's DynamicUser=yes".to_owned()))
     } else {
         current.user.clone().map(|user| (user.clone(), format!("the unit's User={user}")))

@@ -2,6 +2,7 @@
 //! one decision (which capabilities to grant, root or not); each output format is a file here
 //! that only renders it.
 mod container;
+mod privileges;
 mod setcap;
 mod systemd;
 
@@ -64,6 +65,10 @@ pub struct Recommendation {
     pub unproven: Vec<String>,
     /// The set was proven by trials (`capdisc minimize`).
     pub proven: bool,
+    /// Whether to forbid privilege gains on exec (NoNewPrivileges=yes, no-new-privileges,
+    /// allowPrivilegeEscalation: false), and why (or why not).
+    pub no_new_privileges: bool,
+    pub no_new_privileges_reason: String,
     pub not_granted: Vec<NotGranted>,
     #[serde(skip)]
     pub evidence: Vec<CapabilityUse>,
@@ -98,6 +103,7 @@ impl Recommendation {
             }
         };
         let granted: BTreeSet<&str> = required.iter().map(|cap| cap.name.as_str()).collect();
+        let no_new_privileges = privileges::no_new_privileges(profile);
         let verdict = |name: &str| {
             profile.verification.as_ref().and_then(|proof| proof.capabilities.iter().find(|verdict| verdict.name == name)).cloned()
         };
@@ -109,6 +115,11 @@ impl Recommendation {
                 required.iter().filter(|cap| cap.class == Class::Conditional).map(|cap| cap.name.clone()).collect()
             },
             proven: profile.proven(),
+            no_new_privileges: no_new_privileges.is_ok(),
+            no_new_privileges_reason: match &no_new_privileges {
+                Ok(count) => format!("no executable the service ran ({count}) gains privileges on exec (checked on this host)"),
+                Err(why) => why.clone(),
+            },
             runs_as,
             runs_as_source,
             not_granted: profile

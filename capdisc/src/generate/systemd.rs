@@ -74,6 +74,11 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
             let _ = writeln!(out, "#   {} ({why}): {}", cap.name, cap.reason);
         }
     }
+    if recommendation.no_new_privileges {
+        let _ = writeln!(out, "# NoNewPrivileges=yes: {}.", recommendation.no_new_privileges_reason);
+    } else {
+        let _ = writeln!(out, "# NoNewPrivileges= left as the unit has it: {}.", recommendation.no_new_privileges_reason);
+    }
     let set = recommendation.required.join(" ");
     let _ = writeln!(out, "\n[Service]");
     let _ = writeln!(out, "CapabilityBoundingSet=");
@@ -85,6 +90,9 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
         if !set.is_empty() {
             let _ = writeln!(out, "AmbientCapabilities={set}");
         }
+    }
+    if recommendation.no_new_privileges {
+        let _ = writeln!(out, "NoNewPrivileges=yes");
     }
     out
 }

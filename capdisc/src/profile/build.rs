@@ -88,6 +88,12 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         capabilities: finish(overall),
         cgroups,
         merged_from: Vec::new(),
+        executables: {
+            let mut executables: Vec<String> = drained.execs.values().cloned().collect();
+            executables.sort();
+            executables.dedup();
+            executables
+        },
         verification: None,
     }
 }

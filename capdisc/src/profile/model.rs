@@ -33,6 +33,9 @@ pub struct Profile {
     /// The recordings a merged profile (`capdisc merge`) was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<Recording>,
+    /// Executables the target exec'd (from the kernel's exec tracepoint), for NoNewPrivileges=.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub executables: Vec<String>,
     /// The proof of the set (`capdisc minimize`): which capabilities the service was shown to
     /// need, which it works without, and the trials that showed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -91,6 +91,9 @@ pub struct Effective {
     pub ignored_names: Vec<(String, String)>,
     /// Commands with the `+` prefix: they run with full privileges, ignoring these settings.
     pub privileged_commands: Vec<String>,
+    /// The `ExecStart=` with a `!` or `+` prefix, if any: its command runs with root credentials
+    /// whatever `User=` says (`!`: the capability settings still apply; `+`: nothing applies).
+    pub root_exec_start: Option<String>,
     /// Where the view came from: "unit files" or "systemd (systemctl show)".
     pub source: String,
     /// Unit text that systemd reads differently from what it seems to say (a malformed section
@@ -102,7 +105,7 @@ pub struct Effective {
 
 impl Effective {
     pub fn non_root(&self) -> bool {
-        self.dynamic_user || self.user.as_deref().is_some_and(|user| !is_root_user(user))
+        self.root_exec_start.is_none() && (self.dynamic_user || self.user.as_deref().is_some_and(|user| !is_root_user(user)))
     }
 
     /// What the service's processes can actually hold: the bounding set for root; for a
@@ -154,6 +157,9 @@ pub fn resolve_texts(unit: &str, texts: &[(PathBuf, String)]) -> Effective {
                     let prefix: String = value.chars().take_while(|c| "@-:+!".contains(*c)).collect();
                     if prefix.contains('+') {
                         effective.privileged_commands.push(format!("{key}={value}"));
+                    }
+                    if key == "ExecStart" {
+                        effective.root_exec_start = (prefix.contains('+') || prefix.contains('!')).then(|| format!("{key}={value}"));
                     }
                 }
                 other => {
@@ -263,6 +269,10 @@ mod tests {
         assert_eq!(effective.bounding & (1 << 25), 0, "CAP_SYS_TIME dropped");
         assert!(!effective.bounding_assigned);
         assert_eq!(effective.privileged_commands, vec!["ExecStartPre=+/bin/setup"]);
+        assert!(effective.root_exec_start.is_none(), "only ExecStart= decides who the service runs as");
+        let chrony = resolve_text("[Service]\nUser=_chrony\nExecStart=!/usr/sbin/chronyd -F 1\n", &[]);
+        assert_eq!(chrony.root_exec_start.as_deref(), Some("ExecStart=!/usr/sbin/chronyd -F 1"));
+        assert!(!chrony.non_root(), "`!` runs it as root whatever User= says");
     }
 
     #[test]
