@@ -57,6 +57,8 @@ fn minimize_proves_the_bind_and_drops_the_fallback_with_its_path() {
         dropin.contains("\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n") && dropin.contains("# Proven by capdisc minimize"),
         "{dropin}"
     );
+    assert!(dropin.ends_with("NoNewPrivileges=yes\n"), "the workload binary gains nothing on exec: {dropin}");
+    assert!(profile.executables.contains(&workload), "{:?}", profile.executables);
 
     // verify: the proven set passes; the set of a recording of `true` fails, naming the bind.
     let verify = |profile: &std::path::Path| {
