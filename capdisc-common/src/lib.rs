@@ -163,6 +163,11 @@ pub struct TraceEvent {
     pub sets: [u64; 5],
     pub comm: [u8; COMM_LEN],
     pub stack: [u64; TRACE_STACK_DEPTH],
+    /// Bytes in `path`, the NUL included (0: the system call names no path, or it was unreadable).
+    pub path_len: u32,
+    pub _pad: u32,
+    /// The path the system call named.
+    pub path: [u8; PATH_SAMPLE_LEN],
 }
 
 /// Arguments of a `cap_capable` call remembered between kprobe and kretprobe.

@@ -13,7 +13,9 @@ use aya_ebpf::{
     EbpfContext,
 };
 use aya_log_ebpf::warn;
-use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckStats, PathKey, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL, PATH_ARGS_SYSCALLS};
+use capdisc_common::{
+    cap_opt, counter, flags, CheckKey, CheckStats, PathKey, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL, PATH_ARGS_SYSCALLS, PATH_SAMPLE_LEN,
+};
 
 use crate::{
     filter::current_target,
@@ -82,7 +84,10 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
     if constant(&STREAM) != 0 {
         // The tracepoint has no opts: its events always carry the stack, so userspace can
         // tell no-audit call sites.
-        stream::emit(ctx, &key, check.cred, constant(&STREAM_STACKS) != 0 || check.opts.is_none());
+        // The tracepoint has no opts, and a denial may be a file-permission fallback: both are
+        // told apart by the call site, so those events always carry the stack.
+        let with_stack = constant(&STREAM_STACKS) != 0 || check.opts.is_none() || check.ret != 0;
+        stream::emit(ctx, &key, check.cred, with_stack, task);
         return;
     }
     let now = unsafe { bpf_ktime_get_boot_ns() };
@@ -159,18 +164,34 @@ const ARG_OFFSETS: [usize; 4] = [112, 104, 96, 56];
 /// `PATHS`, for the call-site slot just filled. Only ever on the sampled path.
 #[inline(always)]
 fn sample_path(key: &CheckKey, slot: u32, task: *const u8) {
-    if key.syscall < 0 || key.syscall as u32 >= PATH_ARGS_SYSCALLS || task.is_null() {
-        return;
-    }
-    let argument = match PATH_ARGS.get(key.syscall as u32) {
-        Some(&argument) if argument > 0 && (argument as usize) <= ARG_OFFSETS.len() => argument as usize - 1,
-        _ => return,
-    };
     let Some(sample) = PATH_SCRATCH.get_ptr_mut(0) else { return };
+    unsafe {
+        (*sample).len = read_syscall_path(key.syscall, task, &mut (*sample).path);
+        if (*sample).len == 0 {
+            return;
+        }
+        let path_key = PathKey { check: *key, slot, _pad: 0 };
+        if PATHS.insert(&path_key, &*sample, 1).is_err() {
+            bump(counter::PATHS_MAP_FULL);
+        }
+    }
+}
+
+/// The path argument of the current system call, read from user memory into `buffer`: its
+/// length with the NUL, or 0 when the system call names no path or it cannot be read.
+#[inline(always)]
+pub fn read_syscall_path(syscall: i32, task: *const u8, buffer: &mut [u8; PATH_SAMPLE_LEN]) -> u32 {
+    if syscall < 0 || syscall as u32 >= PATH_ARGS_SYSCALLS || task.is_null() {
+        return 0;
+    }
+    let argument = match PATH_ARGS.get(syscall as u32) {
+        Some(&argument) if argument > 0 && (argument as usize) <= ARG_OFFSETS.len() => argument as usize - 1,
+        _ => return 0,
+    };
     unsafe {
         let regs = bpf_task_pt_regs(task as *mut _) as *const u8;
         if regs.is_null() {
-            return;
+            return 0;
         }
         // The verifier allows only fixed offsets into pt_regs: read all four argument registers
         // (volatile, so they stay four constant loads), then choose among the values.
@@ -182,13 +203,9 @@ fn sample_path(key: &CheckKey, slot: u32, task: *const u8) {
             2 => values[2],
             _ => values[3],
         } as *const u8;
-        (*sample).len = match bpf_probe_read_user_str_bytes(user, &mut (*sample).path) {
+        match bpf_probe_read_user_str_bytes(user, buffer) {
             Ok(bytes) => bytes.len() as u32 + 1,
             Err(_) => 0,
-        };
-        let path_key = PathKey { check: *key, slot, _pad: 0 };
-        if PATHS.insert(&path_key, &*sample, 1).is_err() {
-            bump(counter::PATHS_MAP_FULL);
         }
     }
 }

@@ -12,9 +12,10 @@ use capdisc_common::{counter, CheckKey, TraceEvent, TRACE_STACK_DEPTH};
 use crate::maps::{
     bump, constant, CRED_AMB_OFFSET, CRED_BND_OFFSET, CRED_EFF_OFFSET, CRED_EUID_OFFSET, CRED_INH_OFFSET, CRED_PRM_OFFSET, EVENTS,
 };
+use crate::record::read_syscall_path;
 
 #[inline(always)]
-pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, cred: u64, with_stack: bool) {
+pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, cred: u64, with_stack: bool, task: *const u8) {
     let Some(mut entry) = EVENTS.reserve::<TraceEvent>(0) else {
         bump(counter::EVENTS_LOST);
         return;
@@ -34,6 +35,8 @@ pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, cred: u64, with_stack: bool
         (*event).comm = key.comm;
         (*event).stack_len = 0;
         (*event).sets_known = 0;
+        (*event)._pad = 0;
+        (*event).path_len = read_syscall_path(key.syscall, task, &mut (*event).path);
         if key.ret != 0 {
             read_sets(cred, &mut *event);
         }

@@ -41,9 +41,33 @@ const TRACING_FRAME_PREFIXES: &[&str] = &[
 /// Where a call site stops being interesting: the system call entry.
 const ENTRY_FRAMES: &[&str] = &["do_syscall_64", "entry_SYSCALL_64", "entry_SYSCALL_64_after_hwframe", "x64_sys_call"];
 
-/// System calls that report a capability denial with another errno than EPERM (the kernel's
-/// own choice: net/ipv4/af_inet.c returns EACCES for a privileged port).
-pub const DENIAL_ERRNO: &[(&str, &str)] = &[("bind", "EACCES")];
+/// What a system call returns when its capability check is denied, from the kernel sources:
+/// net/ipv4/af_inet.c and net/ipv6/af_inet6.c return EACCES for a privileged port; kernel/signal.c
+/// (`kill_ok_by_cred`), fs/attr.c (`chown_ok`), kernel/sys.c (set*id), fs/namespace.c (mount),
+/// kernel/ptrace.c and kernel/module return EPERM. File-permission fallbacks return EACCES (from
+/// the fallback table). Unlisted system calls: EPERM, the kernel's usual answer.
+pub const DENIAL_ERRNO: &[(&str, &str)] = &[
+    ("bind", "EACCES"),
+    ("kill", "EPERM"),
+    ("tgkill", "EPERM"),
+    ("chown", "EPERM"),
+    ("fchown", "EPERM"),
+    ("fchownat", "EPERM"),
+    ("lchown", "EPERM"),
+    ("setuid", "EPERM"),
+    ("setgid", "EPERM"),
+    ("setresuid", "EPERM"),
+    ("setresgid", "EPERM"),
+    ("setgroups", "EPERM"),
+    ("capset", "EPERM"),
+    ("mount", "EPERM"),
+    ("umount2", "EPERM"),
+    ("ptrace", "EPERM"),
+    ("init_module", "EPERM"),
+    ("finit_module", "EPERM"),
+    ("settimeofday", "EPERM"),
+    ("clock_settime", "EPERM"),
+];
 
 /// The errno a system call returns when its capability check is denied.
 pub fn denial_errno(syscall: &str) -> &'static str {

@@ -26,6 +26,11 @@ pub struct TraceArgs {
     /// Also show no-audit (advisory) checks, hidden by default.
     #[arg(long)]
     pub noaudit: bool,
+    /// Also show file-permission fallbacks: checks the kernel makes only after a file's mode
+    /// bits refused (CAP_DAC_OVERRIDE on a path walk...). Hidden by default, and counted, so the
+    /// checks that decide (a bind, a chown) stand out.
+    #[arg(long)]
+    pub fallbacks: bool,
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
@@ -54,6 +59,7 @@ impl TraceArgs {
                 denied_only: self.denied,
                 show_noaudit: self.noaudit,
                 json: self.json,
+                fallbacks: self.fallbacks,
             },
             duration: parse_duration(self.duration)?,
             buffer_bytes: self.buffer_size,

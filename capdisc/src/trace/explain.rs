@@ -3,7 +3,11 @@
 //! capability was dropped).
 use serde::Serialize;
 
-use crate::{caps, classify::denial_errno, status};
+use crate::{
+    caps,
+    classify::{denial_errno, Fallback},
+    status,
+};
 
 #[derive(Debug, Serialize)]
 pub struct Explanation {
@@ -36,10 +40,18 @@ pub struct CredSets {
 }
 
 /// `at_check`: the credentials read in the kernel at the check; without them (an older object
-/// or unreadable cred), the process's current sets from /proc.
-pub fn explain(pid: u32, cap: u32, syscall: &str, foreign_userns: bool, at_check: Option<CredSets>) -> Explanation {
-    let errno = denial_errno(syscall).to_owned();
+/// or unreadable cred), the process's current sets from /proc. `fallback`: the check was a
+/// file-permission fallback (the mode bits had refused first), which is the real cause.
+pub fn explain(
+    pid: u32,
+    cap: u32,
+    syscall: &str,
+    foreign_userns: bool,
+    at_check: Option<CredSets>,
+    fallback: Option<Fallback>,
+) -> Explanation {
     let name = caps::name(cap);
+    let errno = fallback.map(|fallback| fallback.errno).unwrap_or_else(|| denial_errno(syscall)).to_owned();
     let bit = 1u64.checked_shl(cap).unwrap_or(0);
     let source = if at_check.is_some() { "check" } else { "proc" };
     let process = match at_check {
@@ -67,7 +79,12 @@ pub fn explain(pid: u32, cap: u32, syscall: &str, foreign_userns: bool, at_check
         },
     };
     let root = process.uids[1] == 0;
-    let cause = if foreign_userns {
+    let cause = if let Some(fallback) = fallback {
+        format!(
+            "{} ({} refused it first); {name} would override it: usually not a capability to grant (the service may not need that file; or fix its owner or mode)",
+            fallback.refused, fallback.caller
+        )
+    } else if foreign_userns {
         format!("the check was against a user namespace the process has no {name} in (a non-initial user namespace)")
     } else if process.bounding & bit == 0 {
         format!("{name} is outside the bounding set: CapabilityBoundingSet= (or the parent's bounding set) lacks it, so no ambient or file capability can grant it")

@@ -25,6 +25,8 @@ pub struct TraceFilter {
     pub denied_only: bool,
     pub show_noaudit: bool,
     pub json: bool,
+    /// Show file-permission fallbacks (hidden by default, counted in the summary).
+    pub fallbacks: bool,
 }
 
 pub struct Printer {
@@ -38,6 +40,8 @@ pub struct Printer {
     events: u64,
     shown: u64,
     lost: u64,
+    /// File-permission fallbacks not shown (without --fallbacks).
+    hidden_fallbacks: u64,
 }
 
 impl Printer {
@@ -54,6 +58,7 @@ impl Printer {
             events: 0,
             shown: 0,
             lost: 0,
+            hidden_fallbacks: 0,
         }
     }
 
@@ -76,7 +81,11 @@ impl Printer {
     }
 
     pub fn summary(&self) -> String {
-        format!("{} check(s) seen, {} shown, {} lost", self.events, self.shown, self.lost)
+        let hidden = match self.hidden_fallbacks {
+            0 => String::new(),
+            count => format!(", {count} file-permission fallback(s) hidden (--fallbacks shows them)"),
+        };
+        format!("{} check(s) seen, {} shown, {} lost{hidden}", self.events, self.shown, self.lost)
     }
 
     /// Reports events the kernel could not queue since the last call.
@@ -129,6 +138,13 @@ impl crate::session::Observer for Printer {
         if (noaudit && !self.filter.show_noaudit) || (self.filter.denied_only && !denied) {
             return;
         }
+        let fallback = classify::fallback_site(&frames);
+        if fallback.is_some() && !self.filter.fallbacks {
+            self.hidden_fallbacks += 1;
+            return;
+        }
+        let path_len = (event.path_len as usize).saturating_sub(1).min(event.path.len());
+        let path = (path_len > 0).then(|| String::from_utf8_lossy(&event.path[..path_len]).into_owned());
         if self.filter.unique && !self.seen.insert((event.cgroup_id, event.cap, denied, event.syscall)) {
             return;
         }
@@ -138,7 +154,8 @@ impl crate::session::Observer for Printer {
         let syscall = syscalls::name(event.syscall);
         let time = rfc3339(self.clock.wall(event.ts_ns));
         let at_check = (event.sets_known != 0).then_some(CredSets { euid: event.euid, sets: event.sets });
-        let explanation = denied.then(|| explain(event.pid, event.cap, &syscall, event.flags & flags::FOREIGN_USERNS != 0, at_check));
+        let explanation =
+            denied.then(|| explain(event.pid, event.cap, &syscall, event.flags & flags::FOREIGN_USERNS != 0, at_check, fallback));
         let mut out = std::io::stdout().lock();
         if self.filter.json {
             let mut object = json!({
@@ -156,6 +173,8 @@ impl crate::session::Observer for Printer {
                 "syscall": syscall,
                 "syscall_nr": event.syscall,
                 "foreign_userns": event.flags & flags::FOREIGN_USERNS != 0,
+                "path": path,
+                "fallback": fallback.map(|fallback| json!({ "caller": fallback.caller, "refused": fallback.refused })),
             });
             if self.filter.stacks {
                 object["stack"] = json!(frames);
@@ -193,9 +212,11 @@ impl crate::session::Observer for Printer {
                         )
                     })
                     .unwrap_or_default();
+                let at = path.as_deref().map(|path| format!(" {path}")).unwrap_or_default();
+                let kind = if fallback.is_some() { "a file-permission fallback: " } else { "" };
                 let _ = writeln!(
                     out,
-                    "  which permission: {} in {syscall} ({syscall}() fails with {}){sets}; cause: {}",
+                    "  which permission: {kind}{} in {syscall}{at} ({syscall}() fails with {}){sets}; cause: {}",
                     caps::name(event.cap),
                     explanation.errno,
                     explanation.cause

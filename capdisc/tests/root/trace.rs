@@ -143,3 +143,52 @@ fn a_flood_reports_its_losses() {
     // other checks the workload makes (its child's setuid, memory accounting).
     assert!((300_000..300_100).contains(&(kills + lost)), "shown {kills} + lost {lost}");
 }
+
+/// A capability-less process (setpriv, as in the issue) stats a file its mode bits refuse, then
+/// binds :443.
+fn stat_then_bind(dir: &std::path::Path, extra: &[&str]) -> Output {
+    let locked = dir.join("locked");
+    std::fs::create_dir_all(&locked).expect("mkdir");
+    std::fs::write(locked.join("file"), b"x").expect("write");
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod 700");
+    let script = format!("stat {}/file > /dev/null 2>&1; {} bind 443", locked.display(), workload().display());
+    capdisc()
+        // cargo's library path points into root's home, which nobody cannot search: every
+        // dynamic load would add fallbacks of its own.
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["trace", "--denied"])
+        .args(extra)
+        .args(["--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "sh", "-c"])
+        .arg(script)
+        .output()
+        .expect("run capdisc trace")
+}
+
+#[test]
+fn file_permission_fallbacks_are_told_apart_and_the_bind_stands_out() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let locked = dir.path().join("locked");
+    let output = stat_then_bind(dir.path(), &[]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let shown: Vec<&str> = text.lines().filter(|line| line.contains("DENIED")).collect();
+    let bind = shown.iter().position(|line| line.contains("CAP_NET_BIND_SERVICE(10)") && line.ends_with("bind"));
+    assert!(bind.is_some_and(|at| at < 3), "the bind denial among the first lines shown: {text}");
+    assert!(!text.contains("a file-permission fallback"), "fallbacks hidden by default: {text}");
+    assert!(stderr(&output).contains("file-permission fallback(s) hidden (--fallbacks shows them)"), "{}", stderr(&output));
+    assert!(text.contains("cause: CAP_NET_BIND_SERVICE is outside the bounding set"), "{text}");
+
+    let json = json_lines(&stat_then_bind(dir.path(), &["--fallbacks", "--json"]));
+    let fallback = json
+        .iter()
+        .find(|event| event["path"].as_str().is_some_and(|path| path.starts_with(&locked.display().to_string())))
+        .unwrap_or_else(|| panic!("a fallback denial on the locked path: {json:?}"));
+    assert_eq!(fallback["errno"], "EACCES", "{fallback}");
+    assert_eq!(fallback["fallback"]["caller"], "generic_permission", "{fallback}");
+    assert!(fallback["explain"]["cause"].as_str().is_some_and(|cause| cause.contains("usually not a capability to grant")), "{fallback}");
+    let bind = json.iter().find(|event| event["syscall"] == "bind").expect("the bind denial");
+    assert_eq!(bind["fallback"], Value::Null);
+    assert_eq!(bind["errno"], "EACCES");
+}

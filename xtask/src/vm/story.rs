@@ -83,7 +83,39 @@ impl Story {
                 format!("8. the unit runs under its own set again (CapBnd {})", self.step("step8-capbnd")),
                 self.step("step8-capbnd") == self.step("step7-capbnd-before"),
             ),
+            ("9. minimize --unit api.service --check ... --apply exits 0".to_owned(), self.step("step9-exit") == "0"),
+            ("9. the python service answers HTTP 200 under the proven set".to_owned(), self.step("step9-http") == "200"),
+            (
+                format!("9. bounding = ambient = CAP_NET_BIND_SERVICE ({} / {})", self.step("step9-bounding"), self.step("step9-ambient")),
+                self.step("step9-bounding") == "cap_net_bind_service" && self.step("step9-ambient") == "cap_net_bind_service",
+            ),
+            ("9. NoNewPrivileges=yes".to_owned(), self.step("step9-nnp") == "yes"),
+            ("9. no capdisc runtime drop-in left".to_owned(), self.step("step9-runtime") == "none"),
+            (
+                format!("9. the permissive recording shows CAP_DAC_READ_SEARCH conditional with a path ({})", self.step("step9-dac")),
+                self.step("step9-dac").starts_with("[('conditional', '/"),
+            ),
+            ("9. minimize dropped CAP_DAC_READ_SEARCH".to_owned(), self.step("step9-dac-verdict") == "['dropped']"),
+            (
+                format!(
+                    "10. minimize --unit nginx.service exits 0 (recorded: {}; proven: {})",
+                    self.step("step10-recorded"),
+                    self.step("step10-proven")
+                ),
+                self.step("step10-exit") == "0",
+            ),
+            ("10. nginx verifies under its proven set".to_owned(), self.step("step10-verify") == "0"),
+            ("10. nginx answers HTTP 200 afterwards".to_owned(), self.step("step10-http-after") == "200"),
         ];
+        let (api_after, api_handfix) = (number("exposure-api-after"), number("exposure-api-handfix"));
+        checks.push((
+            format!(
+                "9. exposure of the python service {} no worse than its hand-written fix ({})",
+                self.step("exposure-api-after"),
+                self.step("exposure-api-handfix")
+            ),
+            matches!((api_after, api_handfix), (Some(after), Some(handfix)) if after <= handfix),
+        ));
         let (after, handfix) = (number("exposure-after"), number("exposure-handfix"));
         checks.push((
             format!(

@@ -68,6 +68,8 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     archive.entry("usr/local/bin/capdisc-story", 0o100755, include_bytes!("guest/story.sh"), (0, 0));
     archive.entry("etc/systemd/system/app.service", 0o100644, include_bytes!("guest/app.service"), (0, 0));
     archive.entry("etc/capdisc/app.service", 0o100644, include_bytes!("guest/app-story-fix.service"), (0, 0));
+    archive.entry("etc/systemd/system/api.service", 0o100644, include_bytes!("guest/api.service"), (0, 0));
+    archive.entry("etc/capdisc/api.service", 0o100644, include_bytes!("guest/api-handfix.service"), (0, 0));
     archive.entry("etc/systemd/system/capdisc-all.service", 0o100644, include_bytes!("guest/capdisc-all.service"), (0, 0));
     archive.entry("etc/systemd/system/capdisc-story.service", 0o100644, include_bytes!("guest/capdisc-story.service"), (0, 0));
     archive.symlink("etc/systemd/system/sysinit.target.wants/capdisc-all.service", "/etc/systemd/system/capdisc-all.service");

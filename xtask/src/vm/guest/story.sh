@@ -130,6 +130,37 @@ if [ -e $permissive ]; then say step8-dropin left; else say step8-dropin removed
 wait_for restored
 say step8-capbnd "$(capbnd)"
 
+# 9. Proven minimal sets, on the issue's python service: minimize records it with its
+#    restrictions lifted, proves the set by trials, and installs it with --apply.
+profile_field() { python3 -c "import json,sys; p=json.load(open('$1')); print($2)" 2>/dev/null; }
+capdisc minimize --unit api.service --check 'curl -fsS -o /dev/null http://127.0.0.1:444/' --timeout 90 --apply --json -o /root/api.json > /tmp/minimize.txt 2>&1
+say step9-exit $?
+prefix MINIMIZE /tmp/minimize.txt
+systemctl restart api.service
+wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:444/
+say step9-http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:444/)"
+say step9-bounding "$(systemctl show -p CapabilityBoundingSet --value api.service)"
+say step9-ambient "$(systemctl show -p AmbientCapabilities --value api.service)"
+say step9-nnp "$(systemctl show -p NoNewPrivileges --value api.service)"
+if ls /run/systemd/system/api.service.d/zz-capdisc-* > /dev/null 2>&1; then say step9-runtime left; else say step9-runtime none; fi
+say step9-dac "$(profile_field /root/api.json "[(c['class'], (c.get('paths') or [''])[0]) for c in p['capabilities'] if c['name'] == 'CAP_DAC_READ_SEARCH']")"
+say step9-dac-verdict "$(profile_field /root/api.json "[v['verdict'] for v in p['verification']['capabilities'] if v['name'] == 'CAP_DAC_READ_SEARCH']")"
+say exposure-api-after "$(systemd-analyze security api.service 2>/dev/null | exposure)"
+say exposure-api-handfix "$(systemd-analyze security --offline=true /etc/capdisc/api.service 2>/dev/null | exposure)"
+
+# 10. A real Debian daemon: nginx, minimized with an HTTP check, then verified under the proven set.
+say step10-before "$(systemctl show -p CapabilityBoundingSet --value nginx.service | wc -w)"
+capdisc minimize --unit nginx.service --check 'curl -fsS -o /dev/null http://127.0.0.1:80/' --timeout 60 --json -o /root/nginx.json > /tmp/nginx-min.txt 2>&1
+say step10-exit $?
+prefix NGINX /tmp/nginx-min.txt
+say step10-recorded "$(profile_field /root/nginx.json "' '.join(c['name'] for c in p['capabilities'] if c['class'] in ('required', 'conditional'))")"
+say step10-proven "$(profile_field /root/nginx.json "' '.join(v['name'] for v in p['verification']['capabilities'] if v['verdict'] == 'kept')")"
+capdisc verify /root/nginx.json --unit nginx.service --check 'curl -fsS -o /dev/null http://127.0.0.1:80/' --timeout 60 > /tmp/nginx-verify.txt 2>&1
+say step10-verify $?
+prefix NGINXVERIFY /tmp/nginx-verify.txt
+wait_for curl -fsS -o /dev/null http://127.0.0.1:80/
+say step10-http-after "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:80/)"
+
 # Every service at once: a short workload, then the host-wide recording since early boot.
 systemctl restart systemd-journald.service systemd-logind.service cron.service nginx.service
 curl -s --max-time 3 http://127.0.0.1:80/ > /dev/null
