@@ -30,12 +30,16 @@ fn main() {
         "children" => children(arg(1).parse().unwrap_or_else(|_| usage()), &arg(2)),
         "wait-for" => wait_for(&arg(1), &args[2..]),
         "peek-and-bind" => peek_and_bind(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
+        "bind-and-chown" => {
+            bind(arg(1).parse().unwrap_or_else(|_| usage()));
+            chown(&arg(2), arg(3).parse().unwrap_or_else(|_| usage()));
+        }
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID");
     exit(2)
 }
 

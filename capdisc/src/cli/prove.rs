@@ -101,7 +101,8 @@ impl VerifyArgs {
 pub struct MinimizeArgs {
     #[command(flatten)]
     pub subject: SubjectArgs,
-    /// Start from this profile instead of recording the target first.
+    /// Start from this profile instead of recording the target first (with --grow: grow from
+    /// the set it grants).
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<PathBuf>,
     /// Where to write the profile with its proof (default: capdisc-profile.yaml).
@@ -117,6 +118,12 @@ pub struct MinimizeArgs {
     /// capabilities a failed trial proved necessary.
     #[arg(long)]
     pub apply: bool,
+    /// Grow from the target's own set (a unit's current set; for a command the empty set, or
+    /// --profile's) by adding what failed trials were denied, instead of shrinking from a
+    /// permissive recording: the service never holds more than the final set. A unit needs a
+    /// --check that fails when the service is broken; a command's exit status can decide.
+    #[arg(long)]
+    pub grow: bool,
     #[command(flatten)]
     pub trial: TrialArgs,
 }
@@ -129,7 +136,11 @@ impl MinimizeArgs {
         if self.max_trials == Some(0) {
             return Err(Error::Usage("--max-trials must be at least 1".into()));
         }
+        if self.grow && self.trial.check.is_none() && self.subject.unit.is_some() {
+            return Err(Error::Usage("--grow --unit needs --check CMD: a check that fails while the service is broken".into()));
+        }
         minimize(MinimizeOptions {
+            grow: self.grow,
             subject: self.subject.subject()?,
             profile: self.profile,
             output,

@@ -85,6 +85,7 @@ impl Recommendation {
     /// `user`: who the service runs as (`root` or `0` for root) and where that came from (`--user`,
     /// the unit's `User=`); without it, the profile's uids decide.
     pub fn from_profile(profile: &Profile, user: Option<(&str, &str)>) -> Self {
+        let names = profile.granted_names();
         let required = profile.grants();
         let (runs_as, runs_as_source) = match user {
             Some((user, source)) if is_root_user(user) => (RunsAs::Root, source.to_owned()),
@@ -102,13 +103,13 @@ impl Recommendation {
                 }
             }
         };
-        let granted: BTreeSet<&str> = required.iter().map(|cap| cap.name.as_str()).collect();
+        let granted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         let no_new_privileges = privileges::no_new_privileges(profile);
         let verdict = |name: &str| {
             profile.verification.as_ref().and_then(|proof| proof.capabilities.iter().find(|verdict| verdict.name == name)).cloned()
         };
         Self {
-            required: required.iter().map(|cap| cap.name.clone()).collect(),
+            required: names.clone(),
             unproven: if profile.proven() {
                 Vec::new()
             } else {

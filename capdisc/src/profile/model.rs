@@ -295,23 +295,39 @@ impl CapabilityUse {
 }
 
 impl Profile {
-    /// What to grant, the one decision every output follows: a proven set when `minimize` proved
-    /// one (its kept capabilities); otherwise every granted, audited capability, `conditional`
-    /// ones included (a working service first; they are marked unproven).
-    pub fn grants(&self) -> Vec<&CapabilityUse> {
+    /// What to grant, by name, the one decision every output follows: a proven set when
+    /// `minimize` proved one (its kept capabilities); otherwise every granted, audited capability,
+    /// `conditional` ones included (a working service first; they are marked unproven).
+    pub fn granted_names(&self) -> Vec<String> {
         match self.verification.as_ref().filter(|verification| verification.passed) {
-            Some(verification) => self
-                .capabilities
-                .iter()
-                .filter(|cap| verification.capabilities.iter().any(|verdict| verdict.name == cap.name && verdict.verdict == "kept"))
-                .collect(),
-            None => self.capabilities.iter().filter(|cap| cap.class.granted()).collect(),
+            Some(verification) => {
+                let mut names: Vec<String> = verification
+                    .capabilities
+                    .iter()
+                    .filter(|verdict| verdict.verdict == "kept")
+                    .map(|verdict| verdict.name.clone())
+                    .collect();
+                names.sort_by_key(|name| crate::caps::number(name).unwrap_or(u32::MAX));
+                names
+            }
+            None => self.capabilities.iter().filter(|cap| cap.class.granted()).map(|cap| cap.name.clone()).collect(),
         }
     }
 
-    /// [`Profile::grants`] as a mask.
+    /// The recorded uses of what [`Profile::granted_names`] grants (the evidence; a proven set
+    /// may hold a capability the last recording never checked, from the unit's own set).
+    pub fn grants(&self) -> Vec<&CapabilityUse> {
+        let names = self.granted_names();
+        self.capabilities.iter().filter(|cap| names.contains(&cap.name)).collect()
+    }
+
+    /// [`Profile::granted_names`] as a mask.
     pub fn grant_mask(&self) -> u64 {
-        self.grants().iter().filter(|cap| cap.number < 64).fold(0, |mask, cap| mask | 1 << cap.number)
+        self.granted_names()
+            .iter()
+            .filter_map(|name| crate::caps::number(name))
+            .filter(|number| *number < 64)
+            .fold(0, |mask, cap| mask | 1 << cap)
     }
 
     /// Whether a proven set is present.

@@ -23,6 +23,8 @@ use crate::{
 
 pub struct MinimizeOptions {
     pub subject: Subject,
+    /// Grow from below (`--grow`) instead of shrinking from a recording.
+    pub grow: bool,
     /// Start from this profile instead of recording.
     pub profile: Option<PathBuf>,
     pub output: PathBuf,
@@ -45,6 +47,9 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
             eprintln!("capdisc: {line}");
         }
     };
+    if options.grow {
+        return grow(&options).await;
+    }
     let mut profile = match &options.profile {
         Some(path) => profile::read(path)?,
         None => {
@@ -107,8 +112,13 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
         capabilities: verdicts,
         trials,
     });
-    files::write_atomic(&options.output, options.format.render(&profile)?.as_bytes())?;
-    print!("{}", summary(&profile));
+    finish(&options, &profile)
+}
+
+/// Writes the proven profile, prints the proof, and installs it with `--apply`.
+fn finish(options: &MinimizeOptions, profile: &Profile) -> Result<i32, Error> {
+    files::write_atomic(&options.output, options.format.render(profile)?.as_bytes())?;
+    print!("{}", summary(profile));
     eprintln!("capdisc: profile with its proof written to {}", options.output.display());
     if let (true, Subject::Unit { name }) = (options.apply, &options.subject) {
         return apply(&ApplyOptions {
@@ -125,6 +135,98 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
         });
     }
     Ok(0)
+}
+
+/// `minimize --grow`: from the target's own set (a unit's, as systemd grants it now; the empty set
+/// or `--profile`'s for a command), run a trial; when it fails, add the strongest denied
+/// capability (not a file-permission fallback, the earliest denied; fallbacks only when nothing
+/// else is left) and run again; stop when a trial passes. The service never holds a capability
+/// outside the final set.
+async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
+    let say = |line: &str| {
+        if !options.trial.quiet {
+            eprintln!("capdisc: {line}");
+        }
+    };
+    let (mut set, start_source) = match (&options.subject, &options.profile) {
+        (_, Some(path)) => {
+            let start = profile::read(path)?;
+            start.require_complete(&path.display().to_string(), options.allow_lossy)?;
+            (start.grant_mask(), format!("the set {} grants", path.display()))
+        }
+        (Subject::Unit { name }, None) => {
+            let view = crate::systemd::live_view(name)?;
+            let usable = if view.non_root() { view.ambient & view.bounding } else { view.bounding };
+            (usable, format!("the set systemd grants {name} now"))
+        }
+        (Subject::Command { .. }, None) => (0, "the empty set".to_owned()),
+    };
+    let limit = options.max_trials.unwrap_or(16).max(1);
+    let mut trials = Vec::new();
+    let mut verdicts: Vec<Verdict> = caps::decode_mask(set)
+        .into_iter()
+        .map(|number| Verdict {
+            name: caps::name(number),
+            verdict: "kept".into(),
+            evidence: format!("in {start_source}, where growing starts"),
+        })
+        .collect();
+    say(&format!("growing {} from {start_source}: {}", options.subject.describe(), mask_text(set)));
+    let mut trial_options = options.trial.clone();
+    trial_options.expected_status = 0;
+    loop {
+        say(&format!("trial {} (at most {limit}): under {}", trials.len() + 1, mask_text(set)));
+        let (result, recording) = trial::run_recorded(&options.subject, set, &trial_options).await?;
+        trials.push(record_trial(set, format!("the set after {} addition(s)", trials.len()), &result));
+        if result.passed {
+            let mut profile = recording;
+            profile.verification = Some(Verification {
+                method: "minimize --grow".into(),
+                target: options.subject.describe(),
+                check: options.trial.check.clone(),
+                date: rfc3339(std::time::SystemTime::now()),
+                passed: true,
+                capabilities: verdicts,
+                trials,
+            });
+            return finish(options, &profile);
+        }
+        let missing = |fallback: bool| {
+            result
+                .denials
+                .iter()
+                .find(|denial| denial.fallback == fallback && caps::number(&denial.cap).is_some_and(|n| set & (1 << n.min(63)) == 0))
+        };
+        let Some(denial) = missing(false).or_else(|| missing(true)) else {
+            return Err(grow_failure(&trials, &format!(
+                "trial {} failed ({}) with no denied capability to add: not a capability problem (a seccomp filter, a missing path, the check itself?)",
+                trials.len(),
+                result.outcome
+            )));
+        };
+        if trials.len() >= limit {
+            return Err(grow_failure(&trials, &format!("--max-trials {limit} reached; the next step would add {}", denial.cap)));
+        }
+        let number = caps::number(&denial.cap).unwrap_or(63);
+        set |= 1 << number.min(63);
+        say(&format!("  adding {} (denied {denial})", denial.cap));
+        verdicts.push(Verdict {
+            name: denial.cap.clone(),
+            verdict: "kept".into(),
+            evidence: format!("the check failed without it: trial {} failed ({}); denied {denial}", trials.len(), result.outcome),
+        });
+    }
+}
+
+/// A grow that could not reach a working set: the trials and their denials, then the reason.
+fn grow_failure(trials: &[Trial], why: &str) -> Error {
+    for (index, trial) in trials.iter().enumerate() {
+        eprintln!("capdisc: trial {} under [{}]: {}", index + 1, trial.set.join(" "), trial.outcome);
+        for denial in &trial.denials {
+            eprintln!("capdisc:   denied {denial}");
+        }
+    }
+    Error::Refused(format!("minimize --grow stopped: {why}"))
 }
 
 /// The capabilities to try removing, in order: conditional first, then required from the least
@@ -172,7 +274,7 @@ fn summary(profile: &Profile) -> String {
     for verdict in &proof.capabilities {
         out.push_str(&format!("{:<24} {:<8} {}\n", verdict.name, verdict.verdict, verdict.evidence));
     }
-    let kept: Vec<&str> = profile.grants().iter().map(|cap| cap.name.as_str()).collect();
+    let kept = profile.granted_names();
     out.push_str(&format!(
         "minimize: proven set: {} ({} trial(s))\n",
         if kept.is_empty() { "(none)".to_owned() } else { kept.join(" ") },

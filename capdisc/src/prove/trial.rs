@@ -88,6 +88,9 @@ pub struct Denial {
     pub errno: String,
     /// A file-permission fallback: the mode bits refused first; rarely the cause of a failure.
     pub fallback: bool,
+    /// When the capability was first checked (RFC 3339): the earliest denial is the likeliest
+    /// cause of a failure.
+    pub first_seen: String,
 }
 
 impl std::fmt::Display for Denial {
@@ -100,12 +103,17 @@ impl std::fmt::Display for Denial {
 
 /// Runs the subject under exactly `set`.
 pub async fn run(subject: &Subject, set: u64, options: &TrialOptions) -> Result<TrialResult, Error> {
-    let (result, _) = observe(subject, &subject.trial_spec(set), options).await?;
+    Ok(run_recorded(subject, set, options).await?.0)
+}
+
+/// [`run`], with the trial's own recording.
+pub async fn run_recorded(subject: &Subject, set: u64, options: &TrialOptions) -> Result<(TrialResult, Profile), Error> {
+    let (result, profile) = observe(subject, &subject.trial_spec(set), options).await?;
     if !options.quiet {
         let verdict = if result.passed { "passed".to_owned() } else { format!("FAILED: {}", result.outcome) };
         eprintln!("capdisc:   under {}: {verdict}", mask_text(set));
     }
-    Ok(result)
+    Ok((result, profile))
 }
 
 /// Records the subject as `spec` sets it up and decides the run as a trial: the profile and
@@ -240,10 +248,11 @@ fn denials(profile: &Profile) -> Vec<Denial> {
                 count: syscall.denied,
                 errno,
                 fallback: fallback.is_some(),
+                first_seen: cap.first_seen.clone(),
             });
         }
     }
-    // Strongest evidence first: denials that are not fallbacks, then the most frequent.
-    found.sort_by_key(|denial| (denial.fallback, std::cmp::Reverse(denial.count)));
+    // Strongest evidence first: denials that are not fallbacks, then the earliest.
+    found.sort_by(|a, b| (a.fallback, &a.first_seen).cmp(&(b.fallback, &b.first_seen)));
     found
 }

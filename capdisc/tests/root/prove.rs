@@ -76,3 +76,39 @@ fn minimize_proves_the_bind_and_drops_the_fallback_with_its_path() {
     let first_denial = text.lines().find(|line| line.contains("denied:")).unwrap_or_default();
     assert!(first_denial.contains("CAP_NET_BIND_SERVICE in bind (EACCES"), "the need first, fallbacks after: {text}");
 }
+
+#[test]
+fn grow_reaches_exactly_what_the_workload_needs_from_nothing() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("owned");
+    fs::write(&file, b"x").expect("write");
+    let out = dir.path().join("grown.yaml");
+    let workload = workload().display().to_string();
+    let output = capdisc()
+        .args(["minimize", "--grow", "-q", "-o"])
+        .arg(&out)
+        .args(["--", &workload, "bind-and-chown", "443", file.to_str().expect("utf-8"), "1000"])
+        .output()
+        .expect("minimize --grow");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let profile = capdisc::profile::read(&out).expect("profile");
+    assert_eq!(profile.granted_names(), vec!["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+    let proof = profile.verification.as_ref().expect("verification");
+    assert_eq!(proof.method, "minimize --grow");
+    let sets: Vec<Vec<String>> = proof.trials.iter().map(|trial| trial.set.clone()).collect();
+    assert_eq!(
+        sets,
+        vec![vec![], vec!["CAP_NET_BIND_SERVICE".to_owned()], vec!["CAP_CHOWN".to_owned(), "CAP_NET_BIND_SERVICE".to_owned()]]
+    );
+    assert!(proof.trials[0].denials.iter().any(|denial| denial.starts_with("CAP_NET_BIND_SERVICE in bind")), "{:?}", proof.trials[0]);
+
+    // A failure that no capability explains stops with exit 1, saying so.
+    let output =
+        capdisc().args(["minimize", "--grow", "-q", "-o"]).arg(dir.path().join("never.yaml")).args(["--", "false"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("with no denied capability to add: not a capability problem"), "{}", stderr(&output));
+    assert!(!dir.path().join("never.yaml").exists());
+}

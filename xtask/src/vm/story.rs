@@ -105,6 +105,24 @@ impl Story {
                 self.step("step10-exit") == "0",
             ),
             ("10. nginx verifies under its proven set".to_owned(), self.step("step10-verify") == "0"),
+            ("11. minimize --grow --unit --apply exits 0".to_owned(), self.step("step11-exit") == "0"),
+            (format!("11. one added step: two trials ({})", self.step("step11-trials")), self.step("step11-trials") == "2"),
+            (
+                format!(
+                    "11. the service never held more than CAP_NET_BIND_SERVICE, no permissive drop-in (seen: {})",
+                    self.step("step11-seen")
+                ),
+                {
+                    let seen: Vec<&str> = self.step("step11-seen").split_whitespace().collect();
+                    !seen.is_empty() && seen.iter().all(|set| *set == "0000000000000000" || *set == "0000000000000400")
+                },
+            ),
+            (
+                format!("11. bounding = ambient = CAP_NET_BIND_SERVICE, HTTP {}", self.step("step11-http")),
+                self.step("step11-bounding") == "cap_net_bind_service"
+                    && self.step("step11-ambient") == "cap_net_bind_service"
+                    && self.step("step11-http") == "200",
+            ),
             ("10. nginx answers HTTP 200 afterwards".to_owned(), self.step("step10-http-after") == "200"),
         ];
         let (api_after, api_handfix) = (number("exposure-api-after"), number("exposure-api-handfix"));

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use super::initramfs::Newc;
 use crate::run::run;
 
-const PACKAGES: &str = "systemd,systemd-sysv,dbus,iproute2,procps,curl,libcap2-bin,nginx-light,cron";
+const PACKAGES: &str = "systemd,systemd-sysv,dbus,iproute2,procps,curl,libcap2-bin,nginx-light,cron,python3";
 const SUITE: &str = "bookworm";
 /// The guest's user for the story's service.
 const APP_UID: u32 = 990;
@@ -22,7 +22,9 @@ const APP_UID: u32 = 990;
 pub fn base_archive(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let tree = dir.join("bookworm-systemd");
     let archive = dir.join("bookworm-systemd.cpio");
-    if !tree.join(".capdisc-complete").exists() {
+    // The marker holds the package list the tree was made with: another list makes a new tree.
+    let complete = tree.join(".capdisc-complete");
+    if fs::read_to_string(&complete).ok().as_deref() != Some(PACKAGES) {
         let partial = dir.join("bookworm-systemd.tmp");
         let _ = fs::remove_dir_all(&partial);
         let mirror = debian_mirror()?;
@@ -37,7 +39,7 @@ pub fn base_archive(dir: &Path) -> Result<(PathBuf, PathBuf)> {
         }
         let _ = fs::remove_dir_all(&tree);
         fs::rename(&partial, &tree)?;
-        fs::write(tree.join(".capdisc-complete"), "")?;
+        fs::write(&complete, PACKAGES)?;
         let _ = fs::remove_file(&archive);
     }
     if !archive.exists() {
@@ -69,6 +71,7 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     archive.entry("etc/systemd/system/app.service", 0o100644, include_bytes!("guest/app.service"), (0, 0));
     archive.entry("etc/capdisc/app.service", 0o100644, include_bytes!("guest/app-story-fix.service"), (0, 0));
     archive.entry("etc/systemd/system/api.service", 0o100644, include_bytes!("guest/api.service"), (0, 0));
+    archive.entry("etc/systemd/system/app-grow.service", 0o100644, include_bytes!("guest/app-grow.service"), (0, 0));
     archive.entry("etc/capdisc/api.service", 0o100644, include_bytes!("guest/api-handfix.service"), (0, 0));
     archive.entry("etc/systemd/system/capdisc-all.service", 0o100644, include_bytes!("guest/capdisc-all.service"), (0, 0));
     archive.entry("etc/systemd/system/capdisc-story.service", 0o100644, include_bytes!("guest/capdisc-story.service"), (0, 0));

@@ -136,6 +136,7 @@ profile_field() { python3 -c "import json,sys; p=json.load(open('$1')); print($2
 capdisc minimize --unit api.service --check 'curl -fsS -o /dev/null http://127.0.0.1:444/' --timeout 90 --apply --json -o /root/api.json > /tmp/minimize.txt 2>&1
 say step9-exit $?
 prefix MINIMIZE /tmp/minimize.txt
+journalctl -u api.service --no-pager -o cat | tail -n 15 | sed 's/^/CAPDISC-APIJOURNAL /'
 systemctl restart api.service
 wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:444/
 say step9-http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:444/)"
@@ -160,6 +161,28 @@ say step10-verify $?
 prefix NGINXVERIFY /tmp/nginx-verify.txt
 wait_for curl -fsS -o /dev/null http://127.0.0.1:80/
 say step10-http-after "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:80/)"
+
+# 11. minimize --grow on the story's broken unit (a copy on :445): from its own empty set, one
+#     added step; a watcher samples the service's sets throughout and looks for a permissive
+#     drop-in, which must never appear.
+grow_dropin=/run/systemd/system/app-grow.service.d/zz-capdisc-permissive.conf
+( while [ ! -e /tmp/grow-done ]; do
+      pid=$(systemctl show -p MainPID --value app-grow.service)
+      [ "$pid" != 0 ] && sed -n 's/^Cap\(Prm\|Eff\|Bnd\|Amb\):[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null >> /tmp/grow-sets
+      [ -e $grow_dropin ] && echo permissive >> /tmp/grow-sets
+      sleep 0.1
+  done ) &
+capdisc minimize --grow --unit app-grow.service --check 'curl -fsS -o /dev/null http://127.0.0.1:445/' --timeout 60 --apply --json -o /root/grow.json > /tmp/grow.txt 2>&1
+say step11-exit $?
+touch /tmp/grow-done
+prefix GROW /tmp/grow.txt
+say step11-seen "$(sort -u /tmp/grow-sets | tr '\n' ' ')"
+say step11-trials "$(profile_field /root/grow.json "len(p['verification']['trials'])")"
+systemctl restart app-grow.service
+wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:445/
+say step11-http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:445/)"
+say step11-bounding "$(systemctl show -p CapabilityBoundingSet --value app-grow.service)"
+say step11-ambient "$(systemctl show -p AmbientCapabilities --value app-grow.service)"
 
 # Every service at once: a short workload, then the host-wide recording since early boot.
 systemctl restart systemd-journald.service systemd-logind.service cron.service nginx.service
