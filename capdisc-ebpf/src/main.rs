@@ -1,5 +1,6 @@
 //! capdisc's kernel programs. One object, several program families that all feed the same
 //! filter-and-count core (`record`), so the backends cannot drift apart:
+//! - `raw_tracepoint`: `raw_tp` and `tp_btf` on the same tracepoint, without its perf record,
 //! - `tracepoint`: `capability:cap_capable` (Linux 6.13+, no `opts`),
 //! - `kprobe`: kprobe + kretprobe on `cap_capable`, paired per thread,
 //! - `fexit`: fexit on `cap_capable` (arguments and return value together),
@@ -16,6 +17,7 @@ mod fexit;
 mod filter;
 mod kprobe;
 mod maps;
+mod raw_tracepoint;
 mod record;
 mod stream;
 mod task;

@@ -127,10 +127,12 @@ impl Probes {
                     if init_user_ns == 0 {
                         calibrate_init_user_ns();
                     }
+                    let why =
+                        if choice == BackendChoice::Auto { format!(", the cheapest here: {}", backend.cost()) } else { String::new() };
                     let selection = if skipped.is_empty() {
-                        format!("backend {backend}")
+                        format!("backend {backend}{why}")
                     } else {
-                        format!("backend {backend} ({})", skipped.join("; "))
+                        format!("backend {backend}{why} ({})", skipped.join("; "))
                     };
                     return Ok(Self { ebpf, backend, selection, tracefs });
                 }

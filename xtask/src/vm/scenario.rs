@@ -27,7 +27,7 @@ pub const WORKLOADS: [Workload; 5] = [
     Workload { name: "mmap", args: &["mmap", "100"] },
 ];
 
-pub const BACKENDS: [&str; 4] = ["fexit", "kprobe", "tracepoint", "auto"];
+pub const BACKENDS: [&str; 6] = ["raw_tp", "tp_btf", "fexit", "kprobe", "tracepoint", "auto"];
 
 /// Required capabilities per workload.
 pub type Required = BTreeMap<String, BTreeSet<String>>;
