@@ -141,7 +141,13 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
         (None, Some(_), Subject::Command { .. }) => {
             (false, format!("the command ended ({}) before the check passed", ended.exit_status.map(|s| s.to_string()).unwrap_or_default()))
         }
-        (None, _, Subject::Unit { .. }) => (false, format!("the trial ended: {}", ended.reason)),
+        (None, _, Subject::Unit { name }) => {
+            // It ended before the watcher looked again: say how systemd left it.
+            let state = show(name, &["ActiveState", "Result"]).unwrap_or_default();
+            let (active, result) =
+                (state.get("ActiveState").cloned().unwrap_or_default(), state.get("Result").cloned().unwrap_or_default());
+            (false, format!("the unit stopped before the check passed ({active}, result {result})"))
+        }
     };
     Ok((TrialResult { passed, outcome, denials }, profile))
 }

@@ -17,10 +17,17 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Result};
 
 use crate::{build, run::workspace, setup};
+use kernel::Source;
 use scenario::{Outcome, BACKENDS, WORKLOADS};
 
-/// Debian kernel packages to boot (newest matching each pattern).
-const KERNELS: [&str; 2] = [r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64$", r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$"];
+/// Debian kernel packages to boot (newest matching each pattern): bookworm's 6.1 and 6.12 (fexit
+/// and kprobe, no tracepoint), and trixie-backports' 6.19, where all five backends meet (its
+/// vmlinuz is in the linux-binary package).
+const KERNELS: [(&str, Source); 3] = [
+    (r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64$", Source::System),
+    (r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$", Source::System),
+    (r"^linux-binary-6\.19\.[0-9]+\+deb13-cloud-amd64$", Source::Suite("trixie-backports")),
+];
 
 /// Boots every kernel; returns the comparisons made (one per backend and kernel) as a tally.
 pub fn vm() -> Result<crate::tally::Tally> {
@@ -36,8 +43,8 @@ pub fn vm() -> Result<crate::tally::Tally> {
     let image = initramfs::build(&binaries, &dir.join("initramfs.cpio"), &scenario::guest_script())?;
     let mut columns: Vec<(String, BTreeMap<String, Outcome>)> = Vec::new();
     let mut failures = Vec::new();
-    for pattern in KERNELS {
-        let kernel = kernel::fetch(pattern, &dir.join("kernels"))?;
+    for (pattern, source) in KERNELS {
+        let kernel = kernel::fetch(pattern, source, &dir.join("kernels"))?;
         eprintln!("xtask: vm: booting {} under QEMU (TCG)", kernel.release);
         let log = dir.join(format!("{}.log", kernel.release));
         let serial = qemu::boot(&kernel.vmlinuz, &image, &log)?;
@@ -53,7 +60,7 @@ pub fn vm() -> Result<crate::tally::Tally> {
     println!("{}", table(&columns));
     let mut compared = columns.iter().map(|(_, outcomes)| outcomes.len() as u64).sum::<u64>();
 
-    let story_kernel = kernel::fetch(KERNELS[1], &dir.join("kernels"))?;
+    let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
     compared += story(&dir, &binaries, &story_kernel, &mut failures)?;
     if !failures.is_empty() {
         eprintln!("xtask: vm: backends disagree with the host or are missing:\n{}", failures.join("\n"));

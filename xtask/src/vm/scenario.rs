@@ -165,6 +165,21 @@ pub fn judge_traces(serial: &str, kernel: &str, outcomes: &mut BTreeMap<String, 
     }
 }
 
+/// What every backend must agree on: each granted capability with its class, and the paths its
+/// system calls named (`CAP_CHOWN required [/tmp/owned]`).
+pub fn granted_of(profile: &Value) -> BTreeSet<String> {
+    profile["capabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|cap| cap["class"] == "required" || cap["class"] == "conditional")
+        .map(|cap| {
+            let paths: Vec<&str> = cap["paths"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            format!("{} {} [{}]", cap["name"].as_str().unwrap_or("?"), cap["class"].as_str().unwrap_or("?"), paths.join(","))
+        })
+        .collect()
+}
+
 pub fn required_of(profile: &Value) -> BTreeSet<String> {
     profile["capabilities"]
         .as_array()
@@ -202,7 +217,7 @@ pub fn run_on_host(binaries: &Path) -> Result<HostResults> {
         let profile: Value = serde_json::from_str(&std::fs::read_to_string(&out)?).context("host profile")?;
         backend = profile["backend"].as_str().unwrap_or_default().to_owned();
         selection = profile["backend_selection"].as_str().unwrap_or_default().to_owned();
-        required.insert(workload.name.into(), required_of(&profile));
+        required.insert(workload.name.into(), granted_of(&profile));
         let _ = std::fs::remove_file(out);
     }
     let _ = std::fs::remove_file(OWNED);
@@ -224,7 +239,7 @@ pub fn judge(lines: &[GuestLine], host: &HostResults, failures: &mut Vec<String>
                 Ok(profile) => {
                     chosen = profile["backend"].as_str().map(str::to_owned);
                     let expected = host.required.get(&line.workload).cloned().unwrap_or_default();
-                    let got = required_of(profile);
+                    let got = granted_of(profile);
                     if got != expected {
                         outcome = Some(Outcome::Differs(format!("{}: {got:?} vs host {expected:?}", line.workload)));
                     }
@@ -238,7 +253,9 @@ pub fn judge(lines: &[GuestLine], host: &HostResults, failures: &mut Vec<String>
             }
             None => Outcome::Differs(format!("{} of {} workloads reported", mine.len(), WORKLOADS.len())),
         };
-        let must_work = matches!(backend, "fexit" | "kprobe" | "auto");
+        // Every backend must work where the kernel offers its hook: fexit and kprobe on every
+        // guest kernel, the cap_capable tracepoint ones from 6.13.
+        let must_work = matches!(backend, "fexit" | "kprobe" | "auto") || has_cap_capable_tracepoint(kernel);
         match &outcome {
             Outcome::Differs(what) => failures.push(format!("{kernel} {backend}: {what}")),
             Outcome::Unavailable(reason) if must_work => failures.push(format!("{kernel} {backend}: unavailable: {reason}")),
@@ -247,6 +264,13 @@ pub fn judge(lines: &[GuestLine], host: &HostResults, failures: &mut Vec<String>
         outcomes.insert(backend.to_owned(), outcome);
     }
     outcomes
+}
+
+/// Whether a kernel release (`6.19.13+deb13-cloud-amd64`) has the `capability:cap_capable`
+/// tracepoint (Linux 6.13 and later).
+fn has_cap_capable_tracepoint(release: &str) -> bool {
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).filter_map(|part| part.parse::<u32>().ok());
+    matches!((numbers.next(), numbers.next()), (Some(major), Some(minor)) if (major, minor) >= (6, 13))
 }
 
 /// The host's own column: the backend auto chose is the reference; the ones it skipped are

@@ -110,7 +110,7 @@ pub fn image(dir: &Path, binaries: &Path) -> Result<PathBuf> {
 }
 
 /// The Debian mirror this machine's apt uses (so the guest comes from the same registry).
-fn debian_mirror() -> Result<String> {
+pub fn debian_mirror() -> Result<String> {
     let mut texts = Vec::new();
     for path in ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"] {
         if let Ok(text) = fs::read_to_string(path) {
