@@ -5,7 +5,8 @@
 //! - `kprobe`: kprobe + kretprobe on `cap_capable`, paired per thread,
 //! - `fexit`: fexit on `cap_capable` (arguments and return value together),
 //! - `task`: fork/exit/exec tracepoints that keep the target set current and arm the exec gate,
-//! - `stream`: the per-event path of `capdisc trace` (ring buffer), off unless STREAM is set.
+//! - `stream`: the per-event path of `capdisc trace` (ring buffer), off unless STREAM is set,
+//! - `floor`: empty programs on the same hooks, for the benchmark's floor.
 //!
 //! Userspace loads only the programs of the backend it chose.
 #![no_std]
@@ -15,6 +16,7 @@
 
 mod fexit;
 mod filter;
+mod floor;
 mod kprobe;
 mod maps;
 mod raw_tracepoint;

@@ -22,6 +22,13 @@ pub fn check_writable(path: &Path) -> Result<(), Error> {
     if path.is_dir() {
         return Err(is_a_directory(path));
     }
+    if fs::metadata(path).is_ok_and(|metadata| !metadata.file_type().is_file()) {
+        return fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map(drop)
+            .map_err(|source| Error::Output { path: path.to_path_buf(), source });
+    }
     let probe = temporary_path(path);
     let result = fs::OpenOptions::new().write(true).create_new(true).open(&probe).map(drop);
     let _ = fs::remove_file(&probe);
@@ -31,6 +38,15 @@ pub fn check_writable(path: &Path) -> Result<(), Error> {
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
     if path.is_dir() {
         return Err(is_a_directory(path));
+    }
+    // A device or a pipe (`-o /dev/null`, `-o /dev/stdout`) is written as it is: renaming a file
+    // over it would replace the device node itself with a regular file.
+    if fs::metadata(path).is_ok_and(|metadata| !metadata.file_type().is_file()) {
+        return fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(contents))
+            .map_err(|source| Error::Output { path: path.to_path_buf(), source });
     }
     let temporary = temporary_path(path);
     let _ = fs::remove_file(&temporary);
@@ -214,6 +230,15 @@ mod tests {
         let err = check_writable(dir.path()).expect_err("a directory is not a file");
         assert!(err.to_string().contains("it is a directory"), "{err}");
         assert_eq!(fs::read_dir(dir.path()).expect("read").count(), 0, "nothing left behind");
+    }
+
+    #[test]
+    fn a_device_is_written_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        check_writable(Path::new("/dev/null")).expect("writable");
+        write_atomic(Path::new("/dev/null"), b"profile").expect("written");
+        let metadata = fs::metadata("/dev/null").expect("stat");
+        assert!(metadata.file_type().is_char_device(), "/dev/null is still the null device");
     }
 
     #[test]

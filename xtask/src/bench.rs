@@ -2,17 +2,24 @@
 //! of `kill(pid, 0)` on another uid's process (one CAP_KILL check per call) runs, alternating,
 //! round after round:
 //! - untraced (the baseline),
-//! - under `capdisc record` (the workload is the target: filter, key, atomic add),
+//! - the hook's floor: an empty program on the raw, then on the classic `cap_capable` tracepoint,
+//! - under `capdisc record --backend B` for every backend this kernel offers (the workload is the
+//!   target: filter, key, count),
 //! - while capdisc records another target (the cost a non-target process pays),
-//! - under bpftrace `@[args->cap, args->ret] = count()` on the same tracepoint (the best-case
-//!   peer: a plain in-kernel count, no filter, no syscall, no call sites).
+//! - under bpftrace `@[args->cap, args->ret] = count()` on the classic tracepoint (the plain
+//!   peer count).
 //!
-//! The workload times its own loop; medians per check and ratios to untraced are printed.
-//! A benchmark, not a test: nothing here asserts a time.
+//! Then the scale rows: `record --all` with 1, 100 and 10,000 extra cgroups each holding a
+//! sleeping process (cost per check, time from start to recording, capdisc's peak RSS), and a
+//! storm on both CPUs at once, whose count must be exact.
+//!
+//! The workload times its own loop; medians per check and ratios are printed, with one summary
+//! line per ratio. A benchmark, not a test: nothing here asserts a time.
 use std::{
     io::{BufRead, BufReader},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    time::Instant,
 };
 
 use anyhow::{bail, Context, Result};
@@ -21,54 +28,181 @@ use crate::{build, run::output, setup};
 
 const PEER_PROGRAM: &str = "tracepoint:capability:cap_capable { @[args->cap, args->ret] = count(); }";
 
+struct Tools {
+    capdisc: PathBuf,
+    workload: PathBuf,
+    checks: u64,
+}
+
+impl Tools {
+    fn storm(&self) -> Command {
+        let mut command = Command::new(&self.workload);
+        command.args(["storm", &self.checks.to_string()]);
+        command
+    }
+}
+
 pub fn bench(checks: u64, rounds: u32) -> Result<()> {
     if !setup::ready() {
         setup::setup()?;
     }
     setup::apt_install(&["bpftrace".into()])?;
     let release = build::release()?;
-    let capdisc = release.join("capdisc");
-    let workload = release.join("examples/workload");
-    let modes = ["untraced", "capdisc", "capdisc-other", "bpftrace"];
+    let tools = Tools { capdisc: release.join("capdisc"), workload: release.join("examples/workload"), checks };
+    let backends: Vec<&str> = ["raw_tp", "tp_btf", "fexit", "kprobe", "tracepoint"]
+        .into_iter()
+        .filter(|backend| {
+            let probe = Command::new(&tools.capdisc)
+                .args(["record", "-q", "--backend", backend, "-o", "/tmp/capdisc-bench-probe.yaml", "--", "/bin/true"])
+                .status();
+            probe.is_ok_and(|status| status.success())
+        })
+        .collect();
+    let mut modes: Vec<String> = vec!["untraced".into(), "floor raw_tp".into(), "floor tracepoint".into()];
+    modes.extend(backends.iter().map(|backend| format!("capdisc {backend}")));
+    modes.extend(["capdisc other".to_owned(), "bpftrace".to_owned()]);
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for round in 1..=rounds {
         for (index, mode) in modes.iter().enumerate() {
-            let ns = match *mode {
-                "untraced" => storm(Command::new(&workload).args(["storm", &checks.to_string()]))?,
-                "capdisc" => storm(
-                    Command::new(&capdisc)
-                        .args(["record", "-q", "-o", "/tmp/capdisc-bench.yaml", "--"])
-                        .arg(&workload)
-                        .args(["storm", &checks.to_string()]),
-                )?,
-                "capdisc-other" => {
-                    let mut sleeper = Command::new("sleep").arg("3600").spawn()?;
-                    let result = with_background(&mut capdisc_elsewhere(&capdisc, sleeper.id())?, "capdisc: recording", || {
-                        storm(Command::new(&workload).args(["storm", &checks.to_string()]))
-                    });
-                    let _ = sleeper.kill();
-                    let _ = sleeper.wait();
-                    result?
-                }
-                _ => {
-                    with_background(&mut bpftrace()?, "Attaching", || storm(Command::new(&workload).args(["storm", &checks.to_string()])))?
-                }
-            };
+            let ns = run_mode(&tools, mode)?;
             let per_check = ns / checks as f64;
-            println!("round {round} {mode:<14} {per_check:8.1} ns/check");
+            println!("round {round} {mode:<20} {per_check:8.1} ns/check");
             samples[index].push(per_check);
         }
     }
     let medians: Vec<f64> = samples.iter_mut().map(|values| median(values)).collect();
-    println!("\n{:<14} {:>12} {:>10}   ({checks} checks x {rounds} rounds, medians)", "mode", "ns/check", "ratio");
+    let value = |mode: &str| modes.iter().position(|name| name == mode).map(|index| medians[index]);
+    println!("\n{:<20} {:>12} {:>10}   ({checks} checks x {rounds} rounds, medians)", "mode", "ns/check", "ratio");
     for (mode, value) in modes.iter().zip(&medians) {
-        println!("{mode:<14} {value:>12.1} {:>9.2}x", value / medians[0]);
+        println!("{mode:<20} {value:>12.1} {:>9.2}x", value / medians[0]);
     }
-    println!("\ncapdisc / bpftrace count: {:.2} (<= 1.00 means capdisc costs no more than the plain peer count)", medians[1] / medians[3]);
+
+    println!("\nscale (record --all, extra cgroups each holding a sleeping process):");
+    println!("{:<10} {:>12} {:>12} {:>10}", "cgroups", "ns/check", "attach s", "peak RSS");
+    let mut scale_ns = Vec::new();
+    for cgroups in [1usize, 100, 10_000] {
+        let result = scale(&tools, cgroups, rounds)?;
+        println!("{cgroups:<10} {:>12.1} {:>12.3} {:>7.1} MB", result.ns_per_check, result.attach_secs, result.rss_mb);
+        scale_ns.push(result.ns_per_check);
+    }
+    let (both_ns, exact) = both_cpus(&tools)?;
+    println!("storm on both CPUs at once: {both_ns:.1} ns/check, counted exactly: {}", if exact { "yes" } else { "NO" });
+
+    let auto = backends.first().map(|backend| format!("capdisc {backend}")).unwrap_or_default();
+    if let (Some(capdisc), Some(untraced), Some(peer)) = (value(&auto), value("untraced"), value("bpftrace")) {
+        println!("\nratio capdisc/untraced {:.2}  ({auto}, the backend auto chooses here)", capdisc / untraced);
+        println!("ratio capdisc/bpftrace {:.2}", capdisc / peer);
+    }
+    if let (Some(other), Some(untraced)) = (value("capdisc other"), value("untraced")) {
+        println!("ratio other/untraced {:.2}  (a process capdisc does not record)", other / untraced);
+    }
+    if let (Some(floor), Some(untraced)) = (value("floor raw_tp"), value("untraced")) {
+        println!("ratio floor/untraced {:.2}  (an empty program on the raw tracepoint)", floor / untraced);
+    }
+    println!("ratio scale10000/1 {:.2}", scale_ns[2] / scale_ns[0]);
     Ok(())
 }
 
-fn storm(command: &mut Command) -> Result<f64> {
+fn run_mode(tools: &Tools, mode: &str) -> Result<f64> {
+    let storm = || storm_ns(&mut tools.storm());
+    match mode {
+        "untraced" => storm(),
+        "bpftrace" => with_background(&mut bpftrace()?, "Attaching", storm),
+        "capdisc other" => {
+            let mut sleeper = Command::new("sleep").arg("3600").spawn()?;
+            let result = with_background(&mut capdisc_elsewhere(&tools.capdisc, sleeper.id())?, "capdisc: recording", storm);
+            let _ = sleeper.kill();
+            let _ = sleeper.wait();
+            result
+        }
+        floor if floor.starts_with("floor ") => {
+            let hook = floor.trim_start_matches("floor ");
+            let mut child = Command::new(&tools.capdisc)
+                .args(["__floor", "--hook", hook])
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("cannot start the floor")?;
+            with_background(&mut child, "floor attached", storm)
+        }
+        capdisc => {
+            let backend = capdisc.trim_start_matches("capdisc ");
+            storm_ns(
+                Command::new(&tools.capdisc)
+                    .args(["record", "-q", "--backend", backend, "-o", "/tmp/capdisc-bench.yaml", "--"])
+                    .arg(&tools.workload)
+                    .args(["storm", &tools.checks.to_string()]),
+            )
+        }
+    }
+}
+
+struct Scale {
+    ns_per_check: f64,
+    attach_secs: f64,
+    rss_mb: f64,
+}
+
+/// `record --all` with `cgroups` extra cgroups, each holding a sleeping process.
+fn scale(tools: &Tools, cgroups: usize, rounds: u32) -> Result<Scale> {
+    let mount = cgroup2_mount()?;
+    let parent = mount.join(format!("capdisc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&parent)?;
+    let mut sleepers = Vec::new();
+    let result = (|| -> Result<Scale> {
+        for index in 0..cgroups {
+            let dir = parent.join(format!("c{index}"));
+            std::fs::create_dir_all(&dir)?;
+            let sleeper = Command::new("sleep").arg("3600").spawn()?;
+            std::fs::write(dir.join("cgroup.procs"), sleeper.id().to_string())?;
+            sleepers.push(sleeper);
+        }
+        let mut ns = Vec::new();
+        let (mut attach, mut rss) = (Vec::new(), 0f64);
+        for _ in 0..rounds {
+            let started = Instant::now();
+            let mut capdisc = Command::new(&tools.capdisc)
+                .args(["record", "--all", "-o", "/tmp/capdisc-bench-all.yaml"])
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("cannot start capdisc")?;
+            let value = with_background_timed(&mut capdisc, "capdisc: recording", &mut attach, started, || storm_ns(&mut tools.storm()))?;
+            ns.push(value / tools.checks as f64);
+            rss = rss.max(last_child_rss_mb());
+        }
+        Ok(Scale { ns_per_check: median(&mut ns), attach_secs: median(&mut attach), rss_mb: rss })
+    })();
+    for mut sleeper in sleepers {
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
+    }
+    for index in 0..cgroups {
+        let _ = std::fs::remove_dir(parent.join(format!("c{index}")));
+    }
+    let _ = std::fs::remove_dir(&parent);
+    result
+}
+
+/// Two storms at once, one per CPU, under one recording: returns ns/check and whether the
+/// profile counted every check.
+fn both_cpus(tools: &Tools) -> Result<(f64, bool)> {
+    let storm = format!("{} storm {}", tools.workload.display(), tools.checks);
+    let out = Command::new(&tools.capdisc)
+        .args(["record", "-q", "-o", "/tmp/capdisc-bench-both.json", "--json", "--", "sh", "-c"])
+        .arg(format!("taskset -c 0 {storm} & taskset -c 1 {storm}; wait"))
+        .output()
+        .context("cannot run the two storms")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let times: Vec<f64> = text.lines().filter_map(|line| line.split(" in ").nth(1)?.strip_suffix(" ns")?.parse::<f64>().ok()).collect();
+    if times.len() != 2 {
+        bail!("the two storms printed no timing: {text}");
+    }
+    let profile: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("/tmp/capdisc-bench-both.json")?)?;
+    let kill = profile["capabilities"].as_array().into_iter().flatten().find(|cap| cap["name"] == "CAP_KILL");
+    let counted = kill.and_then(|cap| cap["granted"].as_u64()).unwrap_or(0);
+    Ok(((times[0] + times[1]) / 2.0 / tools.checks as f64, counted == 2 * tools.checks))
+}
+
+fn storm_ns(command: &mut Command) -> Result<f64> {
     let result = output(command)?;
     let text = String::from_utf8_lossy(&result.stdout);
     let ns = text
@@ -92,6 +226,18 @@ fn bpftrace() -> Result<Child> {
 
 /// Waits for `ready` on the child's output, runs `body`, then stops the child with SIGINT.
 fn with_background<T>(child: &mut Child, ready: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+    let mut ignored = Vec::new();
+    with_background_timed(child, ready, &mut ignored, Instant::now(), body)
+}
+
+/// [`with_background`], noting in `attach` how long after `started` the child was ready.
+fn with_background_timed<T>(
+    child: &mut Child,
+    ready: &str,
+    attach: &mut Vec<f64>,
+    started: Instant,
+    body: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     let stream: Box<dyn std::io::Read + Send> = match (child.stdout.take(), child.stderr.take()) {
         (Some(stdout), _) if ready == "Attaching" => Box::new(stdout),
         (_, Some(stderr)) => Box::new(stderr),
@@ -109,12 +255,35 @@ fn with_background<T>(child: &mut Child, ready: &str, body: impl FnOnce() -> Res
             break;
         }
     }
+    attach.push(started.elapsed().as_secs_f64());
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    if ready == "Attaching" {
+        // bpftrace says "Attaching" before it attaches and says nothing after: let it finish
+        // (a benchmark's settling time; capdisc and the floor say when they are attached).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
     let result = body();
     interrupt(child.id());
     let _ = child.wait();
     result
+}
+
+/// The peak RSS of the children waited for so far (capdisc is the largest), in MB.
+fn last_child_rss_mb() -> f64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+fn cgroup2_mount() -> Result<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    mountinfo
+        .lines()
+        .find_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            (right.split_whitespace().next()? == "cgroup2").then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
+        })
+        .context("cgroup v2 is not mounted")
 }
 
 fn interrupt(pid: u32) {

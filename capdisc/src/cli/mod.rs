@@ -51,6 +51,12 @@ pub enum Command {
     /// (internal) The guardian that undoes capdisc's temporary unit changes if capdisc dies.
     #[command(name = "__guard", hide = true)]
     Guard(harden::GuardArgs),
+    /// (internal, `cargo xtask bench`) An empty program on the hook, until SIGINT.
+    #[command(name = "__floor", hide = true)]
+    Floor {
+        #[arg(long)]
+        hook: String,
+    },
 }
 
 impl Cli {
@@ -69,6 +75,12 @@ impl Cli {
             Command::Merge(args) => args.run(),
             Command::Restore(args) => args.run(),
             Command::Guard(args) => Ok(crate::systemd::guard_main(&args.unit, args.was_active)),
+            Command::Floor { hook } => {
+                let _attached = crate::probe::attach_floor(&hook)?;
+                eprintln!("capdisc: floor attached on {hook}");
+                let _ = tokio::signal::ctrl_c().await;
+                Ok(0)
+            }
         }
     }
 }

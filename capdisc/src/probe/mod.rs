@@ -8,4 +8,4 @@ mod object;
 pub use drain::{checks, comm_text, counters, drain, Drained};
 
 pub use backend::{Backend, BackendChoice};
-pub use object::{MapLimits, ProbeConfig, Probes, StreamConfig};
+pub use object::{attach_floor, MapLimits, ProbeConfig, Probes, StreamConfig};

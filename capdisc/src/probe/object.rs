@@ -195,3 +195,26 @@ fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32) -> Result<(), Error> 
 fn calibrate_init_user_ns() {
     unsafe { libc::syscall(libc::SYS_setuid, libc::getuid()) };
 }
+
+/// `cargo xtask bench`'s floor: an empty program on the raw (`raw_tp`) or classic (`tracepoint`)
+/// `cap_capable` tracepoint, attached until the returned object is dropped.
+pub fn attach_floor(hook: &str) -> Result<Ebpf, Error> {
+    tracefs::ensure_mounted()?;
+    let mut ebpf =
+        EbpfLoader::new().load(OBJECT).map_err(|err| Error::Kernel(format!("cannot load capdisc's eBPF object: {}", chain(&err))))?;
+    let failed = |err: &dyn std::error::Error| Error::Kernel(format!("cannot attach the floor program: {}", chain(err)));
+    match hook {
+        "raw_tp" => {
+            let program: &mut aya::programs::RawTracePoint = program(&mut ebpf, "capdisc_floor_raw_tp").map_err(|err| failed(&err))?;
+            program.load().map_err(|err| failed(&err))?;
+            program.attach("cap_capable").map_err(|err| failed(&err))?;
+        }
+        "tracepoint" => {
+            let program: &mut TracePoint = program(&mut ebpf, "capdisc_floor_tracepoint").map_err(|err| failed(&err))?;
+            program.load().map_err(|err| failed(&err))?;
+            program.attach("capability", "cap_capable").map_err(|err| failed(&err))?;
+        }
+        other => return Err(Error::Usage(format!("no floor hook `{other}`; use raw_tp or tracepoint"))),
+    }
+    Ok(ebpf)
+}

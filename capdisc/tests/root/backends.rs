@@ -35,7 +35,12 @@ fn every_available_backend_agrees_on_classes_call_sites_and_paths() {
     let locked = locked.display().to_string();
     let mut seen = Vec::new();
     for backend in ["raw_tp", "tp_btf", "fexit", "kprobe", "tracepoint"] {
-        let probe = capdisc().args(["record", "-q", "--backend", backend, "-o", "/dev/null", "--", "true"]).output().expect("run");
+        let probe = capdisc()
+            .args(["record", "-q", "--backend", backend, "-o"])
+            .arg(dir.path().join("probe.yaml"))
+            .args(["--", "true"])
+            .output()
+            .expect("run");
         if probe.status.code() == Some(2) {
             eprintln!("skipping backend {backend} here: {}", stderr(&probe).trim());
             continue;
