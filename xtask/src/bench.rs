@@ -165,9 +165,12 @@ fn scale(tools: &Tools, cgroups: usize, rounds: u32) -> Result<Scale> {
                 .stderr(Stdio::piped())
                 .spawn()
                 .context("cannot start capdisc")?;
-            let value = with_background_timed(&mut capdisc, "capdisc: recording", &mut attach, started, || storm_ns(&mut tools.storm()))?;
+            let mut peak = 0f64;
+            let value = with_background_timed(&mut capdisc, "capdisc: recording", &mut attach, started, Some(&mut peak), || {
+                storm_ns(&mut tools.storm())
+            })?;
             ns.push(value / tools.checks as f64);
-            rss = rss.max(last_child_rss_mb());
+            rss = rss.max(peak);
         }
         Ok(Scale { ns_per_check: median(&mut ns), attach_secs: median(&mut attach), rss_mb: rss })
     })();
@@ -227,15 +230,17 @@ fn bpftrace() -> Result<Child> {
 /// Waits for `ready` on the child's output, runs `body`, then stops the child with SIGINT.
 fn with_background<T>(child: &mut Child, ready: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
     let mut ignored = Vec::new();
-    with_background_timed(child, ready, &mut ignored, Instant::now(), body)
+    with_background_timed(child, ready, &mut ignored, Instant::now(), None, body)
 }
 
-/// [`with_background`], noting in `attach` how long after `started` the child was ready.
+/// [`with_background`], noting in `attach` how long after `started` the child was ready, and in
+/// `peak` the child's own peak RSS in MB (from wait4, so its final drain counts).
 fn with_background_timed<T>(
     child: &mut Child,
     ready: &str,
     attach: &mut Vec<f64>,
     started: Instant,
+    peak: Option<&mut f64>,
     body: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     let stream: Box<dyn std::io::Read + Send> = match (child.stdout.take(), child.stderr.take()) {
@@ -264,15 +269,18 @@ fn with_background_timed<T>(
     }
     let result = body();
     interrupt(child.id());
-    let _ = child.wait();
+    match peak {
+        Some(peak) => {
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            let mut status = 0;
+            unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+            *peak = usage.ru_maxrss as f64 / 1024.0;
+        }
+        None => {
+            let _ = child.wait();
+        }
+    }
     result
-}
-
-/// The peak RSS of the children waited for so far (capdisc is the largest), in MB.
-fn last_child_rss_mb() -> f64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as f64 / 1024.0
 }
 
 fn cgroup2_mount() -> Result<PathBuf> {
