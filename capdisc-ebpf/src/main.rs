@@ -19,6 +19,7 @@ mod filter;
 mod floor;
 mod kprobe;
 mod maps;
+mod path;
 mod raw_tracepoint;
 mod record;
 mod stream;

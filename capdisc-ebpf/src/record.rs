@@ -6,23 +6,19 @@ use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_probe_read_user_str_bytes,
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
         generated::{bpf_get_current_task_btf, bpf_ktime_get_boot_ns, bpf_task_pt_regs},
     },
     programs::tracing::StackIdContext,
     EbpfContext,
 };
 use aya_log_ebpf::warn;
-use capdisc_common::{
-    cap_opt, counter, flags, CheckKey, CheckStats, PathKey, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL, PATH_ARGS_SYSCALLS, PATH_SAMPLE_LEN,
-};
+use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckStats, PathKey, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL};
 
 use crate::{
     filter::current_target,
-    maps::{
-        bump, constant, CHECKS, INIT_USER_NS, PATHS, PATH_ARGS, PATH_SCRATCH, SELF_TGID, STACKS, STREAM, STREAM_STACKS, TASK_COMM_OFFSET,
-        USERNS,
-    },
+    maps::{bump, constant, CHECKS, INIT_USER_NS, PATHS, PATH_SCRATCH, SELF_TGID, STACKS, STREAM, STREAM_STACKS, TASK_COMM_OFFSET, USERNS},
+    path::read_syscall_path,
     stream,
 };
 
@@ -153,13 +149,6 @@ fn sample_call_site<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, key: &Ch
     bump(counter::CALL_SITE_SLOTS_FULL);
 }
 
-/// Offsets in `struct pt_regs` of the system call arguments 0..4 (x86_64: di, si, dx, r10;
-/// arm64: regs[0..4]).
-#[cfg(bpf_target_arch = "aarch64")]
-const ARG_OFFSETS: [usize; 4] = [0, 8, 16, 24];
-#[cfg(not(bpf_target_arch = "aarch64"))]
-const ARG_OFFSETS: [usize; 4] = [112, 104, 96, 56];
-
 /// Reads the path argument of the current system call (when it has one) from user memory into
 /// `PATHS`, for the call-site slot just filled. Only ever on the sampled path.
 #[inline(always)]
@@ -173,39 +162,6 @@ fn sample_path(key: &CheckKey, slot: u32, task: *const u8) {
         let path_key = PathKey { check: *key, slot, _pad: 0 };
         if PATHS.insert(&path_key, &*sample, 1).is_err() {
             bump(counter::PATHS_MAP_FULL);
-        }
-    }
-}
-
-/// The path argument of the current system call, read from user memory into `buffer`: its
-/// length with the NUL, or 0 when the system call names no path or it cannot be read.
-#[inline(always)]
-pub fn read_syscall_path(syscall: i32, task: *const u8, buffer: &mut [u8; PATH_SAMPLE_LEN]) -> u32 {
-    if syscall < 0 || syscall as u32 >= PATH_ARGS_SYSCALLS || task.is_null() {
-        return 0;
-    }
-    let argument = match PATH_ARGS.get(syscall as u32) {
-        Some(&argument) if argument > 0 && (argument as usize) <= ARG_OFFSETS.len() => argument as usize - 1,
-        _ => return 0,
-    };
-    unsafe {
-        let regs = bpf_task_pt_regs(task as *mut _) as *const u8;
-        if regs.is_null() {
-            return 0;
-        }
-        // The verifier allows only fixed offsets into pt_regs: read all four argument registers
-        // (volatile, so they stay four constant loads), then choose among the values.
-        let read = |offset: usize| core::ptr::read_volatile(regs.add(offset) as *const u64);
-        let values = [read(ARG_OFFSETS[0]), read(ARG_OFFSETS[1]), read(ARG_OFFSETS[2]), read(ARG_OFFSETS[3])];
-        let user = match argument {
-            0 => values[0],
-            1 => values[1],
-            2 => values[2],
-            _ => values[3],
-        } as *const u8;
-        match bpf_probe_read_user_str_bytes(user, buffer) {
-            Ok(bytes) => bytes.len() as u32 + 1,
-            Err(_) => 0,
         }
     }
 }

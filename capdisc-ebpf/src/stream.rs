@@ -12,7 +12,7 @@ use capdisc_common::{counter, CheckKey, TraceEvent, TRACE_STACK_DEPTH};
 use crate::maps::{
     bump, constant, CRED_AMB_OFFSET, CRED_BND_OFFSET, CRED_EFF_OFFSET, CRED_EUID_OFFSET, CRED_INH_OFFSET, CRED_PRM_OFFSET, EVENTS,
 };
-use crate::record::read_syscall_path;
+use crate::path::read_syscall_path;
 
 #[inline(always)]
 pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, cred: u64, with_stack: bool, task: *const u8) {
