@@ -1,6 +1,9 @@
 //! A minimal reader of the kernel's BTF (/sys/kernel/btf/vmlinux): byte offsets of named
 //! members of a struct (`struct cred`, so `trace` can read the five capability sets the kernel
 //! checked; `task_struct.comm`), and the arity of a function (`cap_capable`, for fexit).
+//! Kept rather than aya-obj's parser: aya-obj 0.3 parses vmlinux BTF, but its type and member
+//! accessors are crate-private (only `id_by_type_name_kind` is public), so no member offset or
+//! prototype can be read through it.
 use std::collections::HashMap;
 
 const MAGIC: u16 = 0xeb9f;

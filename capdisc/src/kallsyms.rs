@@ -1,47 +1,34 @@
-//! Kernel addresses to function names, from /proc/kallsyms (readable by root when
-//! kptr_restrict allows; addresses read as zero otherwise, and frames then print as hex).
-use std::{fs, io};
+//! Kernel addresses to function names. The reading and parsing of /proc/kallsyms is aya's
+//! (`aya::util::kernel_symbols`); capdisc keeps only its questions: which function holds an
+//! address (for call sites), and where a named symbol is (`init_user_ns`). Readable by root when
+//! kptr_restrict allows; addresses read as zero otherwise, and frames then print as hex.
+use std::{collections::BTreeMap, io};
 
 pub struct Kallsyms {
-    /// (address, name), sorted by address.
-    symbols: Vec<(u64, String)>,
+    /// address -> name.
+    symbols: BTreeMap<u64, String>,
 }
 
 impl Kallsyms {
     pub fn load() -> io::Result<Self> {
-        Ok(Self::parse(&fs::read_to_string("/proc/kallsyms")?))
+        Ok(Self::from_symbols(aya::util::kernel_symbols()?))
     }
 
-    pub fn parse(text: &str) -> Self {
-        let mut symbols: Vec<(u64, String)> = text
-            .lines()
-            .filter_map(|line| {
-                let mut fields = line.split_whitespace();
-                let address = u64::from_str_radix(fields.next()?, 16).ok()?;
-                let kind = fields.next()?;
-                let name = fields.next()?;
-                (address != 0 && matches!(kind, "t" | "T" | "w" | "W")).then(|| (address, name.to_owned()))
-            })
-            .collect();
-        symbols.sort_unstable();
+    fn from_symbols(mut symbols: BTreeMap<u64, String>) -> Self {
+        // Zero addresses: kptr_restrict hid them; they name nothing.
+        symbols.remove(&0);
         Self { symbols }
     }
 
-    /// The function containing `address`.
+    /// The function containing `address` (the nearest symbol at or below it).
     pub fn function(&self, address: u64) -> Option<&str> {
-        let index = self.symbols.partition_point(|(start, _)| *start <= address);
-        index.checked_sub(1).map(|index| self.symbols[index].1.as_str())
+        self.symbols.range(..=address).next_back().map(|(_, name)| name.as_str())
     }
 
-    /// The address of a data or text symbol (e.g. `init_user_ns`), read from /proc/kallsyms.
+    /// The address of a data or text symbol (e.g. `init_user_ns`).
     pub fn address_of(symbol: &str) -> Option<u64> {
-        let text = fs::read_to_string("/proc/kallsyms").ok()?;
-        text.lines().find_map(|line| {
-            let mut fields = line.split_whitespace();
-            let address = fields.next()?;
-            let _kind = fields.next()?;
-            (fields.next()? == symbol).then(|| u64::from_str_radix(address, 16).ok()).flatten()
-        })
+        let symbols = aya::util::kernel_symbols().ok()?;
+        symbols.into_iter().find_map(|(address, name)| (name == symbol && address != 0).then_some(address))
     }
 }
 
@@ -51,11 +38,24 @@ mod tests {
 
     #[test]
     fn finds_the_enclosing_function() {
-        let symbols = Kallsyms::parse(
-            "ffffffff81000000 T _stext\nffffffff81001000 t cap_capable\nffffffff81002000 D init_user_ns\nffffffff81003000 T ns_capable\n",
-        );
+        let symbols = Kallsyms::from_symbols(BTreeMap::from([
+            (0xffffffff81000000, "_stext".to_owned()),
+            (0xffffffff81001000, "cap_capable".to_owned()),
+            (0xffffffff81003000, "ns_capable".to_owned()),
+        ]));
         assert_eq!(symbols.function(0xffffffff81001010), Some("cap_capable"));
         assert_eq!(symbols.function(0xffffffff81003000), Some("ns_capable"));
         assert_eq!(symbols.function(0x10), None);
+    }
+
+    #[test]
+    fn reads_the_running_kernel() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipping reads_the_running_kernel: /proc/kallsyms shows addresses to root only");
+            return;
+        }
+        let symbols = Kallsyms::load().expect("kallsyms");
+        let cap_capable = Kallsyms::address_of("cap_capable").expect("cap_capable is a kernel symbol");
+        assert_eq!(symbols.function(cap_capable + 1), Some("cap_capable"));
     }
 }

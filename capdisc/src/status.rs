@@ -1,5 +1,8 @@
 //! `capdisc status PID` and `capdisc decode`: a process's five capability sets decoded by name
 //! (as /proc/PID/status with capsh --decode), its ids and NoNewPrivs, and what they mean.
+//! The parser is kept rather than the procfs crate's: it also reads pasted text (`decode`, and
+//! it is fuzzed as such), while procfs reads only a live /proc and is a large dependency for the
+//! eight fields used here.
 use std::fs;
 
 use serde::Serialize;

@@ -19,3 +19,14 @@ pub fn static_binaries() -> Result<PathBuf> {
         .env("RUSTFLAGS", "-C target-feature=+crt-static"))?;
     Ok(workspace().join("target/static/x86_64-unknown-linux-gnu/release"))
 }
+
+/// `cargo xtask man`: capdisc's man pages (capdisc.1 with the profile schema, and one page per
+/// subcommand), generated from its clap definitions into target/man.
+pub fn man() -> anyhow::Result<()> {
+    let release = release()?;
+    let dir = workspace().join("target/man");
+    std::fs::create_dir_all(&dir)?;
+    crate::run::run(std::process::Command::new(release.join("capdisc")).arg("man").arg("--dir").arg(&dir))?;
+    eprintln!("xtask: man pages in {}; read one with `man -l {}/capdisc.1`", dir.display(), dir.display());
+    Ok(())
+}

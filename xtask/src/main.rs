@@ -1,4 +1,4 @@
-//! capdisc's automation: `cargo xtask setup | build | test | demo | bench | vm | fuzz`.
+//! capdisc's automation: `cargo xtask setup | build | test | demo | bench | vm | fuzz | man`.
 //! Each task is a function a reader can follow top to bottom; they run as root on a fresh
 //! Debian machine and install what they need first.
 mod bench;
@@ -45,6 +45,8 @@ enum Task {
     },
     /// Boot Debian kernels under QEMU and check every backend against the host's results.
     Vm,
+    /// Man pages from the CLI definitions, one per subcommand, into target/man.
+    Man,
     /// Fuzz every parser untrusted bytes reach (cargo-fuzz, AddressSanitizer).
     Fuzz {
         /// Seconds per target.
@@ -61,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Task::Demo => demo::demo(),
         Task::Bench { checks, rounds } => bench::bench(checks, rounds),
         Task::Fuzz { seconds } => fuzz::fuzz(seconds),
+        Task::Man => build::man(),
         Task::Vm => {
             let tally = vm::vm()?;
             println!("vm: {} passed, {} failed", tally.passed, tally.failed);

@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to the library. Exit codes are
 //! decided by `Error::exit_code`, the recorded command's status, and the documented 0/1 of
 //! `lint` and `diff`.
+mod docs;
 mod harden;
 mod prove;
 mod record;
@@ -48,6 +49,10 @@ pub enum Command {
     Merge(harden::MergeArgs),
     /// Remove capdisc's leftover runtime drop-ins from a unit and put it back under its own settings.
     Restore(harden::RestoreArgs),
+    /// Print shell completions (bash, zsh, fish...) generated from these very arguments.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page, or write every page (one per subcommand) into a directory.
+    Man(docs::ManArgs),
     /// (internal) The guardian that undoes capdisc's temporary unit changes if capdisc dies.
     #[command(name = "__guard", hide = true)]
     Guard(harden::GuardArgs),
@@ -74,6 +79,8 @@ impl Cli {
             Command::Diff(args) => args.run(),
             Command::Merge(args) => args.run(),
             Command::Restore(args) => args.run(),
+            Command::Completions(args) => args.run(),
+            Command::Man(args) => args.run(),
             Command::Guard(args) => Ok(crate::systemd::guard_main(&args.unit, args.was_active)),
             Command::Floor { hook } => {
                 let _attached = crate::probe::attach_floor(&hook)?;

@@ -359,3 +359,28 @@ fn a_huge_profile_is_refused_without_reading_it_all() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("larger than 64 MiB, too large for a capdisc profile"), "{}", stderr(&output));
 }
+
+#[test]
+fn completions_parse_and_the_man_pages_render() {
+    let bash = capdisc().args(["completions", "bash"]).output().expect("completions");
+    assert!(bash.status.success());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("capdisc.bash");
+    fs::write(&script, &bash.stdout).expect("write");
+    let check = Command::new("bash").arg("-n").arg(&script).output().expect("bash -n");
+    assert!(check.status.success(), "bash accepts it: {}", String::from_utf8_lossy(&check.stderr));
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("minimize"), "every subcommand completes");
+
+    let pages = capdisc().args(["man", "--dir"]).arg(dir.path()).output().expect("man");
+    assert!(pages.status.success(), "{}", stderr(&pages));
+    for page in ["capdisc.1", "capdisc-record.1", "capdisc-minimize.1", "capdisc-apply.1"] {
+        assert!(dir.path().join(page).exists(), "{page}");
+    }
+    if Command::new("man").arg("--version").output().is_ok_and(|out| out.status.success()) {
+        let rendered = Command::new("man").env("MANWIDTH", "100").arg("-l").arg(dir.path().join("capdisc.1")).output().expect("man -l");
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(rendered.status.success() && text.contains("PROFILE SCHEMA") && text.contains("schema_version: 1"), "{text}");
+    } else {
+        eprintln!("skipping the man -l rendering: man is not installed here");
+    }
+}

@@ -1,6 +1,8 @@
 //! A minimal initramfs in the cpio "newc" format, written directly: busybox (static), the static
 //! capdisc and workload binaries, /dev/console, and the guest's /init script. `Newc` also
-//! writes the overlay archive of the systemd guest.
+//! writes the overlay archive of the systemd guest. Kept rather than a cpio crate: the newc
+//! writers on crates.io are small, rarely updated, and not in the dependency tree; this one is
+//! a few dozen lines, and every guest boot checks it.
 use std::{fs, io::Write, path::Path};
 
 use anyhow::{Context, Result};
