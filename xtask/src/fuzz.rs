@@ -39,9 +39,16 @@ pub fn fuzz(seconds: u64) -> Result<()> {
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
             .arg("-rss_limit_mb=2048")
             .arg("-max_len=65536");
+        // libFuzzer reports every new input; its log goes to a file, shown when it fails.
+        let log = root.join("artifacts").join(format!("{target}.log"));
+        command.stderr(fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?);
         if let Err(err) = run(&mut command) {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
             bail!(
-                "{err}\nfuzz target {target} found a crash: the input is in {}; fix it, then commit the input under fuzz/regressions/{target}/",
+                "{err}\nfuzz target {target} found a crash (log {}): the input is in {}; fix it, then commit the input under fuzz/regressions/{target}/",
+                log.display(),
                 artifacts.display()
             );
         }
