@@ -22,12 +22,8 @@ pub fn check_writable(path: &Path) -> Result<(), Error> {
     if path.is_dir() {
         return Err(is_a_directory(path));
     }
-    if fs::metadata(path).is_ok_and(|metadata| !metadata.file_type().is_file()) {
-        return fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map(drop)
-            .map_err(|source| Error::Output { path: path.to_path_buf(), source });
+    if is_special(path) {
+        return write_in_place(path, b"");
     }
     let probe = temporary_path(path);
     let result = fs::OpenOptions::new().write(true).create_new(true).open(&probe).map(drop);
@@ -39,14 +35,8 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
     if path.is_dir() {
         return Err(is_a_directory(path));
     }
-    // A device or a pipe (`-o /dev/null`, `-o /dev/stdout`) is written as it is: renaming a file
-    // over it would replace the device node itself with a regular file.
-    if fs::metadata(path).is_ok_and(|metadata| !metadata.file_type().is_file()) {
-        return fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .and_then(|mut file| file.write_all(contents))
-            .map_err(|source| Error::Output { path: path.to_path_buf(), source });
+    if is_special(path) {
+        return write_in_place(path, contents);
     }
     let temporary = temporary_path(path);
     let _ = fs::remove_file(&temporary);
@@ -65,6 +55,20 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
         let _ = fs::remove_file(&temporary);
         Error::Output { path: path.to_path_buf(), source }
     })
+}
+
+/// A device or a pipe (`-o /dev/null`, `-o /dev/stdout`): written as it is, since renaming a file
+/// over it would replace the device node itself with a regular file.
+fn is_special(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|metadata| !metadata.file_type().is_file())
+}
+
+fn write_in_place(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(contents))
+        .map_err(|source| Error::Output { path: path.to_path_buf(), source })
 }
 
 fn is_a_directory(path: &Path) -> Error {

@@ -103,16 +103,21 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
             Verdict { name: cap.name.clone(), verdict: "kept".into(), evidence: kept_evidence(cap, &result) }
         });
     }
-    profile.verification = Some(Verification {
-        method: "minimize".into(),
+    profile.verification = Some(proof("minimize", &options, verdicts, trials));
+    finish(&options, &profile)
+}
+
+/// The `verification` section of a proof that ended with a passing trial.
+fn proof(method: &str, options: &MinimizeOptions, verdicts: Vec<Verdict>, trials: Vec<Trial>) -> Verification {
+    Verification {
+        method: method.into(),
         target: options.subject.describe(),
         check: options.trial.check.clone(),
         date: rfc3339(std::time::SystemTime::now()),
         passed: true,
         capabilities: verdicts,
         trials,
-    });
-    finish(&options, &profile)
+    }
 }
 
 /// Writes the proven profile, prints the proof, and installs it with `--apply`.
@@ -180,15 +185,7 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
         trials.push(record_trial(set, format!("the set after {} addition(s)", trials.len()), &result));
         if result.passed {
             let mut profile = recording;
-            profile.verification = Some(Verification {
-                method: "minimize --grow".into(),
-                target: options.subject.describe(),
-                check: options.trial.check.clone(),
-                date: rfc3339(std::time::SystemTime::now()),
-                passed: true,
-                capabilities: verdicts,
-                trials,
-            });
+            profile.verification = Some(proof("minimize --grow", options, verdicts, trials));
             return finish(options, &profile);
         }
         let missing = |fallback: bool| {
