@@ -14,7 +14,8 @@ use crate::{
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// How to watch cap_capable: auto (fexit, then kprobe, then the tracepoint), fexit, kprobe or tracepoint.
+    /// How to watch cap_capable: auto (the cheapest this kernel offers: raw_tp, tp_btf, fexit,
+    /// kprobe, then the tracepoint), or one of those.
     #[arg(long, default_value = "auto", value_parser = parse_backend)]
     pub backend: BackendChoice,
     /// Where to write the profile (written atomically).

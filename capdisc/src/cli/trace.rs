@@ -11,7 +11,7 @@ use crate::{
 
 #[derive(Args, Debug)]
 pub struct TraceArgs {
-    /// How to watch cap_capable: auto, fexit, kprobe or tracepoint.
+    /// How to watch cap_capable: auto, raw_tp, tp_btf, fexit, kprobe or tracepoint.
     #[arg(long, default_value = "auto", value_parser = |text: &str| text.parse::<BackendChoice>())]
     pub backend: BackendChoice,
     /// Print each distinct (target, capability, verdict, syscall) once.
