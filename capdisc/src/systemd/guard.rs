@@ -46,11 +46,13 @@ impl Guardian {
         // on, or a terminal that is gone.
         command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
         let raw = lock_fd.as_raw_fd();
-        // SAFETY: between fork and exec only async-signal-safe calls (dup2, setsid).
+        // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl, setsid).
         unsafe {
             command.pre_exec(move || {
-                // The lock travels as fd 3 (dup2 clears close-on-exec).
-                if libc::dup2(raw, 3) < 0 || libc::setsid() < 0 {
+                // The lock travels as fd 3, without close-on-exec (dup2 clears it; when the copy
+                // already is fd 3, dup2 does nothing and the flag is cleared by hand).
+                let moved = if raw == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(raw, 3) };
+                if moved < 0 || libc::setsid() < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
