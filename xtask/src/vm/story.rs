@@ -105,6 +105,18 @@ impl Story {
                 self.step("step10-exit") == "0",
             ),
             ("10. nginx verifies under its proven set".to_owned(), self.step("step10-verify") == "0"),
+            ("9b. a verify trial's runtime drop-in was in place".to_owned(), self.step("step9b-trial") == "present"),
+            (
+                format!(
+                    "9b. after kill -9 mid-trial the guardian restored the unit within 30 s ({} s)",
+                    self.step("step9b-restored-after")
+                ),
+                self.step("step9b-restored-after").parse::<u32>().is_ok_and(|secs| secs <= 30),
+            ),
+            (
+                format!("9b. the unit runs under its own set again (CapBnd {})", self.step("step9b-capbnd")),
+                self.step("step9b-capbnd") == self.step("step9b-capbnd-before") && self.step("step9b-capbnd") != "(missing)",
+            ),
             ("11. minimize --grow --unit --apply exits 0".to_owned(), self.step("step11-exit") == "0"),
             (format!("11. one added step: two trials ({})", self.step("step11-trials")), self.step("step11-trials") == "2"),
             (

@@ -149,6 +149,21 @@ say step9-dac-verdict "$(profile_field /root/api.json "[v['verdict'] for v in p[
 say exposure-api-after "$(systemd-analyze security api.service 2>/dev/null | exposure)"
 say exposure-api-handfix "$(systemd-analyze security --offline=true /etc/capdisc/api.service 2>/dev/null | exposure)"
 
+# 9b. kill -9 in the middle of a verify trial (a runtime drop-in with the trial's set): the
+#     guardian puts the unit back under its own set, as after a permissive recording.
+trial=/run/systemd/system/api.service.d/zz-capdisc-trial.conf
+api_capbnd() { sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$(systemctl show -p MainPID --value api.service)/status" 2>/dev/null; }
+api_before="$(api_capbnd)"
+say step9b-capbnd-before "$api_before"
+capdisc verify /root/api.json --unit api.service --check 'curl -fsS -o /dev/null http://127.0.0.1:444/' --timeout 120 > /tmp/verify-killed.txt 2>&1 &
+verifier=$!
+wait_for test -e $trial && say step9b-trial present
+kill -9 $verifier
+killed_at=$(date +%s)
+api_restored() { [ ! -e $trial ] && [ "$(systemctl is-active api.service)" = active ] && [ "$(api_capbnd)" = "$api_before" ]; }
+wait_secs 30 api_restored && say step9b-restored-after "$(( $(date +%s) - killed_at ))"
+say step9b-capbnd "$(api_capbnd)"
+
 # 10. A real Debian daemon: nginx, minimized with an HTTP check, then verified under the proven set.
 say step10-before "$(systemctl show -p CapabilityBoundingSet --value nginx.service | wc -w)"
 capdisc minimize --unit nginx.service --check 'curl -fsS -o /dev/null http://127.0.0.1:80/' --timeout 60 --json -o /root/nginx.json > /tmp/nginx-min.txt 2>&1
