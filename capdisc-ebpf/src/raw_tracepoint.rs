@@ -6,27 +6,28 @@
 //! comes from the sampled call site, as on the tracepoint.
 use aya_ebpf::{
     macros::{btf_tracepoint, raw_tracepoint},
-    programs::{BtfTracePointContext, RawTracePointContext},
+    programs::{tracing::StackIdContext, BtfTracePointContext, RawTracePointContext},
+    EbpfContext,
 };
 
 use crate::record::{on_check, Check};
 
 #[raw_tracepoint(tracepoint = "cap_capable")]
 pub fn capdisc_raw_tp(ctx: RawTracePointContext) -> i32 {
-    let cred: u64 = ctx.arg(0);
-    let target_ns: u64 = ctx.arg(1);
-    let cap: u64 = ctx.arg(3);
-    let ret: u64 = ctx.arg(4);
-    on_check(&ctx, Check { cred, cap: cap as u32, ret: ret as i32, target_ns, opts: None });
+    let args = [ctx.arg(0), ctx.arg(1), ctx.arg(3), ctx.arg(4)];
+    on_tp_args(&ctx, args);
     0
 }
 
 #[btf_tracepoint(function = "cap_capable")]
 pub fn capdisc_tp_btf(ctx: BtfTracePointContext) -> i32 {
-    let cred: u64 = ctx.arg(0);
-    let target_ns: u64 = ctx.arg(1);
-    let cap: u64 = ctx.arg(3);
-    let ret: u64 = ctx.arg(4);
-    on_check(&ctx, Check { cred, cap: cap as u32, ret: ret as i32, target_ns, opts: None });
+    let args = [ctx.arg(0), ctx.arg(1), ctx.arg(3), ctx.arg(4)];
+    on_tp_args(&ctx, args);
     0
+}
+
+/// `cred, target_ns, cap, ret` of the tracepoint's `TP_PROTO` (`capable_ns` is not used).
+#[inline(always)]
+fn on_tp_args<C: EbpfContext + StackIdContext>(ctx: &C, [cred, target_ns, cap, ret]: [u64; 4]) {
+    on_check(ctx, Check { cred, cap: cap as u32, ret: ret as i32, target_ns, opts: None });
 }

@@ -4,7 +4,6 @@
 //! that lifts its capability restrictions), start it once the kernel side is armed, and
 //! afterwards put it back as it was: drop-in removed, unit restarted if it was running, stopped
 //! otherwise; then the guardian is disarmed and the lock released.
-use std::path::PathBuf;
 
 use super::{
     dropin::write_runtime_dropin,
@@ -39,7 +38,6 @@ pub struct UnitRestart {
     /// The slice the unit's cgroup lives under (`system.slice`).
     pub slice: String,
     was_active: bool,
-    permissive_dropin: Option<PathBuf>,
     guardian: Guardian,
     _lock: UnitLock,
 }
@@ -57,7 +55,7 @@ impl UnitRestart {
         let slice = values.get("Slice").filter(|slice| !slice.is_empty()).cloned().unwrap_or_else(|| "system.slice".into());
         let guardian = Guardian::spawn(&unit, was_active, &lock)?;
         lock.describe(&format!("capdisc pid {}, its guardian pid {}", std::process::id(), guardian.pid));
-        let mut restart = Self { unit: unit.clone(), slice, was_active, permissive_dropin: None, guardian, _lock: lock };
+        let restart = Self { unit: unit.clone(), slice, was_active, guardian, _lock: lock };
         let non_root = values.get("DynamicUser").is_some_and(|v| v == "yes") || values.get("User").is_some_and(|user| !is_root_user(user));
         let dropin = match change {
             RuntimeChange::None => None,
@@ -65,7 +63,8 @@ impl UnitRestart {
             RuntimeChange::Confine(mask) => Some((TRIAL_DROPIN, confine_text(mask, non_root))),
         };
         if let Some((name, text)) = dropin {
-            restart.permissive_dropin = Some(write_runtime_dropin(&unit, name, &text)?);
+            // Removed by `restore`, which clears every capdisc runtime drop-in of the unit.
+            write_runtime_dropin(&unit, name, &text)?;
             systemctl(&["daemon-reload"])?;
         }
         systemctl(&["stop", &unit])?;
