@@ -10,7 +10,8 @@
 //! - judging: `classify` (verdict rules as data), `profile` (the versioned document, built from
 //!   drained data; diff, merge);
 //! - systemd: `systemd` (names, unit files and merge rules, the live view, drop-ins, restarts);
-//! - the subcommands: `record`, `trace`, `prove` (`verify`, `minimize`), `report`, `generate`,
+//! - the subcommands: `record`, `trace`, `watch` (months-long recording, metrics, creep, and its
+//!   host `report`), `prove` (`verify`, `minimize`), `report`, `generate`,
 //!   `apply`, `lint`, `status`, and
 //!   `cli` (arguments and dispatch).
 pub mod apply;
@@ -39,3 +40,4 @@ pub mod syscalls;
 pub mod systemd;
 pub mod trace;
 pub mod tracefs;
+pub mod watch;

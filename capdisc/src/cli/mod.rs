@@ -7,6 +7,7 @@ mod prove;
 mod record;
 mod target;
 mod trace;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,10 @@ pub enum Command {
     Record(record::RecordArgs),
     /// Watch capability checks as they happen (a better bcc `capable`).
     Trace(trace::TraceArgs),
+    /// Watch units for months: exact counts as Prometheus metrics, creep against a baseline.
+    Watch(watch::WatchArgs),
+    /// The host's table from `watch`'s state: declared, used, held but never used, creep.
+    Report(watch::ReportArgs),
     /// Run a target under exactly a profile's set and say whether it still works (exit 0/1).
     Verify(prove::VerifyArgs),
     /// Prove the smallest set a target works with, by trials; optionally install it.
@@ -69,6 +74,8 @@ impl Cli {
         match self.command {
             Command::Record(args) => crate::record::record(args.into_options()?).await,
             Command::Trace(args) => crate::trace::trace(args.into_options()?).await,
+            Command::Watch(args) => crate::watch::watch(args.into_options()?).await,
+            Command::Report(args) => args.run(),
             Command::Verify(args) => args.run().await,
             Command::Minimize(args) => args.run().await,
             Command::Generate(args) => args.run(),

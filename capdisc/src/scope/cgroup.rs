@@ -178,7 +178,22 @@ impl CgroupNames {
     /// Adds what the tree holds now, keeping names of cgroups that are gone.
     pub fn rescan(&mut self) {
         let fresh = Self::scan();
-        self.paths.extend(fresh.paths);
+        self.absorb(&fresh);
+    }
+
+    /// Adds another scan's names (a fresh scan of live cgroups), keeping the ones it lacks.
+    pub fn absorb(&mut self, other: &Self) {
+        self.paths.extend(other.paths.iter().map(|(id, path)| (*id, path.clone())));
+    }
+
+    /// Whether this scan saw the cgroup (for a fresh scan: whether it still exists).
+    pub fn contains(&self, id: u64) -> bool {
+        self.paths.contains_key(&id)
+    }
+
+    /// Every cgroup id of this scan.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.paths.keys().copied()
     }
 
     pub fn remember(&mut self, cgroup: &Cgroup) {

@@ -5,6 +5,7 @@ mod capset;
 mod dropin;
 mod guard;
 mod implicit;
+pub mod journal;
 mod live;
 mod lock;
 mod names;

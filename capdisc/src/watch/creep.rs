@@ -1,0 +1,117 @@
+//! Creep: a target's audited use of a capability outside its baseline. The first granted use of
+//! each such capability is announced (stderr, and the journal under systemd); denied attempts
+//! are announced too, with `verdict=denied`. Set-up checks by the service manager and no-audit
+//! probes never count (the profile classifies them advisory).
+use std::collections::BTreeSet;
+
+use crate::{profile::Profile, systemd::journal};
+
+/// systemd journal MESSAGE_ID of creep events (stable: alerting may match on it).
+pub const MESSAGE_ID: &str = "5f3b0c1e9a7d4b2c8e6f1a0d3c9b7e21";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Creep {
+    pub target: String,
+    pub capability: String,
+    /// `granted` or `denied`.
+    pub verdict: &'static str,
+    /// Audited checks of that verdict so far.
+    pub checks: u64,
+    pub syscall: String,
+    pub comm: String,
+    pub first_seen: String,
+}
+
+/// Every capability the target used (audited) outside its baseline's set, per verdict.
+pub fn outside(target: &str, profile: &Profile, baseline: &Profile) -> Vec<Creep> {
+    let allowed: BTreeSet<String> = baseline.granted_names().into_iter().collect();
+    let mut found = Vec::new();
+    for cap in profile.capabilities.iter().filter(|cap| !allowed.contains(&cap.name)) {
+        let (granted, denied) = cap.audited();
+        for (verdict, checks) in [("granted", granted), ("denied", denied)] {
+            if checks == 0 {
+                continue;
+            }
+            let syscall = cap
+                .syscalls
+                .iter()
+                .find(|syscall| if verdict == "granted" { syscall.granted > 0 } else { syscall.denied > 0 })
+                .or(cap.syscalls.first())
+                .map_or_else(|| "none".to_owned(), |syscall| syscall.name.clone());
+            found.push(Creep {
+                target: target.to_owned(),
+                capability: cap.name.clone(),
+                verdict,
+                checks,
+                syscall,
+                comm: cap.commands.first().map_or_else(String::new, |command| command.comm.clone()),
+                first_seen: cap.first_seen.clone(),
+            });
+        }
+    }
+    found
+}
+
+/// Announces each (target, capability, verdict) once.
+pub struct Announcer {
+    announced: BTreeSet<(String, String, &'static str)>,
+    journal: bool,
+}
+
+impl Announcer {
+    pub fn new() -> Self {
+        Self { announced: BTreeSet::new(), journal: journal::available() }
+    }
+
+    /// Marks creep already announced by an earlier run (resumed from the state directory).
+    pub fn already(&mut self, creep: &Creep) {
+        self.announced.insert((creep.target.clone(), creep.capability.clone(), creep.verdict));
+    }
+
+    pub fn announce(&mut self, creep: &Creep) {
+        if !self.announced.insert((creep.target.clone(), creep.capability.clone(), creep.verdict)) {
+            return;
+        }
+        let line = format!(
+            "creep: target={} capability={} syscall={} comm={} first_seen={} verdict={}",
+            creep.target, creep.capability, creep.syscall, creep.comm, creep.first_seen, creep.verdict
+        );
+        eprintln!("capdisc: {line}");
+        if self.journal {
+            let message = format!(
+                "{} {} {} outside its baseline ({} in {} by {})",
+                creep.target,
+                if creep.verdict == "granted" { "used" } else { "was denied" },
+                creep.capability,
+                creep.checks,
+                creep.syscall,
+                creep.comm
+            );
+            let mut fields = vec![
+                ("MESSAGE", message.as_str()),
+                ("PRIORITY", "4"),
+                ("MESSAGE_ID", MESSAGE_ID),
+                ("SYSLOG_IDENTIFIER", "capdisc"),
+                ("CAPDISC_TARGET", creep.target.as_str()),
+                ("CAPDISC_CAPABILITY", creep.capability.as_str()),
+                ("CAPDISC_VERDICT", creep.verdict),
+                ("CAPDISC_SYSCALL", creep.syscall.as_str()),
+                ("CAPDISC_COMM", creep.comm.as_str()),
+                ("CAPDISC_FIRST_SEEN", creep.first_seen.as_str()),
+            ];
+            // What `journalctl -u UNIT` shows from a root daemon about a unit.
+            if !creep.target.contains('/') && creep.target.contains('.') {
+                fields.push(("OBJECT_SYSTEMD_UNIT", creep.target.as_str()));
+            }
+            if let Err(err) = journal::send(&fields) {
+                eprintln!("capdisc: warning: cannot write the creep event to the journal: {err}");
+            }
+        }
+    }
+}
+
+impl Default for Announcer {
+    fn default() -> Self {
+        Self::new()
+    }
+}

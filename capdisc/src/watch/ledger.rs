@@ -1,0 +1,276 @@
+//! `watch`'s running totals, per target. The kernel aggregates exactly as for `record`; every
+//! scan reads its maps, attributes each cgroup to a target, and folds the keys of cgroups that
+//! are gone (a stopped or restarted unit, a finished container) into their target's totals,
+//! deleting them from the kernel maps. So kernel memory holds live cgroups only, and userspace
+//! one pile of distinct checks per target (the cgroup id dropped from their keys).
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::SystemTime,
+};
+
+use aya::{maps::HashMap as BpfHashMap, Ebpf};
+use capdisc_common::{counter, CheckKey, CheckStats, PathKey, PathSample, COMM_LEN};
+
+use super::naming::Selector;
+use crate::{
+    error::Error,
+    kallsyms::Kallsyms,
+    probe::{drain, Backend, Drained},
+    profile::{self, Profile, RecordingMeta, TargetInfo},
+    scope::CgroupNames,
+};
+
+/// Under `--all`, checks of a cgroup that came and went between two scans: its name was never
+/// seen, so it counts here.
+pub const UNNAMED: &str = "(unnamed cgroups)";
+
+/// Distinct checks of one target: keys without their cgroup id, and the paths sampled with
+/// their call sites (keyed by stack id, so piles from several cgroups line up).
+#[derive(Clone, Default)]
+struct Pile {
+    checks: HashMap<CheckKey, CheckStats>,
+    paths: HashMap<(CheckKey, u32), String>,
+}
+
+impl Pile {
+    fn add(&mut self, key: &CheckKey, stats: &CheckStats, path_of_slot: impl Fn(u32) -> Option<String>) {
+        let key = CheckKey { cgroup_id: 0, ..*key };
+        for (slot, stack) in stats.call_sites.iter().enumerate().filter(|(_, stack)| **stack != 0) {
+            if let Some(path) = path_of_slot(slot as u32) {
+                self.paths.entry((key, *stack)).or_insert(path);
+            }
+        }
+        let mine =
+            self.checks.entry(key).or_insert(CheckStats { first_ns: stats.first_ns, last_ns: stats.last_ns, ..CheckStats::default() });
+        mine.count += stats.count;
+        mine.first_ns = mine.first_ns.min(stats.first_ns);
+        mine.last_ns = mine.last_ns.max(stats.last_ns);
+        for stack in stats.call_sites.iter().filter(|stack| **stack != 0) {
+            if !mine.call_sites.contains(stack) {
+                if let Some(free) = mine.call_sites.iter_mut().find(|slot| **slot == 0) {
+                    *free = *stack;
+                }
+            }
+        }
+    }
+
+    fn absorb(&mut self, other: &Pile) {
+        for (key, stats) in &other.checks {
+            self.add(key, stats, |slot| other.paths.get(&(*key, stats.call_sites[slot as usize])).cloned());
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.checks.values().map(|stats| stats.count).sum()
+    }
+}
+
+/// One target's share.
+pub struct TargetLedger {
+    pub info: TargetInfo,
+    /// What earlier runs of `watch` counted (its profile in the state directory).
+    pub base: Option<Profile>,
+    /// Keys of this target's cgroups that are gone.
+    folded: Pile,
+    /// Keys of its live cgroups, as of the last scan.
+    live: Pile,
+    /// When `watch` first saw the target (the start of its learning window).
+    pub seen_at: SystemTime,
+}
+
+impl TargetLedger {
+    /// Checks counted in this run (folded and live).
+    pub fn run_checks(&self) -> u64 {
+        self.folded.count() + self.live.count()
+    }
+}
+
+pub struct Ledger {
+    selectors: Vec<Selector>,
+    /// The kernel filters by cgroup for exactly one target: a cgroup it never named is that one's.
+    sole_target: Option<String>,
+    known: CgroupNames,
+    attribution: HashMap<u64, Option<String>>,
+    stacks: HashMap<u32, Vec<u64>>,
+    counters: [u64; counter::SLOTS as usize],
+    execs: HashMap<[u8; COMM_LEN], String>,
+    pub targets: BTreeMap<String, TargetLedger>,
+    pub started: SystemTime,
+    backend: Backend,
+    selection: String,
+}
+
+impl Ledger {
+    pub fn new(selectors: Vec<Selector>, bases: BTreeMap<String, Profile>, backend: Backend, selection: String) -> Self {
+        let sole_target = match selectors.as_slice() {
+            [Selector::Cgroup(path)] => Some(path.clone()),
+            _ => None,
+        };
+        let started = SystemTime::now();
+        let mut ledger = Self {
+            selectors,
+            sole_target,
+            known: CgroupNames::scan(),
+            attribution: HashMap::new(),
+            stacks: HashMap::new(),
+            counters: [0; counter::SLOTS as usize],
+            execs: HashMap::new(),
+            targets: BTreeMap::new(),
+            started,
+            backend,
+            selection,
+        };
+        for selector in ledger.selectors.clone() {
+            match selector {
+                Selector::Unit(name) | Selector::Cgroup(name) => ledger.target_mut(&name),
+                Selector::All => continue,
+            };
+        }
+        for (name, base) in bases {
+            ledger.target_mut(&name).base = Some(base);
+        }
+        ledger
+    }
+
+    /// Losses and skips counted by the kernel in this run, summed over CPUs.
+    pub fn counters(&self) -> &[u64] {
+        &self.counters
+    }
+
+    fn target_mut(&mut self, name: &str) -> &mut TargetLedger {
+        self.targets.entry(name.to_owned()).or_insert_with(|| TargetLedger {
+            info: target_info(name, &self.selectors),
+            base: None,
+            folded: Pile::default(),
+            live: Pile::default(),
+            seen_at: SystemTime::now(),
+        })
+    }
+
+    fn attribute(&mut self, id: u64) -> Option<String> {
+        if let Some(known) = self.attribution.get(&id) {
+            return known.clone();
+        }
+        let Some(path) = self.known.path(id).map(str::to_owned) else {
+            // Never named: the sole cgroup target's (the kernel let it through), or unnamed.
+            if let Some(sole) = &self.sole_target {
+                return Some(sole.clone());
+            }
+            return self.selectors.contains(&Selector::All).then(|| UNNAMED.to_owned());
+        };
+        let target = self.selectors.iter().find_map(|selector| selector.target_of(&path));
+        self.attribution.insert(id, target.clone());
+        target
+    }
+
+    /// Reads the kernel maps once: live cgroups' keys become their targets' live piles, gone
+    /// cgroups' keys are folded into their targets and deleted from the kernel, keys of cgroups
+    /// that belong to no target are deleted. New targets (a unit that appeared) are picked up.
+    pub fn scan(&mut self, ebpf: &mut Ebpf) -> Result<(), Error> {
+        let drained = drain(ebpf)?;
+        let live_cgroups = CgroupNames::scan();
+        self.known.absorb(&live_cgroups);
+        for (id, frames) in &drained.stacks {
+            self.stacks.entry(*id).or_insert_with(|| frames.clone());
+        }
+        let live_ids: Vec<u64> = live_cgroups.ids().collect();
+        for id in live_ids {
+            if let Some(target) = self.attribute(id) {
+                self.target_mut(&target);
+            }
+        }
+        let mut live: HashMap<String, Pile> = HashMap::new();
+        let mut forget: Vec<CheckKey> = Vec::new();
+        for (key, stats) in &drained.checks {
+            let path_of_slot = |slot: u32| drained.paths.get(&(*key, slot)).cloned();
+            match self.attribute(key.cgroup_id) {
+                None => forget.push(*key),
+                Some(target) if live_cgroups.contains(key.cgroup_id) => live.entry(target).or_default().add(key, stats, path_of_slot),
+                Some(target) => {
+                    self.target_mut(&target).folded.add(key, stats, path_of_slot);
+                    forget.push(*key);
+                }
+            }
+        }
+        forget_keys(ebpf, &forget)?;
+        for (name, target) in self.targets.iter_mut() {
+            target.live = live.remove(name).unwrap_or_default();
+        }
+        self.counters = drained.counters;
+        self.execs = drained.execs;
+        Ok(())
+    }
+
+    /// The target's profile: what earlier runs counted (its base) merged with this run.
+    pub fn profile(&self, name: &str, kallsyms: Option<&Kallsyms>) -> Option<Profile> {
+        let target = self.targets.get(name)?;
+        let mut pile = target.folded.clone();
+        pile.absorb(&target.live);
+        let mut drained = Drained { counters: self.counters, execs: self.execs.clone(), ..Drained::default() };
+        for (key, stats) in &pile.checks {
+            for (slot, stack) in stats.call_sites.iter().enumerate().filter(|(_, stack)| **stack != 0) {
+                if let Some(frames) = self.stacks.get(&(stack - 1)) {
+                    drained.stacks.insert(stack - 1, frames.clone());
+                }
+                if let Some(path) = pile.paths.get(&(*key, *stack)) {
+                    drained.paths.insert((*key, slot as u32), path.clone());
+                }
+            }
+            drained.checks.push((*key, *stats));
+        }
+        let run = profile::build(
+            &drained,
+            RecordingMeta {
+                backend: self.backend,
+                selection: self.selection.clone(),
+                target: target.info.clone(),
+                started: self.started,
+                ended: SystemTime::now(),
+                exit_status: None,
+                per_cgroup: false,
+                cgroup_names: &self.known,
+            },
+            kallsyms,
+        );
+        Some(match &target.base {
+            // Each run is one recording; forced because a resumed target is the same service by
+            // construction, and its base never holds this run.
+            Some(base) => profile::merge(&[("state".into(), base.clone()), ("run".into(), run.clone())], true).unwrap_or(run),
+            None => run,
+        })
+    }
+}
+
+/// Deletes keys (and the paths sampled with them) from the kernel maps: they were folded, or
+/// belong to no target.
+fn forget_keys(ebpf: &mut Ebpf, keys: &[CheckKey]) -> Result<(), Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let map = ebpf.map_mut("CHECKS").ok_or_else(|| Error::Runtime("map CHECKS missing from the eBPF object".into()))?;
+    let mut checks: BpfHashMap<_, CheckKey, CheckStats> =
+        BpfHashMap::try_from(map).map_err(|err| Error::io("cannot open map CHECKS", err))?;
+    for key in keys {
+        let _ = checks.remove(key);
+    }
+    let map = ebpf.map_mut("PATHS").ok_or_else(|| Error::Runtime("map PATHS missing from the eBPF object".into()))?;
+    let mut paths: BpfHashMap<_, PathKey, PathSample> = BpfHashMap::try_from(map).map_err(|err| Error::io("cannot open map PATHS", err))?;
+    let stale: Vec<PathKey> = paths.keys().flatten().filter(|path_key| keys.contains(&path_key.check)).collect();
+    for path_key in stale {
+        let _ = paths.remove(&path_key);
+    }
+    Ok(())
+}
+
+fn target_info(name: &str, selectors: &[Selector]) -> TargetInfo {
+    let cgroup_target = selectors.iter().any(|selector| matches!(selector, Selector::Cgroup(path) if path == name));
+    let mut info =
+        TargetInfo { kind: "unit".into(), description: format!("{name} (watched)"), command: None, pid: None, cgroup: None, unit: None };
+    if cgroup_target || name.contains('/') || name == UNNAMED {
+        info.kind = "cgroup".into();
+        info.cgroup = Some(name.to_owned());
+    } else {
+        info.unit = Some(name.to_owned());
+    }
+    info
+}

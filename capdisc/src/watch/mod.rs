@@ -1,0 +1,334 @@
+//! `capdisc watch`: a recorder built to run for months. The kernel aggregates exactly as for
+//! `record`; every second the maps are read, cgroups that are gone are folded into their
+//! targets (kernel memory holds live cgroups only), each target's use is compared with its
+//! baseline (creep is announced once, on stderr and in the journal), and Prometheus counters
+//! move forward. Every `--interval` and at the end, each target's profile is rewritten in the
+//! state directory, which a restarted `watch` resumes from. `capdisc report` reads it.
+mod baseline;
+mod creep;
+mod ledger;
+mod metrics;
+mod naming;
+mod report;
+mod state;
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    net::SocketAddr,
+    path::PathBuf,
+    time::{Duration, SystemTime},
+};
+
+use aya::maps::HashMap as BpfHashMap;
+use capdisc_common::{cgroup_state, mode};
+use tokio::signal::unix::{signal, SignalKind};
+
+pub use creep::MESSAGE_ID;
+pub use naming::{host_target_of, Selector};
+pub use report::{report, ReportOptions};
+
+use self::{
+    baseline::{Baselines, Standing},
+    creep::{outside, Announcer},
+    ledger::Ledger,
+    metrics::Metrics,
+    state::{HostState, StateDir},
+};
+use crate::{
+    clock::rfc3339,
+    error::Error,
+    kallsyms::Kallsyms,
+    kernel_log::KernelLog,
+    privileges,
+    probe::{BackendChoice, MapLimits, ProbeConfig, Probes},
+    profile::{Losses, Profile},
+    scope::Cgroup,
+    systemd,
+};
+
+/// How often the kernel maps are read (creep is announced within this).
+const SCAN_PERIOD: Duration = Duration::from_secs(1);
+
+/// What to watch, as given on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct WatchScope {
+    pub units: Vec<String>,
+    pub cgroups: Vec<PathBuf>,
+    pub all: bool,
+}
+
+pub struct WatchOptions {
+    pub scope: WatchScope,
+    pub backend: BackendChoice,
+    pub baseline: Option<PathBuf>,
+    pub learn: Option<Duration>,
+    pub listen: Option<SocketAddr>,
+    pub state_dir: PathBuf,
+    pub interval: Duration,
+    pub duration: Option<Duration>,
+    pub limits: MapLimits,
+    pub quiet: bool,
+}
+
+pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
+    privileges::check()?;
+    let state = StateDir::open(&options.state_dir)?;
+    let resumed = state.targets()?;
+    let previous = state.host()?;
+    let baselines = Baselines::new(options.baseline.as_deref(), options.learn, state.baselines()?)?;
+    let (selectors, filter, armed) = resolve(&options.scope)?;
+    let mut metrics = Metrics::new();
+    let server = match options.listen {
+        Some(address) => Some(metrics.listen(address).await?),
+        None => None,
+    };
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|err| Error::io("cannot catch SIGINT", err))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|err| Error::io("cannot catch SIGTERM", err))?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(|err| Error::io("cannot catch SIGHUP", err))?;
+    let say = |line: &str| {
+        if !options.quiet {
+            eprintln!("capdisc: {line}");
+        }
+    };
+
+    let config = ProbeConfig { mode: filter.0, cgroup_level: filter.1, limits: options.limits, stream: None };
+    let mut probes = Probes::load(options.backend, &config)?;
+    say(&probes.selection);
+    let mut kernel_log = KernelLog::start(&mut probes.ebpf);
+    arm(&mut probes.ebpf, &armed)?;
+    let resumed_count = resumed.len();
+    let ledger = Ledger::new(selectors.clone(), resumed, probes.backend, probes.selection.clone());
+    let mut watcher = Watcher {
+        ledger,
+        baselines,
+        state,
+        previous,
+        announcer: Announcer::new(),
+        kallsyms: Kallsyms::load().ok(),
+        profiles: HashMap::new(),
+        built_at: HashMap::new(),
+        written_at: HashMap::new(),
+        baselines_written: BTreeSet::new(),
+        unjudged: BTreeSet::new(),
+        quiet: options.quiet,
+    };
+    watcher.mark_resumed_creep()?;
+    if let Some(server) = server {
+        if let Some(address) = server.address() {
+            say(&format!("metrics at http://{address}/metrics"));
+        }
+        server.spawn();
+    }
+    say(&watcher.baselines.describe());
+    say(&format!(
+        "watching {} (state in {}{})",
+        describe(&selectors),
+        options.state_dir.display(),
+        if resumed_count > 0 { format!(", resuming {resumed_count} target(s)") } else { String::new() }
+    ));
+
+    let mut scan = tokio::time::interval(SCAN_PERIOD);
+    let mut save = tokio::time::interval_at(tokio::time::Instant::now() + options.interval, options.interval);
+    let deadline = options.duration.map(|duration| tokio::time::Instant::now() + duration);
+    let reason = loop {
+        tokio::select! {
+            _ = scan.tick() => {
+                watcher.step(&mut probes, &mut metrics)?;
+                kernel_log.flush();
+            }
+            _ = save.tick() => watcher.save()?,
+            _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => break "the duration elapsed",
+            _ = interrupt.recv() => break "interrupted",
+            _ = terminate.recv() => break "terminated",
+            _ = hangup.recv() => break "the terminal hung up",
+        }
+    };
+    watcher.step(&mut probes, &mut metrics)?;
+    kernel_log.flush();
+    watcher.save()?;
+    let total: u64 = watcher.profiles.values().map(|profile| profile.totals.checks).sum();
+    say(&format!(
+        "watch stopped ({reason}): {} target(s), {total} check(s) in all, profiles in {}",
+        watcher.ledger.targets.len(),
+        watcher.state.root().join("targets").display()
+    ));
+    Ok(0)
+}
+
+struct Watcher {
+    ledger: Ledger,
+    baselines: Baselines,
+    state: StateDir,
+    previous: HostState,
+    announcer: Announcer,
+    kallsyms: Option<Kallsyms>,
+    /// Each target's latest profile (earlier runs included).
+    profiles: HashMap<String, Profile>,
+    /// Checks of this run each profile was built from / last written with.
+    built_at: HashMap<String, u64>,
+    written_at: HashMap<String, u64>,
+    baselines_written: BTreeSet<String>,
+    unjudged: BTreeSet<String>,
+    quiet: bool,
+}
+
+impl Watcher {
+    /// Creep an earlier run already announced is not announced again.
+    fn mark_resumed_creep(&mut self) -> Result<(), Error> {
+        let resumed: Vec<(String, Profile, SystemTime)> = self
+            .ledger
+            .targets
+            .iter()
+            .filter_map(|(name, target)| target.base.clone().map(|base| (name.clone(), base, target.seen_at)))
+            .collect();
+        for (name, base, seen_at) in resumed {
+            if let Standing::Judged(baseline) = self.baselines.standing(&name, seen_at)? {
+                for creep in outside(&name, &base, baseline) {
+                    self.announcer.already(&creep);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One scan: read the kernel, rebuild what changed, judge it, move the counters.
+    fn step(&mut self, probes: &mut Probes, metrics: &mut Metrics) -> Result<(), Error> {
+        self.ledger.scan(&mut probes.ebpf)?;
+        let names: Vec<String> = self.ledger.targets.keys().cloned().collect();
+        for name in &names {
+            let target = &self.ledger.targets[name];
+            let (checks, seen_at) = (target.run_checks(), target.seen_at);
+            let changed = self.built_at.get(name) != Some(&checks);
+            if changed {
+                if let Some(profile) = self.ledger.profile(name, self.kallsyms.as_ref()) {
+                    metrics.update_target(name, &profile);
+                    self.profiles.insert(name.clone(), profile);
+                }
+                self.built_at.insert(name.clone(), checks);
+            }
+            let Some(profile) = self.profiles.get(name) else { continue };
+            match self.baselines.standing(name, seen_at)? {
+                Standing::Judged(baseline) => {
+                    if changed {
+                        for creep in outside(name, profile, baseline) {
+                            metrics.update_creep(&creep);
+                            self.announcer.announce(&creep);
+                        }
+                    }
+                }
+                Standing::Learning(until) => {
+                    if SystemTime::now() >= until {
+                        let learned = profile.clone();
+                        if !self.quiet {
+                            let names = learned.granted_names();
+                            eprintln!(
+                                "capdisc: learned the baseline of {name}: {}",
+                                if names.is_empty() { "no capabilities".to_owned() } else { names.join(" ") }
+                            );
+                        }
+                        self.baselines.learned(name, learned);
+                    }
+                }
+                Standing::Unjudged => {
+                    if self.unjudged.insert(name.clone()) && !self.quiet {
+                        eprintln!("capdisc: note: {name} has no baseline: its checks are counted, never judged (give it one in --baseline DIR, or --learn)");
+                    }
+                }
+            }
+        }
+        metrics.update_lost(&self.losses().entries());
+        metrics.set_targets(self.ledger.targets.len());
+        Ok(())
+    }
+
+    /// Host-wide losses over every run.
+    fn losses(&self) -> Losses {
+        let mut losses = self.previous.losses.clone();
+        losses.add(&Losses::from_counters(self.ledger.counters()));
+        losses
+    }
+
+    /// Rewrites what changed in the state directory (atomically, file by file).
+    fn save(&mut self) -> Result<(), Error> {
+        for name in self.ledger.targets.keys() {
+            let checks = self.ledger.targets[name].run_checks();
+            if self.written_at.get(name) == Some(&checks) {
+                continue;
+            }
+            if let Some(profile) = self.ledger.profile(name, self.kallsyms.as_ref()) {
+                self.state.write_target(name, &profile)?;
+                self.written_at.insert(name.clone(), checks);
+            }
+        }
+        for (name, baseline) in self.baselines.all() {
+            if self.baselines_written.insert(name.clone()) {
+                self.state.write_baseline(name, baseline)?;
+            }
+        }
+        let now = rfc3339(SystemTime::now());
+        let host = HostState {
+            losses: self.losses(),
+            since: if self.previous.since.is_empty() { rfc3339(self.ledger.started) } else { self.previous.since.clone() },
+            updated: now,
+        };
+        self.state.write_host(&host)
+    }
+}
+
+/// The targets, and how the kernel programs filter: by cgroup when every target is a
+/// `--cgroup` at one depth (armed once), else every task, attributed in userspace (a unit gets
+/// a new cgroup on each restart, and `--all` takes in new ones).
+#[allow(clippy::type_complexity)]
+fn resolve(scope: &WatchScope) -> Result<(Vec<Selector>, (u32, u32), Vec<u64>), Error> {
+    if scope.all {
+        return Ok((vec![Selector::All], (mode::ALL, 0), Vec::new()));
+    }
+    if scope.units.is_empty() && scope.cgroups.is_empty() {
+        return Err(Error::Usage("name what to watch: --unit NAME, --cgroup PATH (each may repeat) or --all".into()));
+    }
+    let mut selectors = Vec::new();
+    if !scope.units.is_empty() {
+        systemd::require_running()?;
+        for name in &scope.units {
+            let selector = Selector::unit(name);
+            if let Selector::Unit(unit) = &selector {
+                systemd::show(unit, &["ControlGroup"])?;
+            }
+            selectors.push(selector);
+        }
+    }
+    let cgroups: Vec<Cgroup> = scope.cgroups.iter().map(|path| Cgroup::open_user_path(path)).collect::<Result<_, _>>()?;
+    selectors.extend(cgroups.iter().map(|cgroup| Selector::Cgroup(cgroup.relative.clone())));
+    let by_cgroup = scope.units.is_empty() && cgroups.windows(2).all(|pair| pair[0].level == pair[1].level);
+    match cgroups.first() {
+        Some(first) if by_cgroup => {
+            let level = first.level;
+            Ok((selectors, (mode::CGROUP, level), cgroups.iter().map(|cgroup| cgroup.id).collect()))
+        }
+        _ => Ok((selectors, (mode::ALL, 0), Vec::new())),
+    }
+}
+
+fn arm(ebpf: &mut aya::Ebpf, cgroups: &[u64]) -> Result<(), Error> {
+    if cgroups.is_empty() {
+        return Ok(());
+    }
+    let map = ebpf.map_mut("CGROUPS").ok_or_else(|| Error::Runtime("map CGROUPS missing from the eBPF object".into()))?;
+    let mut map: BpfHashMap<_, u64, u8> = BpfHashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
+    for id in cgroups {
+        map.insert(id, cgroup_state::RECORDING, 0).map_err(|err| Error::io("cannot add to map CGROUPS", err))?;
+    }
+    Ok(())
+}
+
+fn describe(selectors: &[Selector]) -> String {
+    let parts: Vec<String> = selectors
+        .iter()
+        .map(|selector| match selector {
+            Selector::Unit(name) => format!("unit {name}"),
+            Selector::Cgroup(path) => format!("cgroup {path}"),
+            Selector::All => "every unit on the host".to_owned(),
+        })
+        .collect();
+    parts.join(", ")
+}
