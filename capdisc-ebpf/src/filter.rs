@@ -6,16 +6,31 @@ use aya_ebpf::helpers::{
 };
 use capdisc_common::{cgroup_state, counter, mode};
 
-use crate::maps::{bump, constant, CGROUPS, MODE, PIDS, SELF_TGID, TARGET_CGROUP_LEVEL};
+use crate::maps::{bump, constant, CGROUPS, MODE, PIDS, SELF_TGID, SINGLE_CGROUP, SINGLE_STATE, TARGET_CGROUP_LEVEL};
 
+/// In mode CGROUP the key carries the target cgroup (the ancestor at the target level), not the
+/// task's own: one helper call fewer, and a target's keys stay together.
 #[inline(always)]
 pub fn current_target() -> Option<u64> {
     match constant(&MODE) {
         mode::CGROUP => {
             let level = constant(&TARGET_CGROUP_LEVEL) as i32;
             let ancestor = unsafe { bpf_get_current_ancestor_cgroup_id(level) };
+            let single = constant(&SINGLE_CGROUP);
+            if single != 0 {
+                if ancestor != single {
+                    return None;
+                }
+                return match SINGLE_STATE.get(0) {
+                    Some(&cgroup_state::RECORDING) => Some(ancestor),
+                    _ => {
+                        bump(counter::BEFORE_EXEC);
+                        None
+                    }
+                };
+            }
             match unsafe { CGROUPS.get(&ancestor) } {
-                Some(&cgroup_state::RECORDING) => Some(unsafe { bpf_get_current_cgroup_id() }),
+                Some(&cgroup_state::RECORDING) => Some(ancestor),
                 Some(_) => {
                     bump(counter::BEFORE_EXEC);
                     None

@@ -29,6 +29,10 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::S
 /// Target cgroups (mode CGROUP): cgroup id -> `cgroup_state`.
 #[map]
 pub static CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(1, 0);
+/// State of the single target cgroup (`SINGLE_CGROUP`), slot 0: an array slot is read in
+/// place, a hash lookup is not.
+#[map]
+pub static SINGLE_STATE: Array<u8> = Array::with_max_entries(1, 0);
 /// Target processes (mode PIDS): pid -> 1.
 #[map]
 pub static PIDS: HashMap<u32, u8> = HashMap::with_max_entries(1, 0);
@@ -52,6 +56,10 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(4096, 0);
 pub static MODE: u32 = 0;
 #[unsafe(no_mangle)]
 pub static TARGET_CGROUP_LEVEL: u32 = 0;
+/// Mode CGROUP with exactly one target cgroup: its id (compared, no map lookup; its state in
+/// `SINGLE_STATE`). 0: look the ancestor up in `CGROUPS`.
+#[unsafe(no_mangle)]
+pub static SINGLE_CGROUP: u64 = 0;
 /// `capdisc trace`: stream events instead of aggregating.
 #[unsafe(no_mangle)]
 pub static STREAM: u32 = 0;
@@ -90,6 +98,12 @@ pub static CRED_BND_OFFSET: u32 = 0;
 pub static CRED_AMB_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 pub static TP_TARGET_NS_OFFSET: u32 = 0;
+/// Offsets from kernel BTF for the raw task-tracking programs: `task_struct.pid` and
+/// `linux_binprm.filename`.
+#[unsafe(no_mangle)]
+pub static TASK_PID_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static BPRM_FILENAME_OFFSET: u32 = 0;
 /// Field offset of `child_pid` in `sched:sched_process_fork`.
 #[unsafe(no_mangle)]
 pub static FORK_CHILD_PID_OFFSET: u32 = 0;

@@ -119,6 +119,9 @@ pub struct KernelLayout {
     pub task_comm: Option<u32>,
     /// Parameters of `cap_capable` (the fexit program reads the return value after 4).
     pub cap_capable_arity: Option<usize>,
+    /// Offsets of `task_struct.pid` and `linux_binprm.filename` (the raw task-tracking programs).
+    pub task_pid: Option<u32>,
+    pub bprm_filename: Option<u32>,
 }
 
 impl KernelLayout {
@@ -135,10 +138,13 @@ impl KernelLayout {
                 get("cap_ambient")?,
             ])
         });
+        let task = struct_members(&data, "task_struct");
         Self {
             cred,
-            task_comm: struct_members(&data, "task_struct").and_then(|members| members.get("comm").copied()),
+            task_comm: task.as_ref().and_then(|members| members.get("comm").copied()),
             cap_capable_arity: function_arity(&data, "cap_capable"),
+            task_pid: task.as_ref().and_then(|members| members.get("pid").copied()),
+            bprm_filename: struct_members(&data, "linux_binprm").and_then(|members| members.get("filename").copied()),
         }
     }
 }
@@ -160,6 +166,8 @@ mod tests {
         assert!(euid < inh && inh < prm && prm < eff && eff < bnd && bnd < amb, "{euid} {inh} {prm} {eff} {bnd} {amb}");
         assert_eq!((prm - inh, eff - prm, bnd - eff, amb - bnd), (8, 8, 8, 8), "kernel_cap_t is 64 bits");
         assert!(layout.task_comm.is_some_and(|offset| offset > 0));
+        assert!(layout.task_pid.is_some_and(|offset| offset > 0));
+        assert!(layout.bprm_filename.is_some_and(|offset| offset > 0));
         assert_eq!(layout.cap_capable_arity, Some(4));
     }
 }

@@ -20,6 +20,11 @@ impl Kallsyms {
         Self { symbols }
     }
 
+    /// Whether no symbol has an address (kptr_restrict hid them all).
+    pub fn is_empty(&self) -> bool {
+        self.symbols.is_empty()
+    }
+
     /// The function containing `address` (the nearest symbol at or below it).
     pub fn function(&self, address: u64) -> Option<&str> {
         self.symbols.range(..=address).next_back().map(|(_, name)| name.as_str())

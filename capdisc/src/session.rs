@@ -71,7 +71,8 @@ impl Session {
         let terminate = signal(SignalKind::terminate()).map_err(|err| Error::io("cannot catch SIGTERM", err))?;
         let hangup = signal(SignalKind::hangup()).map_err(|err| Error::io("cannot catch SIGHUP", err))?;
         let (mode, cgroup_level) = target.filter();
-        let config = ProbeConfig { mode, cgroup_level, limits: options.limits, stream: options.stream };
+        let config =
+            ProbeConfig { mode, cgroup_level, single_cgroup: target.single_cgroup(), limits: options.limits, stream: options.stream };
         let mut probes = Probes::load(options.backend, &config)?;
         let say = |line: &str| {
             if !options.quiet {

@@ -5,7 +5,11 @@
 //! - the hook's floor: an empty program on the raw, then on the classic `cap_capable` tracepoint,
 //! - under `capdisc record --backend B` for every backend this kernel offers (the workload is the
 //!   target: filter, key, count),
-//! - while capdisc records another target (the cost a non-target process pays),
+//! - the per-check cuts, on the backend auto chooses: without them
+//!   (`CAPDISC_PER_CHECK_CUTS=none`: the target cgroup looked up in a hash map) and with them
+//!   (the default: one compare against the single target cgroup, its state in an array slot),
+//! - while capdisc records another target (the cost a non-target process pays): a `--pid`
+//!   (a pid-set lookup) and a `--cgroup` (one compare),
 //! - under bpftrace `@[args->cap, args->ret] = count()` on the classic tracepoint (the plain
 //!   peer count).
 //!
@@ -59,22 +63,30 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
         })
         .collect();
     let mut modes: Vec<String> = vec!["untraced".into(), "floor raw_tp".into(), "floor tracepoint".into()];
+    if let Some(auto) = backends.first() {
+        modes.push(format!("capdisc {auto} cuts=none"));
+    }
     modes.extend(backends.iter().map(|backend| format!("capdisc {backend}")));
-    modes.extend(["capdisc other".to_owned(), "bpftrace".to_owned()]);
+    modes.extend(["capdisc other pid".to_owned(), "capdisc other cgroup".to_owned(), "bpftrace".to_owned()]);
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for round in 1..=rounds {
         for (index, mode) in modes.iter().enumerate() {
             let ns = run_mode(&tools, mode)?;
             let per_check = ns / checks as f64;
-            println!("round {round} {mode:<20} {per_check:8.1} ns/check");
+            println!("round {round} {mode:<26} {per_check:8.1} ns/check");
             samples[index].push(per_check);
         }
     }
     let medians: Vec<f64> = samples.iter_mut().map(|values| median(values)).collect();
     let value = |mode: &str| modes.iter().position(|name| name == mode).map(|index| medians[index]);
-    println!("\n{:<20} {:>12} {:>10}   ({checks} checks x {rounds} rounds, medians)", "mode", "ns/check", "ratio");
+    println!("\n{:<26} {:>12} {:>10}   ({checks} checks x {rounds} rounds, medians)", "mode", "ns/check", "ratio");
     for (mode, value) in modes.iter().zip(&medians) {
-        println!("{mode:<20} {value:>12.1} {:>9.2}x", value / medians[0]);
+        println!("{mode:<26} {value:>12.1} {:>9.2}x", value / medians[0]);
+    }
+    if let Some(auto) = backends.first() {
+        if let (Some(none), Some(all)) = (value(&format!("capdisc {auto} cuts=none")), value(&format!("capdisc {auto}"))) {
+            println!("\nper-check cuts on {auto}: single-cgroup compare {:+.1} ns/check", all - none);
+        }
     }
 
     println!("\nscale (record --all, extra cgroups each holding a sleeping process):");
@@ -93,8 +105,12 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
         println!("\nratio capdisc/untraced {:.2}  ({auto}, the backend auto chooses here)", capdisc / untraced);
         println!("ratio capdisc/bpftrace {:.2}", capdisc / peer);
     }
-    if let (Some(other), Some(untraced)) = (value("capdisc other"), value("untraced")) {
-        println!("ratio other/untraced {:.2}  (a process capdisc does not record)", other / untraced);
+    if let (Some(pid), Some(cgroup), Some(untraced)) = (value("capdisc other pid"), value("capdisc other cgroup"), value("untraced")) {
+        println!(
+            "ratio other/untraced {:.2}  (a process capdisc does not record, beside a --cgroup target; {:.2} beside a --pid target)",
+            cgroup / untraced,
+            pid / untraced
+        );
     }
     if let (Some(floor), Some(untraced)) = (value("floor raw_tp"), value("untraced")) {
         println!("ratio floor/untraced {:.2}  (an empty program on the raw tracepoint)", floor / untraced);
@@ -108,11 +124,20 @@ fn run_mode(tools: &Tools, mode: &str) -> Result<f64> {
     match mode {
         "untraced" => storm(),
         "bpftrace" => with_background(&mut bpftrace()?, "Attaching", storm),
-        "capdisc other" => {
+        "capdisc other pid" | "capdisc other cgroup" => {
             let mut sleeper = Command::new("sleep").arg("3600").spawn()?;
-            let result = with_background(&mut capdisc_elsewhere(&tools.capdisc, sleeper.id())?, "capdisc: recording", storm);
+            let cgroup = cgroup2_mount()?.join(format!("capdisc-bench-other-{}", std::process::id()));
+            let target = if mode.ends_with("pid") {
+                vec!["--pid".to_owned(), sleeper.id().to_string()]
+            } else {
+                std::fs::create_dir_all(&cgroup)?;
+                std::fs::write(cgroup.join("cgroup.procs"), sleeper.id().to_string())?;
+                vec!["--cgroup".to_owned(), cgroup.display().to_string()]
+            };
+            let result = with_background(&mut capdisc_elsewhere(&tools.capdisc, &target)?, "capdisc: recording", storm);
             let _ = sleeper.kill();
             let _ = sleeper.wait();
+            let _ = std::fs::remove_dir(&cgroup);
             result
         }
         floor if floor.starts_with("floor ") => {
@@ -125,9 +150,12 @@ fn run_mode(tools: &Tools, mode: &str) -> Result<f64> {
             with_background(&mut child, "floor attached", storm)
         }
         capdisc => {
-            let backend = capdisc.trim_start_matches("capdisc ");
+            let mut words = capdisc.trim_start_matches("capdisc ").split(' ');
+            let backend = words.next().unwrap_or("auto");
+            let cuts = words.next().and_then(|word| word.strip_prefix("cuts=")).unwrap_or("all");
             storm_ns(
                 Command::new(&tools.capdisc)
+                    .env("CAPDISC_PER_CHECK_CUTS", cuts)
                     .args(["record", "-q", "--backend", backend, "-o", "/tmp/capdisc-bench.yaml", "--"])
                     .arg(&tools.workload)
                     .args(["storm", &tools.checks.to_string()]),
@@ -215,12 +243,9 @@ fn storm_ns(command: &mut Command) -> Result<f64> {
     Ok(ns)
 }
 
-/// capdisc recording a process (`pid`) that is not the workload.
-fn capdisc_elsewhere(capdisc: &Path, pid: u32) -> Result<Child> {
-    Ok(Command::new(capdisc)
-        .args(["record", "-o", "/tmp/capdisc-bench-other.yaml", "--pid", &pid.to_string()])
-        .stderr(Stdio::piped())
-        .spawn()?)
+/// capdisc recording a target (`--pid PID` or `--cgroup PATH`) that is not the workload.
+fn capdisc_elsewhere(capdisc: &Path, target: &[String]) -> Result<Child> {
+    Ok(Command::new(capdisc).args(["record", "-o", "/tmp/capdisc-bench-other.yaml"]).args(target).stderr(Stdio::piped()).spawn()?)
 }
 
 fn bpftrace() -> Result<Child> {

@@ -44,7 +44,11 @@ enum Task {
         rounds: u32,
     },
     /// Boot Debian kernels under QEMU and check every backend against the host's results.
-    Vm,
+    Vm {
+        /// Only the systemd guest's story.
+        #[arg(long)]
+        story_only: bool,
+    },
     /// Man pages from the CLI definitions, one per subcommand, into target/man.
     Man,
     /// Fuzz every parser untrusted bytes reach (cargo-fuzz, AddressSanitizer).
@@ -64,8 +68,8 @@ fn main() -> anyhow::Result<()> {
         Task::Bench { checks, rounds } => bench::bench(checks, rounds),
         Task::Fuzz { seconds } => fuzz::fuzz(seconds),
         Task::Man => build::man(),
-        Task::Vm => {
-            let tally = vm::vm()?;
+        Task::Vm { story_only } => {
+            let tally = vm::vm(story_only)?;
             println!("vm: {} passed, {} failed", tally.passed, tally.failed);
             if tally.failed > 0 {
                 anyhow::bail!("{} backend comparison(s) failed", tally.failed);

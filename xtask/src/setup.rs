@@ -2,7 +2,8 @@
 //! benchmark need on a fresh Debian machine, saying what it does:
 //! - apt packages: the LLVM matching nightly rustc's (for bpf-linker), QEMU and busybox (VM
 //!   tests), bpftrace (the benchmark's peer), util-linux and libcap2-bin (setpriv, capsh), systemd
-//!   (systemd-analyze, to check generated drop-ins);
+//!   (systemd-analyze, to check generated drop-ins), prometheus (scrapes `capdisc watch` in its
+//!   host test);
 //! - the nightly toolchain pinned in `capdisc-ebpf/nightly-toolchain`, with rust-src (the eBPF
 //!   crate is built with -Z build-std=core), so a fresh machine builds exactly what CI built;
 //! - bpf-linker, built against that same LLVM major (the bitcode reader must match rustc's).
@@ -49,6 +50,7 @@ fn packages(llvm: u32) -> Vec<String> {
             "systemd",
             "debootstrap",
             "cpio",
+            "prometheus",
         ]
         .map(String::from),
     );

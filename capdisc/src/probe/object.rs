@@ -3,7 +3,10 @@
 //! the backend itself.
 use std::path::PathBuf;
 
-use aya::{programs::TracePoint, Ebpf, EbpfLoader};
+use aya::{
+    programs::{RawTracePoint, TracePoint},
+    Ebpf, EbpfLoader,
+};
 use capdisc_common::{mode, TRACEPOINT_RECORD_BYTES};
 
 use super::backend::{chain, program, AttachError, Backend, BackendChoice};
@@ -27,6 +30,20 @@ impl Default for MapLimits {
     }
 }
 
+/// The cuts made to the per-check path, measured by `cargo xtask bench` against the path
+/// without them: one compare instead of a map lookup when there is a single target cgroup.
+/// On; `CAPDISC_PER_CHECK_CUTS=none` (the bench's variant) turns it off.
+#[derive(Clone, Copy, Debug)]
+struct PerCheckCuts {
+    single_cgroup: bool,
+}
+
+impl PerCheckCuts {
+    fn from_env() -> Self {
+        Self { single_cgroup: std::env::var("CAPDISC_PER_CHECK_CUTS").as_deref() != Ok("none") }
+    }
+}
+
 /// `capdisc trace`: stream one event per check instead of aggregating.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamConfig {
@@ -43,6 +60,8 @@ pub struct ProbeConfig {
     pub mode: u32,
     /// cgroup v2 depth of the target cgroups (mode CGROUP).
     pub cgroup_level: u32,
+    /// Mode CGROUP with one target cgroup: its id (the kernel compares instead of looking up).
+    pub single_cgroup: Option<u64>,
     pub limits: MapLimits,
     pub stream: Option<StreamConfig>,
 }
@@ -86,10 +105,14 @@ impl Probes {
         let stream_stacks = u32::from(config.stream.is_some_and(|stream| stream.stacks));
         let ring_bytes = config.stream.map(|stream| stream.buffer_bytes).unwrap_or(4096);
         let limits = config.limits;
+        let cuts = PerCheckCuts::from_env();
+        let single_cgroup = if cuts.single_cgroup { config.single_cgroup.unwrap_or(0) } else { 0 };
+        let (task_pid, bprm_filename) = (layout.task_pid.unwrap_or(0), layout.bprm_filename.unwrap_or(0));
         let mut loader = EbpfLoader::new();
         loader
             .override_global("MODE", &config.mode, true)
             .override_global("TARGET_CGROUP_LEVEL", &config.cgroup_level, true)
+            .override_global("SINGLE_CGROUP", &single_cgroup, true)
             .override_global("STREAM", &stream, true)
             .override_global("STREAM_STACKS", &stream_stacks, true)
             .map_max_entries("EVENTS", ring_bytes)
@@ -108,6 +131,8 @@ impl Probes {
             .override_global("CRED_AMB_OFFSET", &cred[5], true)
             .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
             .override_global("EXEC_FILENAME_OFFSET", &exec_filename, true)
+            .override_global("TASK_PID_OFFSET", &task_pid, true)
+            .override_global("BPRM_FILENAME_OFFSET", &bprm_filename, true)
             .map_max_entries("CHECKS", limits.checks)
             .map_max_entries("STACKS", limits.stacks)
             .map_max_entries("CGROUPS", limits.cgroups)
@@ -118,7 +143,7 @@ impl Probes {
             .map_max_entries("PATH_SCRATCH", 1);
         let mut ebpf = loader.load(OBJECT).map_err(|err| Error::Kernel(format!("cannot load capdisc's eBPF object: {}", chain(&err))))?;
         fill_path_arguments(&mut ebpf)?;
-        attach_task_tracking(&mut ebpf, config.mode)?;
+        attach_task_tracking(&mut ebpf, config.mode, &layout)?;
 
         let mut skipped = Vec::new();
         for backend in choice.candidates() {
@@ -170,20 +195,40 @@ fn fill_path_arguments(ebpf: &mut Ebpf) -> Result<(), Error> {
 }
 
 /// fork/exit keep the pid set current (mode PIDS); exec arms the exec gate and records paths.
-fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32) -> Result<(), Error> {
-    let mut programs = vec![("capdisc_exec", "sched_process_exec")];
+/// Fork, exit and exec tracking: on raw tracepoints when kernel BTF gave the offsets they read
+/// (no perf event: Debian's `perf_event_paranoid=3` refuses those to all but CAP_SYS_ADMIN), on
+/// the classic tracepoints otherwise or when the raw one does not attach.
+fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32, layout: &crate::btf::KernelLayout) -> Result<(), Error> {
+    // (classic program, raw program, event, the raw program's offsets are known)
+    let mut programs = vec![("capdisc_exec", "capdisc_exec_raw", "sched_process_exec", layout.bprm_filename.is_some())];
     if target_mode == mode::PIDS {
-        programs.push(("capdisc_fork", "sched_process_fork"));
-        programs.push(("capdisc_exit", "sched_process_exit"));
+        programs.push(("capdisc_fork", "capdisc_fork_raw", "sched_process_fork", layout.task_pid.is_some()));
+        programs.push(("capdisc_exit", "capdisc_exit_raw", "sched_process_exit", true));
     }
-    for (name, event) in programs {
+    for (name, raw_name, event, raw_ready) in programs {
+        let attach_raw = |ebpf: &mut Ebpf| -> Result<(), AttachError> {
+            let raw: &mut RawTracePoint = program(ebpf, raw_name)?;
+            raw.load().map_err(|source| AttachError::Load { program: raw_name, source })?;
+            raw.attach(event).map_err(|source| AttachError::Attach { program: raw_name, source })?;
+            Ok(())
+        };
+        let raw_error = match raw_ready {
+            true => match attach_raw(ebpf) {
+                Ok(()) => continue,
+                Err(err) => Some(err.reason()),
+            },
+            false => None,
+        };
         let attach = |ebpf: &mut Ebpf| -> Result<(), AttachError> {
             let tracepoint: &mut TracePoint = program(ebpf, name)?;
             tracepoint.load().map_err(|source| AttachError::Load { program: name, source })?;
             tracepoint.attach("sched", event).map_err(|source| AttachError::Attach { program: name, source })?;
             Ok(())
         };
-        attach(ebpf).map_err(|err| Error::Kernel(format!("cannot attach to sched:{event}: {}", err.reason())))?;
+        attach(ebpf).map_err(|err| {
+            let raw = raw_error.as_ref().map(|reason| format!(" (the raw tracepoint failed too: {reason})")).unwrap_or_default();
+            Error::Kernel(format!("cannot attach to sched:{event}: {}{raw}", err.reason()))
+        })?;
     }
     Ok(())
 }

@@ -9,7 +9,10 @@ mod unit;
 
 use std::path::PathBuf;
 
-use aya::{maps::HashMap, Ebpf};
+use aya::{
+    maps::{Array, HashMap},
+    Ebpf,
+};
 use capdisc_common::{cgroup_state, mode};
 
 pub use cgroup::{cgroup2_mount, Cgroup, CgroupNames};
@@ -108,6 +111,14 @@ impl Target {
             Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => (mode::CGROUP, cgroup.level),
             Target::Pid { .. } => (mode::PIDS, 0),
             Target::All => (mode::ALL, 0),
+        }
+    }
+
+    /// The one target cgroup, for the kernel's single-cgroup fast path (mode CGROUP).
+    pub fn single_cgroup(&self) -> Option<u64> {
+        match self {
+            Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => Some(cgroup.id),
+            Target::Pid { .. } | Target::All => None,
         }
     }
 
@@ -231,10 +242,15 @@ impl Target {
     }
 }
 
-fn insert_cgroup(ebpf: &mut Ebpf, id: u64, state: u8) -> Result<(), Error> {
+/// Adds a target cgroup in its state, to the map and to the single-cgroup slot (the kernel
+/// reads the slot when it was loaded with this cgroup as its only one, the map otherwise).
+pub fn insert_cgroup(ebpf: &mut Ebpf, id: u64, state: u8) -> Result<(), Error> {
     let map = ebpf.map_mut("CGROUPS").ok_or_else(|| missing("CGROUPS"))?;
     let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
-    cgroups.insert(id, state, 0).map_err(|err| Error::io("cannot add to map CGROUPS", err))
+    cgroups.insert(id, state, 0).map_err(|err| Error::io("cannot add to map CGROUPS", err))?;
+    let map = ebpf.map_mut("SINGLE_STATE").ok_or_else(|| missing("SINGLE_STATE"))?;
+    let mut single: Array<_, u8> = Array::try_from(map).map_err(|err| Error::io("cannot open map SINGLE_STATE", err))?;
+    single.set(0, state, 0).map_err(|err| Error::io("cannot set map SINGLE_STATE", err))
 }
 
 fn missing(name: &str) -> Error {

@@ -4,7 +4,7 @@
 //! deleting them from the kernel maps. So kernel memory holds live cgroups only, and userspace
 //! one pile of distinct checks per target (the cgroup id dropped from their keys).
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     time::SystemTime,
 };
 
@@ -96,6 +96,8 @@ pub struct Ledger {
     execs: HashMap<[u8; COMM_LEN], String>,
     pub targets: BTreeMap<String, TargetLedger>,
     pub started: SystemTime,
+    /// Keys the kernel map holds after the last scan (live cgroups of targets only).
+    pub kernel_keys: usize,
     backend: Backend,
     selection: String,
 }
@@ -117,6 +119,7 @@ impl Ledger {
             execs: HashMap::new(),
             targets: BTreeMap::new(),
             started,
+            kernel_keys: 0,
             backend,
             selection,
         };
@@ -193,6 +196,7 @@ impl Ledger {
             }
         }
         forget_keys(ebpf, &forget)?;
+        self.kernel_keys = drained.checks.len() - forget.len();
         for (name, target) in self.targets.iter_mut() {
             target.live = live.remove(name).unwrap_or_default();
         }
@@ -247,10 +251,11 @@ fn forget_keys(ebpf: &mut Ebpf, keys: &[CheckKey]) -> Result<(), Error> {
     if keys.is_empty() {
         return Ok(());
     }
+    let keys: HashSet<CheckKey> = keys.iter().copied().collect();
     let map = ebpf.map_mut("CHECKS").ok_or_else(|| Error::Runtime("map CHECKS missing from the eBPF object".into()))?;
     let mut checks: BpfHashMap<_, CheckKey, CheckStats> =
         BpfHashMap::try_from(map).map_err(|err| Error::io("cannot open map CHECKS", err))?;
-    for key in keys {
+    for key in &keys {
         let _ = checks.remove(key);
     }
     let map = ebpf.map_mut("PATHS").ok_or_else(|| Error::Runtime("map PATHS missing from the eBPF object".into()))?;

@@ -35,6 +35,8 @@ pub struct Metrics {
     creep: Family<CheckLabels, Counter>,
     lost: Family<LostLabels, Counter>,
     targets: Gauge,
+    kernel_keys: Gauge,
+    kernel_keys_max: Gauge,
     exported: HashMap<(&'static str, CheckLabels), u64>,
     exported_lost: HashMap<&'static str, u64>,
 }
@@ -46,6 +48,7 @@ impl Metrics {
         let creep = Family::<CheckLabels, Counter>::default();
         let lost = Family::<LostLabels, Counter>::default();
         let targets = Gauge::default();
+        let (kernel_keys, kernel_keys_max) = (Gauge::default(), Gauge::default());
         registry.register(
             "capdisc_capability_checks",
             "Capability checks made by a target, exactly counted in the kernel, by verdict (granted or denied)",
@@ -62,7 +65,27 @@ impl Metrics {
             lost.clone(),
         );
         registry.register("capdisc_targets", "Targets watched (units, cgroups)", targets.clone());
-        Self { registry: Arc::new(registry), checks, creep, lost, targets, exported: HashMap::new(), exported_lost: HashMap::new() }
+        registry.register(
+            "capdisc_kernel_keys",
+            "Distinct kinds of checks of live cgroups held in the kernel map (gone cgroups are folded out)",
+            kernel_keys.clone(),
+        );
+        registry.register(
+            "capdisc_kernel_keys_max",
+            "Size of the kernel map (--max-keys); new kinds of checks beyond it are lost",
+            kernel_keys_max.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            checks,
+            creep,
+            lost,
+            targets,
+            kernel_keys,
+            kernel_keys_max,
+            exported: HashMap::new(),
+            exported_lost: HashMap::new(),
+        }
     }
 
     /// A target's checks per capability and verdict, from its profile (earlier runs included).
@@ -94,6 +117,11 @@ impl Metrics {
 
     pub fn set_targets(&self, count: usize) {
         self.targets.set(count as i64);
+    }
+
+    pub fn set_kernel_keys(&self, held: usize, max: u32) {
+        self.kernel_keys.set(held as i64);
+        self.kernel_keys_max.set(i64::from(max));
     }
 
     /// Binds the listening socket now (so a busy port is an error at start, not later).

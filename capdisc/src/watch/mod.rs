@@ -19,7 +19,6 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use aya::maps::HashMap as BpfHashMap;
 use capdisc_common::{cgroup_state, mode};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -42,7 +41,7 @@ use crate::{
     privileges,
     probe::{BackendChoice, MapLimits, ProbeConfig, Probes},
     profile::{Losses, Profile},
-    scope::Cgroup,
+    scope::{insert_cgroup, Cgroup},
     systemd,
 };
 
@@ -91,7 +90,8 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
         }
     };
 
-    let config = ProbeConfig { mode: filter.0, cgroup_level: filter.1, limits: options.limits, stream: None };
+    let single_cgroup = if armed.len() == 1 { armed.first().copied() } else { None };
+    let config = ProbeConfig { mode: filter.0, cgroup_level: filter.1, single_cgroup, limits: options.limits, stream: None };
     let mut probes = Probes::load(options.backend, &config)?;
     say(&probes.selection);
     let mut kernel_log = KernelLog::start(&mut probes.ebpf);
@@ -110,9 +110,13 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
         written_at: HashMap::new(),
         baselines_written: BTreeSet::new(),
         unjudged: BTreeSet::new(),
+        max_keys: options.limits.checks,
         quiet: options.quiet,
     };
     watcher.mark_resumed_creep()?;
+    if !probes.backend.sees_opts() && watcher.kallsyms.as_ref().is_none_or(Kallsyms::is_empty) {
+        eprintln!("capdisc: warning: /proc/kallsyms shows no addresses (CAP_SYSLOG missing, or kptr_restrict=2): call sites cannot be named, so on the {} backend no-audit probes count as audited and may be reported as creep", probes.backend);
+    }
     if let Some(server) = server {
         if let Some(address) = server.address() {
             say(&format!("metrics at http://{address}/metrics"));
@@ -169,6 +173,7 @@ struct Watcher {
     written_at: HashMap<String, u64>,
     baselines_written: BTreeSet<String>,
     unjudged: BTreeSet<String>,
+    max_keys: u32,
     quiet: bool,
 }
 
@@ -238,6 +243,7 @@ impl Watcher {
         }
         metrics.update_lost(&self.losses().entries());
         metrics.set_targets(self.ledger.targets.len());
+        metrics.set_kernel_keys(self.ledger.kernel_keys, self.max_keys);
         Ok(())
     }
 
@@ -310,13 +316,8 @@ fn resolve(scope: &WatchScope) -> Result<(Vec<Selector>, (u32, u32), Vec<u64>), 
 }
 
 fn arm(ebpf: &mut aya::Ebpf, cgroups: &[u64]) -> Result<(), Error> {
-    if cgroups.is_empty() {
-        return Ok(());
-    }
-    let map = ebpf.map_mut("CGROUPS").ok_or_else(|| Error::Runtime("map CGROUPS missing from the eBPF object".into()))?;
-    let mut map: BpfHashMap<_, u64, u8> = BpfHashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
     for id in cgroups {
-        map.insert(id, cgroup_state::RECORDING, 0).map_err(|err| Error::io("cannot add to map CGROUPS", err))?;
+        insert_cgroup(ebpf, *id, cgroup_state::RECORDING)?;
     }
     Ok(())
 }

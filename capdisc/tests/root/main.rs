@@ -11,3 +11,4 @@ mod prove;
 mod record;
 mod status;
 mod trace;
+mod watch;

@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
+const BOOT_TIMEOUT: Duration = Duration::from_secs(1200);
 
 /// Boots and returns the serial output. The log file is kept (for failures).
 pub fn boot(vmlinuz: &Path, initramfs: &Path, log: &Path) -> Result<String> {

@@ -136,6 +136,29 @@ impl Story {
                     && self.step("step11-http") == "200",
             ),
             ("10. nginx answers HTTP 200 afterwards".to_owned(), self.step("step10-http-after") == "200"),
+            (
+                format!("12. capdisc-watch.service learned creep.service's baseline ({})", self.step("step12-learned")),
+                self.step("step12-learned") == "no capabilities",
+            ),
+            (
+                format!("12. the journal reports the creep under creep.service ({})", self.step("step12-journal")),
+                self.step("step12-journal").starts_with("creep.service used CAP_KILL outside its baseline"),
+            ),
+            ("12. with capdisc's MESSAGE_ID and priority warning".to_owned(), self.step("step12-fields") == "found"),
+            (format!("12. a restart of the watch keeps the counts ({})", self.step("step12-counts")), {
+                let counts: Vec<u64> = self.step("step12-counts").split_whitespace().filter_map(|n| n.parse().ok()).collect();
+                counts.len() == 2 && counts[0] > 0 && counts[0] == counts[1]
+            }),
+            (format!("12. the creep was announced once ({})", self.step("step12-announced")), self.step("step12-announced") == "1"),
+            (
+                format!("12. the watch service ran under its own set (CapBnd {})", self.step("step12-capbnd")),
+                // CAP_BPF CAP_PERFMON CAP_SYSLOG, as packaging/capdisc-watch.service declares.
+                self.step("step12-capbnd") == "000000c400000000",
+            ),
+            (format!("12. report: declared, used, held but unused, creep ({})", self.step("step12-report")), {
+                let row: Vec<&str> = self.step("step12-report").split_whitespace().collect();
+                row.len() == 6 && row[1..5] == ["kill", "kill", "-", "kill"]
+            }),
         ];
         let (api_after, api_handfix) = (number("exposure-api-after"), number("exposure-api-handfix"));
         checks.push((

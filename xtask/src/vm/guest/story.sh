@@ -199,6 +199,46 @@ say step11-http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://12
 say step11-bounding "$(systemctl show -p CapabilityBoundingSet --value app-grow.service)"
 say step11-ambient "$(systemctl show -p AmbientCapabilities --value app-grow.service)"
 
+# 12. capdisc-watch.service (the shipped unit, its own hardening) with --all and a learned
+#     baseline: a unit that starts using CAP_KILL after a change is reported in the journal under
+#     its unit name, once; a restart of the watch service keeps the counts.
+systemctl start creep.service
+mkdir -p /etc/default
+echo 'CAPDISC_WATCH_OPTIONS=--learn 15s --listen 127.0.0.1:9733 --interval 2' > /etc/default/capdisc-watch
+systemctl start capdisc-watch.service
+watch_log() { journalctl -u capdisc-watch.service --no-pager -o cat | grep -q "$1"; }
+if ! wait_secs 60 watch_log "capdisc: watching"; then
+    journalctl -u capdisc-watch.service --no-pager -o cat | head -n 40 | prefix WATCH /dev/stdin
+fi
+wait_secs 120 watch_log "learned the baseline of creep.service"
+say step12-learned "$(journalctl -u capdisc-watch.service --no-pager -o cat | sed -n 's/.*learned the baseline of creep.service: //p' | head -n 1)"
+touch /run/creep-now
+# capdisc's creep MESSAGE_ID (README, "capdisc watch").
+creep_id=5f3b0c1e9a7d4b2c8e6f1a0d3c9b7e21
+creep_entries() { journalctl -u creep.service --no-pager -o cat | grep 'outside its baseline'; }
+wait_secs 60 sh -c "journalctl -u creep.service --no-pager -o cat | grep 'outside its baseline' | grep -q CAP_KILL"
+say step12-journal "$(creep_entries | head -n 1)"
+# The entry's own fields: its MESSAGE_ID and priority (4, warning).
+journalctl -u creep.service --no-pager -o export | grep -A20 "^MESSAGE_ID=$creep_id" | grep -q '^PRIORITY=4' && say step12-fields found
+kill_series='capdisc_capability_checks_total{target="creep.service",capability="CAP_KILL",verdict="granted"}'
+kill_count() { curl -s --max-time 5 http://127.0.0.1:9733/metrics | grep -F "$kill_series" | awk '{print $2}'; }
+rm /run/creep-now
+# The loop has stopped checking: wait for a count that holds still over 3 s.
+settled() { a=$(kill_count); sleep 3; b=$(kill_count); [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != 0 ]; }
+wait_secs 60 settled
+before_restart=$(kill_count)
+systemctl restart capdisc-watch.service
+wait_secs 60 sh -c "curl -s --max-time 5 http://127.0.0.1:9733/metrics | grep -qF '$kill_series'"
+say step12-counts "$before_restart $(kill_count)"
+sleep 3
+say step12-announced "$(creep_entries | wc -l)"
+say step12-capbnd "$(sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$(systemctl show -p MainPID --value capdisc-watch.service)/status")"
+capdisc report --state-dir /var/lib/capdisc/watch > /tmp/report.txt 2>&1
+say step12-report "$(grep '^creep.service ' /tmp/report.txt | tr -s ' ')"
+prefix REPORT /tmp/report.txt
+journalctl -u capdisc-watch.service --no-pager -o cat | prefix WATCH /dev/stdin
+systemctl stop capdisc-watch.service creep.service
+
 # Every service at once: a short workload, then the host-wide recording since early boot.
 systemctl restart systemd-journald.service systemd-logind.service cron.service nginx.service
 curl -s --max-time 3 http://127.0.0.1:80/ > /dev/null
