@@ -115,3 +115,32 @@ impl Default for Announcer {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::parse;
+
+    fn fixture(name: &str, text: &str) -> Profile {
+        parse(text, name).expect("fixture parses")
+    }
+
+    #[test]
+    fn only_audited_use_outside_the_baseline_is_creep() {
+        let story = fixture("story-app", include_str!("../../tests/fixtures/story-app.yaml"));
+        let nothing = fixture("nothing-needed", include_str!("../../tests/fixtures/nothing-needed.yaml"));
+        let mixed = fixture("denied-and-advisory", include_str!("../../tests/fixtures/denied-and-advisory.yaml"));
+        let found = outside("app.service", &story, &nothing);
+        // CAP_SYS_ADMIN is advisory (no-audit probes): never creep.
+        assert_eq!(
+            found.iter().map(|creep| (creep.capability.as_str(), creep.verdict)).collect::<Vec<_>>(),
+            [("CAP_NET_BIND_SERVICE", "granted")]
+        );
+        assert_eq!(found[0].syscall, "bind");
+        assert!(outside("app.service", &story, &story).is_empty(), "a baseline allows its own use");
+        // Denied attempts outside the baseline are creep with their own verdict.
+        let verdicts: Vec<(String, &str)> =
+            outside("x", &mixed, &nothing).into_iter().map(|creep| (creep.capability, creep.verdict)).collect();
+        assert_eq!(verdicts, [("CAP_CHOWN".to_owned(), "granted"), ("CAP_NET_BIND_SERVICE".to_owned(), "denied")]);
+    }
+}

@@ -279,3 +279,32 @@ fn target_info(name: &str, selectors: &[Selector]) -> TargetInfo {
     }
     info
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(cgroup_id: u64) -> CheckKey {
+        CheckKey { cgroup_id, cap: 5, ret: 0, syscall: 62, uid: 0, flags: 0, _pad: 0, comm: *b"worker\0\0\0\0\0\0\0\0\0\0" }
+    }
+
+    #[test]
+    fn piles_from_several_cgroups_add_up_without_their_cgroup_ids() {
+        let mut pile = Pile::default();
+        let first = CheckStats { count: 10, first_ns: 100, last_ns: 200, call_sites: [7, 0, 0, 0] };
+        let second = CheckStats { count: 5, first_ns: 50, last_ns: 150, call_sites: [9, 7, 0, 0] };
+        pile.add(&key(1), &first, |slot| (slot == 0).then(|| "/etc/a".to_owned()));
+        pile.add(&key(2), &second, |slot| (slot == 0).then(|| "/etc/b".to_owned()));
+        assert_eq!(pile.checks.len(), 1, "one key once the cgroup id is dropped");
+        let stats = pile.checks[&key(0)];
+        assert_eq!((stats.count, stats.first_ns, stats.last_ns), (15, 50, 200));
+        assert_eq!(stats.call_sites, [7, 9, 0, 0], "call sites united, each once");
+        // Paths follow their stack, whichever slot it had.
+        assert_eq!(pile.paths[&(key(0), 7)], "/etc/a");
+        assert_eq!(pile.paths[&(key(0), 9)], "/etc/b");
+        let mut total = Pile::default();
+        total.absorb(&pile);
+        total.absorb(&pile);
+        assert_eq!(total.count(), 30);
+    }
+}

@@ -71,11 +71,12 @@ pub struct WatchOptions {
 
 pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     privileges::check()?;
-    let state = StateDir::open(&options.state_dir)?;
+    let (selectors, filter, armed) = resolve(&options.scope)?;
+    let state = StateDir::at(&options.state_dir);
     let resumed = state.targets()?;
     let previous = state.host()?;
     let baselines = Baselines::new(options.baseline.as_deref(), options.learn, state.baselines()?)?;
-    let (selectors, filter, armed) = resolve(&options.scope)?;
+    state.create()?;
     let mut metrics = Metrics::new();
     let server = match options.listen {
         Some(address) => Some(metrics.listen(address).await?),

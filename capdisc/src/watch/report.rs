@@ -43,7 +43,9 @@ pub fn report(options: &ReportOptions) -> Result<i32, Error> {
     let systemd = systemd_running();
     let mut rows = Vec::new();
     for (name, profile) in &targets {
-        let declared = (systemd && profile.target.unit.is_some())
+        // Only units that run programs have a bounding set (not slices or scopes).
+        let runs_programs = [".service", ".socket", ".mount", ".swap"].iter().any(|suffix| name.ends_with(suffix));
+        let declared = (systemd && runs_programs && profile.target.unit.is_some())
             .then(|| live_view(name).ok().filter(|view| view.load_state == "loaded"))
             .flatten()
             .map(|view| view.bounding);

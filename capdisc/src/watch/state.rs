@@ -36,14 +36,20 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// Opens (creating, mode 0750) the directory and its two subdirectories.
-    pub fn open(root: &Path) -> Result<Self, Error> {
-        for dir in [root.to_owned(), root.join("targets"), root.join("baselines")] {
+    /// The state directory at `root`, read as it is (nothing is created yet: see [`StateDir::create`]).
+    pub fn at(root: &Path) -> Self {
+        Self { root: root.to_owned() }
+    }
+
+    /// Creates (mode 0750) the directory and its two subdirectories, once the arguments are known
+    /// to be good.
+    pub fn create(&self) -> Result<(), Error> {
+        for dir in [self.root.clone(), self.root.join("targets"), self.root.join("baselines")] {
             fs::DirBuilder::new().recursive(true).mode(0o750).create(&dir).map_err(|err| {
                 Error::Usage(format!("cannot create the state directory {}: {err}; give a writable --state-dir", dir.display()))
             })?;
         }
-        Ok(Self { root: root.to_owned() })
+        Ok(())
     }
 
     /// An existing state directory (for `report`).
@@ -99,7 +105,11 @@ fn write_profile(path: &Path, profile: &Profile) -> Result<(), Error> {
 /// Every `*.yaml` profile of a directory, by the target its file name says.
 fn read_profiles(dir: &Path) -> Result<BTreeMap<String, Profile>, Error> {
     let mut profiles = BTreeMap::new();
-    let entries = fs::read_dir(dir).map_err(|err| Error::io(format!("cannot read {}", dir.display()), err))?;
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(profiles),
+        Err(err) => return Err(Error::io(format!("cannot read {}", dir.display()), err)),
+    };
     let mut paths: Vec<PathBuf> =
         entries.flatten().map(|entry| entry.path()).filter(|path| path.extension().is_some_and(|ext| ext == "yaml")).collect();
     paths.sort();

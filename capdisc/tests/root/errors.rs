@@ -86,3 +86,35 @@ fn not_root() {
 }
 
 use std::process::Command;
+
+/// `capdisc watch`: one line, exit 2, and no state directory left behind.
+fn watch_fails_cleanly(args: &[&str], expected: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    let output = capdisc().args(["watch", "-q", "--state-dir"]).arg(&state).args(args).output().expect("run");
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains(expected), "expected `{expected}` in: {text}");
+    assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+    assert!(!state.exists(), "no state directory is created for bad input");
+}
+
+#[test]
+fn watch_needs_a_baseline_a_target_and_a_real_profile() {
+    if skip_without_root() {
+        return;
+    }
+    watch_fails_cleanly(&["--all"], "watch needs a baseline to judge creep against");
+    watch_fails_cleanly(&["--learn", "1h"], "name what to watch");
+    watch_fails_cleanly(&["--cgroup", "/no/such/cgroup", "--learn", "1h"], "no cgroup v2 directory");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "not: [a profile").expect("write");
+    watch_fails_cleanly(&["--all", "--baseline", bad.to_str().expect("utf-8")], "bad.yaml");
+    let output = capdisc().args(["watch", "--all", "--learn", "0s"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("longer than 0"), "{}", stderr(&output));
+    let output = capdisc().args(["report", "--state-dir", "/no/such/dir"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is not a capdisc watch state directory"), "{}", stderr(&output));
+}

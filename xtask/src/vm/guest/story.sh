@@ -219,7 +219,10 @@ creep_entries() { journalctl -u creep.service --no-pager -o cat | grep 'outside 
 wait_secs 60 sh -c "journalctl -u creep.service --no-pager -o cat | grep 'outside its baseline' | grep -q CAP_KILL"
 say step12-journal "$(creep_entries | head -n 1)"
 # The entry's own fields: its MESSAGE_ID and priority (4, warning).
-journalctl -u creep.service --no-pager -o export | grep -A20 "^MESSAGE_ID=$creep_id" | grep -q '^PRIORITY=4' && say step12-fields found
+# (export format: one entry per paragraph, fields in any order)
+journalctl -u creep.service --no-pager -o export \
+    | awk -v RS= -v id="MESSAGE_ID=$creep_id" 'index($0, id) && /(^|\n)PRIORITY=4(\n|$)/ { found = 1 } END { exit !found }' \
+    && say step12-fields found
 kill_series='capdisc_capability_checks_total{target="creep.service",capability="CAP_KILL",verdict="granted"}'
 kill_count() { curl -s --max-time 5 http://127.0.0.1:9733/metrics | grep -F "$kill_series" | awk '{print $2}'; }
 rm /run/creep-now
