@@ -109,11 +109,14 @@ pub struct CheckKey {
 pub struct CheckStats {
     /// Number of checks (atomically incremented).
     pub count: u64,
-    /// `bpf_ktime_get_boot_ns` of the first and last check.
+    /// `bpf_ktime_get_boot_ns` of the first and last check (the last to within a jiffy: the
+    /// clock is read again only when `jiffies` moved since, see `last_jiffies`).
     pub first_ns: u64,
     pub last_ns: u64,
     /// Distinct kernel stack ids seen (0 = empty slot; ids are stored +1).
     pub call_sites: [u32; CALL_SITE_SLOTS],
+    /// `bpf_jiffies64` when `last_ns` was read (kernel-side bookkeeping).
+    pub last_jiffies: u64,
 }
 
 /// Key of a sampled path: the aggregation key and the call-site slot (index into

@@ -60,6 +60,10 @@ pub static TARGET_CGROUP_LEVEL: u32 = 0;
 /// `SINGLE_STATE`). 0: look the ancestor up in `CGROUPS`.
 #[unsafe(no_mangle)]
 pub static SINGLE_CGROUP: u64 = 0;
+/// Read the clock for a key's `last_ns` only when `bpf_jiffies64` moved since it was last read
+/// (a plain load instead of a clock read on almost every check; `last_ns` to within a jiffy).
+#[unsafe(no_mangle)]
+pub static JIFFY_CLOCK: u32 = 0;
 /// `capdisc trace`: stream events instead of aggregating.
 #[unsafe(no_mangle)]
 pub static STREAM: u32 = 0;

@@ -7,7 +7,7 @@ use core::intrinsics::{atomic_xadd, AtomicOrdering};
 use aya_ebpf::{
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-        generated::{bpf_get_current_task_btf, bpf_ktime_get_boot_ns, bpf_task_pt_regs},
+        generated::{bpf_get_current_task_btf, bpf_jiffies64, bpf_ktime_get_boot_ns, bpf_task_pt_regs},
     },
     programs::tracing::StackIdContext,
     EbpfContext,
@@ -17,7 +17,10 @@ use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckStats, PathKey, CAL
 
 use crate::{
     filter::current_target,
-    maps::{bump, constant, CHECKS, INIT_USER_NS, PATHS, PATH_SCRATCH, SELF_TGID, STACKS, STREAM, STREAM_STACKS, TASK_COMM_OFFSET, USERNS},
+    maps::{
+        bump, constant, CHECKS, INIT_USER_NS, JIFFY_CLOCK, PATHS, PATH_SCRATCH, SELF_TGID, STACKS, STREAM, STREAM_STACKS, TASK_COMM_OFFSET,
+        USERNS,
+    },
     path::read_syscall_path,
     stream,
 };
@@ -86,12 +89,13 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         stream::emit(ctx, &key, check.cred, with_stack, task);
         return;
     }
-    let now = unsafe { bpf_ktime_get_boot_ns() };
+    let jiffies = if constant(&JIFFY_CLOCK) != 0 { unsafe { bpf_jiffies64() } } else { 0 };
     if let Some(stats) = CHECKS.get_ptr_mut(&key) {
-        count(ctx, stats, now, &key, task);
+        count(ctx, stats, jiffies, &key, task);
         return;
     }
-    let fresh = CheckStats { count: 1, first_ns: now, last_ns: now, call_sites: [0; CALL_SITE_SLOTS] };
+    let now = unsafe { bpf_ktime_get_boot_ns() };
+    let fresh = CheckStats { count: 1, first_ns: now, last_ns: now, call_sites: [0; CALL_SITE_SLOTS], last_jiffies: jiffies };
     // BPF_NOEXIST: when another CPU inserted the key meanwhile, count into its entry.
     match CHECKS.insert(&key, &fresh, 1) {
         Ok(()) => {
@@ -100,7 +104,7 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
             }
         }
         Err(_) => match CHECKS.get_ptr_mut(&key) {
-            Some(stats) => count(ctx, stats, now, &key, task),
+            Some(stats) => count(ctx, stats, jiffies, &key, task),
             None => {
                 if bump(counter::CHECKS_MAP_FULL) == 0 {
                     warn!(ctx, "capdisc: CHECKS map full, new kinds of checks are counted as lost");
@@ -111,12 +115,17 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
 }
 
 #[inline(always)]
-fn count<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, now: u64, key: &CheckKey, task: *const u8) {
+fn count<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, jiffies: u64, key: &CheckKey, task: *const u8) {
     let seen = unsafe {
         let seen = (*stats).count;
         // An atomic add: two CPUs counting the same key must not lose increments.
         atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).count, 1);
-        (*stats).last_ns = now;
+        // The clock only when a jiffy passed since it was read for this key (every time without
+        // JIFFY_CLOCK).
+        if constant(&JIFFY_CLOCK) == 0 || (*stats).last_jiffies != jiffies {
+            (*stats).last_ns = bpf_ktime_get_boot_ns();
+            (*stats).last_jiffies = jiffies;
+        }
         seen
     };
     if seen & seen.wrapping_sub(1) == 0 {

@@ -1,6 +1,13 @@
 use clap::Parser;
 
 fn main() {
+    // Large transient buffers (kernel BTF parsed at load, /proc/kallsyms) are mmap'd and go back
+    // to the system when freed; glibc would otherwise raise its threshold after the first and
+    // keep them in the heap, resident (peak RSS 29.6 -> 24.4 MB for `record -- true`).
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
     let cli = capdisc::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -5,9 +5,10 @@
 //! - the hook's floor: an empty program on the raw, then on the classic `cap_capable` tracepoint,
 //! - under `capdisc record --backend B` for every backend this kernel offers (the workload is the
 //!   target: filter, key, count),
-//! - the per-check cuts, on the backend auto chooses: without them
-//!   (`CAPDISC_PER_CHECK_CUTS=none`: the target cgroup looked up in a hash map) and with them
-//!   (the default: one compare against the single target cgroup, its state in an array slot),
+//! - the per-check cuts one by one, on the backend auto chooses: without any
+//!   (`CAPDISC_PER_CHECK_CUTS=none`), with one compare against the single target cgroup instead
+//!   of a hash lookup (`cgroup`), and with all (the default: also the clock read for `last_ns`
+//!   only when `jiffies` moved),
 //! - while capdisc records another target (the cost a non-target process pays): a `--pid`
 //!   (a pid-set lookup) and a `--cgroup` (one compare),
 //! - under bpftrace `@[args->cap, args->ret] = count()` on the classic tracepoint (the plain
@@ -64,7 +65,7 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
         .collect();
     let mut modes: Vec<String> = vec!["untraced".into(), "floor raw_tp".into(), "floor tracepoint".into()];
     if let Some(auto) = backends.first() {
-        modes.push(format!("capdisc {auto} cuts=none"));
+        modes.extend([format!("capdisc {auto} cuts=none"), format!("capdisc {auto} cuts=cgroup")]);
     }
     modes.extend(backends.iter().map(|backend| format!("capdisc {backend}")));
     modes.extend(["capdisc other pid".to_owned(), "capdisc other cgroup".to_owned(), "bpftrace".to_owned()]);
@@ -84,8 +85,14 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
         println!("{mode:<26} {value:>12.1} {:>9.2}x", value / medians[0]);
     }
     if let Some(auto) = backends.first() {
-        if let (Some(none), Some(all)) = (value(&format!("capdisc {auto} cuts=none")), value(&format!("capdisc {auto}"))) {
-            println!("\nper-check cuts on {auto}: single-cgroup compare {:+.1} ns/check", all - none);
+        let (none, cgroup, all) =
+            (value(&format!("capdisc {auto} cuts=none")), value(&format!("capdisc {auto} cuts=cgroup")), value(&format!("capdisc {auto}")));
+        if let (Some(none), Some(cgroup), Some(all)) = (none, cgroup, all) {
+            println!(
+                "\nper-check cuts on {auto}: single-cgroup compare {:+.1} ns/check, clock only when jiffies moved {:+.1} ns/check",
+                cgroup - none,
+                all - cgroup
+            );
         }
     }
 
@@ -249,7 +256,7 @@ fn capdisc_elsewhere(capdisc: &Path, target: &[String]) -> Result<Child> {
 }
 
 fn bpftrace() -> Result<Child> {
-    Ok(Command::new("bpftrace").args(["-e", PEER_PROGRAM]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?)
+    Ok(Command::new("bpftrace").args(["-B", "none", "-e", PEER_PROGRAM]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?)
 }
 
 /// Waits for `ready` on the child's output, runs `body`, then stops the child with SIGINT.

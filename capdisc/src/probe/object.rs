@@ -30,17 +30,23 @@ impl Default for MapLimits {
     }
 }
 
-/// The cuts made to the per-check path, measured by `cargo xtask bench` against the path
-/// without them: one compare instead of a map lookup when there is a single target cgroup.
-/// On; `CAPDISC_PER_CHECK_CUTS=none` (the bench's variant) turns it off.
+/// The cuts made to the per-check path, each measured by `cargo xtask bench` against the path
+/// without it: one compare instead of a map lookup when there is a single target cgroup, and the
+/// clock read for `last_ns` only when `jiffies` moved. All on; `CAPDISC_PER_CHECK_CUTS=none`
+/// turns both off, `cgroup` keeps only the first (the bench's variants).
 #[derive(Clone, Copy, Debug)]
 struct PerCheckCuts {
     single_cgroup: bool,
+    jiffy_clock: bool,
 }
 
 impl PerCheckCuts {
     fn from_env() -> Self {
-        Self { single_cgroup: std::env::var("CAPDISC_PER_CHECK_CUTS").as_deref() != Ok("none") }
+        match std::env::var("CAPDISC_PER_CHECK_CUTS").as_deref() {
+            Ok("none") => Self { single_cgroup: false, jiffy_clock: false },
+            Ok("cgroup") => Self { single_cgroup: true, jiffy_clock: false },
+            _ => Self { single_cgroup: true, jiffy_clock: true },
+        }
     }
 }
 
@@ -107,12 +113,14 @@ impl Probes {
         let limits = config.limits;
         let cuts = PerCheckCuts::from_env();
         let single_cgroup = if cuts.single_cgroup { config.single_cgroup.unwrap_or(0) } else { 0 };
+        let jiffy_clock = u32::from(cuts.jiffy_clock);
         let (task_pid, bprm_filename) = (layout.task_pid.unwrap_or(0), layout.bprm_filename.unwrap_or(0));
         let mut loader = EbpfLoader::new();
         loader
             .override_global("MODE", &config.mode, true)
             .override_global("TARGET_CGROUP_LEVEL", &config.cgroup_level, true)
             .override_global("SINGLE_CGROUP", &single_cgroup, true)
+            .override_global("JIFFY_CLOCK", &jiffy_clock, true)
             .override_global("STREAM", &stream, true)
             .override_global("STREAM_STACKS", &stream_stacks, true)
             .map_max_entries("EVENTS", ring_bytes)
