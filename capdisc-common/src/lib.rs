@@ -119,6 +119,25 @@ pub struct CheckStats {
     pub last_jiffies: u64,
 }
 
+/// The last key a CPU counted, with the checks counted here and not yet added to its `CHECKS`
+/// entry (a per-CPU memo: a repeat of the same key is a compare and an increment, not a hash
+/// update). Flushed into `CHECKS` when the CPU counts another key, when `jiffies` moved, and on
+/// the 1st, 2nd, 4th... check of the key (its call-site samples). Readers add `pending` to the
+/// key's count.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CheckMemo {
+    pub key: CheckKey,
+    /// Checks of `key` counted here only.
+    pub pending: u64,
+    /// The key's count as this CPU last saw it in `CHECKS` (for the sampling schedule).
+    pub base: u64,
+    /// `jiffies` at the last flush.
+    pub jiffies: u64,
+    /// 1 when `key` is set.
+    pub valid: u64,
+}
+
 /// Key of a sampled path: the aggregation key and the call-site slot (index into
 /// [`CheckStats::call_sites`]) whose sample it was taken with.
 #[repr(C)]
@@ -197,6 +216,7 @@ mod pod {
     // SAFETY: all of these are plain #[repr(C)] data with explicit padding and no pointers.
     unsafe impl aya::Pod for super::CheckKey {}
     unsafe impl aya::Pod for super::CheckStats {}
+    unsafe impl aya::Pod for super::CheckMemo {}
     unsafe impl aya::Pod for super::PendingCheck {}
     unsafe impl aya::Pod for super::ExePath {}
     unsafe impl aya::Pod for super::TraceEvent {}

@@ -5,11 +5,14 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, PerCpuArray, RingBuf, StackTrace},
 };
-use capdisc_common::{counter, CheckKey, CheckStats, ExePath, PathKey, PathSample, PendingCheck, COMM_LEN, PATH_ARGS_SYSCALLS};
+use capdisc_common::{counter, CheckKey, CheckMemo, CheckStats, ExePath, PathKey, PathSample, PendingCheck, COMM_LEN, PATH_ARGS_SYSCALLS};
 
 /// Aggregated checks: the recording itself.
 #[map]
 pub static CHECKS: HashMap<CheckKey, CheckStats> = HashMap::with_max_entries(1, 0);
+/// Per CPU: the last key counted and its checks not yet in `CHECKS` (see `CheckMemo`).
+#[map]
+pub static MEMO: PerCpuArray<CheckMemo> = PerCpuArray::with_max_entries(1, 0);
 /// Sampled kernel stacks, referenced by `CheckStats::call_sites`.
 #[map]
 pub static STACKS: StackTrace = StackTrace::with_max_entries(1, 0);
@@ -64,6 +67,9 @@ pub static SINGLE_CGROUP: u64 = 0;
 /// (a plain load instead of a clock read on almost every check; `last_ns` to within a jiffy).
 #[unsafe(no_mangle)]
 pub static JIFFY_CLOCK: u32 = 0;
+/// Count repeats of a CPU's last key in `MEMO` (see `CheckMemo`).
+#[unsafe(no_mangle)]
+pub static USE_MEMO: u32 = 0;
 /// `capdisc trace`: stream events instead of aggregating.
 #[unsafe(no_mangle)]
 pub static STREAM: u32 = 0;
@@ -86,6 +92,11 @@ pub static TP_CRED_OFFSET: u32 = 0;
 /// Offset of `comm` in `struct task_struct` (from kernel BTF; 0 = unknown, use the helper).
 #[unsafe(no_mangle)]
 pub static TASK_COMM_OFFSET: u32 = 0;
+/// Offsets of `task_struct.cred` and `cred.uid` (from kernel BTF; 0 = unknown, use the helper).
+#[unsafe(no_mangle)]
+pub static TASK_CRED_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static CRED_UID_OFFSET: u32 = 0;
 /// Offsets in `struct cred` (from kernel BTF; 0 = unknown): euid, then inheritable, permitted,
 /// effective, bounding and ambient sets.
 #[unsafe(no_mangle)]

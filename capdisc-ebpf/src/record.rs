@@ -13,13 +13,13 @@ use aya_ebpf::{
     EbpfContext,
 };
 use aya_log_ebpf::warn;
-use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckStats, PathKey, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL};
+use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckMemo, CheckStats, PathKey, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL};
 
 use crate::{
     filter::current_target,
     maps::{
-        bump, constant, CHECKS, INIT_USER_NS, JIFFY_CLOCK, PATHS, PATH_SCRATCH, SELF_TGID, STACKS, STREAM, STREAM_STACKS, TASK_COMM_OFFSET,
-        USERNS,
+        bump, constant, CHECKS, CRED_UID_OFFSET, INIT_USER_NS, JIFFY_CLOCK, MEMO, PATHS, PATH_SCRATCH, SELF_TGID, STACKS, STREAM,
+        STREAM_STACKS, TASK_COMM_OFFSET, TASK_CRED_OFFSET, USERNS, USE_MEMO,
     },
     path::read_syscall_path,
     stream,
@@ -75,7 +75,7 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         cap: check.cap,
         ret: check.ret,
         syscall: current_syscall(task),
-        uid: bpf_get_current_uid_gid() as u32,
+        uid: current_uid(task),
         flags: key_flags,
         _pad: 0,
         comm: current_comm(task),
@@ -90,8 +90,19 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         return;
     }
     let jiffies = if constant(&JIFFY_CLOCK) != 0 { unsafe { bpf_jiffies64() } } else { 0 };
+    let memo = if constant(&USE_MEMO) != 0 { MEMO.get_ptr_mut(0) } else { None };
+    if let Some(memo) = memo {
+        if unsafe { (*memo).valid != 0 && same_key(&(*memo).key, &key) } {
+            count_in_memo(ctx, memo, jiffies, &key, task);
+            return;
+        }
+        flush_memo(memo);
+    }
     if let Some(stats) = CHECKS.get_ptr_mut(&key) {
         count(ctx, stats, jiffies, &key, task);
+        if let Some(memo) = memo {
+            take_memo(memo, &key, stats, jiffies);
+        }
         return;
     }
     let now = unsafe { bpf_ktime_get_boot_ns() };
@@ -101,6 +112,9 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         Ok(()) => {
             if let Some(stats) = CHECKS.get_ptr_mut(&key) {
                 sample_call_site(ctx, stats, &key, task);
+                if let Some(memo) = memo {
+                    take_memo(memo, &key, stats, jiffies);
+                }
             }
         }
         Err(_) => match CHECKS.get_ptr_mut(&key) {
@@ -130,6 +144,90 @@ fn count<C: StackIdContext>(ctx: &C, stats: *mut CheckStats, jiffies: u64, key: 
     };
     if seen & seen.wrapping_sub(1) == 0 {
         sample_call_site(ctx, stats, key, task);
+    }
+}
+
+/// Whether two keys are the same (six 8-byte compares).
+#[inline(always)]
+fn same_key(a: &CheckKey, b: &CheckKey) -> bool {
+    let (a, b) = unsafe { (&*(a as *const CheckKey as *const [u64; 6]), &*(b as *const CheckKey as *const [u64; 6])) };
+    a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5]
+}
+
+/// A repeat of the CPU's last key: counted in the memo; flushed into `CHECKS` when a jiffy passed
+/// (`last_ns`) or the check is one to sample (1st, 2nd, 4th...).
+#[inline(always)]
+fn count_in_memo<C: StackIdContext>(ctx: &C, memo: *mut CheckMemo, jiffies: u64, key: &CheckKey, task: *const u8) {
+    unsafe {
+        let seen = (*memo).base + (*memo).pending;
+        (*memo).pending += 1;
+        let sample = seen & seen.wrapping_sub(1) == 0;
+        if (*memo).jiffies == jiffies && !sample {
+            return;
+        }
+        let Some(stats) = CHECKS.get_ptr_mut(key) else {
+            // The entry went (userspace deleted it): re-created with what the memo holds.
+            flush_memo(memo);
+            return;
+        };
+        let pending = (*memo).pending;
+        atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).count, pending);
+        (*memo).pending = 0;
+        // (The add's own result is not available on every BPF CPU version; a plain read is
+        // enough for the sampling schedule.)
+        (*memo).base = (*stats).count;
+        (*memo).jiffies = jiffies;
+        (*stats).last_ns = bpf_ktime_get_boot_ns();
+        (*stats).last_jiffies = jiffies;
+        if sample {
+            sample_call_site(ctx, stats, key, task);
+        }
+    }
+}
+
+/// Adds the memo's pending checks to its key's entry (re-created if userspace deleted it, so
+/// nothing counted is lost) and empties the memo.
+#[inline(always)]
+fn flush_memo(memo: *mut CheckMemo) {
+    unsafe {
+        if (*memo).valid == 0 {
+            return;
+        }
+        (*memo).valid = 0;
+        let pending = (*memo).pending;
+        if pending == 0 {
+            return;
+        }
+        (*memo).pending = 0;
+        let key = (*memo).key;
+        match CHECKS.get_ptr_mut(&key) {
+            Some(stats) => {
+                atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).count, pending);
+            }
+            None => {
+                let now = bpf_ktime_get_boot_ns();
+                let fresh = CheckStats { count: pending, first_ns: now, last_ns: now, call_sites: [0; CALL_SITE_SLOTS], last_jiffies: 0 };
+                if CHECKS.insert(&key, &fresh, 1).is_err() {
+                    if let Some(stats) = CHECKS.get_ptr_mut(&key) {
+                        atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).count, pending);
+                    } else {
+                        bump(counter::CHECKS_MAP_FULL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The key just counted in `CHECKS` becomes the CPU's memo.
+#[inline(always)]
+fn take_memo(memo: *mut CheckMemo, key: &CheckKey, stats: *mut CheckStats, jiffies: u64) {
+    unsafe {
+        (*memo).key = *key;
+        (*memo).pending = 0;
+        (*memo).base = (*stats).count;
+        (*memo).jiffies = jiffies;
+        (*memo).valid = 1;
     }
 }
 
@@ -183,6 +281,24 @@ fn learn_init_user_ns(target_ns: u64) {
                 *slot = target_ns;
             }
         }
+    }
+}
+
+/// The current task's real uid: two direct loads through the BTF task pointer (`task->cred`,
+/// then `cred->uid`) when userspace found both offsets in kernel BTF, the helper otherwise (the
+/// same value: the helper maps the kuid into the initial user namespace, where it is itself).
+#[inline(always)]
+fn current_uid(task: *const u8) -> u32 {
+    let (cred_offset, uid_offset) = (constant(&TASK_CRED_OFFSET) as usize, constant(&CRED_UID_OFFSET) as usize);
+    if cred_offset == 0 || uid_offset == 0 || task.is_null() {
+        return bpf_get_current_uid_gid() as u32;
+    }
+    unsafe {
+        let cred = core::ptr::read_volatile(task.add(cred_offset) as *const *const u8);
+        if cred.is_null() {
+            return bpf_get_current_uid_gid() as u32;
+        }
+        core::ptr::read_volatile(cred.add(uid_offset) as *const u32)
     }
 }
 

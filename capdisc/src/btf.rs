@@ -122,6 +122,9 @@ pub struct KernelLayout {
     /// Offsets of `task_struct.pid` and `linux_binprm.filename` (the raw task-tracking programs).
     pub task_pid: Option<u32>,
     pub bprm_filename: Option<u32>,
+    /// Offsets of `task_struct.cred` and `cred.uid` (the key's uid by direct loads).
+    pub task_cred: Option<u32>,
+    pub cred_uid: Option<u32>,
 }
 
 impl KernelLayout {
@@ -145,6 +148,8 @@ impl KernelLayout {
             cap_capable_arity: function_arity(&data, "cap_capable"),
             task_pid: task.as_ref().and_then(|members| members.get("pid").copied()),
             bprm_filename: struct_members(&data, "linux_binprm").and_then(|members| members.get("filename").copied()),
+            task_cred: task.as_ref().and_then(|members| members.get("cred").copied()),
+            cred_uid: struct_members(&data, "cred").and_then(|members| members.get("uid").copied()),
         }
     }
 }
@@ -168,6 +173,8 @@ mod tests {
         assert!(layout.task_comm.is_some_and(|offset| offset > 0));
         assert!(layout.task_pid.is_some_and(|offset| offset > 0));
         assert!(layout.bprm_filename.is_some_and(|offset| offset > 0));
+        assert!(layout.task_cred.is_some_and(|offset| offset > 0));
+        assert!(layout.cred_uid.is_some_and(|offset| offset > 0));
         assert_eq!(layout.cap_capable_arity, Some(4));
     }
 }

@@ -7,8 +7,8 @@
 //!   target: filter, key, count),
 //! - the per-check cuts one by one, on the backend auto chooses: without any
 //!   (`CAPDISC_PER_CHECK_CUTS=none`), with one compare against the single target cgroup instead
-//!   of a hash lookup (`cgroup`), and with all (the default: also the clock read for `last_ns`
-//!   only when `jiffies` moved),
+//!   of a hash lookup (`cgroup`), with the clock read for `last_ns` only when `jiffies` moved
+//!   too (`jiffies`), and with all (the default: also the per-CPU memo of the last key),
 //! - while capdisc records another target (the cost a non-target process pays): a `--pid`
 //!   (a pid-set lookup) and a `--cgroup` (one compare),
 //! - under bpftrace `@[args->cap, args->ret] = count()` on the classic tracepoint (the plain
@@ -65,7 +65,7 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
         .collect();
     let mut modes: Vec<String> = vec!["untraced".into(), "floor raw_tp".into(), "floor tracepoint".into()];
     if let Some(auto) = backends.first() {
-        modes.extend([format!("capdisc {auto} cuts=none"), format!("capdisc {auto} cuts=cgroup")]);
+        modes.extend(["none", "cgroup", "jiffies"].map(|cuts| format!("capdisc {auto} cuts={cuts}")));
     }
     modes.extend(backends.iter().map(|backend| format!("capdisc {backend}")));
     modes.extend(["capdisc other pid".to_owned(), "capdisc other cgroup".to_owned(), "bpftrace".to_owned()]);
@@ -85,13 +85,15 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
         println!("{mode:<26} {value:>12.1} {:>9.2}x", value / medians[0]);
     }
     if let Some(auto) = backends.first() {
-        let (none, cgroup, all) =
-            (value(&format!("capdisc {auto} cuts=none")), value(&format!("capdisc {auto} cuts=cgroup")), value(&format!("capdisc {auto}")));
-        if let (Some(none), Some(cgroup), Some(all)) = (none, cgroup, all) {
+        let cut = |name: &str| value(&format!("capdisc {auto} cuts={name}"));
+        if let (Some(none), Some(cgroup), Some(jiffies), Some(all)) =
+            (cut("none"), cut("cgroup"), cut("jiffies"), value(&format!("capdisc {auto}")))
+        {
             println!(
-                "\nper-check cuts on {auto}: single-cgroup compare {:+.1} ns/check, clock only when jiffies moved {:+.1} ns/check",
+                "\nper-check cuts on {auto}: single-cgroup compare {:+.1} ns/check, clock only when jiffies moved {:+.1}, per-CPU memo of the last key {:+.1}",
                 cgroup - none,
-                all - cgroup
+                jiffies - cgroup,
+                all - jiffies
             );
         }
     }

@@ -56,6 +56,29 @@ impl Backend {
         matches!(self, Backend::Fexit | Backend::Kprobe)
     }
 
+    /// Detaches and unloads this backend's programs (the maps stay readable): nothing counts
+    /// after it, so a final reading is exact.
+    pub(super) fn detach(self, ebpf: &mut Ebpf) {
+        fn unload<T>(ebpf: &mut Ebpf, name: &'static str, unload: impl FnOnce(&mut T) -> Result<(), aya::programs::ProgramError>)
+        where
+            for<'a> &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+        {
+            if let Ok(program) = program::<T>(ebpf, name) {
+                let _ = unload(program);
+            }
+        }
+        match self {
+            Backend::Fexit => unload::<FExit>(ebpf, "capdisc_fexit", FExit::unload),
+            Backend::Kprobe => {
+                unload::<KProbe>(ebpf, "capdisc_kprobe", KProbe::unload);
+                unload::<KProbe>(ebpf, "capdisc_kretprobe", KProbe::unload);
+            }
+            Backend::RawTp => unload::<RawTracePoint>(ebpf, "capdisc_raw_tp", RawTracePoint::unload),
+            Backend::TpBtf => unload::<BtfTracePoint>(ebpf, "capdisc_tp_btf", BtfTracePoint::unload),
+            Backend::Tracepoint => unload::<TracePoint>(ebpf, "capdisc_tracepoint", TracePoint::unload),
+        }
+    }
+
     /// Loads and attaches this backend's programs, or says why it cannot be used here.
     pub(super) fn attach(self, ebpf: &mut Ebpf, tracefs: &Path, layout: &KernelLayout) -> Result<(), AttachError> {
         match self {

@@ -6,13 +6,16 @@ use aya::{
     maps::{HashMap as BpfHashMap, PerCpuArray, StackTraceMap},
     Ebpf,
 };
-use capdisc_common::{counter, CheckKey, CheckStats, ExePath, PathKey, PathSample, COMM_LEN};
+use capdisc_common::{counter, CheckKey, CheckMemo, CheckStats, ExePath, PathKey, PathSample, COMM_LEN};
 
 use crate::error::Error;
 
 #[derive(Default)]
 pub struct Drained {
+    /// Aggregated checks, the per-CPU memos' pending checks added (see [`memo`]).
     pub checks: Vec<(CheckKey, CheckStats)>,
+    /// Keys some CPU's memo held, with the checks it had not flushed yet (already in `checks`).
+    pub memo: Vec<(CheckKey, u64)>,
     /// Stack id -> instruction pointers, innermost first.
     pub stacks: HashMap<u32, Vec<u64>>,
     /// `capdisc_common::counter` slots, summed over CPUs.
@@ -23,8 +26,18 @@ pub struct Drained {
     pub paths: HashMap<(CheckKey, u32), String>,
 }
 
+/// Reads everything. `CHECKS` is read before the memos: a flush between the two reads can only
+/// make a pending count missing from this reading (it shows in the next), never counted twice.
+/// With the backend stopped first (`Probes::stop`), the reading is exact.
 pub fn drain(ebpf: &Ebpf) -> Result<Drained, Error> {
     let mut drained = Drained { checks: checks(ebpf)?, ..Drained::default() };
+    drained.memo = memo(ebpf)?;
+    for (key, pending) in &drained.memo {
+        match drained.checks.iter_mut().find(|(known, _)| known == key) {
+            Some((_, stats)) => stats.count += pending,
+            None => drained.checks.push((*key, CheckStats { count: *pending, ..CheckStats::default() })),
+        }
+    }
     let stack_ids: Vec<u32> =
         drained.checks.iter().flat_map(|(_, stats)| stats.call_sites).filter(|id| *id != 0).map(|id| id - 1).collect();
     let stacks = StackTraceMap::try_from(map(ebpf, "STACKS")?).map_err(|err| Error::io("cannot open map STACKS", err))?;
@@ -58,6 +71,14 @@ pub fn checks(ebpf: &Ebpf) -> Result<Vec<(CheckKey, CheckStats)>, Error> {
     let checks: BpfHashMap<_, CheckKey, CheckStats> =
         BpfHashMap::try_from(map(ebpf, "CHECKS")?).map_err(|err| Error::io("cannot open map CHECKS", err))?;
     Ok(checks.iter().flatten().collect())
+}
+
+/// Every CPU's memo that holds checks not yet in `CHECKS`: (key, pending).
+pub fn memo(ebpf: &Ebpf) -> Result<Vec<(CheckKey, u64)>, Error> {
+    let array: PerCpuArray<_, CheckMemo> =
+        PerCpuArray::try_from(map(ebpf, "MEMO")?).map_err(|err| Error::io("cannot open map MEMO", err))?;
+    let values = array.get(&0, 0).map_err(|err| Error::io("cannot read map MEMO", err))?;
+    Ok(values.iter().filter(|memo| memo.valid != 0 && memo.pending > 0).map(|memo| (memo.key, memo.pending)).collect())
 }
 
 pub fn counters(ebpf: &Ebpf) -> Result<[u64; counter::SLOTS as usize], Error> {

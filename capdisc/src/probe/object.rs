@@ -31,22 +31,26 @@ impl Default for MapLimits {
 }
 
 /// The cuts made to the per-check path, each measured by `cargo xtask bench` against the path
-/// without it: one compare instead of a map lookup when there is a single target cgroup, and the
-/// clock read for `last_ns` only when `jiffies` moved. All on; `CAPDISC_PER_CHECK_CUTS=none`
-/// turns both off, `cgroup` keeps only the first (the bench's variants).
+/// without it: one compare instead of a map lookup when there is a single target cgroup; the
+/// clock read for `last_ns` only when `jiffies` moved; a per-CPU memo of the last key (a repeat
+/// is a compare and an increment). All on; `CAPDISC_PER_CHECK_CUTS=none|cgroup|jiffies` (the
+/// bench's variants) keeps none, the first, the first two.
 #[derive(Clone, Copy, Debug)]
 struct PerCheckCuts {
     single_cgroup: bool,
     jiffy_clock: bool,
+    memo: bool,
 }
 
 impl PerCheckCuts {
     fn from_env() -> Self {
-        match std::env::var("CAPDISC_PER_CHECK_CUTS").as_deref() {
-            Ok("none") => Self { single_cgroup: false, jiffy_clock: false },
-            Ok("cgroup") => Self { single_cgroup: true, jiffy_clock: false },
-            _ => Self { single_cgroup: true, jiffy_clock: true },
-        }
+        let (single_cgroup, jiffy_clock, memo) = match std::env::var("CAPDISC_PER_CHECK_CUTS").as_deref() {
+            Ok("none") => (false, false, false),
+            Ok("cgroup") => (true, false, false),
+            Ok("jiffies") => (true, true, false),
+            _ => (true, true, true),
+        };
+        Self { single_cgroup, jiffy_clock, memo }
     }
 }
 
@@ -83,6 +87,11 @@ pub struct Probes {
 }
 
 impl Probes {
+    /// Stops counting (the backend detached, the maps kept): what is drained afterwards is exact.
+    pub fn stop(&mut self) {
+        self.backend.detach(&mut self.ebpf);
+    }
+
     pub fn load(choice: BackendChoice, config: &ProbeConfig) -> Result<Self, Error> {
         let tracefs = tracefs::ensure_mounted()?;
         let fork = tracefs::Format::read(&tracefs.0, "sched", "sched_process_fork")?;
@@ -114,13 +123,16 @@ impl Probes {
         let cuts = PerCheckCuts::from_env();
         let single_cgroup = if cuts.single_cgroup { config.single_cgroup.unwrap_or(0) } else { 0 };
         let jiffy_clock = u32::from(cuts.jiffy_clock);
+        let use_memo = u32::from(cuts.memo);
         let (task_pid, bprm_filename) = (layout.task_pid.unwrap_or(0), layout.bprm_filename.unwrap_or(0));
+        let (task_cred, cred_uid) = (layout.task_cred.unwrap_or(0), layout.cred_uid.unwrap_or(0));
         let mut loader = EbpfLoader::new();
         loader
             .override_global("MODE", &config.mode, true)
             .override_global("TARGET_CGROUP_LEVEL", &config.cgroup_level, true)
             .override_global("SINGLE_CGROUP", &single_cgroup, true)
             .override_global("JIFFY_CLOCK", &jiffy_clock, true)
+            .override_global("USE_MEMO", &use_memo, true)
             .override_global("STREAM", &stream, true)
             .override_global("STREAM_STACKS", &stream_stacks, true)
             .map_max_entries("EVENTS", ring_bytes)
@@ -131,6 +143,8 @@ impl Probes {
             .override_global("TP_TARGET_NS_OFFSET", &ns_offset, true)
             .override_global("TP_CRED_OFFSET", &cred_offset, true)
             .override_global("TASK_COMM_OFFSET", &task_comm, true)
+            .override_global("TASK_CRED_OFFSET", &task_cred, true)
+            .override_global("CRED_UID_OFFSET", &cred_uid, true)
             .override_global("CRED_EUID_OFFSET", &cred[0], true)
             .override_global("CRED_INH_OFFSET", &cred[1], true)
             .override_global("CRED_PRM_OFFSET", &cred[2], true)

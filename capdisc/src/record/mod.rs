@@ -68,6 +68,7 @@ pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Un
     let mut live = LiveLine::new(options.quiet);
     let ended = session.wait_until(target, options.duration, live.enabled(), &mut live, until).await?;
     live.clear();
+    session.probes.stop();
     let drained = drain(&session.probes.ebpf)?;
     let (backend, selection, started) = (session.probes.backend, session.probes.selection.clone(), session.started);
     drop(session);

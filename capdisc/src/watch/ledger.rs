@@ -184,13 +184,20 @@ impl Ledger {
         }
         let mut live: HashMap<String, Pile> = HashMap::new();
         let mut forget: Vec<CheckKey> = Vec::new();
+        // A key some CPU's memo holds is counted live until the memo flushes it (see
+        // `CheckMemo`); a gone cgroup's key no memo holds can gain nothing more: it is read
+        // again (a flush between the two readings of the drain may have added to it) and folded.
+        let in_memo: HashSet<CheckKey> = drained.memo.iter().map(|(key, _)| *key).collect();
         for (key, stats) in &drained.checks {
             let path_of_slot = |slot: u32| drained.paths.get(&(*key, slot)).cloned();
             match self.attribute(key.cgroup_id) {
                 None => forget.push(*key),
-                Some(target) if live_cgroups.contains(key.cgroup_id) => live.entry(target).or_default().add(key, stats, path_of_slot),
+                Some(target) if live_cgroups.contains(key.cgroup_id) || in_memo.contains(key) => {
+                    live.entry(target).or_default().add(key, stats, path_of_slot)
+                }
                 Some(target) => {
-                    self.target_mut(&target).folded.add(key, stats, path_of_slot);
+                    let last = reread(ebpf, key)?.unwrap_or(*stats);
+                    self.target_mut(&target).folded.add(key, &last, path_of_slot);
                     forget.push(*key);
                 }
             }
@@ -243,6 +250,13 @@ impl Ledger {
             None => run,
         })
     }
+}
+
+/// One key's entry as the kernel holds it now.
+fn reread(ebpf: &Ebpf, key: &CheckKey) -> Result<Option<CheckStats>, Error> {
+    let map = ebpf.map("CHECKS").ok_or_else(|| Error::Runtime("map CHECKS missing from the eBPF object".into()))?;
+    let checks: BpfHashMap<_, CheckKey, CheckStats> = BpfHashMap::try_from(map).map_err(|err| Error::io("cannot open map CHECKS", err))?;
+    Ok(checks.get(key, 0).ok())
 }
 
 /// Deletes keys (and the paths sampled with them) from the kernel maps: they were folded, or

@@ -148,6 +148,8 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
             _ = hangup.recv() => break "the terminal hung up",
         }
     };
+    // Nothing counts after this: the last reading, and the state written from it, are exact.
+    probes.stop();
     watcher.step(&mut probes, &mut metrics)?;
     kernel_log.flush();
     watcher.save()?;

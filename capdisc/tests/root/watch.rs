@@ -221,11 +221,15 @@ fn watch_counts_exactly_flags_creep_serves_prometheus_and_resumes() {
     storm_in(&cgroup.0, 1_000);
     let counted = wait_until("101000", || watch.metric(&series(KILL_GRANTED)).filter(|count| *count >= 101_000));
     assert_eq!(counted, Some(101_000));
-    let held = wait_until("kernel keys", || watch.metric("capdisc_kernel_keys ").filter(|keys| *keys > 0));
+    // The storm's own keys (kill, the child's setuid/setgid, no-audit probes) outnumber the CPUs.
+    let cpus = std::thread::available_parallelism().map_or(1, |count| count.get() as u64);
+    let held = wait_until("kernel keys", || watch.metric("capdisc_kernel_keys ").filter(|keys| *keys > cpus));
     assert!(held.is_some(), "the live cgroup's keys are in the kernel map");
     fs::remove_dir(&cgroup.0).expect("rmdir the watched cgroup");
-    let folded = wait_until("the gone cgroup's keys folded", || watch.metric("capdisc_kernel_keys ").filter(|keys| *keys == 0));
-    assert_eq!(folded, Some(0), "a gone cgroup's keys leave the kernel map");
+    // Folded out, but for the last key each CPU counted (its per-CPU memo holds it until that CPU
+    // counts another): at most one per CPU.
+    let folded = wait_until("the gone cgroup's keys folded", || watch.metric("capdisc_kernel_keys ").filter(|keys| *keys <= cpus));
+    assert!(folded.is_some(), "a gone cgroup's keys leave the kernel map");
     assert_eq!(watch.metric(&series(KILL_GRANTED)), Some(101_000), "folding keeps the counts");
     let stderr = watch.terminate();
     assert!(!stderr.contains("creep:"), "creep already announced before the restart is not announced again:\n{stderr}");

@@ -218,11 +218,9 @@ creep_id=5f3b0c1e9a7d4b2c8e6f1a0d3c9b7e21
 creep_entries() { journalctl -u creep.service --no-pager -o cat | grep 'outside its baseline'; }
 wait_secs 60 sh -c "journalctl -u creep.service --no-pager -o cat | grep 'outside its baseline' | grep -q CAP_KILL"
 say step12-journal "$(creep_entries | head -n 1)"
-# The entry's own fields: its MESSAGE_ID and priority (4, warning).
-# (export format: one entry per paragraph, fields in any order)
-journalctl -u creep.service --no-pager -o export \
-    | awk -v RS= -v id="MESSAGE_ID=$creep_id" 'index($0, id) && /(^|\n)PRIORITY=4(\n|$)/ { found = 1 } END { exit !found }' \
-    && say step12-fields found
+# The entry's own fields: its MESSAGE_ID and priority (4, warning), matched by field.
+journalctl -o export MESSAGE_ID=$creep_id OBJECT_SYSTEMD_UNIT=creep.service --no-pager | grep -q '^PRIORITY=4$' && say step12-fields found
+journalctl -u creep.service -o export --no-pager | grep -E '^(MESSAGE_ID|PRIORITY|OBJECT_SYSTEMD_UNIT|CAPDISC_[A-Z_]*)=' | prefix JOURNAL /dev/stdin
 kill_series='capdisc_capability_checks_total{target="creep.service",capability="CAP_KILL",verdict="granted"}'
 kill_count() { curl -s --max-time 5 http://127.0.0.1:9733/metrics | grep -F "$kill_series" | awk '{print $2}'; }
 rm /run/creep-now
