@@ -137,11 +137,19 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     let deadline = options.duration.map(|duration| tokio::time::Instant::now() + duration);
     let reason = loop {
         tokio::select! {
+            // A months-long service keeps going through a failed scan or write (a full disk, a
+            // map read refused): said on stderr, tried again at the next tick.
             _ = scan.tick() => {
-                watcher.step(&mut probes, &mut metrics)?;
+                if let Err(err) = watcher.step(&mut probes, &mut metrics) {
+                    eprintln!("capdisc: warning: scan failed: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
+                }
                 kernel_log.flush();
             }
-            _ = save.tick() => watcher.save()?,
+            _ = save.tick() => {
+                if let Err(err) = watcher.save() {
+                    eprintln!("capdisc: warning: cannot write the state directory: {err}; trying again in {} s", options.interval.as_secs_f64());
+                }
+            }
             _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => break "the duration elapsed",
             _ = interrupt.recv() => break "interrupted",
             _ = terminate.recv() => break "terminated",
