@@ -220,7 +220,6 @@ wait_secs 60 sh -c "journalctl -u creep.service --no-pager -o cat | grep 'outsid
 say step12-journal "$(creep_entries | head -n 1)"
 # The entry's own fields: its MESSAGE_ID and priority (4, warning), matched by field.
 journalctl -o export MESSAGE_ID=$creep_id OBJECT_SYSTEMD_UNIT=creep.service --no-pager | grep -q '^PRIORITY=4$' && say step12-fields found
-journalctl -u creep.service -o export --no-pager | grep -E '^(MESSAGE_ID|PRIORITY|OBJECT_SYSTEMD_UNIT|CAPDISC_[A-Z_]*)=' | prefix JOURNAL /dev/stdin
 kill_series='capdisc_capability_checks_total{target="creep.service",capability="CAP_KILL",verdict="granted"}'
 kill_count() { curl -s --max-time 5 http://127.0.0.1:9733/metrics | grep -F "$kill_series" | awk '{print $2}'; }
 rm /run/creep-now
