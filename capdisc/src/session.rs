@@ -57,19 +57,14 @@ pub struct Session {
     events: Option<AsyncFd<RingBuf<MapData>>>,
     /// Installed before the session says it is recording, so a signal sent from then on is
     /// handled (the recording is written), never fatal.
-    interrupt: Signal,
-    terminate: Signal,
-    /// A lost terminal ends the recording like SIGTERM (the profile is written, the unit put back).
-    hangup: Signal,
+    signals: StopSignals,
     until_exit: bool,
     quiet: bool,
 }
 
 impl Session {
     pub fn start(target: &Target, options: &SessionOptions) -> Result<Self, Error> {
-        let interrupt = signal(SignalKind::interrupt()).map_err(|err| Error::io("cannot catch SIGINT", err))?;
-        let terminate = signal(SignalKind::terminate()).map_err(|err| Error::io("cannot catch SIGTERM", err))?;
-        let hangup = signal(SignalKind::hangup()).map_err(|err| Error::io("cannot catch SIGHUP", err))?;
+        let signals = StopSignals::install()?;
         let (mode, cgroup_level) = target.filter();
         let config =
             ProbeConfig { mode, cgroup_level, single_cgroup: target.single_cgroup(), limits: options.limits, stream: options.stream };
@@ -108,18 +103,7 @@ impl Session {
             }
             _ => None,
         };
-        Ok(Self {
-            probes,
-            started,
-            child,
-            kernel_log,
-            events,
-            interrupt,
-            terminate,
-            hangup,
-            until_exit: target.until_exit(),
-            quiet: options.quiet,
-        })
+        Ok(Self { probes, started, child, kernel_log, events, signals, until_exit: target.until_exit(), quiet: options.quiet })
     }
 
     pub async fn wait(
@@ -174,17 +158,9 @@ impl Session {
                     deadline = None;
                     match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
                 }
-                _ = self.interrupt.recv() => {
-                    reason = Some("interrupted");
-                    match child_pid { Some(pid) => forward(pid, libc::SIGINT), None => break }
-                }
-                _ = self.terminate.recv() => {
-                    reason = Some("terminated");
-                    match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
-                }
-                _ = self.hangup.recv() => {
-                    reason = Some("the terminal hung up");
-                    match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
+                (why, signal) = self.signals.recv() => {
+                    reason = Some(why);
+                    match child_pid { Some(pid) => forward(pid, signal), None => break }
                 }
                 guard = async { self.events.as_mut().expect("guarded by if").readable_mut().await }, if self.events.is_some() => {
                     let mut guard = guard.map_err(|err| Error::io("cannot poll the ring buffer", err))?;
@@ -211,6 +187,34 @@ impl Session {
         self.kernel_log.flush();
         let by_duration = reason == Some("the duration elapsed");
         Ok(Ended { at: SystemTime::now(), exit_status, reason: reason.unwrap_or("unknown"), by_duration })
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, caught: each ends a recording or a watch the way its owner
+/// chooses (the profile or state is written, a unit put back); a lost terminal ends it like
+/// SIGTERM.
+pub struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl StopSignals {
+    pub fn install() -> Result<Self, Error> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).map_err(|err| Error::io("cannot catch SIGINT", err))?,
+            terminate: signal(SignalKind::terminate()).map_err(|err| Error::io("cannot catch SIGTERM", err))?,
+            hangup: signal(SignalKind::hangup()).map_err(|err| Error::io("cannot catch SIGHUP", err))?,
+        })
+    }
+
+    /// The next signal: why the run ends, and the signal to pass on to a spawned command.
+    pub async fn recv(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.interrupt.recv() => ("interrupted", libc::SIGINT),
+            _ = self.terminate.recv() => ("terminated", libc::SIGTERM),
+            _ = self.hangup.recv() => ("the terminal hung up", libc::SIGTERM),
+        }
     }
 }
 

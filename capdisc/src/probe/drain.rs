@@ -10,12 +10,17 @@ use capdisc_common::{counter, CheckKey, CheckMemo, CheckStats, ExePath, PathKey,
 
 use crate::error::Error;
 
+/// A key some CPU's memo holds, with the checks it has not flushed into `CHECKS` yet.
+pub type Pending = (CheckKey, u64);
+/// Aggregated checks as read back: key and what the kernel kept for it.
+pub type Checks = Vec<(CheckKey, CheckStats)>;
+
 #[derive(Default)]
 pub struct Drained {
-    /// Aggregated checks, the per-CPU memos' pending checks added (see [`memo`]).
+    /// Aggregated checks, the per-CPU memos' pending checks added.
     pub checks: Vec<(CheckKey, CheckStats)>,
     /// Keys some CPU's memo held, with the checks it had not flushed yet (already in `checks`).
-    pub memo: Vec<(CheckKey, u64)>,
+    pub memo: Vec<Pending>,
     /// Stack id -> instruction pointers, innermost first.
     pub stacks: HashMap<u32, Vec<u64>>,
     /// `capdisc_common::counter` slots, summed over CPUs.
@@ -26,20 +31,24 @@ pub struct Drained {
     pub paths: HashMap<(CheckKey, u32), String>,
 }
 
-/// Reads everything. `CHECKS` is read before the memos: a flush between the two reads can only
-/// make a pending count missing from this reading (it shows in the next), never counted twice.
-/// With the backend stopped first (`Probes::stop`), the reading is exact.
+/// Reads everything.
 pub fn drain(ebpf: &Ebpf) -> Result<Drained, Error> {
-    let mut drained = Drained { checks: checks(ebpf)?, ..Drained::default() };
-    drained.memo = memo(ebpf)?;
-    for (key, pending) in &drained.memo {
-        match drained.checks.iter_mut().find(|(known, _)| known == key) {
-            Some((_, stats)) => stats.count += pending,
-            None => drained.checks.push((*key, CheckStats { count: *pending, ..CheckStats::default() })),
-        }
-    }
-    let stack_ids: Vec<u32> =
-        drained.checks.iter().flat_map(|(_, stats)| stats.call_sites).filter(|id| *id != 0).map(|id| id - 1).collect();
+    drain_new_stacks(ebpf, |_| false)
+}
+
+/// [`drain`], reading only the stacks `known` says the caller does not hold yet (`watch` keeps
+/// every stack it has read: stack ids stay valid while the programs are loaded).
+pub fn drain_new_stacks(ebpf: &Ebpf, known: impl Fn(u32) -> bool) -> Result<Drained, Error> {
+    let (checks, memo) = checks_and_memo(ebpf)?;
+    let mut drained = Drained { checks, memo, ..Drained::default() };
+    let stack_ids: Vec<u32> = drained
+        .checks
+        .iter()
+        .flat_map(|(_, stats)| stats.call_sites)
+        .filter(|id| *id != 0)
+        .map(|id| id - 1)
+        .filter(|id| !known(*id))
+        .collect();
     let stacks = StackTraceMap::try_from(map(ebpf, "STACKS")?).map_err(|err| Error::io("cannot open map STACKS", err))?;
     for id in stack_ids {
         if let Ok(trace) = stacks.get(&id, 0) {
@@ -66,15 +75,28 @@ pub fn drain(ebpf: &Ebpf) -> Result<Drained, Error> {
     Ok(drained)
 }
 
-/// Aggregated checks only (cheap enough for the live status line).
+/// Aggregated checks with the memos' pending counts added (cheap enough for the live status line).
 pub fn checks(ebpf: &Ebpf) -> Result<Vec<(CheckKey, CheckStats)>, Error> {
-    let checks: BpfHashMap<_, CheckKey, CheckStats> =
+    Ok(checks_and_memo(ebpf)?.0)
+}
+
+/// `CHECKS` with every CPU's memo added, and the memo entries. `CHECKS` is read before the
+/// memos: a flush between the two reads can only make a pending count missing from this reading
+/// (it shows in the next), never counted twice. With the backend stopped first
+/// (`Probes::stop`), the reading is exact.
+fn checks_and_memo(ebpf: &Ebpf) -> Result<(Checks, Vec<Pending>), Error> {
+    let map_checks: BpfHashMap<_, CheckKey, CheckStats> =
         BpfHashMap::try_from(map(ebpf, "CHECKS")?).map_err(|err| Error::io("cannot open map CHECKS", err))?;
-    Ok(checks.iter().flatten().collect())
+    let mut checks: HashMap<CheckKey, CheckStats> = map_checks.iter().flatten().collect();
+    let memo = memo(ebpf)?;
+    for (key, pending) in &memo {
+        checks.entry(*key).or_default().count += pending;
+    }
+    Ok((checks.into_iter().collect(), memo))
 }
 
 /// Every CPU's memo that holds checks not yet in `CHECKS`: (key, pending).
-pub fn memo(ebpf: &Ebpf) -> Result<Vec<(CheckKey, u64)>, Error> {
+fn memo(ebpf: &Ebpf) -> Result<Vec<Pending>, Error> {
     let array: PerCpuArray<_, CheckMemo> =
         PerCpuArray::try_from(map(ebpf, "MEMO")?).map_err(|err| Error::io("cannot open map MEMO", err))?;
     let values = array.get(&0, 0).map_err(|err| Error::io("cannot read map MEMO", err))?;

@@ -5,7 +5,7 @@ mod backend;
 mod drain;
 mod object;
 
-pub use drain::{checks, comm_text, counters, drain, Drained};
+pub use drain::{checks, comm_text, counters, drain, drain_new_stacks, Drained};
 
 pub use backend::{Backend, BackendChoice};
 pub use object::{attach_floor, MapLimits, ProbeConfig, Probes, StreamConfig};

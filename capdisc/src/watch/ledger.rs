@@ -15,7 +15,7 @@ use super::naming::Selector;
 use crate::{
     error::Error,
     kallsyms::Kallsyms,
-    probe::{drain, Backend, Drained},
+    probe::{drain_new_stacks, Backend, Drained},
     profile::{self, Profile, RecordingMeta, TargetInfo},
     scope::CgroupNames,
 };
@@ -170,7 +170,7 @@ impl Ledger {
     /// cgroups' keys are folded into their targets and deleted from the kernel, keys of cgroups
     /// that belong to no target are deleted. New targets (a unit that appeared) are picked up.
     pub fn scan(&mut self, ebpf: &mut Ebpf) -> Result<(), Error> {
-        let drained = drain(ebpf)?;
+        let drained = drain_new_stacks(ebpf, |id| self.stacks.contains_key(&id))?;
         let live_cgroups = CgroupNames::scan();
         self.known.absorb(&live_cgroups);
         for (id, frames) in &drained.stacks {

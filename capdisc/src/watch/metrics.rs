@@ -38,7 +38,7 @@ pub struct Metrics {
     kernel_keys: Gauge,
     kernel_keys_max: Gauge,
     exported: HashMap<(&'static str, CheckLabels), u64>,
-    exported_lost: HashMap<&'static str, u64>,
+    exported_lost: HashMap<LostLabels, u64>,
 }
 
 impl Metrics {
@@ -108,10 +108,9 @@ impl Metrics {
     /// Host-wide losses and skips by reason (earlier runs included).
     pub fn update_lost(&mut self, entries: &[(&'static str, u64)]) {
         for (reason, total) in entries {
-            let previous = self.exported_lost.entry(reason).or_insert(0);
-            let delta = total.saturating_sub(*previous);
-            *previous = (*previous).max(*total);
-            self.lost.get_or_create(&LostLabels { reason }).inc_by(delta);
+            let labels = LostLabels { reason };
+            let delta = advance(&mut self.exported_lost, labels.clone(), *total);
+            self.lost.get_or_create(&labels).inc_by(delta);
         }
     }
 
@@ -140,7 +139,7 @@ impl Default for Metrics {
 }
 
 /// Records a new total; returns how much it moved forward (0 when it did not).
-fn advance(exported: &mut HashMap<(&'static str, CheckLabels), u64>, key: (&'static str, CheckLabels), total: u64) -> u64 {
+fn advance<K: std::hash::Hash + Eq>(exported: &mut HashMap<K, u64>, key: K, total: u64) -> u64 {
     let previous = exported.entry(key).or_insert(0);
     let delta = total.saturating_sub(*previous);
     *previous = (*previous).max(total);

@@ -20,7 +20,6 @@ use std::{
 };
 
 use capdisc_common::{cgroup_state, mode};
-use tokio::signal::unix::{signal, SignalKind};
 
 pub use creep::MESSAGE_ID;
 pub use naming::{host_target_of, Selector};
@@ -42,6 +41,7 @@ use crate::{
     probe::{BackendChoice, MapLimits, ProbeConfig, Probes},
     profile::{Losses, Profile},
     scope::{insert_cgroup, Cgroup},
+    session::StopSignals,
     systemd,
 };
 
@@ -82,9 +82,7 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
         Some(address) => Some(metrics.listen(address).await?),
         None => None,
     };
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(|err| Error::io("cannot catch SIGINT", err))?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(|err| Error::io("cannot catch SIGTERM", err))?;
-    let mut hangup = signal(SignalKind::hangup()).map_err(|err| Error::io("cannot catch SIGHUP", err))?;
+    let mut signals = StopSignals::install()?;
     let say = |line: &str| {
         if !options.quiet {
             eprintln!("capdisc: {line}");
@@ -151,9 +149,7 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
                 }
             }
             _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => break "the duration elapsed",
-            _ = interrupt.recv() => break "interrupted",
-            _ = terminate.recv() => break "terminated",
-            _ = hangup.recv() => break "the terminal hung up",
+            (why, _) = signals.recv() => break why,
         }
     };
     // Nothing counts after this: the last reading, and the state written from it, are exact.
@@ -272,7 +268,9 @@ impl Watcher {
             if self.written_at.get(name) == Some(&checks) {
                 continue;
             }
-            if let Some(profile) = self.ledger.profile(name, self.kallsyms.as_ref()) {
+            // The last scan built it from these very counts (the usual case): written as it is.
+            let built = self.profiles.get(name).filter(|_| self.built_at.get(name) == Some(&checks)).cloned();
+            if let Some(profile) = built.or_else(|| self.ledger.profile(name, self.kallsyms.as_ref())) {
                 self.state.write_target(name, &profile)?;
                 self.written_at.insert(name.clone(), checks);
             }

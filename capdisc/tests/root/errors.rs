@@ -5,10 +5,7 @@ fn fails_cleanly(args: &[&str], expected: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let output_path = dir.path().join("p.yaml");
     let output = capdisc().args(["record", "-q", "-o"]).arg(&output_path).args(args).output().expect("run");
-    let text = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{text}");
-    assert!(text.contains(expected), "expected `{expected}` in: {text}");
-    assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+    assert_usage_error(&output, expected);
     assert!(!output_path.exists());
     assert_eq!(fs_entries(dir.path()), 0, "no partial files");
 }
@@ -92,11 +89,16 @@ fn watch_fails_cleanly(args: &[&str], expected: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = dir.path().join("state");
     let output = capdisc().args(["watch", "-q", "--state-dir"]).arg(&state).args(args).output().expect("run");
-    let text = stderr(&output);
+    assert_usage_error(&output, expected);
+    assert!(!state.exists(), "no state directory is created for bad input");
+}
+
+/// Exit status 2 and one line on stderr naming the problem.
+fn assert_usage_error(output: &std::process::Output, expected: &str) {
+    let text = stderr(output);
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains(expected), "expected `{expected}` in: {text}");
     assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
-    assert!(!state.exists(), "no state directory is created for bad input");
 }
 
 #[test]
