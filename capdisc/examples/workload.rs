@@ -30,6 +30,8 @@ fn main() {
         "children" => children(arg(1).parse().unwrap_or_else(|_| usage()), &arg(2)),
         "wait-for" => wait_for(&arg(1), &args[2..]),
         "peek-and-bind" => peek_and_bind(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
+        "serve" => serve(arg(1).parse().unwrap_or_else(|_| usage())),
+        "connect" => connect(arg(1).parse().unwrap_or_else(|_| usage())),
         "bind-and-chown" => {
             bind(arg(1).parse().unwrap_or_else(|_| usage()));
             chown(&arg(2), arg(3).parse().unwrap_or_else(|_| usage()));
@@ -39,7 +41,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | serve PORT | connect PORT");
     exit(2)
 }
 
@@ -81,6 +83,28 @@ fn bind(port: u16) {
         fail("bind");
     }
     println!("bound port {port}");
+}
+
+/// A service on 127.0.0.1:PORT that never gives up: it retries a refused bind every 100 ms (as
+/// a supervised daemon would be restarted), then accepts and closes connections until killed.
+fn serve(port: u16) -> ! {
+    let listener = loop {
+        match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            Ok(listener) => break listener,
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    println!("serving on 127.0.0.1:{port}");
+    loop {
+        let _ = listener.accept();
+    }
+}
+
+/// A check: exits 0 when 127.0.0.1:PORT accepts a connection, 1 otherwise.
+fn connect(port: u16) {
+    if std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        exit(1);
+    }
 }
 
 /// Lists DIR, ignoring a refusal (as a service peeking at an optional directory does: for root

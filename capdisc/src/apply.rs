@@ -10,7 +10,7 @@ use crate::{
     error::Error,
     generate::{render_dropin, Recommendation},
     profile::{self, Profile},
-    systemd::{self, apply_dropin, check_dropin, live_view, mask_text, systemd_running, Effective, UnitFiles},
+    systemd::{self, apply_dropin, check_dropin, live_view, mask_text, revert_dropin, systemd_running, Effective, UnitFiles},
 };
 
 pub struct ApplyOptions {
@@ -26,6 +26,8 @@ pub struct ApplyOptions {
     pub allow_widen: bool,
     /// `minimize --apply`: widen only by capabilities a failed trial proved necessary.
     pub widen_proven: bool,
+    /// Root-equivalent capabilities to grant a non-root service even unproven.
+    pub allow_dangerous: Vec<String>,
 }
 
 pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
@@ -41,13 +43,17 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         systemd::refuse_leftovers(&unit)?;
         Some(lock)
     } else {
+        // Offline no capdisc can own a runtime drop-in: each is a leftover, refused before writing.
+        systemd::refuse_offline_leftovers(&root, &unit)?;
         None
     };
     let current = current_config(&unit, &root, live)?;
     let user = runs_as(&current, options.user.as_deref());
-    let recommendation = Recommendation::from_profile(&profile, user.as_ref().map(|(user, from)| (user.as_str(), from.as_str())));
+    let recommendation =
+        Recommendation::from_profile(&profile, user.as_ref().map(|(user, from)| (user.as_str(), from.as_str())), &options.allow_dangerous);
+    recommendation.warn();
     let content = render_dropin(&profile, &source, &recommendation);
-    let intended = required_mask(&profile);
+    let intended = recommendation.mask();
 
     println!("{}", comparison(&current, &recommendation, intended));
     // Every refusal of the real run, checked before anything is written (and by --dry-run).
@@ -70,9 +76,29 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         (true, Some(backup)) => println!("wrote {} (previous version kept as {})", applied.path.display(), backup.display()),
         (true, None) => println!("wrote {}", applied.path.display()),
     }
+    if let Err(err) = read_back(options, &unit, &root, live, &recommendation, intended) {
+        let undone = revert_dropin(&root, &unit, &applied)?;
+        if live && !options.no_reload {
+            systemd::systemctl(&["daemon-reload"])?;
+        }
+        return Err(Error::Runtime(format!("{err}; {undone}")));
+    }
+    Ok(0)
+}
+
+/// What systemd (live) or the unit files (offline) say after the drop-in: Err when they do not
+/// show the intended sets.
+fn read_back(
+    options: &ApplyOptions,
+    unit: &str,
+    root: &Path,
+    live: bool,
+    recommendation: &Recommendation,
+    intended: u64,
+) -> Result<(), Error> {
     if live && !options.no_reload {
         systemd::systemctl(&["daemon-reload"])?;
-        let view = live_view(&unit)?;
+        let view = live_view(unit)?;
         let mut problems = Vec::new();
         if view.bounding != intended {
             problems.push(format!(
@@ -94,7 +120,7 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         println!("restart the unit to apply it: systemctl restart {unit}");
     } else {
         // Offline: resolve the files again, the way systemd merges them, and check.
-        let after = systemd::resolve(&UnitFiles::find(&unit, &root)?)?;
+        let after = systemd::resolve(&UnitFiles::find(unit, root)?)?;
         let ambient_ok = !recommendation.needs_ambient() || after.ambient == intended;
         if after.bounding | implicit_mask(&after) != intended | implicit_mask(&after) || !ambient_ok {
             return Err(Error::Runtime(format!(
@@ -108,7 +134,7 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
             println!("not reloaded (--no-reload): run `systemctl daemon-reload && systemctl restart {unit}`");
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Who the service runs as, and where that answer came from: the unit's own `User=` (or
@@ -208,10 +234,6 @@ fn comparison(current: &Effective, recommendation: &Recommendation, intended: u6
         if recommendation.needs_ambient() { " (bounding and ambient, non-root)" } else { " (bounding set, root)" }
     ));
     out
-}
-
-fn required_mask(profile: &Profile) -> u64 {
-    profile.grant_mask()
 }
 
 fn implicit_mask(effective: &Effective) -> u64 {

@@ -35,9 +35,17 @@ pub enum Error {
         #[source]
         source: Cause,
     },
-    /// Refused for safety (a lossy profile, a widening without consent): exit 1.
+    /// Refused for safety (a widening without consent, a set that fails its trial): exit 1.
     #[error("{0}")]
     Refused(String),
+    /// An input that cannot be trusted as it is (a profile that lost checks, a proof that does
+    /// not match its recording): exit 2.
+    #[error("{0}")]
+    Untrusted(String),
+    /// Ended by SIGINT, SIGTERM or SIGHUP before it could finish: exit 128 + the signal. What
+    /// was in flight was discarded; nothing was written as a result.
+    #[error("{message}")]
+    Interrupted { message: String, signal: i32 },
 }
 
 impl Error {
@@ -46,10 +54,21 @@ impl Error {
         Error::Failed { context: context.into(), source: Box::new(source) }
     }
 
+    /// A spawned command that could not run is an operational error (exit 2), for the
+    /// subcommands whose own verdict is their exit code (`verify`, `minimize`); `record` keeps
+    /// the shell's 127/126.
+    pub fn spawn_as_operational(self) -> Self {
+        match self {
+            Error::Spawn { message, .. } => Error::Target(format!("{message}; give a command that exists and can be run")),
+            other => other,
+        }
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Runtime(_) | Error::Failed { .. } | Error::Refused(_) => 1,
             Error::Spawn { code, .. } => *code,
+            Error::Interrupted { signal, .. } => 128 + signal,
             _ => 2,
         }
     }

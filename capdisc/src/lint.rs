@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::{
     caps,
+    generate::Recommendation,
     profile::Profile,
     systemd::{mask_names, mask_text, Effective},
 };
@@ -155,7 +156,21 @@ fn ambient_outside_bounding(unit: &Effective, findings: &mut Vec<Finding>) {
 }
 
 fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Finding>) {
-    let required: u64 = profile.grant_mask();
+    // The same judgment as `generate`/`apply`: what they would leave out is not a need here.
+    let user = if unit.non_root() { unit.user.clone().unwrap_or_else(|| "dynamic".into()) } else { "root".into() };
+    let recommendation = Recommendation::from_profile(profile, Some((&user, "the unit")), &[]);
+    for left_out in &recommendation.withheld {
+        findings.push(finding(
+            Severity::Info,
+            format!(
+                "the profile's {} is not granted by capdisc: it amounts to root for {} and is unproven",
+                left_out.name,
+                user_label(unit)
+            ),
+            format!("`capdisc minimize` proves whether it is needed; `capdisc apply --allow-dangerous {}` grants it anyway", left_out.name),
+        ));
+    }
+    let required: u64 = recommendation.mask();
     let usable = unit.usable();
     for cap in caps::decode_mask(required & !usable) {
         let name = caps::name(cap);

@@ -96,7 +96,7 @@ impl Session {
         let started = SystemTime::now();
         let child = match target {
             Target::Command { argv, cgroup, run_as, bounding, .. } => {
-                Some(spawn_in_cgroup(argv, cgroup, run_as.as_ref(), *bounding).map_err(|err| {
+                Some(spawn_in_cgroup(argv, cgroup, run_as.as_ref(), *bounding, |_| {}).map_err(|err| {
                     let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
                     Error::Spawn { message: format!("cannot run `{}`: {err}", argv[0]), code }
                 })?)

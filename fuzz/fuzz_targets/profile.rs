@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(profile) = capdisc::profile::parse(text, "fuzz") else { return };
     for format in [OutputFormat::Systemd, OutputFormat::Docker, OutputFormat::K8s, OutputFormat::Setcap, OutputFormat::Json] {
-        let _ = render(&profile, "fuzz", format, None);
+        let _ = render(&profile, "fuzz", format, None, &[]);
     }
     let _ = capdisc::report::table(&profile);
     let _ = capdisc::profile::diff(&profile, &profile);

@@ -34,6 +34,15 @@ pub struct GenerateArgs {
     /// Use a profile that lost checks (the set may lack capabilities the service needs).
     #[arg(long)]
     pub allow_lossy: bool,
+    /// Grant CAP to a non-root service even though it amounts to root and no proof kept it
+    /// (left out otherwise; `capdisc minimize` proves whether it is needed). Repeatable.
+    #[arg(long, value_name = "CAP", value_parser = parse_cap)]
+    pub allow_dangerous: Vec<String>,
+}
+
+/// A capability name as the user may write it (`CAP_SYS_ADMIN`, `sys_admin`), canonical.
+fn parse_cap(text: &str) -> Result<String, String> {
+    crate::caps::parse_name(text).map(crate::caps::name)
 }
 
 fn parse_format(text: &str) -> Result<OutputFormat, String> {
@@ -45,7 +54,7 @@ impl GenerateArgs {
         let source = self.profile.display().to_string();
         let profile = profile::read(&self.profile)?.for_target(self.target.as_deref())?;
         profile.require_complete(&source, self.allow_lossy)?;
-        let text = render(&profile, &source, self.format, self.user.as_deref())?;
+        let text = render(&profile, &source, self.format, self.user.as_deref(), &self.allow_dangerous)?;
         emit(&text, self.output.as_deref())
     }
 }
@@ -79,6 +88,10 @@ pub struct ApplyArgs {
     /// its evidence when refused).
     #[arg(long)]
     pub allow_widen: bool,
+    /// Grant CAP to a non-root service even though it amounts to root and no proof kept it
+    /// (left out otherwise; `capdisc minimize` proves whether it is needed). Repeatable.
+    #[arg(long, value_name = "CAP", value_parser = parse_cap)]
+    pub allow_dangerous: Vec<String>,
 }
 
 impl ApplyArgs {
@@ -94,6 +107,7 @@ impl ApplyArgs {
             allow_lossy: self.allow_lossy,
             allow_widen: self.allow_widen,
             widen_proven: false,
+            allow_dangerous: self.allow_dangerous,
         })
     }
 }
@@ -131,6 +145,9 @@ impl LintArgs {
             effective.ambient = view.ambient;
             effective.source = "systemd (systemctl show) and unit files".into();
             effective.leftovers = systemd::leftovers(&files.name);
+        } else if self.unit.is_some() {
+            // Offline (--root, or no systemd running): no capdisc owns a runtime drop-in there.
+            effective.leftovers = systemd::offline_leftovers(self.root.as_deref().unwrap_or("/".as_ref()), &files.name);
         }
         let profile = self.profile.as_deref().map(profile::read).transpose()?;
         let findings = lint::lint(&effective, profile.as_ref());
@@ -236,7 +253,11 @@ pub struct RestoreArgs {
 impl RestoreArgs {
     pub fn run(self) -> Result<i32, Error> {
         let unit = systemd::unit_name(&self.unit);
-        systemd::require_running()?;
+        if !systemd::systemd_running() {
+            return Err(Error::Target(format!(
+                "systemd is not running on this host (no /run/systemd/system), so no unit runs under a capdisc drop-in; for an offline root, `capdisc lint {unit} --root DIR` names any leftover to delete"
+            )));
+        }
         let _lock = systemd::UnitLock::acquire(&unit)?;
         if systemd::runtime_dropins(&unit).is_empty() {
             println!("{unit} has no capdisc runtime drop-in; nothing to restore");
@@ -250,9 +271,12 @@ impl RestoreArgs {
 #[derive(Args, Debug)]
 pub struct GuardArgs {
     #[arg(long)]
-    pub unit: String,
+    pub unit: Option<String>,
     #[arg(long)]
     pub was_active: bool,
+    /// Kill and remove the trial cgroups (`capdisc-PID-*`) of this capdisc.
+    #[arg(long, value_name = "PID")]
+    pub cgroups_of: Option<u32>,
 }
 
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<i32, Error> {

@@ -13,11 +13,28 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 
+/// The exit codes of every subcommand (README, "Exit codes"; `capdisc(1)`, EXIT STATUS).
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0      it works, or it is proven: recorded, generated, applied and read back, verify passed,
+         minimize proved a set, lint and diff found nothing to report
+  1      the set fails, or nothing is proven: verify failed, minimize's recorded set fails or
+         --grow stopped, apply refused to widen or its read-back failed (the previous drop-in is
+         put back), lint found a warning or worse, diff found creep
+  2      a usage or operational error: bad arguments, a missing command, target or unit, a
+         profile that is malformed, lost checks (--allow-lossy) or carries an edited proof,
+         a capdisc leftover in the way, no privileges to load eBPF programs
+  128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) during verify or
+         minimize: the trial in flight was discarded, the target put back, nothing written
+  record -- CMD exits with the command's own status (127 not found, 126 not runnable,
+  128+N killed by signal N; 0 when capdisc stopped it at --duration).";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "capdisc",
     version,
-    about = "Discover which Linux capabilities a service really uses, and write the hardening that follows"
+    about = "Discover which Linux capabilities a service really uses, and write the hardening that follows",
+    after_long_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -88,7 +105,7 @@ impl Cli {
             Command::Restore(args) => args.run(),
             Command::Completions(args) => args.run(),
             Command::Man(args) => args.run(),
-            Command::Guard(args) => Ok(crate::systemd::guard_main(&args.unit, args.was_active)),
+            Command::Guard(args) => Ok(crate::systemd::guard_main(args.unit.as_deref(), args.was_active, args.cgroups_of)),
             Command::Floor { hook } => {
                 let _attached = crate::probe::attach_floor(&hook)?;
                 eprintln!("capdisc: floor attached on {hook}");

@@ -72,7 +72,7 @@ impl SubjectArgs {
 
 impl TrialArgs {
     fn options(&self) -> Result<TrialOptions, Error> {
-        let timeout = parse_duration(Some(self.timeout))?.unwrap_or(Duration::from_secs(30));
+        let timeout = parse_duration("--timeout", Some(self.timeout))?.unwrap_or(Duration::from_secs(30));
         if self.check.as_deref().is_some_and(|check| check.trim().is_empty()) {
             return Err(Error::Usage("--check is empty; give a command that exits 0 when the service works".into()));
         }

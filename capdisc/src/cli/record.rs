@@ -50,7 +50,7 @@ impl RecordArgs {
             .target
             .spec()?
             .ok_or_else(|| Error::Usage("name what to record: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into()))?;
-        let duration = parse_duration(self.duration)?;
+        let duration = parse_duration("--duration", self.duration)?;
         if self.max_keys == 0 || self.max_stacks == 0 {
             return Err(Error::Usage("--max-keys and --max-stacks must be at least 1".into()));
         }
@@ -69,11 +69,10 @@ impl RecordArgs {
 }
 
 /// `--duration SECS`: a positive number of seconds.
-pub fn parse_duration(secs: Option<f64>) -> Result<Option<Duration>, Error> {
+/// A positive number of seconds given to `flag` (`--duration`, `--timeout`, `--interval`).
+pub fn parse_duration(flag: &str, secs: Option<f64>) -> Result<Option<Duration>, Error> {
     match secs {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-            Err(Error::Usage(format!("--duration {secs} is not a positive number of seconds")))
-        }
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => Err(Error::Usage(format!("{flag} {secs} is not a positive number of seconds"))),
         Some(secs) => Ok(Some(Duration::from_secs_f64(secs))),
         None => Ok(None),
     }

@@ -61,7 +61,7 @@ impl TraceArgs {
                 json: self.json,
                 fallbacks: self.fallbacks,
             },
-            duration: parse_duration(self.duration)?,
+            duration: parse_duration("--duration", self.duration)?,
             buffer_bytes: self.buffer_size,
             quiet: self.quiet,
         })

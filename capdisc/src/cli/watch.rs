@@ -69,7 +69,7 @@ fn parse_human_duration(text: &str) -> Result<Duration, String> {
 
 impl WatchArgs {
     pub fn into_options(self) -> Result<WatchOptions, Error> {
-        let interval = parse_duration(Some(self.interval))?.unwrap_or(Duration::from_secs(60));
+        let interval = parse_duration("--interval", Some(self.interval))?.unwrap_or(Duration::from_secs(60));
         if self.max_keys == 0 {
             return Err(Error::Usage("--max-keys must be at least 1".into()));
         }
@@ -81,7 +81,7 @@ impl WatchArgs {
             listen: self.listen,
             state_dir: self.state_dir,
             interval,
-            duration: parse_duration(self.duration)?,
+            duration: parse_duration("--duration", self.duration)?,
             limits: MapLimits { checks: self.max_keys, ..MapLimits::default() },
             quiet: self.quiet,
         })

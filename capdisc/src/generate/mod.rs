@@ -5,6 +5,7 @@ mod container;
 mod privileges;
 mod setcap;
 mod systemd;
+mod withhold;
 
 use std::{collections::BTreeSet, str::FromStr};
 
@@ -18,6 +19,7 @@ use crate::{
 };
 
 pub use systemd::render_dropin;
+pub use withhold::Withheld;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -70,6 +72,11 @@ pub struct Recommendation {
     pub no_new_privileges: bool,
     pub no_new_privileges_reason: String,
     pub not_granted: Vec<NotGranted>,
+    /// Granted by the recording but left out: root-equivalent for a non-root service and not
+    /// proven needed (`--allow-dangerous CAP` grants one anyway).
+    pub withheld: Vec<Withheld>,
+    /// Root-equivalent capabilities granted to a root service without a proof (said, not left out).
+    pub unproven_dangerous: Vec<String>,
     #[serde(skip)]
     pub evidence: Vec<CapabilityUse>,
 }
@@ -84,9 +91,9 @@ pub struct NotGranted {
 impl Recommendation {
     /// `user`: who the service runs as (`root` or `0` for root) and where that came from (`--user`,
     /// the unit's `User=`); without it, the profile's uids decide.
-    pub fn from_profile(profile: &Profile, user: Option<(&str, &str)>) -> Self {
-        let names = profile.granted_names();
-        let required = profile.grants();
+    /// `allow_dangerous`: root-equivalent capabilities to grant a non-root service even unproven.
+    pub fn from_profile(profile: &Profile, user: Option<(&str, &str)>, allow_dangerous: &[String]) -> Self {
+        let mut names = profile.granted_names();
         let (runs_as, runs_as_source) = match user {
             Some((user, source)) if is_root_user(user) => (RunsAs::Root, source.to_owned()),
             Some((user, source)) => (RunsAs::NonRoot { user: user.to_owned() }, source.to_owned()),
@@ -103,7 +110,12 @@ impl Recommendation {
                 }
             }
         };
-        let granted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let withheld = withhold::withheld(profile, &names, &runs_as, allow_dangerous);
+        names.retain(|name| !withheld.iter().any(|left_out| left_out.name == *name));
+        let unproven_dangerous = withhold::unproven_dangerous(profile, &names, &runs_as);
+        let required: Vec<&CapabilityUse> = profile.grants().into_iter().filter(|cap| names.contains(&cap.name)).collect();
+        let granted: BTreeSet<&str> =
+            names.iter().map(String::as_str).chain(withheld.iter().map(|left_out| left_out.name.as_str())).collect();
         let no_new_privileges = privileges::no_new_privileges(profile);
         let verdict = |name: &str| {
             profile.verification.as_ref().and_then(|proof| proof.capabilities.iter().find(|verdict| verdict.name == name)).cloned()
@@ -133,7 +145,27 @@ impl Recommendation {
                     reason: verdict(&cap.name).map(|verdict| verdict.evidence).unwrap_or_else(|| cap.reason.clone()),
                 })
                 .collect(),
+            withheld,
+            unproven_dangerous,
             evidence: required.into_iter().cloned().collect(),
+        }
+    }
+
+    /// What the output grants, as a mask.
+    pub fn mask(&self) -> u64 {
+        self.required.iter().filter_map(|name| crate::caps::number(name)).filter(|number| *number < 64).fold(0, |mask, cap| mask | 1 << cap)
+    }
+
+    /// Says on stderr what was left out or granted unproven (`generate`, `apply`).
+    pub fn warn(&self) {
+        for left_out in &self.withheld {
+            eprintln!("capdisc: warning: {}", left_out.describe());
+        }
+        if !self.unproven_dangerous.is_empty() {
+            eprintln!(
+                "capdisc: note: granted to a root service without a proof: {} (root-equivalent; `capdisc minimize` proves which it needs)",
+                self.unproven_dangerous.join(" ")
+            );
         }
     }
 
@@ -146,9 +178,16 @@ fn join_uids(uids: &BTreeSet<u32>) -> String {
     uids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// Renders a profile in one format; `user` is `--user`.
-pub fn render(profile: &Profile, source: &str, format: OutputFormat, user: Option<&str>) -> Result<String, Error> {
-    let recommendation = Recommendation::from_profile(profile, user.map(|user| (user, "--user")));
+/// Renders a profile in one format; `user` is `--user`, `allow_dangerous` `--allow-dangerous`.
+pub fn render(
+    profile: &Profile,
+    source: &str,
+    format: OutputFormat,
+    user: Option<&str>,
+    allow_dangerous: &[String],
+) -> Result<String, Error> {
+    let recommendation = Recommendation::from_profile(profile, user.map(|user| (user, "--user")), allow_dangerous);
+    recommendation.warn();
     Ok(match format {
         OutputFormat::Systemd => systemd::render_dropin(profile, source, &recommendation),
         OutputFormat::Docker => container::docker("docker", &recommendation),

@@ -63,6 +63,19 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
             }
         }
     }
+    if !recommendation.withheld.is_empty() {
+        let _ = writeln!(out, "# Left out (root-equivalent for the non-root service, not proven needed):");
+        for left_out in &recommendation.withheld {
+            let _ = writeln!(out, "#   {}", left_out.describe());
+        }
+    }
+    if !recommendation.unproven_dangerous.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Root-equivalent, granted to a root service without a proof: {} (`capdisc minimize` proves which it needs).",
+            recommendation.unproven_dangerous.join(" ")
+        );
+    }
     if !recommendation.not_granted.is_empty() {
         let _ = writeln!(out, "# Not granted:");
         for cap in &recommendation.not_granted {

@@ -82,5 +82,6 @@ pub fn parse(text: &str, source: &str) -> Result<Profile, Error> {
             }
         }
     }
+    super::proof::check(&profile, source)?;
     Ok(profile)
 }

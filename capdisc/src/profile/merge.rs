@@ -28,6 +28,8 @@ pub fn merge(inputs: &[(String, Profile)], force: bool) -> Result<Profile, Error
         }
     }
     let mut merged = first.clone();
+    // A proof holds for the recording it was made from, not for a union of several.
+    merged.verification = None;
     merged.merged_from = inputs.iter().flat_map(|(_, profile)| sources(profile)).collect();
     for (_, profile) in rest {
         merged.started_at = merged.started_at.clone().min(profile.started_at.clone());

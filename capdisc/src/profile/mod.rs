@@ -1,15 +1,18 @@
 //! The profile: what a recording found, as a versioned document (YAML, or JSON with --json)
 //! that later subcommands read back. `model` is the schema, `build` turns drained kernel data
 //! into it, `io` reads and writes it atomically,
-//! `diff` compares two recordings (privilege creep), `merge` unites several.
+//! `diff` compares two recordings (privilege creep), `merge` unites several, `proof` checks a
+//! `verification` section against the recording it proves.
 mod build;
 mod diff;
 mod io;
 mod merge;
 mod model;
+mod proof;
 
 pub use build::{build, RecordingMeta};
 pub use diff::{diff, Diff};
 pub use io::{parse, read, Format, MAX_PROFILE_BYTES};
 pub use merge::merge;
 pub use model::*;
+pub use proof::{digest, PROOF_DIGEST};

@@ -59,6 +59,11 @@ pub struct Verification {
     pub capabilities: Vec<Verdict>,
     /// Every trial in order.
     pub trials: Vec<Trial>,
+    /// `sha256:` of the recorded capabilities and of this section without this field: binds the
+    /// proof to the recording it proves, so an edited verdict or recording is refused on reading
+    /// (`proof does not match this recording`).
+    #[serde(default)]
+    pub digest: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -381,7 +386,7 @@ impl Profile {
         if !self.losses.incomplete() || allow_lossy {
             return Ok(());
         }
-        Err(crate::error::Error::Refused(format!(
+        Err(crate::error::Error::Untrusted(format!(
             "{source} is incomplete: {}, so a set built from it may lack capabilities the service needs; record again with a larger --max-keys, or pass --allow-lossy to use it anyway",
             self.losses.describe()
         )))

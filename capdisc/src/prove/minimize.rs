@@ -9,7 +9,10 @@
 //! section that `generate` and `apply` follow.
 use std::path::PathBuf;
 
-use super::trial::{self, Subject, TrialOptions, TrialResult};
+use super::{
+    interrupt,
+    trial::{self, Denial, OwnedTrials, Subject, TrialOptions, TrialResult},
+};
 use crate::{
     apply::{apply, ApplyOptions},
     caps,
@@ -47,6 +50,7 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
             eprintln!("capdisc: {line}");
         }
     };
+    let _owned = OwnedTrials::start()?;
     if options.grow {
         return grow(&options).await;
     }
@@ -54,7 +58,9 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
         Some(path) => profile::read(path)?,
         None => {
             say(&format!("recording {} first", options.subject.describe()));
-            let (recorded, profile) = trial::observe(&options.subject, &options.subject.recording_spec(), &options.trial).await?;
+            let (recorded, profile) = trial::observe(&options.subject, &options.subject.recording_spec(), &options.trial)
+                .await
+                .map_err(|err| interrupt::locate(err, "while recording, before the first trial"))?;
             if !recorded.passed {
                 return Err(Error::Refused(format!(
                     "the recording run itself failed ({}); minimize needs a run that works",
@@ -76,7 +82,9 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
     let mut verdicts = Vec::new();
 
     say(&format!("trial 1 of {total}: the whole recorded set {}", mask_text(current)));
-    let whole = trial::run(&options.subject, current, &trial_options).await?;
+    let whole = trial::run(&options.subject, current, &trial_options)
+        .await
+        .map_err(|err| interrupt::locate(err, &format!("in trial 1 of {total}")))?;
     trials.push(record_trial(current, "the whole recorded set".into(), &whole));
     if !whole.passed {
         let denied: Vec<String> = whole.denials.iter().map(ToString::to_string).collect();
@@ -86,6 +94,9 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
             if denied.is_empty() { String::new() } else { format!("; denied: {}", denied.join(", ")) }
         )));
     }
+    // What the last passing trial was denied: a failing trial's denial is evidence only when it
+    // is new, or more frequent.
+    let mut passing_denials = whole.denials.clone();
     for cap in candidates {
         let bit = 1u64 << cap.number.min(63);
         if trials.len() >= limit {
@@ -93,18 +104,28 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
             continue;
         }
         let trying = current & !bit;
-        say(&format!("trial {} of {total}: without {} ({})", trials.len() + 1, cap.name, cap.class.name()));
-        let result = trial::run(&options.subject, trying, &trial_options).await?;
+        let index = trials.len() + 1;
+        say(&format!("trial {index} of {total}: without {} ({})", cap.name, cap.class.name()));
+        let result = trial::run(&options.subject, trying, &trial_options)
+            .await
+            .map_err(|err| interrupt::locate(err, &format!("in trial {index} of {total}")))?;
         trials.push(record_trial(trying, format!("without {}", cap.name), &result));
         verdicts.push(if result.passed {
             current = trying;
+            passing_denials = result.denials.clone();
             Verdict { name: cap.name.clone(), verdict: "dropped".into(), evidence: dropped_evidence(cap, &result) }
         } else {
-            Verdict { name: cap.name.clone(), verdict: "kept".into(), evidence: kept_evidence(cap, &result) }
+            Verdict { name: cap.name.clone(), verdict: "kept".into(), evidence: kept_evidence(cap, &result, &passing_denials) }
         });
     }
-    profile.verification = Some(proof("minimize", &options, verdicts, trials));
+    seal(&mut profile, proof("minimize", &options, verdicts, trials));
     finish(&options, &profile)
+}
+
+/// Puts the proof into the profile, bound to its recording by its digest.
+fn seal(profile: &mut Profile, mut verification: Verification) {
+    verification.digest = profile::digest(profile, &verification);
+    profile.verification = Some(verification);
 }
 
 /// The `verification` section of a proof that ended with a passing trial.
@@ -117,11 +138,13 @@ fn proof(method: &str, options: &MinimizeOptions, verdicts: Vec<Verdict>, trials
         passed: true,
         capabilities: verdicts,
         trials,
+        digest: String::new(),
     }
 }
 
 /// Writes the proven profile, prints the proof, and installs it with `--apply`.
 fn finish(options: &MinimizeOptions, profile: &Profile) -> Result<i32, Error> {
+    interrupt::check("after the last trial, before the proof was written")?;
     files::write_atomic(&options.output, options.format.render(profile)?.as_bytes())?;
     print!("{}", summary(profile));
     eprintln!("capdisc: profile with its proof written to {}", options.output.display());
@@ -137,6 +160,7 @@ fn finish(options: &MinimizeOptions, profile: &Profile) -> Result<i32, Error> {
             allow_lossy: options.allow_lossy,
             allow_widen: false,
             widen_proven: true,
+            allow_dangerous: Vec::new(),
         });
     }
     Ok(0)
@@ -181,11 +205,14 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
     trial_options.expected_status = 0;
     loop {
         say(&format!("trial {} (at most {limit}): under {}", trials.len() + 1, mask_text(set)));
-        let (result, recording) = trial::run_recorded(&options.subject, set, &trial_options).await?;
+        let index = trials.len() + 1;
+        let (result, recording) = trial::run_recorded(&options.subject, set, &trial_options)
+            .await
+            .map_err(|err| interrupt::locate(err, &format!("in trial {index} (at most {limit})")))?;
         trials.push(record_trial(set, format!("the set after {} addition(s)", trials.len()), &result));
         if result.passed {
             let mut profile = recording;
-            profile.verification = Some(proof("minimize --grow", options, verdicts, trials));
+            seal(&mut profile, proof("minimize --grow", options, verdicts, trials));
             return finish(options, &profile);
         }
         let missing = |fallback: bool| {
@@ -244,11 +271,23 @@ fn record_trial(set: u64, testing: String, result: &TrialResult) -> Trial {
     }
 }
 
-fn kept_evidence(cap: &CapabilityUse, result: &TrialResult) -> String {
-    let denial = result.denials.iter().find(|denial| denial.cap == cap.name).or(result.denials.first());
+/// Why a capability is kept: the failure, and the denial that explains it: one the passing
+/// trial did not have (or had fewer times), its own first. A denial the passing trial shows as
+/// well explains nothing.
+fn kept_evidence(cap: &CapabilityUse, result: &TrialResult, passing: &[Denial]) -> String {
+    let new = |denial: &&Denial| {
+        let before = passing.iter().find(|seen| seen.cap == denial.cap && seen.syscall == denial.syscall && seen.path == denial.path);
+        before.is_none_or(|seen| seen.count < denial.count)
+    };
+    let explaining: Vec<&Denial> = result.denials.iter().filter(new).collect();
+    let denial = explaining.iter().find(|denial| denial.cap == cap.name).or(explaining.first());
     match denial {
         Some(denial) => format!("the check failed without it: {}; denied {denial}", result.outcome),
-        None => format!("the check failed without it: {}", result.outcome),
+        None if result.denials.is_empty() => format!("the check failed without it: {}; no denial explains the failure", result.outcome),
+        None => format!(
+            "the check failed without it: {}; no denial explains the failure (the passing trial was denied the same)",
+            result.outcome
+        ),
     }
 }
 

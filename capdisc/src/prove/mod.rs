@@ -1,7 +1,9 @@
 //! Proving a set by running the service under it: `verify` (one trial of a profile's set) and
 //! `minimize` (trials that remove one capability at a time, keeping only those whose removal
 //! breaks the service). Trials themselves (`trial`) record while they run, so a failure names
-//! what was denied.
+//! what was denied. Every trial's workload and check are owned (`trial::OwnedTrials`), and a
+//! stop signal ends the proof with nothing proven (`interrupt`).
+mod interrupt;
 mod minimize;
 mod trial;
 mod verify;

@@ -18,9 +18,15 @@ use crate::{
     probe::{BackendChoice, MapLimits},
     profile::Profile,
     record::{capture, CaptureOptions},
-    scope::{RunAs, TargetSpec},
-    systemd::{mask_text, show, RuntimeChange},
+    scope::{Cgroup, RunAs, TargetSpec},
+    systemd::{all_caps, mask_text, show, Guardian, RuntimeChange},
 };
+
+use super::interrupt;
+
+/// The longest one run of the check may take before it is killed and tried again (never past
+/// the trial's `--timeout`).
+const CHECK_ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
 
 /// What trials run.
 #[derive(Clone, Debug)]
@@ -38,12 +44,14 @@ impl Subject {
         }
     }
 
-    /// The recording that starts `minimize`: the command as it is, or the unit from its restart
-    /// with its restrictions lifted (`record --unit --restart --permissive`).
+    /// The recording that starts `minimize`: the command with every capability (as root, or as
+    /// its `--user` with every capability ambient: the command's `--permissive`), or the unit
+    /// from its restart with its restrictions lifted (`record --unit --restart --permissive`).
     pub fn recording_spec(&self) -> TargetSpec {
         match self {
             Subject::Command { argv, run_as } => {
-                TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as: run_as.clone(), bounding: None }
+                let run_as = run_as.clone().map(|run_as| RunAs { ambient: held_caps(), ..run_as });
+                TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: None }
             }
             Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Permissive) },
         }
@@ -58,6 +66,30 @@ impl Subject {
             Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Confine(set)) },
         }
     }
+}
+
+/// Everything a proof's trials start is owned: from here until it is dropped, capdisc's death
+/// (SIGKILL included) makes the guardian kill and remove every trial cgroup (`capdisc-PID-*`:
+/// the workload's and the check's). Dropped when capdisc ends normally, having removed them itself.
+pub struct OwnedTrials(Guardian);
+
+impl OwnedTrials {
+    pub fn start() -> Result<Self, Error> {
+        interrupt::install()?;
+        Ok(Self(Guardian::spawn_for_trials()?))
+    }
+}
+
+impl Drop for OwnedTrials {
+    fn drop(&mut self) {
+        self.0.disarm();
+    }
+}
+
+/// Every capability capdisc itself may pass on (its permitted set within its bounding set; in a
+/// container that is less than every capability the kernel knows).
+fn held_caps() -> u64 {
+    crate::status::read(std::process::id()).map(|own| own.permitted & own.bounding).unwrap_or_else(|_| all_caps())
 }
 
 #[derive(Clone, Debug)]
@@ -118,16 +150,22 @@ pub async fn run_recorded(subject: &Subject, set: u64, options: &TrialOptions) -
 
 /// Records the subject as `spec` sets it up and decides the run as a trial: the profile and
 /// whether it passed.
+/// A stop signal during the run discards it: `Err(Interrupted)`, never a verdict.
 pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOptions) -> Result<(TrialResult, Profile), Error> {
+    interrupt::check("before the run")?;
     let target = spec.resolve()?;
     let outcome: RefCell<Option<String>> = RefCell::new(None);
-    let watcher = watch(subject, options, &outcome);
-    let mut watcher = std::pin::pin!(watcher);
-    let capture_options = CaptureOptions { backend: options.backend, quiet: true, limits: MapLimits::default(), duration: None };
-    let captured = capture(&target, &capture_options, Some(watcher.as_mut())).await;
+    let captured = {
+        let watcher = watch(subject, options, &outcome);
+        let mut watcher = std::pin::pin!(watcher);
+        let capture_options = CaptureOptions { backend: options.backend, quiet: true, limits: MapLimits::default(), duration: None };
+        capture(&target, &capture_options, Some(watcher.as_mut())).await
+        // The watcher ends here: a check still running is killed with its cgroup.
+    };
     target.kill_leftovers();
     target.finish(true);
-    let (profile, ended) = captured?;
+    interrupt::check("during the run")?;
+    let (profile, ended) = captured.map_err(Error::spawn_as_operational)?;
     let denials = denials(&profile);
     let verdict = outcome.borrow().clone();
     let (passed, outcome) = match (verdict, &options.check, subject) {
@@ -154,12 +192,15 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
 
 /// Completes when the trial is decided (the check passed, the unit failed, time ran out), with
 /// the verdict in `outcome`. A command without a check is decided by its exit, not here.
+/// `--timeout` bounds it all: a check still running at the deadline is killed, failing the trial.
 async fn watch(subject: &Subject, options: &TrialOptions, outcome: &RefCell<Option<String>>) -> &'static str {
-    let started = Instant::now();
+    let deadline = Instant::now() + options.timeout;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let secs = options.timeout.as_secs_f64();
     let mut active_since: Option<Instant> = None;
     let mut last_check_error = String::new();
     loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(left().min(Duration::from_millis(500))).await;
         if let Subject::Unit { name } = subject {
             let state = show(name, &["ActiveState", "SubState"]).unwrap_or_default();
             let (active, sub) = (state.get("ActiveState").cloned().unwrap_or_default(), state.get("SubState").cloned().unwrap_or_default());
@@ -179,30 +220,26 @@ async fn watch(subject: &Subject, options: &TrialOptions, outcome: &RefCell<Opti
         }
         if let Some(check) = &options.check {
             let ready = !matches!(subject, Subject::Unit { .. }) || active_since.is_some();
-            if ready {
-                match run_check(check).await {
+            if ready && !left().is_zero() {
+                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT)).await {
                     Ok(()) => {
                         outcome.replace(Some("passed".to_owned()));
                         return "the check passed";
                     }
-                    Err(error) => last_check_error = error,
+                    Err(CheckFailed::TimedOut(_)) if left().is_zero() => {
+                        outcome.replace(Some(format!("the check `{check}` was still running at the --timeout of {secs} s (killed)")));
+                        return "the trial timed out";
+                    }
+                    Err(error) => last_check_error = error.to_string(),
                 }
             }
         }
-        if started.elapsed() >= options.timeout {
-            let why = match (&options.check, last_check_error.is_empty()) {
-                (Some(check), false) => {
-                    format!("the check `{check}` did not pass within {} s ({last_check_error})", options.timeout.as_secs())
-                }
-                (Some(check), true) => {
-                    format!("the check `{check}` never ran: the target was not ready within {} s", options.timeout.as_secs())
-                }
-                (None, _) => format!("not active for 2 s within {} s", options.timeout.as_secs()),
-            };
-            let why = if options.check.is_none() && matches!(subject, Subject::Command { .. }) {
-                format!("the command did not exit within {} s", options.timeout.as_secs())
-            } else {
-                why
+        if left().is_zero() {
+            let why = match (&options.check, last_check_error.is_empty(), subject) {
+                (Some(check), false, _) => format!("the check `{check}` did not pass within {secs} s ({last_check_error})"),
+                (Some(check), true, _) => format!("the check `{check}` never ran: the target was not ready within {secs} s"),
+                (None, _, Subject::Command { .. }) => format!("the command did not exit within {secs} s"),
+                (None, _, Subject::Unit { .. }) => format!("not active for 2 s within {secs} s"),
             };
             outcome.replace(Some(why));
             return "the trial timed out";
@@ -210,24 +247,50 @@ async fn watch(subject: &Subject, options: &TrialOptions, outcome: &RefCell<Opti
     }
 }
 
-/// Runs the check once (through `sh -c`, at most 10 s); Err carries its last line of output.
-async fn run_check(check: &str) -> Result<(), String> {
-    let child = tokio::process::Command::new("sh")
-        .args(["-c", check])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|err| format!("cannot run sh: {err}"))?;
-    match tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await {
+enum CheckFailed {
+    /// It exited non-zero, or could not run: its last line of output, or the error.
+    Failed(String),
+    /// Still running after this long: killed.
+    TimedOut(Duration),
+}
+
+impl std::fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckFailed::Failed(why) => f.write_str(why),
+            CheckFailed::TimedOut(limit) => write!(f, "the check took over {} s (killed)", limit.as_secs_f64()),
+        }
+    }
+}
+
+/// Runs the check once (through `sh -c`, at most `limit`) in a cgroup of its own, which is
+/// killed and removed afterwards, however the run ends (a check that forks a daemon, or one
+/// still running when the trial is decided or interrupted, never outlives it).
+async fn run_check(check: &str, limit: Duration) -> Result<(), CheckFailed> {
+    let cgroup = CheckCgroup(Cgroup::create_check_leaf().map_err(|err| CheckFailed::Failed(err.to_string()))?);
+    let child = crate::scope::spawn_in_cgroup(&["sh".to_owned(), "-c".to_owned(), check.to_owned()], &cgroup.0, None, None, |command| {
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    })
+    .map_err(|err| CheckFailed::Failed(format!("cannot run sh: {err}")))?;
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
         Ok(Ok(output)) if output.status.success() => Ok(()),
         Ok(Ok(output)) => {
             let text = String::from_utf8_lossy(if output.stderr.is_empty() { &output.stdout } else { &output.stderr }).into_owned();
-            Err(format!("exit {}: {}", output.status.code().unwrap_or(-1), text.trim().lines().last().unwrap_or("")))
+            Err(CheckFailed::Failed(format!("exit {}: {}", output.status.code().unwrap_or(-1), text.trim().lines().last().unwrap_or(""))))
         }
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(_) => Err("the check took over 10 s".to_owned()),
+        Ok(Err(err)) => Err(CheckFailed::Failed(err.to_string())),
+        Err(_) => Err(CheckFailed::TimedOut(limit)),
+    }
+}
+
+/// A check's cgroup: killed and removed when dropped.
+struct CheckCgroup(Cgroup);
+
+impl Drop for CheckCgroup {
+    fn drop(&mut self) {
+        if let Err(err) = self.0.kill_and_remove() {
+            eprintln!("capdisc: warning: {err}");
+        }
     }
 }
 

@@ -1,9 +1,12 @@
 //! `capdisc verify PROFILE TARGET`: runs the target under exactly the set the profile grants
 //! and says whether it still works. Exit 0 when it passes, 1 when it fails (naming what was
-//! denied), 2 on an error.
+//! denied), 2 on an error, 128+N when a signal N interrupted it (no verdict).
 use std::path::PathBuf;
 
-use super::trial::{self, Subject, TrialOptions};
+use super::{
+    interrupt,
+    trial::{self, OwnedTrials, Subject, TrialOptions},
+};
 use crate::{error::Error, privileges, profile, systemd::mask_text};
 
 pub struct VerifyOptions {
@@ -15,6 +18,7 @@ pub struct VerifyOptions {
 
 pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
     privileges::check()?;
+    let _owned = OwnedTrials::start()?;
     let source = options.profile.display().to_string();
     let profile = profile::read(&options.profile)?;
     profile.require_complete(&source, options.allow_lossy)?;
@@ -24,7 +28,7 @@ pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
     if !trial_options.quiet {
         eprintln!("capdisc: verifying {} under {} (the set {source} grants)", options.subject.describe(), mask_text(set));
     }
-    let result = trial::run(&options.subject, set, &trial_options).await?;
+    let result = trial::run(&options.subject, set, &trial_options).await.map_err(|err| interrupt::locate(err, "in trial 1 of 1"))?;
     if result.passed {
         println!("verify: passed: {} works under {}", options.subject.describe(), mask_text(set));
         return Ok(0);

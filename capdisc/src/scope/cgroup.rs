@@ -74,9 +74,21 @@ impl Cgroup {
 
     /// A new, empty leaf cgroup for a spawned command.
     pub fn create_leaf() -> Result<Self, Error> {
+        Self::create_named("")
+    }
+
+    /// A new, empty leaf cgroup for a trial's check (`capdisc-PID-check-N`), outside the recorded
+    /// one, so the check is neither counted nor able to outlive its trial.
+    pub fn create_check_leaf() -> Result<Self, Error> {
+        Self::create_named("check-")
+    }
+
+    /// `capdisc-PID-{role}N` under the cgroup v2 root: the guardian of a proof removes every
+    /// `capdisc-PID-*` when capdisc dies.
+    fn create_named(role: &str) -> Result<Self, Error> {
         static SERIAL: AtomicU32 = AtomicU32::new(0);
         let mount = cgroup2_mount()?;
-        let name = format!("capdisc-{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
+        let name = format!("capdisc-{}-{role}{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
         let path = mount.join(name);
         fs::create_dir(&path).map_err(|err| {
             Error::Kernel(format!("cannot create a cgroup at {}: {err}; capdisc needs a writable cgroup v2 hierarchy", path.display()))
@@ -101,17 +113,39 @@ impl Cgroup {
     /// Kills every process in this cgroup and below (`cgroup.kill`, Linux 5.14+; SIGKILL to each
     /// process on older kernels): a trial's service must not outlive its trial.
     pub fn kill_all(&self) {
-        if fs::write(self.path.join("cgroup.kill"), "1").is_err() {
-            for pid in self.processes() {
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            }
-        }
+        let by_kernel = fs::write(self.path.join("cgroup.kill"), "1").is_ok();
         for _ in 0..100 {
             if !self.populated() {
                 return;
             }
+            if !by_kernel {
+                // One by one, again each round: a process may fork while it is being killed.
+                for pid in self.processes() {
+                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                }
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills whatever runs in a cgroup capdisc created and removes it (a trial's workload or
+    /// check ends with its trial). Err when it could not be removed.
+    pub fn kill_and_remove(&self) -> Result<(), Error> {
+        if !self.owned || self.kill_and_rmdir() {
+            return Ok(());
+        }
+        Err(Error::Runtime(format!("cannot remove the trial cgroup {}: tasks survived cgroup.kill", self.path.display())))
+    }
+
+    fn kill_and_rmdir(&self) -> bool {
+        self.kill_all();
+        (0..100).any(|_| {
+            let gone = fs::remove_dir(&self.path).is_ok() || !self.path.exists();
+            if !gone {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            gone
+        })
     }
 
     /// Removes a cgroup capdisc created, whatever is left in it: processes the command left
@@ -140,6 +174,26 @@ impl Cgroup {
         }
         Err(Error::Runtime(format!("cannot remove capdisc's cgroup {}: tasks remain in it", self.path.display())))
     }
+}
+
+/// The guardian's sweep after capdisc `pid` died: kills and removes each `capdisc-PID-*` cgroup
+/// under the cgroup v2 root (a trial's workload or check). Returns (removed, not removable).
+pub fn remove_trial_cgroups(pid: u32) -> (usize, usize) {
+    let Ok(mount) = cgroup2_mount() else { return (0, 0) };
+    let prefix = format!("capdisc-{pid}-");
+    let (mut removed, mut failed) = (0, 0);
+    for entry in fs::read_dir(&mount).into_iter().flatten().flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let Ok(cgroup) = Cgroup::open(&mount, &entry.path(), true) else { continue };
+        if cgroup.kill_and_rmdir() {
+            removed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    (removed, failed)
 }
 
 /// `cgroup.procs` of the cgroup capdisc itself runs in (from /proc/self/cgroup, line `0::`).

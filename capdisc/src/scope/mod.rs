@@ -15,7 +15,7 @@ use aya::{
 };
 use capdisc_common::{cgroup_state, mode};
 
-pub use cgroup::{cgroup2_mount, Cgroup, CgroupNames};
+pub use cgroup::{cgroup2_mount, remove_trial_cgroups, Cgroup, CgroupNames};
 pub use credentials::RunAs;
 pub use spawn::{exit_code_of, spawn_in_cgroup};
 

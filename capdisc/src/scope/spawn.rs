@@ -9,11 +9,13 @@ use super::{cgroup::Cgroup, credentials::RunAs};
 /// `bounding`: drop every capability outside this mask from the bounding set before exec (as
 /// root, before any user switch), so the command runs under exactly that set: a root command's
 /// permitted set after exec is its bounding set.
+/// `stdio` sets up the command's standard streams (a check's are piped; a workload's pass through).
 pub fn spawn_in_cgroup(
     argv: &[String],
     cgroup: &Cgroup,
     run_as: Option<&RunAs>,
     bounding: Option<u64>,
+    stdio: impl FnOnce(&mut tokio::process::Command),
 ) -> io::Result<tokio::process::Child> {
     let run_as = run_as.cloned();
     let last_cap = crate::caps::last_cap().min(63) as u64;
@@ -21,6 +23,7 @@ pub fn spawn_in_cgroup(
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cgroup path contains NUL"))?;
     let mut command = tokio::process::Command::new(&argv[0]);
     command.args(&argv[1..]);
+    stdio(&mut command);
     // SAFETY: the closure only makes async-signal-safe calls (open, write, close, prctl, and
     // the credential calls of `RunAs::switch`).
     unsafe {

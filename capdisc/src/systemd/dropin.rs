@@ -18,6 +18,8 @@ pub struct AppliedDropin {
     /// False when the file already had exactly this content.
     pub changed: bool,
     pub backup: Option<PathBuf>,
+    /// What the file held before (None: it did not exist), for [`revert_dropin`].
+    previous: Option<String>,
 }
 
 /// `etc/systemd/system/UNIT.d`, relative to the root.
@@ -42,9 +44,9 @@ pub fn apply_dropin(root: &Path, unit: &str, content: &str) -> Result<AppliedDro
     let path = dir.path.join(DROPIN_NAME);
     let previous = dir.read(DROPIN_NAME)?;
     if previous.as_deref() == Some(content) {
-        return Ok(AppliedDropin { path, changed: false, backup: None });
+        return Ok(AppliedDropin { path, changed: false, backup: None, previous });
     }
-    let backup = match previous {
+    let backup = match &previous {
         Some(old) => {
             dir.write_atomic(BACKUP_NAME, old.as_bytes())?;
             Some(dir.path.join(BACKUP_NAME))
@@ -52,7 +54,27 @@ pub fn apply_dropin(root: &Path, unit: &str, content: &str) -> Result<AppliedDro
         None => None,
     };
     dir.write_atomic(DROPIN_NAME, content.as_bytes())?;
-    Ok(AppliedDropin { path, changed: true, backup })
+    Ok(AppliedDropin { path, changed: true, backup, previous })
+}
+
+/// Undoes [`apply_dropin`] (its read-back failed): the previous drop-in put back, or the new one
+/// removed. Returns what was done.
+pub fn revert_dropin(root: &Path, unit: &str, applied: &AppliedDropin) -> Result<String, Error> {
+    if !applied.changed {
+        return Ok(format!("{} left as it was (unchanged)", applied.path.display()));
+    }
+    let dir = BeneathDir::open(root, &dropin_dir(unit), false)?.ok_or_else(|| Error::Runtime("the drop-in directory vanished".into()))?;
+    match &applied.previous {
+        Some(old) => {
+            dir.write_atomic(DROPIN_NAME, old.as_bytes())?;
+            Ok(format!("the previous {} put back", applied.path.display()))
+        }
+        None => {
+            dir.remove(DROPIN_NAME)?;
+            let _ = std::fs::remove_dir(&dir.path);
+            Ok(format!("{} removed", applied.path.display()))
+        }
+    }
 }
 
 /// Writes a temporary drop-in under /run (cleared by a reboot) and returns its path.

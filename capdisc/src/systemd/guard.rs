@@ -10,7 +10,10 @@
 use std::{
     fs,
     io::{Read, Write},
-    os::{fd::AsRawFd, unix::process::CommandExt},
+    os::{
+        fd::{AsRawFd, OwnedFd},
+        unix::process::CommandExt,
+    },
     path::{Path, PathBuf},
     process::{Child, ChildStdin, Command, Stdio},
     sync::Mutex,
@@ -36,22 +39,36 @@ pub struct Guardian {
 impl Guardian {
     /// Starts the guardian; from now on, capdisc's death undoes its changes to `unit`.
     pub fn spawn(unit: &str, was_active: bool, lock: &UnitLock) -> Result<Self, Error> {
-        let lock_fd = lock.share()?;
-        let mut command = Command::new("/proc/self/exe");
-        command.args(["__guard", "--unit", unit]);
+        let mut args = vec!["--unit".to_owned(), unit.to_owned()];
         if was_active {
-            command.arg("--was-active");
+            args.push("--was-active".into());
         }
+        Self::launch(args, Some(lock.share()?))
+    }
+
+    /// Starts the guardian of a proof's trials: from now on, capdisc's death kills and removes
+    /// every cgroup it made for a trial's workload or check (`capdisc-PID-*`).
+    pub fn spawn_for_trials() -> Result<Self, Error> {
+        Self::launch(vec!["--cgroups-of".to_owned(), std::process::id().to_string()], None)
+    }
+
+    fn launch(args: Vec<String>, lock_fd: Option<OwnedFd>) -> Result<Self, Error> {
+        let mut command = Command::new("/proc/self/exe");
+        command.arg("__guard").args(args);
         // Its words go to syslog (the journal): capdisc's stderr may be a pipe its reader waits
         // on, or a terminal that is gone.
         command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
-        let raw = lock_fd.as_raw_fd();
+        let raw = lock_fd.as_ref().map(AsRawFd::as_raw_fd);
         // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl, setsid).
         unsafe {
             command.pre_exec(move || {
                 // The lock travels as fd 3, without close-on-exec (dup2 clears it; when the copy
                 // already is fd 3, dup2 does nothing and the flag is cleared by hand).
-                let moved = if raw == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(raw, 3) };
+                let moved = match raw {
+                    Some(3) => libc::fcntl(3, libc::F_SETFD, 0),
+                    Some(raw) => libc::dup2(raw, 3),
+                    None => 0,
+                };
                 if moved < 0 || libc::setsid() < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -77,8 +94,9 @@ impl Guardian {
     }
 }
 
-/// `capdisc __guard`: waits for capdisc to end; restores the unit unless disarmed.
-pub fn guard_main(unit: &str, was_active: bool) -> i32 {
+/// `capdisc __guard`: waits for capdisc to end; unless disarmed, kills and removes the trial
+/// cgroups of `cgroups_of` (capdisc's pid) and restores `unit`.
+pub fn guard_main(unit: Option<&str>, was_active: bool, cgroups_of: Option<u32>) -> i32 {
     // Signals meant for capdisc's terminal or process group are not for the guardian.
     for signal in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM, libc::SIGQUIT, libc::SIGPIPE] {
         unsafe { libc::signal(signal, libc::SIG_IGN) };
@@ -89,11 +107,23 @@ pub fn guard_main(unit: &str, was_active: bool) -> i32 {
     if message.lines().any(|line| line == "disarm") {
         return 0;
     }
+    let mut code = 0;
+    if let Some(pid) = cgroups_of {
+        let (removed, failed) = crate::scope::remove_trial_cgroups(pid);
+        if removed + failed > 0 {
+            say(&format!("capdisc (pid {pid}) ended in the middle of a trial: killed and removed {removed} trial cgroup(s)"));
+        }
+        if failed > 0 {
+            say(&format!("could not remove {failed} trial cgroup(s) of capdisc pid {pid} (capdisc-{pid}-* under the cgroup v2 root)"));
+            code = 1;
+        }
+    }
+    let Some(unit) = unit else { return code };
     say(&format!("capdisc ended without undoing its changes to {unit}: restoring it"));
     match restore(unit, Some(was_active)) {
         Ok(done) => {
             say(&format!("{unit} restored: {done}"));
-            0
+            code
         }
         Err(err) => {
             say(&format!("could not restore {unit}: {err}; run `capdisc restore --unit {unit}`"));
@@ -118,7 +148,17 @@ fn leave_capdiscs_cgroup() {
 
 /// capdisc's runtime drop-ins of a unit.
 pub fn runtime_dropins(unit: &str) -> Vec<PathBuf> {
-    let dir = Path::new(RUNTIME_DIR).join(format!("{unit}.d"));
+    runtime_dropins_under(Path::new("/"), unit)
+}
+
+/// capdisc's runtime drop-ins of a unit in an offline root (`--root`): no capdisc can be running
+/// there, so every one is a leftover (the unit would boot with its restrictions lifted).
+pub fn offline_leftovers(root: &Path, unit: &str) -> Vec<PathBuf> {
+    runtime_dropins_under(root, unit)
+}
+
+fn runtime_dropins_under(root: &Path, unit: &str) -> Vec<PathBuf> {
+    let dir = root.join(RUNTIME_DIR.trim_start_matches('/')).join(format!("{unit}.d"));
     let mut found: Vec<PathBuf> = fs::read_dir(&dir)
         .map(|entries| {
             entries
@@ -151,6 +191,18 @@ pub fn refuse_leftovers(unit: &str) -> Result<(), Error> {
     match found.first() {
         None => Ok(()),
         Some(path) => Err(leftover_error(unit, path)),
+    }
+}
+
+/// Refuses to work on an offline root's unit with capdisc leftovers, saying how to clear them.
+pub fn refuse_offline_leftovers(root: &Path, unit: &str) -> Result<(), Error> {
+    match offline_leftovers(root, unit).first() {
+        None => Ok(()),
+        Some(path) => Err(Error::Target(format!(
+            "{unit} has a capdisc drop-in left behind under this root ({}; the unit may run with its capability restrictions lifted); nothing written: delete it first (`rm {}`)",
+            path.display(),
+            path.display()
+        ))),
     }
 }
 

@@ -13,8 +13,13 @@ mod restart;
 mod unit;
 
 pub use capset::{all_caps, mask_names, mask_text, parse_assignment, CapSetBuilder};
-pub use dropin::{apply_dropin, check_dropin, remove_runtime_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR};
-pub use guard::{guard_main, leftover_error, leftovers, refuse_leftovers, restore, runtime_dropins, Guardian};
+pub use dropin::{
+    apply_dropin, check_dropin, remove_runtime_dropin, revert_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR,
+};
+pub use guard::{
+    guard_main, leftover_error, leftovers, offline_leftovers, refuse_leftovers, refuse_offline_leftovers, restore, runtime_dropins,
+    Guardian,
+};
 pub use implicit::IMPLICIT_DROPS;
 pub use live::{live_view, names_mask, require_running, show, systemctl, systemd_running, LiveView};
 pub use lock::UnitLock;

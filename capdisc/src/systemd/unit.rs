@@ -53,6 +53,12 @@ impl UnitFiles {
 
     /// A unit file given by path, with drop-ins from `PATH.d/*.conf` beside it.
     pub fn from_file(path: &Path) -> Result<Self, Error> {
+        if path.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is a directory, not a unit file; give the unit file itself (its drop-ins are read from FILE.d/ beside it)",
+                path.display()
+            )));
+        }
         if !path.is_file() {
             return Err(Error::Usage(format!("no unit file {}", path.display())));
         }

@@ -5,3 +5,4 @@ mod common;
 
 mod harden;
 mod no_harm;
+mod proof;

@@ -11,4 +11,5 @@ mod prove;
 mod record;
 mod status;
 mod trace;
+mod trials;
 mod watch;

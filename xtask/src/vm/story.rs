@@ -117,6 +117,38 @@ impl Story {
                 format!("9b. the unit runs under its own set again (CapBnd {})", self.step("step9b-capbnd")),
                 self.step("step9b-capbnd") == self.step("step9b-capbnd-before") && self.step("step9b-capbnd") != "(missing)",
             ),
+            (
+                format!(
+                    "9a. the permissive recording of the python service shows CAP_DAC_READ_SEARCH conditional ({})",
+                    self.step("step9a-dac")
+                ),
+                self.step("step9a-record-exit") == "0" && self.step("step9a-dac") == "['conditional']",
+            ),
+            (
+                "9a. apply exits 0 and names CAP_DAC_READ_SEARCH as left out".to_owned(),
+                self.step("step9a-apply-exit") == "0" && self.step("step9a-named") == "found",
+            ),
+            (
+                format!(
+                    "9a. bounding = ambient = CAP_NET_BIND_SERVICE ({} / {}), HTTP {}",
+                    self.step("step9a-bounding"),
+                    self.step("step9a-ambient"),
+                    self.step("step9a-http")
+                ),
+                self.step("step9a-bounding") == "cap_net_bind_service"
+                    && self.step("step9a-ambient") == "cap_net_bind_service"
+                    && self.step("step9a-http") == "200",
+            ),
+            ("9a. lint after apply finds nothing (exit 0)".to_owned(), self.step("step9a-lint-exit") == "0"),
+            ("9b. the trial's check was running at the kill".to_owned(), self.step("step9b-check-ran") == "yes"),
+            ("9b. the guardian killed the check".to_owned(), self.step("step9b-check") == "gone"),
+            ("9c. SIGINT mid-trial: exit 130".to_owned(), self.step("step9c-check-ran") == "yes" && self.step("step9c-exit") == "130"),
+            ("9c. it says interrupted, nothing proven, and no verdict".to_owned(), self.step("step9c-says") == "found"),
+            (
+                format!("9c. no trial drop-in left, the unit under its own set (CapBnd {})", self.step("step9c-capbnd")),
+                self.step("step9c-dropin") == "removed" && self.step("step9c-capbnd") == self.step("step9b-capbnd-before"),
+            ),
+            ("9c. the check died with capdisc's trial".to_owned(), self.step("step9c-check") == "gone"),
             ("11. minimize --grow --unit --apply exits 0".to_owned(), self.step("step11-exit") == "0"),
             (format!("11. one added step: two trials ({})", self.step("step11-trials")), self.step("step11-trials") == "2"),
             (

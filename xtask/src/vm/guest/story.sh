@@ -130,9 +130,30 @@ if [ -e $permissive ]; then say step8-dropin left; else say step8-dropin removed
 wait_for restored
 say step8-capbnd "$(capbnd)"
 
+# 9a. The story path on the python service: a permissive recording, then apply. Its
+#     CAP_DAC_READ_SEARCH is only conditional (a path walk under the unreachable /home) and
+#     root-equivalent for a non-root service: apply leaves it out and says so, the service serves,
+#     and lint afterwards finds nothing.
+profile_field() { python3 -c "import json,sys; p=json.load(open('$1')); print($2)" 2>/dev/null; }
+( sleep 10; curl -s --max-time 5 -o /dev/null http://127.0.0.1:444/ ) &
+capdisc record --unit api.service --restart --permissive --duration 20 --json -o /root/api-recorded.json 2> /tmp/api-record.txt
+say step9a-record-exit $?
+say step9a-dac "$(profile_field /root/api-recorded.json "[c['class'] for c in p['capabilities'] if c['name'] == 'CAP_DAC_READ_SEARCH']")"
+capdisc apply /root/api-recorded.json --unit api.service --allow-widen > /tmp/api-apply.txt 2>&1
+say step9a-apply-exit $?
+prefix APIAPPLY /tmp/api-apply.txt
+grep -q "CAP_DAC_READ_SEARCH left out: it amounts to root for a non-root service" /tmp/api-apply.txt && say step9a-named found
+systemctl restart api.service
+wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:444/
+say step9a-http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:444/)"
+say step9a-bounding "$(systemctl show -p CapabilityBoundingSet --value api.service)"
+say step9a-ambient "$(systemctl show -p AmbientCapabilities --value api.service)"
+capdisc lint api.service > /tmp/api-lint.txt 2>&1
+say step9a-lint-exit $?
+prefix APILINT /tmp/api-lint.txt
+
 # 9. Proven minimal sets, on the issue's python service: minimize records it with its
 #    restrictions lifted, proves the set by trials, and installs it with --apply.
-profile_field() { python3 -c "import json,sys; p=json.load(open('$1')); print($2)" 2>/dev/null; }
 capdisc minimize --unit api.service --check 'curl -fsS -o /dev/null http://127.0.0.1:444/' --timeout 90 --apply --json -o /root/api.json > /tmp/minimize.txt 2>&1
 say step9-exit $?
 prefix MINIMIZE /tmp/minimize.txt
@@ -149,20 +170,39 @@ say step9-dac-verdict "$(profile_field /root/api.json "[v['verdict'] for v in p[
 say exposure-api-after "$(systemd-analyze security api.service 2>/dev/null | exposure)"
 say exposure-api-handfix "$(systemd-analyze security --offline=true /etc/capdisc/api.service 2>/dev/null | exposure)"
 
-# 9b. kill -9 in the middle of a verify trial (a runtime drop-in with the trial's set): the
-#     guardian puts the unit back under its own set, as after a permissive recording.
+# 9b. kill -9 in the middle of a verify trial (a runtime drop-in with the trial's set, and a
+#     check that hangs once it has connected): the guardian puts the unit back under its own set,
+#     as after a permissive recording, and kills the check.
 trial=/run/systemd/system/api.service.d/zz-capdisc-trial.conf
 api_capbnd() { sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$(systemctl show -p MainPID --value api.service)/status" 2>/dev/null; }
+check_runs() { pgrep -f "^sleep $1\$" > /dev/null; }
 api_before="$(api_capbnd)"
 say step9b-capbnd-before "$api_before"
-capdisc verify /root/api.json --unit api.service --check 'curl -fsS -o /dev/null http://127.0.0.1:444/' --timeout 120 > /tmp/verify-killed.txt 2>&1 &
+capdisc verify /root/api.json --unit api.service --check 'curl -fsS -o /dev/null http://127.0.0.1:444/ && exec sleep 1071' --timeout 120 > /tmp/verify-killed.txt 2>&1 &
 verifier=$!
 wait_for test -e $trial && say step9b-trial present
+wait_secs 90 check_runs 1071 && say step9b-check-ran yes
 kill -9 $verifier
 killed_at=$(date +%s)
 api_restored() { [ ! -e $trial ] && [ "$(systemctl is-active api.service)" = active ] && [ "$(api_capbnd)" = "$api_before" ]; }
 wait_secs 30 api_restored && say step9b-restored-after "$(( $(date +%s) - killed_at ))"
 say step9b-capbnd "$(api_capbnd)"
+check_gone() { ! check_runs "$1"; }
+if wait_secs 30 check_gone 1071; then say step9b-check gone; else say step9b-check left; fi
+
+# 9c. SIGINT in the middle of a verify trial: the trial is discarded (exit 130, no verdict),
+#     capdisc itself puts the unit back, and the check it started dies with it.
+capdisc verify /root/api.json --unit api.service --check 'exec sleep 1072' --timeout 120 > /tmp/verify-int.txt 2>&1 &
+verifier=$!
+wait_for test -e $trial && wait_secs 90 check_runs 1072 && say step9c-check-ran yes
+kill -INT $verifier
+wait $verifier
+say step9c-exit $?
+prefix VERIFYINT /tmp/verify-int.txt
+grep -q "interrupted (SIGINT) in trial 1 of 1; nothing proven" /tmp/verify-int.txt && ! grep -q FAILED /tmp/verify-int.txt && say step9c-says found
+if [ -e $trial ]; then say step9c-dropin left; else say step9c-dropin removed; fi
+wait_secs 30 api_restored && say step9c-capbnd "$(api_capbnd)"
+if check_gone 1072; then say step9c-check gone; else say step9c-check left; fi
 
 # 10. A real Debian daemon: nginx, minimized with an HTTP check, then verified under the proven set.
 say step10-before "$(systemctl show -p CapabilityBoundingSet --value nginx.service | wc -w)"
