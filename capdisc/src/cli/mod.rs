@@ -105,7 +105,10 @@ impl Cli {
             Command::Restore(args) => args.run(),
             Command::Completions(args) => args.run(),
             Command::Man(args) => args.run(),
-            Command::Guard(args) => Ok(crate::systemd::guard_main(args.unit.as_deref(), args.was_active, args.cgroups_of)),
+            Command::Guard(args) => Ok(crate::systemd::guard_main(args.unit.as_deref(), args.was_active, || match args.cgroups_of {
+                Some(pid) => crate::prove::remove_trial_cgroups(pid),
+                None => Ok(None),
+            })),
             Command::Floor { hook } => {
                 let _attached = crate::probe::attach_floor(&hook)?;
                 eprintln!("capdisc: floor attached on {hook}");

@@ -39,11 +39,11 @@ pub fn check(profile: &Profile, source: &str) -> Result<(), Error> {
             return Err(refuse(&format!("{field}.name"), format!("names an unknown capability `{}`", verdict.name)));
         }
         let recorded = profile.capability(&verdict.name).is_some();
-        let tried = proof.trials.first().is_some_and(|trial| trial.set.contains(&verdict.name));
+        let tried = proof.trials.iter().any(|trial| trial.set.contains(&verdict.name));
         if !recorded && !tried {
             return Err(refuse(
                 &field,
-                format!("is {} {}, which the recording never saw and no trial started from", verdict.verdict, verdict.name),
+                format!("is {} {}, which the recording never saw and no trial ran with", verdict.verdict, verdict.name),
             ));
         }
     }

@@ -9,5 +9,5 @@ mod trial;
 mod verify;
 
 pub use minimize::{minimize, MinimizeOptions};
-pub use trial::{Subject, TrialOptions};
+pub use trial::{remove_trial_cgroups, Subject, TrialOptions};
 pub use verify::{verify, VerifyOptions};

@@ -86,6 +86,20 @@ impl Drop for OwnedTrials {
     }
 }
 
+/// The guardian's work when capdisc `pid` died in a proof: every trial cgroup it made killed
+/// and removed. What was done, or Err naming what could not be removed.
+pub fn remove_trial_cgroups(pid: u32) -> Result<Option<String>, String> {
+    match crate::scope::remove_trial_cgroups(pid) {
+        (0, 0) => Ok(None),
+        (removed, 0) => {
+            Ok(Some(format!("capdisc (pid {pid}) ended in the middle of a proof: killed and removed {removed} trial cgroup(s)")))
+        }
+        (_, failed) => {
+            Err(format!("could not remove {failed} trial cgroup(s) of capdisc pid {pid} (capdisc-{pid}-* under the cgroup v2 root)"))
+        }
+    }
+}
+
 /// Every capability capdisc itself may pass on (its permitted set within its bounding set; in a
 /// container that is less than every capability the kernel knows).
 fn held_caps() -> u64 {

@@ -94,9 +94,9 @@ impl Guardian {
     }
 }
 
-/// `capdisc __guard`: waits for capdisc to end; unless disarmed, kills and removes the trial
-/// cgroups of `cgroups_of` (capdisc's pid) and restores `unit`.
-pub fn guard_main(unit: Option<&str>, was_active: bool, cgroups_of: Option<u32>) -> i32 {
+/// `capdisc __guard`: waits for capdisc to end; unless disarmed, undoes `on_death` (a proof's
+/// trial cgroups: its words go to syslog, an Err fails the guardian) and restores `unit`.
+pub fn guard_main(unit: Option<&str>, was_active: bool, on_death: impl FnOnce() -> Result<Option<String>, String>) -> i32 {
     // Signals meant for capdisc's terminal or process group are not for the guardian.
     for signal in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM, libc::SIGQUIT, libc::SIGPIPE] {
         unsafe { libc::signal(signal, libc::SIG_IGN) };
@@ -107,17 +107,16 @@ pub fn guard_main(unit: Option<&str>, was_active: bool, cgroups_of: Option<u32>)
     if message.lines().any(|line| line == "disarm") {
         return 0;
     }
-    let mut code = 0;
-    if let Some(pid) = cgroups_of {
-        let (removed, failed) = crate::scope::remove_trial_cgroups(pid);
-        if removed + failed > 0 {
-            say(&format!("capdisc (pid {pid}) ended in the middle of a trial: killed and removed {removed} trial cgroup(s)"));
+    let code = match on_death() {
+        Ok(said) => {
+            said.iter().for_each(|line| say(line));
+            0
         }
-        if failed > 0 {
-            say(&format!("could not remove {failed} trial cgroup(s) of capdisc pid {pid} (capdisc-{pid}-* under the cgroup v2 root)"));
-            code = 1;
+        Err(why) => {
+            say(&why);
+            1
         }
-    }
+    };
     let Some(unit) = unit else { return code };
     say(&format!("capdisc ended without undoing its changes to {unit}: restoring it"));
     match restore(unit, Some(was_active)) {

@@ -91,7 +91,7 @@ fn a_proof_is_checked_when_read_and_an_edited_one_is_refused() {
                         .expect("value");
                 v["verification"]["capabilities"].as_sequence_mut().expect("list").push(kept);
             }),
-            "`verification.capabilities[2]` is kept CAP_SYS_MODULE, which the recording never saw and no trial started from",
+            "`verification.capabilities[2]` is kept CAP_SYS_MODULE, which the recording never saw and no trial ran with",
         ),
         (
             "wider",
