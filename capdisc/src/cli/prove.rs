@@ -9,7 +9,7 @@ use crate::{
     error::Error,
     probe::BackendChoice,
     profile::Format,
-    prove::{minimize, verify, MinimizeOptions, Subject, TrialOptions, VerifyOptions},
+    prove::{minimize, verify, MinimizeOptions, Phases, Subject, TrialOptions, VerifyOptions},
     scope::RunAs,
     systemd::unit_name,
 };
@@ -35,9 +35,16 @@ pub struct TrialArgs {
     /// status and a unit must stay active.
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
-    /// Seconds a trial may take (the check is retried every half second until then).
+    /// Seconds each phase of a trial may take (the check is retried every half second until
+    /// then; one still running at the deadline is killed).
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout: f64,
+    /// The phases of a unit's life each trial runs: start (with the check; always), reload
+    /// (`systemctl reload`, when the unit can, then the check again), stop (`systemctl stop` must
+    /// succeed without systemd killing anything; then a start again and the check once more).
+    /// (Default: every phase the unit defines.)
+    #[arg(long, value_name = "LIST", value_parser = parse_phases)]
+    pub phases: Option<Phases>,
     /// How to watch cap_capable (see `record`).
     #[arg(long, default_value = "auto", value_parser = parse_backend)]
     pub backend: BackendChoice,
@@ -49,11 +56,25 @@ pub struct TrialArgs {
     pub quiet: bool,
 }
 
+fn parse_phases(text: &str) -> Result<Phases, String> {
+    Phases::parse(text)
+}
+
 fn parse_backend(text: &str) -> Result<BackendChoice, String> {
     text.parse()
 }
 
 impl SubjectArgs {
+    /// What trials run; `phases` beyond the start need a unit.
+    fn subject_for(self, trial: &TrialArgs) -> Result<Subject, Error> {
+        if self.unit.is_none() && trial.phases.is_some_and(|phases| phases.reload || phases.stop) {
+            return Err(Error::Usage(
+                "--phases reload,stop apply to --unit NAME; a command's trial is its run (leave --phases out)".into(),
+            ));
+        }
+        self.subject()
+    }
+
     fn subject(self) -> Result<Subject, Error> {
         match (self.unit, self.command.is_empty()) {
             (Some(_), false) => Err(Error::Usage("name one target: --unit NAME or -- CMD ARGS".into())),
@@ -76,7 +97,8 @@ impl TrialArgs {
         if self.check.as_deref().is_some_and(|check| check.trim().is_empty()) {
             return Err(Error::Usage("--check is empty; give a command that exits 0 when the service works".into()));
         }
-        Ok(TrialOptions { backend: self.backend, check: self.check.clone(), timeout, expected_status: 0, quiet: self.quiet })
+        let phases = self.phases.unwrap_or(Phases::ALL);
+        Ok(TrialOptions { backend: self.backend, check: self.check.clone(), timeout, phases, expected_status: 0, quiet: self.quiet })
     }
 }
 
@@ -93,7 +115,13 @@ pub struct VerifyArgs {
 impl VerifyArgs {
     pub async fn run(self) -> Result<i32, Error> {
         let trial = self.trial.options()?;
-        verify(VerifyOptions { profile: self.profile, subject: self.subject.subject()?, trial, allow_lossy: self.trial.allow_lossy }).await
+        verify(VerifyOptions {
+            profile: self.profile,
+            subject: self.subject.subject_for(&self.trial)?,
+            trial,
+            allow_lossy: self.trial.allow_lossy,
+        })
+        .await
     }
 }
 
@@ -141,7 +169,7 @@ impl MinimizeArgs {
         }
         minimize(MinimizeOptions {
             grow: self.grow,
-            subject: self.subject.subject()?,
+            subject: self.subject.subject_for(&self.trial)?,
             profile: self.profile,
             output,
             format,

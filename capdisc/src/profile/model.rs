@@ -51,6 +51,10 @@ pub struct Verification {
     /// The check that decided each trial (besides the command's exit or the unit staying active).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
+    /// The phases of the service's life each trial ran (`start`, `reload`, `stop`, `start again`
+    /// for a unit; `start` for a command's run): what the proof covers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<String>,
     /// RFC 3339, UTC: when the proof ended.
     pub date: String,
     /// The final set passed its trial.

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use super::{
-    interrupt,
+    interrupt, phases,
     trial::{self, Denial, OwnedTrials, Subject, TrialOptions, TrialResult},
 };
 use crate::{
@@ -134,6 +134,7 @@ fn proof(method: &str, options: &MinimizeOptions, verdicts: Vec<Verdict>, trials
         method: method.into(),
         target: options.subject.describe(),
         check: options.trial.check.clone(),
+        phases: phases::phases_run(&options.subject, options.trial.phases),
         date: rfc3339(std::time::SystemTime::now()),
         passed: true,
         capabilities: verdicts,

@@ -3,11 +3,14 @@
 //! breaks the service). Trials themselves (`trial`) record while they run, so a failure names
 //! what was denied. Every trial's workload and check are owned (`trial::OwnedTrials`), and a
 //! stop signal ends the proof with nothing proven (`interrupt`).
+mod check;
 mod interrupt;
 mod minimize;
+mod phases;
 mod trial;
 mod verify;
 
 pub use minimize::{minimize, MinimizeOptions};
+pub use phases::Phases;
 pub use trial::{remove_trial_cgroups, Subject, TrialOptions};
 pub use verify::{verify, VerifyOptions};

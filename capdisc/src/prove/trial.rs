@@ -6,27 +6,23 @@
 //! - a command without `--check`: it exits with the status the recording saw;
 //! - with `--check CMD`: the check exits 0 while the target runs (retried every half second
 //!   until `--timeout`); a unit must also be `active` then;
-//! - a unit without `--check`: it reaches `active` and stays so for two seconds.
-use std::{
-    cell::RefCell,
-    process::Stdio,
-    time::{Duration, Instant},
-};
+//! - a unit without `--check`: it reaches `active` and stays so for two seconds;
+//! - a unit: and each phase of its life it runs after the start passes (`phases`).
+use std::{cell::RefCell, time::Duration};
 
 use crate::{
     error::Error,
     probe::{BackendChoice, MapLimits},
     profile::Profile,
     record::{capture, CaptureOptions},
-    scope::{Cgroup, RunAs, TargetSpec},
+    scope::{RunAs, TargetSpec},
     systemd::{all_caps, mask_text, show, Guardian, RuntimeChange},
 };
 
-use super::interrupt;
-
-/// The longest one run of the check may take before it is killed and tried again (never past
-/// the trial's `--timeout`).
-const CHECK_ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
+use super::{
+    interrupt,
+    phases::{self, Phases},
+};
 
 /// What trials run.
 #[derive(Clone, Debug)]
@@ -110,7 +106,11 @@ fn held_caps() -> u64 {
 pub struct TrialOptions {
     pub backend: BackendChoice,
     pub check: Option<String>,
+    /// Each phase of a trial (the start and its check, the reload and its check, the stop, the
+    /// start again and its check) must be done within this.
     pub timeout: Duration,
+    /// The unit's phases a trial runs (a command's trial is its run).
+    pub phases: Phases,
     /// The status a passing command exits with (the recording's).
     pub expected_status: i32,
     pub quiet: bool,
@@ -170,13 +170,23 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
     let target = spec.resolve()?;
     let outcome: RefCell<Option<String>> = RefCell::new(None);
     let captured = {
-        let watcher = watch(subject, options, &outcome);
+        let watcher = phases::watch(subject, options, &outcome);
         let mut watcher = std::pin::pin!(watcher);
         let capture_options = CaptureOptions { backend: options.backend, quiet: true, limits: MapLimits::default(), duration: None };
         capture(&target, &capture_options, Some(watcher.as_mut())).await
         // The watcher ends here: a check still running is killed with its cgroup.
     };
     target.kill_leftovers();
+    // The stop phase ended the recording with the unit's cgroup: the start again is judged, not
+    // recorded (its cgroup is a new one).
+    let passed_so_far = outcome.borrow().as_deref() == Some("passed");
+    if let (Subject::Unit { name }, true, true) = (subject, passed_so_far, options.phases.stop) {
+        if interrupt::received().is_none() {
+            if let Err(why) = phases::start_again(subject, name, options).await {
+                outcome.replace(Some(format!("the start after the stop failed: {why}")));
+            }
+        }
+    }
     target.finish(true);
     interrupt::check("during the run")?;
     let (profile, ended) = captured.map_err(Error::spawn_as_operational)?;
@@ -202,110 +212,6 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
         }
     };
     Ok((TrialResult { passed, outcome, denials }, profile))
-}
-
-/// Completes when the trial is decided (the check passed, the unit failed, time ran out), with
-/// the verdict in `outcome`. A command without a check is decided by its exit, not here.
-/// `--timeout` bounds it all: a check still running at the deadline is killed, failing the trial.
-async fn watch(subject: &Subject, options: &TrialOptions, outcome: &RefCell<Option<String>>) -> &'static str {
-    let deadline = Instant::now() + options.timeout;
-    let left = || deadline.saturating_duration_since(Instant::now());
-    let secs = options.timeout.as_secs_f64();
-    let mut active_since: Option<Instant> = None;
-    let mut last_check_error = String::new();
-    loop {
-        tokio::time::sleep(left().min(Duration::from_millis(500))).await;
-        if let Subject::Unit { name } = subject {
-            let state = show(name, &["ActiveState", "SubState"]).unwrap_or_default();
-            let (active, sub) = (state.get("ActiveState").cloned().unwrap_or_default(), state.get("SubState").cloned().unwrap_or_default());
-            if active == "failed" || sub == "auto-restart" {
-                outcome.replace(Some(format!("the unit failed ({active}/{sub})")));
-                return "the unit failed";
-            }
-            if active == "active" {
-                active_since.get_or_insert_with(Instant::now);
-            } else {
-                active_since = None;
-            }
-            if options.check.is_none() && active_since.is_some_and(|since| since.elapsed() >= Duration::from_secs(2)) {
-                outcome.replace(Some("passed".to_owned()));
-                return "the unit stayed active";
-            }
-        }
-        if let Some(check) = &options.check {
-            let ready = !matches!(subject, Subject::Unit { .. }) || active_since.is_some();
-            if ready && !left().is_zero() {
-                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT)).await {
-                    Ok(()) => {
-                        outcome.replace(Some("passed".to_owned()));
-                        return "the check passed";
-                    }
-                    Err(CheckFailed::TimedOut(_)) if left().is_zero() => {
-                        outcome.replace(Some(format!("the check `{check}` was still running at the --timeout of {secs} s (killed)")));
-                        return "the trial timed out";
-                    }
-                    Err(error) => last_check_error = error.to_string(),
-                }
-            }
-        }
-        if left().is_zero() {
-            let why = match (&options.check, last_check_error.is_empty(), subject) {
-                (Some(check), false, _) => format!("the check `{check}` did not pass within {secs} s ({last_check_error})"),
-                (Some(check), true, _) => format!("the check `{check}` never ran: the target was not ready within {secs} s"),
-                (None, _, Subject::Command { .. }) => format!("the command did not exit within {secs} s"),
-                (None, _, Subject::Unit { .. }) => format!("not active for 2 s within {secs} s"),
-            };
-            outcome.replace(Some(why));
-            return "the trial timed out";
-        }
-    }
-}
-
-enum CheckFailed {
-    /// It exited non-zero, or could not run: its last line of output, or the error.
-    Failed(String),
-    /// Still running after this long: killed.
-    TimedOut(Duration),
-}
-
-impl std::fmt::Display for CheckFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CheckFailed::Failed(why) => f.write_str(why),
-            CheckFailed::TimedOut(limit) => write!(f, "the check took over {} s (killed)", limit.as_secs_f64()),
-        }
-    }
-}
-
-/// Runs the check once (through `sh -c`, at most `limit`) in a cgroup of its own, which is
-/// killed and removed afterwards, however the run ends (a check that forks a daemon, or one
-/// still running when the trial is decided or interrupted, never outlives it).
-async fn run_check(check: &str, limit: Duration) -> Result<(), CheckFailed> {
-    let cgroup = CheckCgroup(Cgroup::create_check_leaf().map_err(|err| CheckFailed::Failed(err.to_string()))?);
-    let child = crate::scope::spawn_in_cgroup(&["sh".to_owned(), "-c".to_owned(), check.to_owned()], &cgroup.0, None, None, |command| {
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    })
-    .map_err(|err| CheckFailed::Failed(format!("cannot run sh: {err}")))?;
-    match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(Ok(output)) if output.status.success() => Ok(()),
-        Ok(Ok(output)) => {
-            let text = String::from_utf8_lossy(if output.stderr.is_empty() { &output.stdout } else { &output.stderr }).into_owned();
-            Err(CheckFailed::Failed(format!("exit {}: {}", output.status.code().unwrap_or(-1), text.trim().lines().last().unwrap_or(""))))
-        }
-        Ok(Err(err)) => Err(CheckFailed::Failed(err.to_string())),
-        Err(_) => Err(CheckFailed::TimedOut(limit)),
-    }
-}
-
-/// A check's cgroup: killed and removed when dropped.
-struct CheckCgroup(Cgroup);
-
-impl Drop for CheckCgroup {
-    fn drop(&mut self) {
-        if let Err(err) = self.0.kill_and_remove() {
-            eprintln!("capdisc: warning: {err}");
-        }
-    }
 }
 
 /// Audited denials of a trial's recording.

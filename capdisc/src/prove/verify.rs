@@ -26,7 +26,11 @@ pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
     let mut trial_options = options.trial.clone();
     trial_options.expected_status = profile.exit_status.unwrap_or(0);
     if !trial_options.quiet {
-        eprintln!("capdisc: verifying {} under {} (the set {source} grants)", options.subject.describe(), mask_text(set));
+        let phases = match options.subject {
+            Subject::Unit { .. } => format!("; phases: {}", trial_options.phases.describe()),
+            Subject::Command { .. } => String::new(),
+        };
+        eprintln!("capdisc: verifying {} under {} (the set {source} grants{phases})", options.subject.describe(), mask_text(set));
     }
     let result = trial::run(&options.subject, set, &trial_options).await.map_err(|err| interrupt::locate(err, "in trial 1 of 1"))?;
     if result.passed {

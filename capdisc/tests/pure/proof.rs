@@ -33,6 +33,7 @@ fn proven(dac: &str) -> Profile {
         method: "minimize".into(),
         target: "unit app.service".into(),
         check: Some("curl -fsS http://127.0.0.1:444/".into()),
+        phases: vec!["start".into(), "stop".into(), "start again".into()],
         date: "2026-11-29T03:00:00.000Z".into(),
         passed: true,
         capabilities: vec![
@@ -241,6 +242,14 @@ fn small_mistakes_name_the_right_flag_or_fact() {
     let interval = capdisc().args(["watch", "--cgroup", "/", "--interval", "0", "--learn", "1s"]).output().expect("watch");
     assert_eq!(interval.status.code(), Some(2));
     assert!(stderr(&interval).contains("--interval 0 is not a positive number of seconds"), "{}", stderr(&interval));
+    let phases = capdisc()
+        .arg("verify")
+        .arg(fixtures().join("story-app.yaml"))
+        .args(["--phases", "start,reload", "--", "true"])
+        .output()
+        .expect("verify");
+    assert_eq!(phases.status.code(), Some(2));
+    assert!(stderr(&phases).contains("--phases reload,stop apply to --unit NAME"), "{}", stderr(&phases));
     let lint = capdisc().args(["lint", "--unit-file"]).arg(dir.path()).output().expect("lint");
     assert_eq!(lint.status.code(), Some(2));
     assert!(stderr(&lint).contains("is a directory, not a unit file"), "{}", stderr(&lint));

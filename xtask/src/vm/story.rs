@@ -169,6 +169,25 @@ impl Story {
             ),
             ("10. nginx answers HTTP 200 afterwards".to_owned(), self.step("step10-http-after") == "200"),
             (
+                format!("11b. minimize --unit reload-kill.service ran every phase ({})", self.step("step11b-phases")),
+                self.step("step11b-exit") == "0" && self.step("step11b-phases") == "start,reload,stop,start again",
+            ),
+            (
+                format!("11b. CAP_KILL kept: its reload fails without it ({})", self.step("step11b-kill")),
+                self.step("step11b-kill").starts_with("kept: the check failed without it: reload failed")
+                    && self.step("step11b-kill").contains("denied CAP_KILL in kill"),
+            ),
+            (
+                format!(
+                    "11b. under the proven set ({}) systemctl reload succeeds and it serves (HTTP {})",
+                    self.step("step11b-bounding"),
+                    self.step("step11b-http")
+                ),
+                self.step("step11b-reload") == "0"
+                    && self.step("step11b-bounding").split_whitespace().any(|cap| cap == "cap_kill")
+                    && self.step("step11b-http") == "200",
+            ),
+            (
                 format!("12. capdisc-watch.service learned creep.service's baseline ({})", self.step("step12-learned")),
                 self.step("step12-learned") == "no capabilities",
             ),

@@ -78,6 +78,7 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     // The shipped unit itself, as users install it (started by the story, step 12).
     archive.entry("etc/systemd/system/capdisc-watch.service", 0o100644, include_bytes!("../../../packaging/capdisc-watch.service"), (0, 0));
     archive.entry("etc/systemd/system/creep.service", 0o100644, include_bytes!("guest/creep.service"), (0, 0));
+    archive.entry("etc/systemd/system/reload-kill.service", 0o100644, include_bytes!("guest/reload-kill.service"), (0, 0));
     archive.symlink("etc/systemd/system/sysinit.target.wants/capdisc-all.service", "/etc/systemd/system/capdisc-all.service");
     archive.symlink("etc/systemd/system/multi-user.target.wants/capdisc-story.service", "/etc/systemd/system/capdisc-story.service");
     // No console logins (dev-ttyS0.device never appears here, and they would hold up boot),

@@ -239,6 +239,23 @@ say step11-http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://12
 say step11-bounding "$(systemctl show -p CapabilityBoundingSet --value app-grow.service)"
 say step11-ambient "$(systemctl show -p AmbientCapabilities --value app-grow.service)"
 
+# 11b. Phases: a unit whose ExecReload= signals a daemon that dropped to another user (root's
+#      kill -HUP to nobody's process needs CAP_KILL). Every trial runs start, reload, stop and a
+#      start again: the proven set keeps CAP_KILL for the reload, and the unit reloads under it.
+capdisc minimize --unit reload-kill.service --check 'curl -fsS -o /dev/null http://127.0.0.1:446/' --timeout 90 --apply --json -o /root/reload.json > /tmp/reload-min.txt 2>&1
+say step11b-exit $?
+prefix RELOADMIN /tmp/reload-min.txt
+say step11b-kill "$(profile_field /root/reload.json "' '.join(v['verdict'] + ': ' + v['evidence'] for v in p['verification']['capabilities'] if v['name'] == 'CAP_KILL')")"
+say step11b-phases "$(profile_field /root/reload.json "','.join(p['verification']['phases'])")"
+systemctl restart reload-kill.service
+wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:446/
+systemctl reload reload-kill.service
+say step11b-reload $?
+wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:446/
+say step11b-http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:446/)"
+say step11b-bounding "$(systemctl show -p CapabilityBoundingSet --value reload-kill.service)"
+journalctl -u reload-kill.service --no-pager -o cat | tail -n 12 | prefix RELOADJOURNAL /dev/stdin
+
 # 12. capdisc-watch.service (the shipped unit, its own hardening) with --all and a learned
 #     baseline: a unit that starts using CAP_KILL after a change is reported in the journal under
 #     its unit name, once; a restart of the watch service keeps the counts.

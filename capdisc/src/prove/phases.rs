@@ -1,0 +1,192 @@
+//! The phases of a unit's life a trial runs (`--phases`): the start and its check; `systemctl
+//! reload` and the check again; `systemctl stop`, which must succeed without systemd killing
+//! anything; a start again and the check once more. A command's trial has one phase, its run.
+use std::{
+    cell::RefCell,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use super::{
+    check::{run_check, CheckFailed, CHECK_ATTEMPT_LIMIT},
+    trial::{Subject, TrialOptions},
+};
+use crate::systemd::show;
+
+/// The phases of a unit's life a trial runs after its start (`--phases`): the check after the
+/// start always; then `systemctl reload` and the check again (when the unit can reload); then
+/// `systemctl stop`, which must end with `Result=success` (nothing killed by systemd); then a
+/// start again and the check once more. Commands have one phase: their run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phases {
+    pub reload: bool,
+    pub stop: bool,
+}
+
+impl Phases {
+    /// Every phase (the default: each one the unit defines is run).
+    pub const ALL: Phases = Phases { reload: true, stop: true };
+
+    /// `start,reload,stop` (any order; `start` is always run).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut phases = Phases { reload: false, stop: false };
+        for word in text.split(',').map(str::trim).filter(|word| !word.is_empty()) {
+            match word {
+                "start" => {}
+                "reload" => phases.reload = true,
+                "stop" => phases.stop = true,
+                other => return Err(format!("unknown phase `{other}`; the phases are start, reload and stop")),
+            }
+        }
+        Ok(phases)
+    }
+
+    pub fn describe(self) -> String {
+        let mut names = vec!["start"];
+        if self.reload {
+            names.push("reload");
+        }
+        if self.stop {
+            names.extend(["stop", "start again"]);
+        }
+        names.join(", ")
+    }
+}
+
+/// Completes when the trial is decided, with the verdict in `outcome`: the start and its check,
+/// then for a unit each phase it runs (reload and the check again, stop). A command without a
+/// check is decided by its exit, not here.
+pub async fn watch(subject: &Subject, options: &TrialOptions, outcome: &RefCell<Option<String>>) -> &'static str {
+    let decided = async {
+        started(subject, options).await?;
+        let Subject::Unit { name } = subject else { return Ok("the check passed") };
+        if options.phases.reload && can_reload(name) {
+            let before = show(name, &["MainPID"]).unwrap_or_default().get("MainPID").cloned().unwrap_or_default();
+            systemctl_within(&["reload", name], options.timeout).await.map_err(|why| format!("reload failed: {why}"))?;
+            started(subject, options).await.map_err(|why| format!("after the reload (main pid was {before}): {why}"))?;
+        }
+        if options.phases.stop {
+            systemctl_within(&["stop", name], options.timeout).await.map_err(|why| format!("stop failed: {why}"))?;
+            let result = show(name, &["Result"]).unwrap_or_default().get("Result").cloned().unwrap_or_default();
+            if result != "success" {
+                let why = if result == "timeout" { "systemd had to kill what did not stop in time" } else { "the stop did not succeed" };
+                return Err(format!("stop failed: {why} (Result={result})"));
+            }
+        }
+        Ok("the unit's phases passed")
+    };
+    match decided.await {
+        Ok(why) => {
+            outcome.replace(Some("passed".to_owned()));
+            why
+        }
+        Err(why) => {
+            outcome.replace(Some(why));
+            "a phase failed"
+        }
+    }
+}
+
+/// The phases a trial of `subject` runs, by name, for the proof: a command's run is its start.
+pub fn phases_run(subject: &Subject, phases: Phases) -> Vec<String> {
+    match subject {
+        Subject::Command { .. } => vec!["start".to_owned()],
+        Subject::Unit { name } => {
+            let phases = Phases { reload: phases.reload && can_reload(name), ..phases };
+            phases.describe().split(", ").map(str::to_owned).collect()
+        }
+    }
+}
+
+/// Whether systemd can reload the unit (it has `ExecReload=`).
+fn can_reload(unit: &str) -> bool {
+    show(unit, &["CanReload"]).is_ok_and(|state| state.get("CanReload").is_some_and(|value| value == "yes"))
+}
+
+/// `systemctl ARGS` (a job it waits for), given at most `limit`; Err with what systemctl said.
+async fn systemctl_within(args: &[&str], limit: Duration) -> Result<(), String> {
+    let child = tokio::process::Command::new("systemctl")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| format!("cannot run systemctl: {err}"))?;
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(Ok(output)) if output.status.success() => Ok(()),
+        Ok(Ok(output)) => Err(String::from_utf8_lossy(&output.stderr).trim().lines().next().unwrap_or("systemctl failed").to_owned()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("`systemctl {}` did not finish within {} s", args.join(" "), limit.as_secs_f64())),
+    }
+}
+
+/// The unit started again after its stop phase (under the trial's drop-in still), and its check.
+pub async fn start_again(subject: &Subject, unit: &str, options: &TrialOptions) -> Result<(), String> {
+    systemctl_within(&["start", "--no-block", unit], options.timeout).await?;
+    started(subject, options).await
+}
+
+/// Waits for the start to be decided, within `--timeout`: the check passed (a unit must be
+/// `active` then), or without a check a unit active for 2 s; Err says why not. A command without
+/// a check never completes here: its exit decides. A check still running at the deadline is
+/// killed, failing the phase.
+async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String> {
+    let deadline = Instant::now() + options.timeout;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let secs = options.timeout.as_secs_f64();
+    let mut active_since: Option<Instant> = None;
+    let mut last_check_error = String::new();
+    loop {
+        tokio::time::sleep(left().min(Duration::from_millis(500))).await;
+        if let Subject::Unit { name } = subject {
+            let state = show(name, &["ActiveState", "SubState"]).unwrap_or_default();
+            let (active, sub) = (state.get("ActiveState").cloned().unwrap_or_default(), state.get("SubState").cloned().unwrap_or_default());
+            if active == "failed" || sub == "auto-restart" {
+                return Err(format!("the unit failed ({active}/{sub})"));
+            }
+            if active == "active" {
+                active_since.get_or_insert_with(Instant::now);
+            } else {
+                active_since = None;
+            }
+            if options.check.is_none() && active_since.is_some_and(|since| since.elapsed() >= Duration::from_secs(2)) {
+                return Ok(());
+            }
+        }
+        if let Some(check) = &options.check {
+            let ready = !matches!(subject, Subject::Unit { .. }) || active_since.is_some();
+            if ready && !left().is_zero() {
+                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT)).await {
+                    Ok(()) => return Ok(()),
+                    Err(CheckFailed::TimedOut(_)) if left().is_zero() => {
+                        return Err(format!("the check `{check}` was still running at the --timeout of {secs} s (killed)"));
+                    }
+                    Err(error) => last_check_error = error.to_string(),
+                }
+            }
+        }
+        if left().is_zero() {
+            return Err(match (&options.check, last_check_error.is_empty(), subject) {
+                (Some(check), false, _) => format!("the check `{check}` did not pass within {secs} s ({last_check_error})"),
+                (Some(check), true, _) => format!("the check `{check}` never ran: the target was not ready within {secs} s"),
+                (None, _, Subject::Command { .. }) => format!("the command did not exit within {secs} s"),
+                (None, _, Subject::Unit { .. }) => format!("not active for 2 s within {secs} s"),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Phases;
+
+    #[test]
+    fn phases_parse_in_any_order_and_start_always_runs() {
+        assert_eq!(Phases::parse("start,reload,stop"), Ok(Phases::ALL));
+        assert_eq!(Phases::parse("stop, start"), Ok(Phases { reload: false, stop: true }));
+        assert_eq!(Phases::parse("start").map(Phases::describe), Ok("start".to_owned()));
+        assert_eq!(Phases::ALL.describe(), "start, reload, stop, start again");
+        assert!(Phases::parse("restart").expect_err("no such phase").contains("unknown phase `restart`"));
+    }
+}
