@@ -30,7 +30,11 @@ fn main() {
         "children" => children(arg(1).parse().unwrap_or_else(|_| usage()), &arg(2)),
         "wait-for" => wait_for(&arg(1), &args[2..]),
         "peek-and-bind" => peek_and_bind(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
-        "serve" => serve(arg(1).parse().unwrap_or_else(|_| usage())),
+        "serve" => {
+            let on_usr1 =
+                (args.get(2).map(String::as_str) == Some("--on-usr1-chown")).then(|| (arg(3), arg(4).parse().unwrap_or_else(|_| usage())));
+            serve(arg(1).parse().unwrap_or_else(|_| usage()), on_usr1)
+        }
         "connect" => connect(arg(1).parse().unwrap_or_else(|_| usage())),
         "bind-and-chown" => {
             bind(arg(1).parse().unwrap_or_else(|_| usage()));
@@ -41,7 +45,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | serve PORT | connect PORT");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | serve PORT [--on-usr1-chown PATH UID] | connect PORT");
     exit(2)
 }
 
@@ -87,7 +91,16 @@ fn bind(port: u16) {
 
 /// A service on 127.0.0.1:PORT that never gives up: it retries a refused bind every 100 ms (as
 /// a supervised daemon would be restarted), then accepts and closes connections until killed.
-fn serve(port: u16) -> ! {
+/// With `on_usr1` (PATH, UID), SIGUSR1 makes it chown PATH to UID, a rare path such as a log
+/// rotation; a refused chown ends it (exit 1), as a strict daemon would.
+fn serve(port: u16, on_usr1: Option<(String, u32)>) -> ! {
+    static USR1: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    extern "C" fn on_signal(_: libc::c_int) {
+        USR1.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    if on_usr1.is_some() {
+        unsafe { libc::signal(libc::SIGUSR1, on_signal as *const () as libc::sighandler_t) };
+    }
     let listener = loop {
         match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
             Ok(listener) => break listener,
@@ -95,8 +108,16 @@ fn serve(port: u16) -> ! {
         }
     };
     println!("serving on 127.0.0.1:{port}");
+    let _ = listener.set_nonblocking(true);
     loop {
-        let _ = listener.accept();
+        if USR1.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            if let Some((path, uid)) = &on_usr1 {
+                chown(path, *uid);
+            }
+        }
+        if listener.accept().is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

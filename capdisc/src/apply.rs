@@ -28,6 +28,8 @@ pub struct ApplyOptions {
     pub widen_proven: bool,
     /// Root-equivalent capabilities to grant a non-root service even unproven.
     pub allow_dangerous: Vec<String>,
+    /// Refuse (and undo) a drop-in after which `systemd-analyze security` scores the unit above this.
+    pub max_exposure: Option<f64>,
 }
 
 pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
@@ -56,6 +58,15 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
     let intended = recommendation.mask();
 
     println!("{}", comparison(&current, &recommendation, intended));
+    // systemd's own score, before: the loaded unit live, the unit files offline.
+    let analyzed_root = (!live).then_some(root.as_path());
+    let exposure_before = match systemd::exposure(&unit, analyzed_root) {
+        Ok(score) => Some(score),
+        Err(err) if options.max_exposure.is_some() => {
+            return Err(Error::Kernel(format!("--max-exposure needs systemd's score of {unit}: {err}; nothing written")));
+        }
+        Err(_) => None,
+    };
     // Every refusal of the real run, checked before anything is written (and by --dry-run).
     let target_path = check_dropin(&root, &unit)?;
     let widened = intended & !current.usable();
@@ -76,12 +87,35 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         (true, Some(backup)) => println!("wrote {} (previous version kept as {})", applied.path.display(), backup.display()),
         (true, None) => println!("wrote {}", applied.path.display()),
     }
-    if let Err(err) = read_back(options, &unit, &root, live, &recommendation, intended) {
+    let undo = |why: Error| -> Result<i32, Error> {
         let undone = revert_dropin(&root, &unit, &applied)?;
         if live && !options.no_reload {
             systemd::systemctl(&["daemon-reload"])?;
         }
-        return Err(Error::Runtime(format!("{err}; {undone}")));
+        Err(match why {
+            Error::Refused(why) => Error::Refused(format!("{why}; {undone}")),
+            other => Error::Runtime(format!("{other}; {undone}")),
+        })
+    };
+    if let Err(err) = read_back(options, &unit, &root, live, &recommendation, intended) {
+        return undo(err);
+    }
+    if live && options.no_reload {
+        return Ok(0);
+    }
+    let after = systemd::exposure(&unit, analyzed_root);
+    match (exposure_before, &after) {
+        (Some(before), Ok(after)) => println!("exposure (systemd-analyze security, lower is better): {before:.1} -> {after:.1}"),
+        (None, Ok(after)) => println!("exposure (systemd-analyze security, lower is better): {after:.1} after"),
+        (_, Err(err)) => eprintln!("capdisc: note: no exposure score: {err}"),
+    }
+    if let (Some(max), Ok(after)) = (options.max_exposure, &after) {
+        if *after > max {
+            return undo(Error::Refused(format!("the drop-in leaves {unit} at exposure {after:.1}, above --max-exposure {max:.1}")));
+        }
+    }
+    if let (Some(_), Err(err)) = (options.max_exposure, after) {
+        return undo(Error::Kernel(format!("--max-exposure needs systemd's score of {unit} after the change: {err}")));
     }
     Ok(0)
 }

@@ -92,6 +92,18 @@ pub struct ApplyArgs {
     /// (left out otherwise; `capdisc minimize` proves whether it is needed). Repeatable.
     #[arg(long, value_name = "CAP", value_parser = parse_cap)]
     pub allow_dangerous: Vec<String>,
+    /// Refuse, and undo, a drop-in after which `systemd-analyze security` scores the unit above N
+    /// (0 is locked down, 10 exposed).
+    #[arg(long, value_name = "N", value_parser = parse_exposure)]
+    pub max_exposure: Option<f64>,
+}
+
+/// An exposure level as systemd-analyze scores it: 0.0 to 10.0.
+pub fn parse_exposure(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(level) if (0.0..=10.0).contains(&level) => Ok(level),
+        _ => Err(format!("`{text}` is not an exposure level from 0.0 to 10.0 (systemd-analyze security's scale)")),
+    }
 }
 
 impl ApplyArgs {
@@ -108,6 +120,7 @@ impl ApplyArgs {
             allow_widen: self.allow_widen,
             widen_proven: false,
             allow_dangerous: self.allow_dangerous,
+            max_exposure: self.max_exposure,
         })
     }
 }

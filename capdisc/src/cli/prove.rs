@@ -45,6 +45,12 @@ pub struct TrialArgs {
     /// (Default: every phase the unit defines.)
     #[arg(long, value_name = "LIST", value_parser = parse_phases)]
     pub phases: Option<Phases>,
+    /// A command (run with `sh -c`, `$MAINPID` set to the service's main process) that drives a
+    /// path the check does not, e.g. `kill -USR1 $MAINPID` or `logrotate -f /etc/logrotate.d/app`:
+    /// run once in the recording and in every trial after the check passes; it must exit 0 and the
+    /// check must pass after it. Repeatable, run in order.
+    #[arg(long, value_name = "CMD")]
+    pub exercise: Vec<String>,
     /// How to watch cap_capable (see `record`).
     #[arg(long, default_value = "auto", value_parser = parse_backend)]
     pub backend: BackendChoice,
@@ -98,7 +104,18 @@ impl TrialArgs {
             return Err(Error::Usage("--check is empty; give a command that exits 0 when the service works".into()));
         }
         let phases = self.phases.unwrap_or(Phases::ALL);
-        Ok(TrialOptions { backend: self.backend, check: self.check.clone(), timeout, phases, expected_status: 0, quiet: self.quiet })
+        if self.exercise.iter().any(|exercise| exercise.trim().is_empty()) {
+            return Err(Error::Usage("--exercise is empty; give a command that drives a path of the service".into()));
+        }
+        Ok(TrialOptions {
+            backend: self.backend,
+            check: self.check.clone(),
+            timeout,
+            phases,
+            exercise: self.exercise.clone(),
+            expected_status: 0,
+            quiet: self.quiet,
+        })
     }
 }
 
@@ -146,6 +163,10 @@ pub struct MinimizeArgs {
     /// capabilities a failed trial proved necessary.
     #[arg(long)]
     pub apply: bool,
+    /// With --apply: refuse, and undo, a drop-in after which `systemd-analyze security` scores
+    /// the unit above N (0 is locked down, 10 exposed).
+    #[arg(long, value_name = "N", value_parser = super::harden::parse_exposure, requires = "apply")]
+    pub max_exposure: Option<f64>,
     /// Grow from the target's own set (a unit's current set; for a command the empty set, or
     /// --profile's) by adding what failed trials were denied, instead of shrinking from a
     /// permissive recording: the service never holds more than the final set. A unit needs a
@@ -177,6 +198,7 @@ impl MinimizeArgs {
             max_trials: self.max_trials,
             apply: self.apply,
             allow_lossy: self.trial.allow_lossy,
+            max_exposure: self.max_exposure,
         })
         .await
     }

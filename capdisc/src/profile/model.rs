@@ -55,6 +55,9 @@ pub struct Verification {
     /// for a unit; `start` for a command's run): what the proof covers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<String>,
+    /// The `--exercise` commands each trial ran after its check, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exercise: Vec<String>,
     /// RFC 3339, UTC: when the proof ended.
     pub date: String,
     /// The final set passed its trial.

@@ -20,18 +20,22 @@ impl std::fmt::Display for CheckFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CheckFailed::Failed(why) => f.write_str(why),
-            CheckFailed::TimedOut(limit) => write!(f, "the check took over {} s (killed)", limit.as_secs_f64()),
+            CheckFailed::TimedOut(limit) => write!(f, "still running after {} s (killed)", limit.as_secs_f64()),
         }
     }
 }
 
-/// Runs the check once (through `sh -c`, at most `limit`) in a cgroup of its own, which is
-/// killed and removed afterwards, however the run ends (a check that forks a daemon, or one
-/// still running when the trial is decided or interrupted, never outlives it).
-pub async fn run_check(check: &str, limit: Duration) -> Result<(), CheckFailed> {
+/// Runs the check (or an `--exercise`) once, through `sh -c`, at most `limit`, in a cgroup of its
+/// own, which is killed and removed afterwards, however the run ends (one that forks a daemon, or
+/// one still running when the trial is decided or interrupted, never outlives it). `main_pid`:
+/// the service's main process, as `$MAINPID` in its environment.
+pub async fn run_check(check: &str, limit: Duration, main_pid: Option<u32>) -> Result<(), CheckFailed> {
     let cgroup = CheckCgroup(Cgroup::create_check_leaf().map_err(|err| CheckFailed::Failed(err.to_string()))?);
     let child = crate::scope::spawn_in_cgroup(&["sh".to_owned(), "-c".to_owned(), check.to_owned()], &cgroup.0, None, None, |command| {
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        if let Some(pid) = main_pid {
+            command.env("MAINPID", pid.to_string());
+        }
     })
     .map_err(|err| CheckFailed::Failed(format!("cannot run sh: {err}")))?;
     match tokio::time::timeout(limit, child.wait_with_output()).await {

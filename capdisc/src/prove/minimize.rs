@@ -37,6 +37,8 @@ pub struct MinimizeOptions {
     /// Install the proven drop-in (units only), as `apply` does.
     pub apply: bool,
     pub allow_lossy: bool,
+    /// With `--apply`: refuse a drop-in that scores above this (`apply --max-exposure`).
+    pub max_exposure: Option<f64>,
 }
 
 pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
@@ -135,6 +137,7 @@ fn proof(method: &str, options: &MinimizeOptions, verdicts: Vec<Verdict>, trials
         target: options.subject.describe(),
         check: options.trial.check.clone(),
         phases: phases::phases_run(&options.subject, options.trial.phases),
+        exercise: options.trial.exercise.clone(),
         date: rfc3339(std::time::SystemTime::now()),
         passed: true,
         capabilities: verdicts,
@@ -162,6 +165,7 @@ fn finish(options: &MinimizeOptions, profile: &Profile) -> Result<i32, Error> {
             allow_widen: false,
             widen_proven: true,
             allow_dangerous: Vec::new(),
+            max_exposure: options.max_exposure,
         });
     }
     Ok(0)

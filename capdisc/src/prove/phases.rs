@@ -56,14 +56,25 @@ impl Phases {
 /// Completes when the trial is decided, with the verdict in `outcome`: the start and its check,
 /// then for a unit each phase it runs (reload and the check again, stop). A command without a
 /// check is decided by its exit, not here.
-pub async fn watch(subject: &Subject, options: &TrialOptions, outcome: &RefCell<Option<String>>) -> &'static str {
+/// `main_pid` finds the service's main process (`$MAINPID` for the check and `--exercise`).
+pub async fn watch(
+    subject: &Subject,
+    options: &TrialOptions,
+    main_pid: &dyn Fn() -> Option<u32>,
+    outcome: &RefCell<Option<String>>,
+) -> &'static str {
     let decided = async {
-        started(subject, options).await?;
+        started(subject, options, main_pid).await?;
+        // The rare paths the check does not drive: each once, each must succeed, then the check.
+        for exercise in &options.exercise {
+            run_check(exercise, options.timeout, main_pid()).await.map_err(|why| format!("the exercise `{exercise}` failed ({why})"))?;
+            started(subject, options, main_pid).await.map_err(|why| format!("after the exercise `{exercise}`: {why}"))?;
+        }
         let Subject::Unit { name } = subject else { return Ok("the check passed") };
         if options.phases.reload && can_reload(name) {
             let before = show(name, &["MainPID"]).unwrap_or_default().get("MainPID").cloned().unwrap_or_default();
             systemctl_within(&["reload", name], options.timeout).await.map_err(|why| format!("reload failed: {why}"))?;
-            started(subject, options).await.map_err(|why| format!("after the reload (main pid was {before}): {why}"))?;
+            started(subject, options, main_pid).await.map_err(|why| format!("after the reload (main pid was {before}): {why}"))?;
         }
         if options.phases.stop {
             systemctl_within(&["stop", name], options.timeout).await.map_err(|why| format!("stop failed: {why}"))?;
@@ -122,16 +133,16 @@ async fn systemctl_within(args: &[&str], limit: Duration) -> Result<(), String> 
 }
 
 /// The unit started again after its stop phase (under the trial's drop-in still), and its check.
-pub async fn start_again(subject: &Subject, unit: &str, options: &TrialOptions) -> Result<(), String> {
+pub async fn start_again(subject: &Subject, unit: &str, options: &TrialOptions, main_pid: &dyn Fn() -> Option<u32>) -> Result<(), String> {
     systemctl_within(&["start", "--no-block", unit], options.timeout).await?;
-    started(subject, options).await
+    started(subject, options, main_pid).await
 }
 
 /// Waits for the start to be decided, within `--timeout`: the check passed (a unit must be
 /// `active` then), or without a check a unit active for 2 s; Err says why not. A command without
 /// a check never completes here: its exit decides. A check still running at the deadline is
 /// killed, failing the phase.
-async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String> {
+async fn started(subject: &Subject, options: &TrialOptions, main_pid: &dyn Fn() -> Option<u32>) -> Result<(), String> {
     let deadline = Instant::now() + options.timeout;
     let left = || deadline.saturating_duration_since(Instant::now());
     let secs = options.timeout.as_secs_f64();
@@ -157,7 +168,7 @@ async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String
         if let Some(check) = &options.check {
             let ready = !matches!(subject, Subject::Unit { .. }) || active_since.is_some();
             if ready && !left().is_zero() {
-                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT)).await {
+                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT), main_pid()).await {
                     Ok(()) => return Ok(()),
                     Err(CheckFailed::TimedOut(_)) if left().is_zero() => {
                         return Err(format!("the check `{check}` was still running at the --timeout of {secs} s (killed)"));

@@ -111,6 +111,8 @@ pub struct TrialOptions {
     pub timeout: Duration,
     /// The unit's phases a trial runs (a command's trial is its run).
     pub phases: Phases,
+    /// Commands that drive rare paths (`--exercise`), each run once after the start's check.
+    pub exercise: Vec<String>,
     /// The status a passing command exits with (the recording's).
     pub expected_status: i32,
     pub quiet: bool,
@@ -170,7 +172,8 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
     let target = spec.resolve()?;
     let outcome: RefCell<Option<String>> = RefCell::new(None);
     let captured = {
-        let watcher = phases::watch(subject, options, &outcome);
+        let main_pid = || target.main_pid();
+        let watcher = phases::watch(subject, options, &main_pid, &outcome);
         let mut watcher = std::pin::pin!(watcher);
         let capture_options = CaptureOptions { backend: options.backend, quiet: true, limits: MapLimits::default(), duration: None };
         capture(&target, &capture_options, Some(watcher.as_mut())).await
@@ -182,7 +185,7 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
     let passed_so_far = outcome.borrow().as_deref() == Some("passed");
     if let (Subject::Unit { name }, true, true) = (subject, passed_so_far, options.phases.stop) {
         if interrupt::received().is_none() {
-            if let Err(why) = phases::start_again(subject, name, options).await {
+            if let Err(why) = phases::start_again(subject, name, options, &|| target.main_pid()).await {
                 outcome.replace(Some(format!("the start after the stop failed: {why}")));
             }
         }

@@ -228,6 +228,19 @@ impl Target {
         }
     }
 
+    /// The service's main process: a unit's `MainPID`, or the oldest process of a spawned
+    /// command's cgroup (the command itself while it runs).
+    pub fn main_pid(&self) -> Option<u32> {
+        match self {
+            Target::Unit { name, .. } => {
+                crate::systemd::show(name, &["MainPID"]).ok()?.get("MainPID")?.parse().ok().filter(|pid| *pid != 0)
+            }
+            Target::Command { cgroup, .. } => cgroup.processes().into_iter().min_by_key(|pid| pid::start_time(*pid).unwrap_or(u64::MAX)),
+            Target::Pid { pid } => Some(*pid),
+            Target::Cgroup { .. } | Target::All => None,
+        }
+    }
+
     pub fn until_exit(&self) -> bool {
         matches!(self, Target::Command { until_exit: true, .. })
     }

@@ -38,3 +38,11 @@ pub fn tree(pid: u32) -> Vec<u32> {
     }
     members
 }
+
+/// When the process started (clock ticks since boot, `/proc/PID/stat` field 22): the oldest of a
+/// cgroup's processes is the one that started it.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: fields count from its last `)`.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}

@@ -3,6 +3,7 @@
 //! systemd's own view on a live system, writing drop-ins, and restarting a unit for a recording.
 mod capset;
 mod dropin;
+mod exposure;
 mod guard;
 mod implicit;
 pub mod journal;
@@ -16,6 +17,7 @@ pub use capset::{all_caps, mask_names, mask_text, parse_assignment, CapSetBuilde
 pub use dropin::{
     apply_dropin, check_dropin, remove_runtime_dropin, revert_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR,
 };
+pub use exposure::exposure;
 pub use guard::{
     guard_main, leftover_error, leftovers, offline_leftovers, refuse_leftovers, refuse_offline_leftovers, restore, runtime_dropins,
     Guardian,

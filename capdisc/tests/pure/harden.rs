@@ -384,3 +384,38 @@ fn completions_parse_and_the_man_pages_render() {
         eprintln!("skipping the man -l rendering: man is not installed here");
     }
 }
+
+#[test]
+fn apply_scores_the_unit_before_and_after_and_keeps_nothing_above_max_exposure() {
+    let root = unit_root(STORY_BROKEN);
+    let apply = |extra: &[&str]| {
+        capdisc()
+            .args(["apply"])
+            .arg(fixtures().join("story-app.yaml"))
+            .args(["--unit", "app", "--allow-widen", "--root", &root_arg(&root)])
+            .args(extra)
+            .output()
+            .expect("apply")
+    };
+    let (_, before) = analyze(root.path());
+    let strict = apply(&["--max-exposure", "1.0"]);
+    assert_eq!(strict.status.code(), Some(1), "{}{}", stdout_of(&strict), stderr(&strict));
+    assert!(
+        stderr(&strict).contains("above --max-exposure 1.0") && stderr(&strict).contains("60-capdisc.conf removed"),
+        "{}",
+        stderr(&strict)
+    );
+    assert!(!root.path().join("etc/systemd/system/app.service.d/60-capdisc.conf").exists(), "nothing kept");
+    let (_, still) = analyze(root.path());
+    assert_eq!(still, before, "the unit scores as before");
+
+    let kept = apply(&["--max-exposure", "10"]);
+    assert_eq!(kept.status.code(), Some(0), "{}", stderr(&kept));
+    let (_, after) = analyze(root.path());
+    let number = |text: &str| text.split_whitespace().next().unwrap_or_default().to_owned();
+    let line = format!("exposure (systemd-analyze security, lower is better): {} -> {}", number(&before), number(&after));
+    assert!(stdout_of(&kept).contains(&line), "systemd's own scores, as systemd-analyze prints them: {line}\n{}", stdout_of(&kept));
+    let bad = apply(&["--max-exposure", "11"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("is not an exposure level from 0.0 to 10.0"), "{}", stderr(&bad));
+}

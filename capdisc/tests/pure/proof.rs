@@ -34,6 +34,7 @@ fn proven(dac: &str) -> Profile {
         target: "unit app.service".into(),
         check: Some("curl -fsS http://127.0.0.1:444/".into()),
         phases: vec!["start".into(), "stop".into(), "start again".into()],
+        exercise: Vec::new(),
         date: "2026-11-29T03:00:00.000Z".into(),
         passed: true,
         capabilities: vec![

@@ -312,3 +312,51 @@ fn verify_and_minimize_exit_2_on_an_operational_error() {
     let failed = capdisc().args(["verify", "-q"]).arg(&empty).args(["--", "false"]).output().expect("verify");
     assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
 }
+
+#[test]
+fn an_exercise_drives_a_rare_path_into_the_recording_and_every_trial() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rotated.log");
+    std::fs::write(&file, b"x").expect("write");
+    let (workload, check) = (workload_path(), check_of(451));
+    let file = file.display().to_string();
+    let minimize = |out: &Path, exercise: &[&str]| {
+        capdisc()
+            .args(["minimize", "-q", "--timeout", "15", "--check", &check])
+            .args(exercise)
+            .arg("-o")
+            .arg(out)
+            .args(["--", &workload, "serve", "451", "--on-usr1-chown", &file, "1000"])
+            .output()
+            .expect("minimize")
+    };
+    // Without it the check never reaches the chown: the proof misses CAP_CHOWN.
+    let plain = dir.path().join("plain.yaml");
+    let output = minimize(&plain, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(capdisc::profile::read(&plain).expect("profile").granted_names(), vec!["CAP_NET_BIND_SERVICE"]);
+
+    let exercised = dir.path().join("exercised.yaml");
+    let output = minimize(&exercised, &["--exercise", "kill -USR1 $MAINPID"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let profile = capdisc::profile::read(&exercised).expect("profile");
+    assert_eq!(profile.granted_names(), vec!["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+    let proof = profile.verification.as_ref().expect("proof");
+    assert_eq!(proof.exercise, vec!["kill -USR1 $MAINPID"]);
+    let chown = proof.capabilities.iter().find(|verdict| verdict.name == "CAP_CHOWN").expect("verdict");
+    assert_eq!(chown.verdict, "kept");
+    assert!(chown.evidence.contains(&format!("denied CAP_CHOWN in chown {file}")), "{}", chown.evidence);
+
+    let failing = capdisc()
+        .args(["verify", "-q"])
+        .arg(&exercised)
+        .args(["--check", &check, "--exercise", "false", "--", &workload, "serve", "451"])
+        .output()
+        .expect("verify");
+    let stdout = String::from_utf8_lossy(&failing.stdout).into_owned();
+    assert_eq!(failing.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("verify: FAILED: the exercise `false` failed (exit 1: )"), "{stdout}");
+}

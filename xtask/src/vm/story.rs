@@ -90,6 +90,10 @@ impl Story {
                 self.step("step9-bounding") == "cap_net_bind_service" && self.step("step9-ambient") == "cap_net_bind_service",
             ),
             ("9. NoNewPrivileges=yes".to_owned(), self.step("step9-nnp") == "yes"),
+            (format!("9. minimize --apply prints systemd's score before and after ({})", self.step("step9-scores")), {
+                let scores: Vec<f64> = self.step("step9-scores").split(" -> ").filter_map(|n| n.trim().parse().ok()).collect();
+                scores.len() == 2 && scores[1] <= scores[0]
+            }),
             ("9. no capdisc runtime drop-in left".to_owned(), self.step("step9-runtime") == "none"),
             (
                 format!("9. the permissive recording shows CAP_DAC_READ_SEARCH conditional with a path ({})", self.step("step9-dac")),
@@ -186,6 +190,16 @@ impl Story {
                 self.step("step11b-reload") == "0"
                     && self.step("step11b-bounding").split_whitespace().any(|cap| cap == "cap_kill")
                     && self.step("step11b-http") == "200",
+            ),
+            (
+                format!("11c. --exercise 'kill -USR1 $MAINPID' proves CAP_CHOWN for rotate.service ({})", self.step("step11c-proven")),
+                self.step("step11c-exit") == "0"
+                    && {
+                        let mut proven: Vec<&str> = self.step("step11c-proven").split_whitespace().collect();
+                        proven.sort_unstable();
+                        proven == ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]
+                    }
+                    && self.step("step11c-chown").contains("denied CAP_CHOWN in chown /var/log/capdisc-rotate.log"),
             ),
             (
                 format!("12. capdisc-watch.service learned creep.service's baseline ({})", self.step("step12-learned")),

@@ -63,7 +63,11 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     {
         archive.entry(dir, 0o040755, &[], (0, 0));
     }
-    for (name, source) in [("usr/local/bin/capdisc", "capdisc"), ("usr/local/bin/capdisc-demo", "capdisc-demo")] {
+    for (name, source) in [
+        ("usr/local/bin/capdisc", "capdisc"),
+        ("usr/local/bin/capdisc-demo", "capdisc-demo"),
+        ("usr/local/bin/capdisc-workload", "examples/workload"),
+    ] {
         let path = binaries.join(source);
         archive.entry(name, 0o100755, &fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?, (0, 0));
     }
@@ -79,6 +83,7 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     archive.entry("etc/systemd/system/capdisc-watch.service", 0o100644, include_bytes!("../../../packaging/capdisc-watch.service"), (0, 0));
     archive.entry("etc/systemd/system/creep.service", 0o100644, include_bytes!("guest/creep.service"), (0, 0));
     archive.entry("etc/systemd/system/reload-kill.service", 0o100644, include_bytes!("guest/reload-kill.service"), (0, 0));
+    archive.entry("etc/systemd/system/rotate.service", 0o100644, include_bytes!("guest/rotate.service"), (0, 0));
     archive.symlink("etc/systemd/system/sysinit.target.wants/capdisc-all.service", "/etc/systemd/system/capdisc-all.service");
     archive.symlink("etc/systemd/system/multi-user.target.wants/capdisc-story.service", "/etc/systemd/system/capdisc-story.service");
     // No console logins (dev-ttyS0.device never appears here, and they would hold up boot),

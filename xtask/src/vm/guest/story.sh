@@ -157,6 +157,7 @@ prefix APILINT /tmp/api-lint.txt
 capdisc minimize --unit api.service --check 'curl -fsS -o /dev/null http://127.0.0.1:444/' --timeout 90 --apply --json -o /root/api.json > /tmp/minimize.txt 2>&1
 say step9-exit $?
 prefix MINIMIZE /tmp/minimize.txt
+say step9-scores "$(sed -n 's/^exposure (systemd-analyze security, lower is better): //p' /tmp/minimize.txt)"
 journalctl -u api.service --no-pager -o cat | tail -n 15 | sed 's/^/CAPDISC-APIJOURNAL /'
 systemctl restart api.service
 wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:444/
@@ -255,6 +256,16 @@ wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:446/
 say step11b-http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:446/)"
 say step11b-bounding "$(systemctl show -p CapabilityBoundingSet --value reload-kill.service)"
 journalctl -u reload-kill.service --no-pager -o cat | tail -n 12 | prefix RELOADJOURNAL /dev/stdin
+
+# 11c. A rare path on demand: rotate.service chowns its log to nobody on SIGUSR1 only. Every
+#      trial (and the recording) runs `--exercise 'kill -USR1 $MAINPID'` after the check: the
+#      proven set keeps CAP_CHOWN, which the check alone never reaches.
+rotate_check='/usr/local/bin/capdisc-workload connect 447'
+capdisc minimize --unit rotate.service --check "$rotate_check" --exercise 'kill -USR1 $MAINPID' --phases start --timeout 60 --json -o /root/rotate.json > /tmp/rotate-min.txt 2>&1
+say step11c-exit $?
+prefix ROTATEMIN /tmp/rotate-min.txt
+say step11c-proven "$(profile_field /root/rotate.json "' '.join(v['name'] for v in p['verification']['capabilities'] if v['verdict'] == 'kept')")"
+say step11c-chown "$(profile_field /root/rotate.json "' '.join(v['evidence'] for v in p['verification']['capabilities'] if v['name'] == 'CAP_CHOWN')")"
 
 # 12. capdisc-watch.service (the shipped unit, its own hardening) with --all and a learned
 #     baseline: a unit that starts using CAP_KILL after a change is reported in the journal under

@@ -1,0 +1,43 @@
+//! systemd's own score of a unit's hardening: `systemd-analyze security UNIT` (the loaded unit on
+//! a live system; `--offline=true --root=ROOT` for unit files under a root), "Overall exposure
+//! level" from 0 (locked down) to 10 (exposed). `apply` prints it before and after its change and
+//! refuses a change that would score above `--max-exposure`.
+use std::{path::Path, process::Command};
+
+use crate::error::Error;
+
+/// The unit's exposure, or Err saying why systemd-analyze could not give it.
+pub fn exposure(unit: &str, root: Option<&Path>) -> Result<f64, Error> {
+    let mut command = Command::new("systemd-analyze");
+    command.arg("security");
+    if let Some(root) = root {
+        command.arg("--offline=true").arg(format!("--root={}", root.display()));
+    }
+    command.arg(unit);
+    let output = command.output().map_err(|err| Error::Kernel(format!("cannot run systemd-analyze ({err}); install systemd")))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    parse(&text, unit).ok_or_else(|| {
+        let said = String::from_utf8_lossy(&output.stderr);
+        Error::Runtime(format!(
+            "systemd-analyze security {unit} gave no exposure level ({})",
+            said.trim().lines().last().unwrap_or("no output")
+        ))
+    })
+}
+
+/// "→ Overall exposure level for UNIT: 6.2 MEDIUM 😐" -> 6.2.
+pub fn parse(text: &str, unit: &str) -> Option<f64> {
+    let marker = format!("Overall exposure level for {unit}: ");
+    text.lines().find_map(|line| line.split(&marker).nth(1)?.split_whitespace().next()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_systemds_overall_line() {
+        let text = "  NAME  DESCRIPTION  EXPOSURE\n✗ UMask=  ...  0.1\n\n→ Overall exposure level for app.service: 6.8 MEDIUM 😐\n";
+        assert_eq!(super::parse(text, "app.service"), Some(6.8));
+        assert_eq!(super::parse(text, "other.service"), None);
+        assert_eq!(super::parse("", "app.service"), None);
+    }
+}
