@@ -19,8 +19,9 @@ Exit status:
   0      it works, or it is proven: recorded, generated, applied and read back, verify passed,
          minimize proved a set, lint and diff found nothing to report
   1      the set fails, or nothing is proven: verify failed, minimize's recorded set fails or
-         --grow stopped, apply refused to widen or its read-back failed (the previous drop-in is
-         put back), lint found a warning or worse, diff found creep
+         --grow stopped, apply refused to widen, its read-back failed or systemd scored the unit
+         above --max-exposure (the previous drop-in is put back), lint found a warning or worse,
+         diff found creep
   2      a usage or operational error: bad arguments, a missing command, target or unit, a
          profile that is malformed, lost checks (--allow-lossy) or carries an edited proof,
          a capdisc leftover in the way, no privileges to load eBPF programs
