@@ -117,6 +117,11 @@ pub fn last_cap() -> u32 {
         .unwrap_or(CAPABILITIES.len() as u32 - 1)
 }
 
+/// The mask of capability names (unknown names, and numbers past 63, are left out).
+pub fn mask_of<'a>(names: impl IntoIterator<Item = &'a str>) -> u64 {
+    names.into_iter().filter_map(number).filter(|cap| *cap < 64).fold(0, |mask, cap| mask | 1 << cap)
+}
+
 /// The capability numbers set in a mask (bit N = capability N).
 pub fn decode_mask(mask: u64) -> Vec<u32> {
     (0..64).filter(|bit| mask & (1u64 << bit) != 0).collect()

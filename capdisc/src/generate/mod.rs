@@ -153,7 +153,7 @@ impl Recommendation {
 
     /// What the output grants, as a mask.
     pub fn mask(&self) -> u64 {
-        self.required.iter().filter_map(|name| crate::caps::number(name)).filter(|number| *number < 64).fold(0, |mask, cap| mask | 1 << cap)
+        crate::caps::mask_of(self.required.iter().map(String::as_str))
     }
 
     /// Says on stderr what was left out or granted unproven (`generate`, `apply`).

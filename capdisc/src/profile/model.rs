@@ -335,11 +335,7 @@ impl Profile {
 
     /// [`Profile::granted_names`] as a mask.
     pub fn grant_mask(&self) -> u64 {
-        self.granted_names()
-            .iter()
-            .filter_map(|name| crate::caps::number(name))
-            .filter(|number| *number < 64)
-            .fold(0, |mask, cap| mask | 1 << cap)
+        crate::caps::mask_of(self.granted_names().iter().map(String::as_str))
     }
 
     /// Whether a proven set is present.

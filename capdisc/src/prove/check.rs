@@ -28,7 +28,7 @@ impl std::fmt::Display for CheckFailed {
 /// Runs the check (or an `--exercise`) once, through `sh -c`, at most `limit`, in a cgroup of its
 /// own, which is killed and removed afterwards, however the run ends (one that forks a daemon, or
 /// one still running when the trial is decided or interrupted, never outlives it). `main_pid`:
-/// the service's main process, as `$MAINPID` in its environment.
+/// the service's main process, as `$MAINPID` in its environment (for `--exercise`).
 pub async fn run_check(check: &str, limit: Duration, main_pid: Option<u32>) -> Result<(), CheckFailed> {
     let cgroup = CheckCgroup(Cgroup::create_check_leaf().map_err(|err| CheckFailed::Failed(err.to_string()))?);
     let child = crate::scope::spawn_in_cgroup(&["sh".to_owned(), "-c".to_owned(), check.to_owned()], &cgroup.0, None, None, |command| {

@@ -72,7 +72,7 @@ fn interrupted(signal: i32, doing: &str) -> Error {
     }
 }
 
-pub fn name(signal: i32) -> &'static str {
+fn name(signal: i32) -> &'static str {
     match signal {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",

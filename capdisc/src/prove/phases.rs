@@ -3,15 +3,15 @@
 //! anything; a start again and the check once more. A command's trial has one phase, its run.
 use std::{
     cell::RefCell,
-    process::Stdio,
     time::{Duration, Instant},
 };
 
 use super::{
     check::{run_check, CheckFailed, CHECK_ATTEMPT_LIMIT},
+    interrupt,
     trial::{Subject, TrialOptions},
 };
-use crate::systemd::show;
+use crate::systemd::{property, show, systemctl_within};
 
 /// The phases of a unit's life a trial runs after its start (`--phases`): the check after the
 /// start always; then `systemctl reload` and the check again (when the unit can reload); then
@@ -56,7 +56,7 @@ impl Phases {
 /// Completes when the trial is decided, with the verdict in `outcome`: the start and its check,
 /// then for a unit each phase it runs (reload and the check again, stop). A command without a
 /// check is decided by its exit, not here.
-/// `main_pid` finds the service's main process (`$MAINPID` for the check and `--exercise`).
+/// `main_pid` finds the service's main process (`$MAINPID` for `--exercise`).
 pub async fn watch(
     subject: &Subject,
     options: &TrialOptions,
@@ -64,21 +64,21 @@ pub async fn watch(
     outcome: &RefCell<Option<String>>,
 ) -> &'static str {
     let decided = async {
-        started(subject, options, main_pid).await?;
+        started(subject, options).await?;
         // The rare paths the check does not drive: each once, each must succeed, then the check.
         for exercise in &options.exercise {
             run_check(exercise, options.timeout, main_pid()).await.map_err(|why| format!("the exercise `{exercise}` failed ({why})"))?;
-            started(subject, options, main_pid).await.map_err(|why| format!("after the exercise `{exercise}`: {why}"))?;
+            started(subject, options).await.map_err(|why| format!("after the exercise `{exercise}`: {why}"))?;
         }
         let Subject::Unit { name } = subject else { return Ok("the check passed") };
         if options.phases.reload && can_reload(name) {
-            let before = show(name, &["MainPID"]).unwrap_or_default().get("MainPID").cloned().unwrap_or_default();
+            let before = main_pid().map(|pid| pid.to_string()).unwrap_or_default();
             systemctl_within(&["reload", name], options.timeout).await.map_err(|why| format!("reload failed: {why}"))?;
-            started(subject, options, main_pid).await.map_err(|why| format!("after the reload (main pid was {before}): {why}"))?;
+            started(subject, options).await.map_err(|why| format!("after the reload (main pid was {before}): {why}"))?;
         }
         if options.phases.stop {
             systemctl_within(&["stop", name], options.timeout).await.map_err(|why| format!("stop failed: {why}"))?;
-            let result = show(name, &["Result"]).unwrap_or_default().get("Result").cloned().unwrap_or_default();
+            let result = property(name, "Result");
             if result != "success" {
                 let why = if result == "timeout" { "systemd had to kill what did not stop in time" } else { "the stop did not succeed" };
                 return Err(format!("stop failed: {why} (Result={result})"));
@@ -111,38 +111,21 @@ pub fn phases_run(subject: &Subject, phases: Phases) -> Vec<String> {
 
 /// Whether systemd can reload the unit (it has `ExecReload=`).
 fn can_reload(unit: &str) -> bool {
-    show(unit, &["CanReload"]).is_ok_and(|state| state.get("CanReload").is_some_and(|value| value == "yes"))
-}
-
-/// `systemctl ARGS` (a job it waits for), given at most `limit`; Err with what systemctl said.
-async fn systemctl_within(args: &[&str], limit: Duration) -> Result<(), String> {
-    let child = tokio::process::Command::new("systemctl")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|err| format!("cannot run systemctl: {err}"))?;
-    match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(Ok(output)) if output.status.success() => Ok(()),
-        Ok(Ok(output)) => Err(String::from_utf8_lossy(&output.stderr).trim().lines().next().unwrap_or("systemctl failed").to_owned()),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(_) => Err(format!("`systemctl {}` did not finish within {} s", args.join(" "), limit.as_secs_f64())),
-    }
+    property(unit, "CanReload") == "yes"
 }
 
 /// The unit started again after its stop phase (under the trial's drop-in still), and its check.
-pub async fn start_again(subject: &Subject, unit: &str, options: &TrialOptions, main_pid: &dyn Fn() -> Option<u32>) -> Result<(), String> {
+pub async fn start_again(subject: &Subject, unit: &str, options: &TrialOptions) -> Result<(), String> {
     systemctl_within(&["start", "--no-block", unit], options.timeout).await?;
-    started(subject, options, main_pid).await
+    started(subject, options).await
 }
 
 /// Waits for the start to be decided, within `--timeout`: the check passed (a unit must be
 /// `active` then), or without a check a unit active for 2 s; Err says why not. A command without
 /// a check never completes here: its exit decides. A check still running at the deadline is
-/// killed, failing the phase.
-async fn started(subject: &Subject, options: &TrialOptions, main_pid: &dyn Fn() -> Option<u32>) -> Result<(), String> {
+/// killed, failing the phase. A stop signal ends it at once (outside a session, in the start
+/// again, nothing else would notice): the proof then reports the interruption, never this.
+async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String> {
     let deadline = Instant::now() + options.timeout;
     let left = || deadline.saturating_duration_since(Instant::now());
     let secs = options.timeout.as_secs_f64();
@@ -150,6 +133,9 @@ async fn started(subject: &Subject, options: &TrialOptions, main_pid: &dyn Fn() 
     let mut last_check_error = String::new();
     loop {
         tokio::time::sleep(left().min(Duration::from_millis(500))).await;
+        if interrupt::received().is_some() {
+            return Err("interrupted".into());
+        }
         if let Subject::Unit { name } = subject {
             let state = show(name, &["ActiveState", "SubState"]).unwrap_or_default();
             let (active, sub) = (state.get("ActiveState").cloned().unwrap_or_default(), state.get("SubState").cloned().unwrap_or_default());
@@ -168,7 +154,7 @@ async fn started(subject: &Subject, options: &TrialOptions, main_pid: &dyn Fn() 
         if let Some(check) = &options.check {
             let ready = !matches!(subject, Subject::Unit { .. }) || active_since.is_some();
             if ready && !left().is_zero() {
-                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT), main_pid()).await {
+                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT), None).await {
                     Ok(()) => return Ok(()),
                     Err(CheckFailed::TimedOut(_)) if left().is_zero() => {
                         return Err(format!("the check `{check}` was still running at the --timeout of {secs} s (killed)"));

@@ -185,7 +185,7 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
     let passed_so_far = outcome.borrow().as_deref() == Some("passed");
     if let (Subject::Unit { name }, true, true) = (subject, passed_so_far, options.phases.stop) {
         if interrupt::received().is_none() {
-            if let Err(why) = phases::start_again(subject, name, options, &|| target.main_pid()).await {
+            if let Err(why) = phases::start_again(subject, name, options).await {
                 outcome.replace(Some(format!("the start after the stop failed: {why}")));
             }
         }

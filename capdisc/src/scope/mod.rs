@@ -232,9 +232,7 @@ impl Target {
     /// command's cgroup (the command itself while it runs).
     pub fn main_pid(&self) -> Option<u32> {
         match self {
-            Target::Unit { name, .. } => {
-                crate::systemd::show(name, &["MainPID"]).ok()?.get("MainPID")?.parse().ok().filter(|pid| *pid != 0)
-            }
+            Target::Unit { name, .. } => crate::systemd::property(name, "MainPID").parse().ok().filter(|pid| *pid != 0),
             Target::Command { cgroup, .. } => cgroup.processes().into_iter().min_by_key(|pid| pid::start_time(*pid).unwrap_or(u64::MAX)),
             Target::Pid { pid } => Some(*pid),
             Target::Cgroup { .. } | Target::All => None,

@@ -40,6 +40,11 @@ pub fn show(unit: &str, keys: &[&str]) -> Result<HashMap<String, String>, Error>
     Ok(values)
 }
 
+/// One property of a unit as `systemctl show` gives it; empty when systemd does not say.
+pub fn property(unit: &str, key: &str) -> String {
+    show(unit, &[key]).ok().and_then(|mut values| values.remove(key)).unwrap_or_default()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveView {
     pub bounding: u64,
@@ -76,9 +81,28 @@ pub fn systemctl(args: &[&str]) -> Result<(), Error> {
     Ok(())
 }
 
+/// [`systemctl`] for a job it waits for (`reload`, `stop`, `start`), given at most `limit` and
+/// never blocking the runtime: Err with the first line systemctl said, or the limit.
+pub async fn systemctl_within(args: &[&str], limit: std::time::Duration) -> Result<(), String> {
+    let child = tokio::process::Command::new("systemctl")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| format!("cannot run systemctl: {err}"))?;
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(Ok(output)) if output.status.success() => Ok(()),
+        Ok(Ok(output)) => Err(String::from_utf8_lossy(&output.stderr).trim().lines().next().unwrap_or("systemctl failed").to_owned()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("`systemctl {}` did not finish within {} s", args.join(" "), limit.as_secs_f64())),
+    }
+}
+
 /// `cap_chown cap_kill` (systemctl's spelling) to a mask.
 pub fn names_mask(text: &str) -> u64 {
-    text.split_whitespace().filter_map(caps::number).filter(|cap| *cap < 64).fold(0, |mask, cap| mask | 1 << cap)
+    caps::mask_of(text.split_whitespace())
 }
 
 #[cfg(test)]

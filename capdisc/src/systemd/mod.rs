@@ -23,7 +23,7 @@ pub use guard::{
     Guardian,
 };
 pub use implicit::IMPLICIT_DROPS;
-pub use live::{live_view, names_mask, require_running, show, systemctl, systemd_running, LiveView};
+pub use live::{live_view, names_mask, property, require_running, show, systemctl, systemctl_within, systemd_running, LiveView};
 pub use lock::UnitLock;
 pub use names::{is_root_user, slice_path, unit_name, unit_of_cgroup_path};
 pub use restart::{RuntimeChange, UnitRestart, PERMISSIVE_DROPIN, TRIAL_DROPIN};

@@ -254,7 +254,9 @@ fn small_mistakes_name_the_right_flag_or_fact() {
     let lint = capdisc().args(["lint", "--unit-file"]).arg(dir.path()).output().expect("lint");
     assert_eq!(lint.status.code(), Some(2));
     assert!(stderr(&lint).contains("is a directory, not a unit file"), "{}", stderr(&lint));
-    if !Path::new("/run/systemd/system").exists() {
+    if Path::new("/run/systemd/system").exists() {
+        eprintln!("skipping the restore message: systemd runs on this host (the guest story covers restore)");
+    } else {
         let restore = capdisc().args(["restore", "--unit", "app"]).output().expect("restore");
         assert_eq!(restore.status.code(), Some(2));
         assert!(
