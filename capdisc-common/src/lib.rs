@@ -52,8 +52,25 @@ pub mod mode {
 pub mod cgroup_state {
     /// Target cgroup whose first exec has not happened yet: checks are not counted.
     pub const AWAITING_EXEC: u8 = 0;
-    /// Target cgroup being recorded.
+    /// Target cgroup being recorded, in the first phase of its life (its start), or with no
+    /// phases at all. This and every state above it record; the key's `phase` is the state
+    /// minus `RECORDING` (see [`super::phase`]).
     pub const RECORDING: u8 = 1;
+}
+
+/// The phase of a service's life a check was made in (`CheckKey::phase`): userspace moves the
+/// target cgroup's state to `cgroup_state::RECORDING + phase` when a trial enters a phase.
+pub mod phase {
+    /// The start (and its check), or a recording without phases.
+    pub const START: u32 = 0;
+    /// After an `--exercise` command began.
+    pub const EXERCISE: u32 = 1;
+    /// After `systemctl reload` began.
+    pub const RELOAD: u32 = 2;
+    /// After `systemctl stop` began.
+    pub const STOP: u32 = 3;
+    /// Number of phases.
+    pub const COUNT: u32 = 4;
 }
 
 /// Slots of the per-CPU `COUNTERS` array: what could not be kept, and what was skipped on purpose.
@@ -98,7 +115,8 @@ pub struct CheckKey {
     pub uid: u32,
     /// [`flags`] bits.
     pub flags: u32,
-    pub _pad: u32,
+    /// The [`phase`] of the target's life (0 outside trials).
+    pub phase: u32,
     /// Task command name.
     pub comm: [u8; COMM_LEN],
 }

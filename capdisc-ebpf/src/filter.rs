@@ -1,5 +1,6 @@
 //! Is the current task part of the target? One decision shared by every backend and by the
-//! task-tracking programs. Returns the task's cgroup id when it is (the key's `cgroup_id`).
+//! task-tracking programs. Returns the task's cgroup id when it is (the key's `cgroup_id`), with
+//! the phase of the target's life its cgroup is in (the key's `phase`).
 use aya_ebpf::helpers::{
     bpf_get_current_pid_tgid,
     generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id},
@@ -11,7 +12,7 @@ use crate::maps::{bump, constant, CGROUPS, MODE, PIDS, SELF_TGID, SINGLE_CGROUP,
 /// In mode CGROUP the key carries the target cgroup (the ancestor at the target level), not the
 /// task's own: one helper call fewer, and a target's keys stay together.
 #[inline(always)]
-pub fn current_target() -> Option<u64> {
+pub fn current_target() -> Option<(u64, u32)> {
     match constant(&MODE) {
         mode::CGROUP => {
             let level = constant(&TARGET_CGROUP_LEVEL) as i32;
@@ -22,7 +23,7 @@ pub fn current_target() -> Option<u64> {
                     return None;
                 }
                 return match SINGLE_STATE.get(0) {
-                    Some(&cgroup_state::RECORDING) => Some(ancestor),
+                    Some(&state) if state >= cgroup_state::RECORDING => Some((ancestor, (state - cgroup_state::RECORDING) as u32)),
                     _ => {
                         bump(counter::BEFORE_EXEC);
                         None
@@ -30,7 +31,7 @@ pub fn current_target() -> Option<u64> {
                 };
             }
             match unsafe { CGROUPS.get(&ancestor) } {
-                Some(&cgroup_state::RECORDING) => Some(ancestor),
+                Some(&state) if state >= cgroup_state::RECORDING => Some((ancestor, (state - cgroup_state::RECORDING) as u32)),
                 Some(_) => {
                     bump(counter::BEFORE_EXEC);
                     None
@@ -41,14 +42,14 @@ pub fn current_target() -> Option<u64> {
         mode::PIDS => {
             let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
             unsafe { PIDS.get(&tgid) }?;
-            Some(unsafe { bpf_get_current_cgroup_id() })
+            Some((unsafe { bpf_get_current_cgroup_id() }, 0))
         }
         _ => {
             // The whole host, but not capdisc itself.
             if (bpf_get_current_pid_tgid() >> 32) as u32 == constant(&SELF_TGID) {
                 return None;
             }
-            Some(unsafe { bpf_get_current_cgroup_id() })
+            Some((unsafe { bpf_get_current_cgroup_id() }, 0))
         }
     }
 }

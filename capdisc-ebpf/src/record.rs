@@ -44,7 +44,7 @@ pub struct Check {
 
 #[inline(always)]
 pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
-    let Some(cgroup_id) = current_target() else {
+    let Some((cgroup_id, phase)) = current_target() else {
         if constant(&INIT_USER_NS) == 0 {
             // Address unknown to userspace: learn it from capdisc's own calibration check
             // (capdisc is never a target, so this sits on the miss path).
@@ -77,7 +77,7 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         syscall: current_syscall(task),
         uid: current_uid(task),
         flags: key_flags,
-        _pad: 0,
+        phase,
         comm: current_comm(task),
     };
     if constant(&STREAM) != 0 {

@@ -107,13 +107,18 @@ fn on_exec() -> bool {
         let level = constant(&TARGET_CGROUP_LEVEL) as i32;
         let ancestor = unsafe { aya_ebpf::helpers::generated::bpf_get_current_ancestor_cgroup_id(level) };
         let single = constant(&SINGLE_CGROUP);
+        // Only the first exec opens the gate: a later one (ExecReload's `kill`) keeps the phase.
         if single != 0 && ancestor == single {
             if let Some(state) = SINGLE_STATE.get_ptr_mut(0) {
-                unsafe { *state = cgroup_state::RECORDING };
+                if unsafe { *state } == cgroup_state::AWAITING_EXEC {
+                    unsafe { *state = cgroup_state::RECORDING };
+                }
             }
         }
         if let Some(state) = CGROUPS.get_ptr_mut(&ancestor) {
-            unsafe { *state = cgroup_state::RECORDING };
+            if unsafe { *state } == cgroup_state::AWAITING_EXEC {
+                unsafe { *state = cgroup_state::RECORDING };
+            }
         }
     }
     current_target().is_some()

@@ -20,6 +20,7 @@ pub mod caps;
 pub mod classify;
 pub mod cli;
 pub mod clock;
+pub mod coverage;
 pub mod danger;
 pub mod error;
 pub mod files;

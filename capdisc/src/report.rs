@@ -10,6 +10,13 @@ pub fn table(profile: &Profile) -> String {
     } else {
         let _ = writeln!(out, "{}", capability_rows(&profile.capabilities));
     }
+    let hints = crate::coverage::describe(&profile.coverage);
+    if !hints.is_empty() {
+        let _ = writeln!(out, "not exercised (the executables' imports may check these; never granted):");
+        for line in hints {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     for group in &profile.cgroups {
         let required: Vec<&str> = group.capabilities.iter().filter(|cap| cap.class.granted()).map(|cap| cap.name.as_str()).collect();
         let label = group.unit.as_deref().unwrap_or(&group.cgroup);
@@ -20,7 +27,12 @@ pub fn table(profile: &Profile) -> String {
 }
 
 fn capability_rows(capabilities: &[CapabilityUse]) -> String {
+    // A recording that ran a service's phases says in which each capability was checked.
+    let phased = capabilities.iter().any(|cap| !cap.phases.is_empty());
     let mut out = format!("{:<24} {:<11} {:>10} {:>8} {:>8}  {}", "CAPABILITY", "CLASS", "GRANTED", "DENIED", "NOAUDIT", "TOP SYSCALL");
+    if phased {
+        out = format!("{out:<80} PHASES");
+    }
     for cap in capabilities {
         let syscall = cap.syscalls.first().map(|syscall| syscall.name.as_str()).unwrap_or("-");
         // A conditional capability shows the file whose mode bits it overrode.
@@ -28,7 +40,11 @@ fn capability_rows(capabilities: &[CapabilityUse]) -> String {
             (crate::classify::Class::Conditional, Some(path)) => format!("{syscall} {path}"),
             _ => syscall.to_owned(),
         };
-        let _ = write!(out, "\n{:<24} {:<11} {:>10} {:>8} {:>8}  {top}", cap.name, cap.class.name(), cap.granted, cap.denied, cap.noaudit);
+        let row = format!("{:<24} {:<11} {:>10} {:>8} {:>8}  {top}", cap.name, cap.class.name(), cap.granted, cap.denied, cap.noaudit);
+        let _ = match phased {
+            true => write!(out, "\n{row:<80} {}", cap.phases.join(",")),
+            false => write!(out, "\n{row}"),
+        };
     }
     out
 }

@@ -46,7 +46,8 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
         let _ = writeln!(out, "# Granted (granted, audited checks seen):");
         for cap in &recommendation.evidence {
             for syscall in cap.syscalls.iter().filter(|syscall| syscall.granted > syscall.noaudit) {
-                let _ = writeln!(out, "#   {}: {} ({} check(s))", cap.name, syscall.name, syscall.granted - syscall.noaudit);
+                let phases = if syscall.phases.is_empty() { String::new() } else { format!("; {}", syscall.phases.join(", ")) };
+                let _ = writeln!(out, "#   {}: {} ({} check(s){phases})", cap.name, syscall.name, syscall.granted - syscall.noaudit);
             }
             if let Some(site) = cap.call_sites.iter().find(|site| site.noaudit.is_none()) {
                 let path = site.path.as_deref().map(|path| format!(" ({path})")).unwrap_or_default();
@@ -86,6 +87,16 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
                 Class::Required | Class::Conditional => "dropped by proof",
             };
             let _ = writeln!(out, "#   {} ({why}): {}", cap.name, cap.reason);
+        }
+    }
+    let hints = crate::coverage::describe(&profile.coverage);
+    if !hints.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Possible on paths not exercised (the executables' imports may check them; never added: drive the path with --exercise and prove again):"
+        );
+        for hint in hints {
+            let _ = writeln!(out, "#   {hint}");
         }
     }
     if recommendation.no_new_privileges {

@@ -29,6 +29,8 @@ pub struct RecordingMeta<'a> {
     /// Break results down per cgroup (`--all`).
     pub per_cgroup: bool,
     pub cgroup_names: &'a CgroupNames,
+    /// The recording ran the phases of a service's life (a trial's): each check's phase is kept.
+    pub phased: bool,
 }
 
 pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kallsyms>) -> Profile {
@@ -53,7 +55,8 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         if noaudit.is_some() {
             totals.noaudit += stats.count
         }
-        let observation = Observation { key, stats, sites: &sampled, noaudit: noaudit.as_deref(), fallback, exe };
+        let phase = meta.phased.then(|| phase_name(key.phase).to_owned());
+        let observation = Observation { key, stats, sites: &sampled, noaudit: noaudit.as_deref(), fallback, exe, phase };
         overall.entry(key.cap).or_default().add(&observation);
         if meta.per_cgroup {
             per_cgroup.entry(key.cgroup_id).or_default().entry(key.cap).or_default().add(&observation);
@@ -94,6 +97,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
             executables.dedup();
             executables
         },
+        coverage: Coverage::default(),
         verification: None,
     }
 }
@@ -124,6 +128,8 @@ struct Observation<'a> {
     /// Every sampled call site is a file-permission fallback.
     fallback: bool,
     exe: Option<String>,
+    /// The phase of the service's life it was made in, for a phased recording.
+    phase: Option<String>,
 }
 
 /// Distinct paths kept per capability.
@@ -139,6 +145,7 @@ struct Accumulator {
     denied_audited: u64,
     foreign_userns: u64,
     insetid: u64,
+    phases: Vec<String>,
     paths: BTreeSet<String>,
     noaudit_reason: Option<String>,
     syscalls: BTreeMap<i32, SyscallUse>,
@@ -184,7 +191,11 @@ impl Accumulator {
             denied: 0,
             noaudit: 0,
             check_errno: None,
+            phases: Vec::new(),
         });
+        let phase: &[String] = seen.phase.as_slice();
+        union_phases(&mut syscall.phases, phase);
+        union_phases(&mut self.phases, phase);
         if granted {
             syscall.granted += count
         } else {
@@ -195,10 +206,19 @@ impl Accumulator {
             syscall.noaudit += count
         }
         for (frames, path) in seen.sites {
-            if !self.call_sites.iter().any(|site| &site.frames == frames) {
-                let noaudit = classify::noaudit_site(frames).map(str::to_owned);
-                let fallback = classify::fallback_site(frames).map(|found| found.refused.to_owned());
-                self.call_sites.push(CallSite { frames: frames.clone(), noaudit, fallback, path: path.clone() });
+            match self.call_sites.iter_mut().find(|site| &site.frames == frames) {
+                Some(site) => union_phases(&mut site.phases, phase),
+                None => {
+                    let noaudit = classify::noaudit_site(frames).map(str::to_owned);
+                    let fallback = classify::fallback_site(frames).map(|found| found.refused.to_owned());
+                    self.call_sites.push(CallSite {
+                        frames: frames.clone(),
+                        noaudit,
+                        fallback,
+                        path: path.clone(),
+                        phases: phase.to_vec(),
+                    });
+                }
             }
             if let Some(path) = path {
                 if self.paths.len() < PATHS_PER_CAPABILITY {
@@ -242,6 +262,7 @@ impl Accumulator {
             paths: self.paths.into_iter().collect(),
             foreign_userns: self.foreign_userns,
             insetid: self.insetid,
+            phases: self.phases,
             syscalls,
             call_sites: self.call_sites,
             commands: self.commands.into_iter().collect(),

@@ -48,6 +48,22 @@ pub fn merge(inputs: &[(String, Profile)], force: bool) -> Result<Profile, Error
             }
         }
     }
+    for (_, profile) in rest {
+        for executable in &profile.executables {
+            if !merged.executables.contains(executable) {
+                merged.executables.push(executable.clone());
+            }
+        }
+        for hint in &profile.coverage.unexercised {
+            if !merged.coverage.unexercised.contains(hint) {
+                merged.coverage.unexercised.push(hint.clone());
+            }
+        }
+    }
+    merged.executables.sort();
+    // A hint one run left open and another run exercised is closed.
+    let seen: Vec<String> = merged.capabilities.iter().map(|cap| cap.name.clone()).collect();
+    merged.coverage.unexercised.retain(|hint| !seen.contains(&hint.capability));
     // The window the merged profile covers, from the earliest start to the latest end.
     let (started, ended) = (humantime::parse_rfc3339_weak(&merged.started_at), humantime::parse_rfc3339_weak(&merged.ended_at));
     if let (Ok(started), Ok(ended)) = (started, ended) {
@@ -149,6 +165,7 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
     mine.noaudit += other.noaudit;
     mine.foreign_userns += other.foreign_userns;
     mine.insetid += other.insetid;
+    union_phases(&mut mine.phases, &other.phases);
     for syscall in &other.syscalls {
         match mine.syscalls.iter_mut().find(|s| s.number == syscall.number) {
             Some(s) => {
@@ -158,14 +175,16 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
                 if s.check_errno.is_none() {
                     s.check_errno = syscall.check_errno.clone();
                 }
+                union_phases(&mut s.phases, &syscall.phases);
             }
             None => mine.syscalls.push(syscall.clone()),
         }
     }
     mine.syscalls.sort_by_key(|syscall| std::cmp::Reverse(syscall.granted + syscall.denied));
     for site in &other.call_sites {
-        if !mine.call_sites.contains(site) {
-            mine.call_sites.push(site.clone());
+        match mine.call_sites.iter_mut().find(|seen| seen.frames == site.frames && seen.path == site.path) {
+            Some(seen) => union_phases(&mut seen.phases, &site.phases),
+            None => mine.call_sites.push(site.clone()),
         }
     }
     for command in &other.commands {

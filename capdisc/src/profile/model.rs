@@ -36,10 +36,38 @@ pub struct Profile {
     /// Executables the target exec'd (from the kernel's exec tracepoint), for NoNewPrivileges=.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub executables: Vec<String>,
+    /// What the recording did not cover: capabilities the executables' imports may check that
+    /// no check showed (`coverage`). Hints only, never added to a set.
+    #[serde(default, skip_serializing_if = "Coverage::is_empty")]
+    pub coverage: Coverage,
     /// The proof of the set (`capdisc minimize`): which capabilities the service was shown to
     /// need, which it works without, and the trials that showed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Per executable and capability its functions may check, never seen in the recording.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unexercised: Vec<Hint>,
+    /// Executables whose functions could not be read, each with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
+}
+
+impl Coverage {
+    pub fn is_empty(&self) -> bool {
+        self.unexercised.is_empty() && self.unreadable.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    pub capability: String,
+    /// The functions it imports or links that may check it (`kill`, `killpg`).
+    pub symbols: Vec<String>,
+    pub executable: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -244,6 +272,10 @@ pub struct CapabilityUse {
     /// Checks made while computing set-id credentials (fexit and kprobe only).
     #[serde(default)]
     pub insetid: u64,
+    /// The phases of the service's life it was checked in (`start`, `exercise`, `reload`,
+    /// `stop`), for recordings that ran them (`minimize`'s recording and trials); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<String>,
     pub syscalls: Vec<SyscallUse>,
     pub call_sites: Vec<CallSite>,
     pub commands: Vec<CommandInfo>,
@@ -264,6 +296,9 @@ pub struct SyscallUse {
     /// report another errno (bind() below 1024 returns EACCES).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_errno: Option<String>,
+    /// The phases it was made in (see [`CapabilityUse::phases`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +313,31 @@ pub struct CallSite {
     /// The path the system call named (sampled with the call site).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The phases it was sampled in (see [`CapabilityUse::phases`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<String>,
+}
+
+/// The name of a phase of the service's life (`capdisc_common::phase`).
+pub fn phase_name(phase: u32) -> &'static str {
+    match phase {
+        capdisc_common::phase::START => "start",
+        capdisc_common::phase::EXERCISE => "exercise",
+        capdisc_common::phase::RELOAD => "reload",
+        capdisc_common::phase::STOP => "stop",
+        _ => "unknown",
+    }
+}
+
+/// Adds `more` phases to `phases`, kept in the order of a service's life.
+pub fn union_phases(phases: &mut Vec<String>, more: &[String]) {
+    for phase in more {
+        if !phases.contains(phase) {
+            phases.push(phase.clone());
+        }
+    }
+    let order = |name: &String| (0..capdisc_common::phase::COUNT).position(|phase| phase_name(phase) == name).unwrap_or(usize::MAX);
+    phases.sort_by_key(order);
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -11,7 +11,11 @@ use super::{
     interrupt,
     trial::{Subject, TrialOptions},
 };
-use crate::systemd::{property, show, systemctl_within};
+use crate::{
+    scope::{PhaseMarker, Target},
+    systemd::{property, show, systemctl_within},
+};
+use capdisc_common::phase;
 
 /// The phases of a unit's life a trial runs after its start (`--phases`): the check after the
 /// start always; then `systemctl reload` and the check again (when the unit can reload); then
@@ -56,27 +60,37 @@ impl Phases {
 /// Completes when the trial is decided, with the verdict in `outcome`: the start and its check,
 /// then for a unit each phase it runs (reload and the check again, stop). A command without a
 /// check is decided by its exit, not here.
-/// `main_pid` finds the service's main process (`$MAINPID` for `--exercise`).
+/// `target` is what runs (its main process is `$MAINPID` for `--exercise`); `marker` tells the
+/// kernel programs which phase the checks from then on belong to.
 pub async fn watch(
     subject: &Subject,
     options: &TrialOptions,
-    main_pid: &dyn Fn() -> Option<u32>,
+    target: &Target,
+    marker: &PhaseMarker,
     outcome: &RefCell<Option<String>>,
 ) -> &'static str {
     let decided = async {
         started(subject, options).await?;
         // The rare paths the check does not drive: each once, each must succeed, then the check.
         for exercise in &options.exercise {
-            run_check(exercise, options.timeout, main_pid()).await.map_err(|why| format!("the exercise `{exercise}` failed ({why})"))?;
+            marker.enter(phase::EXERCISE);
+            run_check(exercise, options.timeout, target.main_pid())
+                .await
+                .map_err(|why| format!("the exercise `{exercise}` failed ({why})"))?;
             started(subject, options).await.map_err(|why| format!("after the exercise `{exercise}`: {why}"))?;
         }
         let Subject::Unit { name } = subject else { return Ok("the check passed") };
         if options.phases.reload && can_reload(name) {
-            let before = main_pid().map(|pid| pid.to_string()).unwrap_or_default();
+            let before = target.main_pid().map(|pid| pid.to_string()).unwrap_or_default();
+            let old_generation = target.generation();
+            marker.enter(phase::RELOAD);
+            let reloaded = Instant::now();
             systemctl_within(&["reload", name], options.timeout).await.map_err(|why| format!("reload failed: {why}"))?;
             started(subject, options).await.map_err(|why| format!("after the reload (main pid was {before}): {why}"))?;
+            generation_replaced(target, &old_generation, reloaded + options.timeout).await?;
         }
         if options.phases.stop {
+            marker.enter(phase::STOP);
             systemctl_within(&["stop", name], options.timeout).await.map_err(|why| format!("stop failed: {why}"))?;
             let result = property(name, "Result");
             if result != "success" {
@@ -95,6 +109,26 @@ pub async fn watch(
             outcome.replace(Some(why));
             "a phase failed"
         }
+    }
+}
+
+/// After a reload: waits, until `deadline`, for every process of the generation before it (the
+/// main process aside) to be gone, as a master's old workers must; Err names those left.
+async fn generation_replaced(target: &Target, old: &[(u32, u64, String)], deadline: Instant) -> Result<(), String> {
+    loop {
+        let left = target.still_running(old);
+        if left.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline || interrupt::received().is_some() {
+            let names: Vec<String> = left.iter().map(|(pid, _, comm)| format!("{pid} ({comm})")).collect();
+            return Err(format!(
+                "reload failed: {} process(es) of the generation before it still run: {}; when they are meant to outlive a reload, leave it out with --phases start,stop",
+                left.len(),
+                names.join(", ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{
     probe::{BackendChoice, MapLimits},
     profile::Profile,
     record::{capture, CaptureOptions},
-    scope::{RunAs, TargetSpec},
+    scope::{PhaseMarker, RunAs, TargetSpec},
     systemd::{all_caps, mask_text, show, Guardian, RuntimeChange},
 };
 
@@ -171,11 +171,17 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
     interrupt::check("before the run")?;
     let target = spec.resolve()?;
     let outcome: RefCell<Option<String>> = RefCell::new(None);
+    let marker = PhaseMarker::default();
     let captured = {
-        let main_pid = || target.main_pid();
-        let watcher = phases::watch(subject, options, &main_pid, &outcome);
+        let watcher = phases::watch(subject, options, &target, &marker, &outcome);
         let mut watcher = std::pin::pin!(watcher);
-        let capture_options = CaptureOptions { backend: options.backend, quiet: true, limits: MapLimits::default(), duration: None };
+        let capture_options = CaptureOptions {
+            backend: options.backend,
+            quiet: true,
+            limits: MapLimits::default(),
+            duration: None,
+            phases: Some(marker.clone()),
+        };
         capture(&target, &capture_options, Some(watcher.as_mut())).await
         // The watcher ends here: a check still running is killed with its cgroup.
     };

@@ -6,6 +6,7 @@ mod live;
 use std::{path::PathBuf, time::Duration};
 
 use crate::{
+    coverage,
     error::Error,
     files,
     kallsyms::Kallsyms,
@@ -13,7 +14,7 @@ use crate::{
     probe::{drain, BackendChoice, MapLimits},
     profile::{self, Format, Profile, RecordingMeta, TargetInfo},
     report,
-    scope::{Target, TargetSpec},
+    scope::{PhaseMarker, Target, TargetSpec},
     session::{Ended, Session, SessionOptions, Until},
 };
 
@@ -39,7 +40,7 @@ pub async fn record(options: RecordOptions) -> Result<i32, Error> {
 
 async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, Error> {
     let capture_options =
-        CaptureOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, duration: options.duration };
+        CaptureOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, duration: options.duration, phases: None };
     let (profile, ended) = capture(target, &capture_options, None).await?;
     let text = options.format.render(&profile)?;
     files::write_atomic(&options.output, text.as_bytes())?;
@@ -58,6 +59,9 @@ pub struct CaptureOptions {
     pub quiet: bool,
     pub limits: MapLimits,
     pub duration: Option<Duration>,
+    /// Mark the phases of the target's life (a trial's): attached once the programs are loaded,
+    /// and every check's phase kept in the profile.
+    pub phases: Option<PhaseMarker>,
 }
 
 /// Records a resolved target into a profile (nothing written): the session, the drain and the
@@ -65,6 +69,9 @@ pub struct CaptureOptions {
 pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Until<'_>>) -> Result<(Profile, Ended), Error> {
     let mut session =
         Session::start(target, &SessionOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, stream: None })?;
+    if let (Some(marker), Some(cgroup_id)) = (&options.phases, target.single_cgroup()) {
+        marker.attach(&session.probes.ebpf, cgroup_id)?;
+    }
     let mut live = LiveLine::new(options.quiet);
     let ended = session.wait_until(target, options.duration, live.enabled(), &mut live, until).await?;
     live.clear();
@@ -86,9 +93,11 @@ pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Un
             exit_status: ended.exit_status,
             per_cgroup: matches!(target, Target::All),
             cgroup_names: &cgroup_names,
+            phased: options.phases.is_some(),
         },
         kallsyms.as_ref(),
     );
+    let profile = Profile { coverage: coverage::of(&profile), ..profile };
     Ok((profile, ended))
 }
 

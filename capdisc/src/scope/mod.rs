@@ -3,6 +3,7 @@
 //! probe is loaded) and says how the kernel programs must filter for it.
 mod cgroup;
 mod credentials;
+mod phase;
 mod pid;
 mod spawn;
 mod unit;
@@ -17,6 +18,7 @@ use capdisc_common::{cgroup_state, mode};
 
 pub use cgroup::{cgroup2_mount, remove_trial_cgroups, Cgroup, CgroupNames};
 pub use credentials::RunAs;
+pub use phase::PhaseMarker;
 pub use spawn::{exit_code_of, spawn_in_cgroup};
 
 use crate::{
@@ -237,6 +239,30 @@ impl Target {
             Target::Pid { pid } => Some(*pid),
             Target::Cgroup { .. } | Target::All => None,
         }
+    }
+
+    /// The processes of the target's cgroup now, but its main process: each by pid, start time
+    /// and comm (a reload's old generation, see [`Target::still_running`]).
+    pub fn generation(&self) -> Vec<(u32, u64, String)> {
+        let main = self.main_pid();
+        let pids = match self {
+            Target::Unit { cgroup, .. } | Target::Command { cgroup, .. } | Target::Cgroup { cgroup } => cgroup.processes(),
+            Target::Pid { .. } | Target::All => Vec::new(),
+        };
+        pids.into_iter()
+            .filter(|pid| Some(*pid) != main)
+            .filter_map(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned();
+                Some((pid, pid::start_time(pid)?, comm))
+            })
+            .collect()
+    }
+
+    /// Which of `generation` still run (the same pid and start time) in the target, its main
+    /// process (a new one after a re-exec) aside.
+    pub fn still_running<'a>(&self, generation: &'a [(u32, u64, String)]) -> Vec<&'a (u32, u64, String)> {
+        let main = self.main_pid();
+        generation.iter().filter(|(pid, start, _)| Some(*pid) != main && pid::start_time(*pid) == Some(*start)).collect()
     }
 
     pub fn until_exit(&self) -> bool {

@@ -240,6 +240,7 @@ impl Ledger {
                 exit_status: None,
                 per_cgroup: false,
                 cgroup_names: &self.known,
+                phased: false,
             },
             kallsyms,
         );
@@ -299,7 +300,7 @@ mod tests {
     use super::*;
 
     fn key(cgroup_id: u64) -> CheckKey {
-        CheckKey { cgroup_id, cap: 5, ret: 0, syscall: 62, uid: 0, flags: 0, _pad: 0, comm: *b"worker\0\0\0\0\0\0\0\0\0\0" }
+        CheckKey { cgroup_id, cap: 5, ret: 0, syscall: 62, uid: 0, flags: 0, phase: 0, comm: *b"worker\0\0\0\0\0\0\0\0\0\0" }
     }
 
     #[test]

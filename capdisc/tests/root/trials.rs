@@ -337,7 +337,16 @@ fn an_exercise_drives_a_rare_path_into_the_recording_and_every_trial() {
     let plain = dir.path().join("plain.yaml");
     let output = minimize(&plain, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(capdisc::profile::read(&plain).expect("profile").granted_names(), vec!["CAP_NET_BIND_SERVICE"]);
+    let plain_profile = capdisc::profile::read(&plain).expect("profile");
+    assert_eq!(plain_profile.granted_names(), vec!["CAP_NET_BIND_SERVICE"]);
+    // ... but says so: the workload imports chown, and no check of CAP_CHOWN was seen.
+    let hint = plain_profile.coverage.unexercised.iter().find(|hint| hint.capability == "CAP_CHOWN").expect("a CAP_CHOWN hint");
+    assert!(hint.symbols.contains(&"chown".to_owned()) && hint.executable.ends_with("/workload"), "{hint:?}");
+    let dropin = capdisc().args(["generate", "--format", "systemd"]).arg(&plain).output().expect("generate");
+    let dropin = String::from_utf8_lossy(&dropin.stdout).into_owned();
+    let header = dropin.split("[Service]").next().unwrap_or_default();
+    assert!(header.contains("# Possible on paths not exercised") && header.contains("#   CAP_CHOWN (chown"), "{dropin}");
+    assert!(!dropin.split("[Service]").nth(1).unwrap_or_default().contains("CAP_CHOWN"), "{dropin}");
 
     let exercised = dir.path().join("exercised.yaml");
     let output = minimize(&exercised, &["--exercise", "kill -USR1 $MAINPID"]);
@@ -346,6 +355,13 @@ fn an_exercise_drives_a_rare_path_into_the_recording_and_every_trial() {
     assert_eq!(profile.granted_names(), vec!["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
     let proof = profile.verification.as_ref().expect("proof");
     assert_eq!(proof.exercise, vec!["kill -USR1 $MAINPID"]);
+    // Each check knows its phase: the bind at the start, the chown after the exercise began.
+    let phases_of = |name: &str| profile.capability(name).map(|cap| cap.phases.clone()).unwrap_or_default();
+    assert_eq!(phases_of("CAP_NET_BIND_SERVICE"), vec!["start"]);
+    assert_eq!(phases_of("CAP_CHOWN"), vec!["exercise"]);
+    assert!(!profile.coverage.unexercised.iter().any(|hint| hint.capability == "CAP_CHOWN"), "{:?}", profile.coverage);
+    let chown_use = profile.capability("CAP_CHOWN").expect("CAP_CHOWN recorded");
+    assert!(chown_use.call_sites.iter().all(|site| site.phases == ["exercise"]), "{:?}", chown_use.call_sites);
     let chown = proof.capabilities.iter().find(|verdict| verdict.name == "CAP_CHOWN").expect("verdict");
     assert_eq!(chown.verdict, "kept");
     assert!(chown.evidence.contains(&format!("denied CAP_CHOWN in chown {file}")), "{}", chown.evidence);
