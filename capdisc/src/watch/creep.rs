@@ -1,13 +1,19 @@
 //! Creep: a target's audited use of a capability outside its baseline. The first granted use of
 //! each such capability is announced (stderr, and the journal under systemd); denied attempts
 //! are announced too, with `verdict=denied`. Set-up checks by the service manager and no-audit
-//! probes never count (the profile classifies them advisory).
+//! probes never count (the profile classifies them advisory). Against a *proven* baseline (a
+//! `minimize` proof), a denied audited check outside it is a hardening regression: the service
+//! was hardened to that set and now fails for a capability the proof did not cover. It is
+//! announced as an error (journal priority 3, its own MESSAGE_ID) with what to do. Denials the
+//! proof's passing trial had too, and file-permission fallbacks, stay denied creep.
 use std::collections::BTreeSet;
 
 use crate::{profile::Profile, systemd::journal};
 
 /// systemd journal MESSAGE_ID of creep events (stable: alerting may match on it).
 pub const MESSAGE_ID: &str = "5f3b0c1e9a7d4b2c8e6f1a0d3c9b7e21";
+/// systemd journal MESSAGE_ID of hardening regressions (stable).
+pub const REGRESSION_MESSAGE_ID: &str = "c3a1d2e4f5b64a7c9d8e0f1a2b3c4d5e";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Creep {
@@ -18,13 +24,27 @@ pub struct Creep {
     /// Audited checks of that verdict so far.
     pub checks: u64,
     pub syscall: String,
+    /// A path the system call named, when one was sampled.
+    pub path: Option<String>,
     pub comm: String,
+    /// The phases of the service's life it was seen in, when the recording knew them.
+    pub phases: Vec<String>,
     pub first_seen: String,
+    /// Denied outside a proven baseline: the hardened service lacks a capability it needs.
+    pub regression: bool,
 }
 
 /// Every capability the target used (audited) outside its baseline's set, per verdict.
 pub fn outside(target: &str, profile: &Profile, baseline: &Profile) -> Vec<Creep> {
     let allowed: BTreeSet<String> = baseline.granted_names().into_iter().collect();
+    let proven = baseline.proven();
+    // What the proof's passing trial was denied as well: known, and harmless to the service.
+    let denied_in_proof: Vec<&str> = baseline
+        .verification
+        .iter()
+        .flat_map(|proof| proof.trials.iter().filter(|trial| trial.passed).last())
+        .flat_map(|trial| trial.denials.iter().filter_map(|denial| denial.split(' ').next()))
+        .collect();
     let mut found = Vec::new();
     for cap in profile.capabilities.iter().filter(|cap| !allowed.contains(&cap.name)) {
         let (granted, denied) = cap.audited();
@@ -44,8 +64,16 @@ pub fn outside(target: &str, profile: &Profile, baseline: &Profile) -> Vec<Creep
                 verdict,
                 checks,
                 syscall,
+                path: cap.paths.first().cloned().or_else(|| cap.call_sites.iter().find_map(|site| site.path.clone())),
                 comm: cap.commands.first().map_or_else(String::new, |command| command.comm.clone()),
+                phases: cap.phases.clone(),
                 first_seen: cap.first_seen.clone(),
+                // A file-permission fallback refused is rarely a failure (the mode bits refused
+                // first): denied creep, not a regression.
+                regression: proven
+                    && verdict == "denied"
+                    && !denied_in_proof.contains(&cap.name.as_str())
+                    && !cap.call_sites.iter().all(|site| site.fallback.is_some()),
             });
         }
     }
@@ -72,40 +100,77 @@ impl Announcer {
         if !self.announced.insert((creep.target.clone(), creep.capability.clone(), creep.verdict)) {
             return;
         }
+        if creep.regression {
+            return self.regression(creep);
+        }
         let line = format!(
             "creep: target={} capability={} syscall={} comm={} first_seen={} verdict={}",
             creep.target, creep.capability, creep.syscall, creep.comm, creep.first_seen, creep.verdict
         );
         eprintln!("capdisc: {line}");
-        if self.journal {
-            let message = format!(
-                "{} {} {} outside its baseline ({} in {} by {})",
-                creep.target,
-                if creep.verdict == "granted" { "used" } else { "was denied" },
-                creep.capability,
-                creep.checks,
-                creep.syscall,
-                creep.comm
-            );
-            let mut fields = vec![
-                ("MESSAGE", message.as_str()),
-                ("PRIORITY", "4"),
-                ("MESSAGE_ID", MESSAGE_ID),
-                ("SYSLOG_IDENTIFIER", "capdisc"),
-                ("CAPDISC_TARGET", creep.target.as_str()),
-                ("CAPDISC_CAPABILITY", creep.capability.as_str()),
-                ("CAPDISC_VERDICT", creep.verdict),
-                ("CAPDISC_SYSCALL", creep.syscall.as_str()),
-                ("CAPDISC_COMM", creep.comm.as_str()),
-                ("CAPDISC_FIRST_SEEN", creep.first_seen.as_str()),
-            ];
-            // What `journalctl -u UNIT` shows from a root daemon about a unit.
-            if !creep.target.contains('/') && creep.target.contains('.') {
-                fields.push(("OBJECT_SYSTEMD_UNIT", creep.target.as_str()));
-            }
-            if let Err(err) = journal::send(&fields) {
-                eprintln!("capdisc: warning: cannot write the creep event to the journal: {err}");
-            }
+        let message = format!(
+            "{} {} {} outside its baseline ({} in {} by {})",
+            creep.target,
+            if creep.verdict == "granted" { "used" } else { "was denied" },
+            creep.capability,
+            creep.checks,
+            creep.syscall,
+            creep.comm
+        );
+        self.journal(creep, &message, "4", MESSAGE_ID);
+    }
+
+    /// A hardening regression: an error, with the capability, where it was checked, and the two
+    /// ways out (prove again over the path that failed, or add just that capability).
+    fn regression(&self, creep: &Creep) {
+        let path = creep.path.as_deref().map(|path| format!(" {path}")).unwrap_or_default();
+        let phases = if creep.phases.is_empty() { String::new() } else { format!(" in phase {}", creep.phases.join(", ")) };
+        let message = format!(
+            "hardening regression: {} was denied {} ({} time(s) in {}{path} by {}{phases}), outside its proven set; re-prove over the path that failed (capdisc minimize --unit {} with --exercise or its phases), or add just {} (systemctl edit {}: CapabilityBoundingSet={}, and AmbientCapabilities={} for a non-root service)",
+            creep.target,
+            creep.capability,
+            creep.checks,
+            creep.syscall,
+            creep.comm,
+            creep.target,
+            creep.capability,
+            creep.target,
+            creep.capability,
+            creep.capability
+        );
+        eprintln!("capdisc: {message}");
+        self.journal(creep, &message, "3", REGRESSION_MESSAGE_ID);
+    }
+
+    fn journal(&self, creep: &Creep, message: &str, priority: &str, message_id: &str) {
+        if !self.journal {
+            return;
+        }
+        let phases = creep.phases.join(",");
+        let mut fields = vec![
+            ("MESSAGE", message),
+            ("PRIORITY", priority),
+            ("MESSAGE_ID", message_id),
+            ("SYSLOG_IDENTIFIER", "capdisc"),
+            ("CAPDISC_TARGET", creep.target.as_str()),
+            ("CAPDISC_CAPABILITY", creep.capability.as_str()),
+            ("CAPDISC_VERDICT", creep.verdict),
+            ("CAPDISC_SYSCALL", creep.syscall.as_str()),
+            ("CAPDISC_COMM", creep.comm.as_str()),
+            ("CAPDISC_FIRST_SEEN", creep.first_seen.as_str()),
+        ];
+        if let Some(path) = &creep.path {
+            fields.push(("CAPDISC_PATH", path.as_str()));
+        }
+        if !phases.is_empty() {
+            fields.push(("CAPDISC_PHASES", phases.as_str()));
+        }
+        // What `journalctl -u UNIT` shows from a root daemon about a unit.
+        if !creep.target.contains('/') && creep.target.contains('.') {
+            fields.push(("OBJECT_SYSTEMD_UNIT", creep.target.as_str()));
+        }
+        if let Err(err) = journal::send(&fields) {
+            eprintln!("capdisc: warning: cannot write the creep event to the journal: {err}");
         }
     }
 }

@@ -23,6 +23,12 @@ struct CheckLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RegressionLabels {
+    target: String,
+    capability: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LostLabels {
     reason: &'static str,
 }
@@ -33,6 +39,7 @@ pub struct Metrics {
     registry: Arc<Registry>,
     checks: Family<CheckLabels, Counter>,
     creep: Family<CheckLabels, Counter>,
+    regressions: Family<RegressionLabels, Counter>,
     lost: Family<LostLabels, Counter>,
     targets: Gauge,
     kernel_keys: Gauge,
@@ -46,6 +53,7 @@ impl Metrics {
         let mut registry = Registry::default();
         let checks = Family::<CheckLabels, Counter>::default();
         let creep = Family::<CheckLabels, Counter>::default();
+        let regressions = Family::<RegressionLabels, Counter>::default();
         let lost = Family::<LostLabels, Counter>::default();
         let targets = Gauge::default();
         let (kernel_keys, kernel_keys_max) = (Gauge::default(), Gauge::default());
@@ -58,6 +66,11 @@ impl Metrics {
             "capdisc_creep",
             "Audited checks of capabilities outside the target's baseline (privilege creep), by verdict",
             creep.clone(),
+        );
+        registry.register(
+            "capdisc_hardening_regressions",
+            "Denied, audited checks of capabilities outside a proven baseline: the hardened service lacks a capability it needs",
+            regressions.clone(),
         );
         registry.register(
             "capdisc_lost",
@@ -79,6 +92,7 @@ impl Metrics {
             registry: Arc::new(registry),
             checks,
             creep,
+            regressions,
             lost,
             targets,
             kernel_keys,
@@ -103,6 +117,9 @@ impl Metrics {
         let labels = CheckLabels { target: creep.target.clone(), capability: creep.capability.clone(), verdict: creep.verdict };
         let delta = advance(&mut self.exported, ("creep", labels.clone()), creep.checks);
         self.creep.get_or_create(&labels).inc_by(delta);
+        if creep.regression {
+            self.regressions.get_or_create(&RegressionLabels { target: labels.target, capability: labels.capability }).inc_by(delta);
+        }
     }
 
     /// Host-wide losses and skips by reason (earlier runs included).

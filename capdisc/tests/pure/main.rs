@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod alert_rules;
 mod harden;
 mod no_harm;
 mod proof;

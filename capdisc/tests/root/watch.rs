@@ -247,3 +247,39 @@ fn watch_counts_exactly_flags_creep_serves_prometheus_and_resumes() {
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.lines().any(|line| line.starts_with(&name) && line.contains("kill")), "report table:\n{text}");
 }
+
+#[test]
+fn a_denial_outside_a_proven_baseline_is_a_hardening_regression() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (baseline, state) = (dir.path().join("proven.yaml"), dir.path().join("state"));
+    // A proven baseline: `true` needs no capability, and minimize proves it.
+    let proven = capdisc().args(["minimize", "-q", "-o"]).arg(&baseline).args(["--", "true"]).output().expect("minimize true");
+    assert!(proven.status.success(), "{}", String::from_utf8_lossy(&proven.stderr));
+    assert!(capdisc::profile::read(&baseline).expect("baseline").proven());
+    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+    let cgroup = TestCgroup(mount.join(format!("capdisc-regression-test-{}", std::process::id())));
+    fs::create_dir(&cgroup.0).expect("mkdir cgroup");
+    let name = format!("/{}", cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8"));
+
+    let watch = Watch::start(&cgroup.0, &baseline, &state);
+    // A non-root process signals root's init three times: CAP_KILL denied, audited.
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' && exec setpriv --reuid 65534 --regid 65534 --clear-groups sh -c 'kill -0 1; kill -0 1; kill -0 1; true'",
+        cgroup.0.display()
+    );
+    let status = Command::new("sh").arg("-c").arg(script).stderr(Stdio::null()).status().expect("run the denied kills");
+    assert!(status.success(), "{status:?}");
+    let series = format!(r#"capdisc_hardening_regressions_total{{target="{name}",capability="CAP_KILL"}}"#);
+    let counted = wait_until("the regression counter", || watch.metric(&series).filter(|count| *count >= 3));
+    assert_eq!(counted, Some(3), "stderr:\n{}", watch.stderr());
+    watch.wait_for(&format!("hardening regression: {name} was denied CAP_KILL (3 time(s) in kill by sh)"), "the regression line");
+    let stderr = watch.terminate();
+    assert!(stderr.contains("outside its proven set; re-prove over the path that failed"), "{stderr}");
+    assert!(stderr.contains("or add just CAP_KILL"), "{stderr}");
+    assert!(!stderr.contains(&format!("creep: target={name} capability=CAP_KILL")), "announced once, as a regression:\n{stderr}");
+    // The exec's PATH lookups refused by mode bits are file-permission fallbacks: not regressions.
+    assert!(!stderr.contains("was denied CAP_DAC_OVERRIDE"), "{stderr}");
+}

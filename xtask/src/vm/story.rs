@@ -109,6 +109,20 @@ impl Story {
                 self.step("step10-exit") == "0",
             ),
             ("10. nginx verifies under its proven set".to_owned(), self.step("step10-verify") == "0"),
+            (
+                format!("10. nginx's proof ran its whole life ({})", self.step("step10-proof-phases")),
+                self.step("step10-proof-phases") == "start,reload,stop,start again",
+            ),
+            (format!("10. each capability nginx uses knows its phases ({})", self.step("step10-phases")), {
+                let entries: Vec<&str> = self.step("step10-phases").split_whitespace().collect();
+                !entries.is_empty() && entries.iter().all(|entry| entry.split_once(':').is_some_and(|(_, phases)| !phases.is_empty()))
+            }),
+            (
+                format!("10. nginx's coverage hints name what its imports imply ({})", self.step("step10-hints")),
+                !self.step("step10-hints").is_empty()
+                    && self.step("step10-hints") != "(missing)"
+                    && self.step("step10-dropin-hints") == "found",
+            ),
             ("9b. a verify trial's runtime drop-in was in place".to_owned(), self.step("step9b-trial") == "present"),
             (
                 format!(
@@ -190,6 +204,29 @@ impl Story {
                 self.step("step11b-reload") == "0"
                     && self.step("step11b-bounding").split_whitespace().any(|cap| cap == "cap_kill")
                     && self.step("step11b-http") == "200",
+            ),
+            (
+                format!("11b. CAP_KILL was seen in the reload phase only ({})", self.step("step11b-kill-phases")),
+                self.step("step11b-kill-phases") == "reload",
+            ),
+            (
+                format!("11c. CAP_CHOWN was seen in the exercise phase only ({})", self.step("step11c-chown-phases")),
+                self.step("step11c-chown-phases") == "exercise",
+            ),
+            (
+                format!("11d. proven without its reload, the set lacks CAP_KILL ({})", self.step("step11d-proven")),
+                self.step("step11d-exit") == "0" && !self.step("step11d-proven").split_whitespace().any(|cap| cap == "CAP_KILL"),
+            ),
+            (
+                format!(
+                    "11d. the reload fails, and watch logs a hardening regression at priority 3 ({} ms after the reload): {}",
+                    self.step("step11d-latency-ms"),
+                    self.step("step11d-message")
+                ),
+                self.step("step11d-reload") != "0"
+                    && self.step("step11d-journal") == "found"
+                    && self.step("step11d-message").starts_with("hardening regression: reload-kill.service was denied CAP_KILL")
+                    && self.step("step11d-stderr") == "1",
             ),
             (
                 format!("11c. --exercise 'kill -USR1 $MAINPID' proves CAP_CHOWN for rotate.service ({})", self.step("step11c-proven")),

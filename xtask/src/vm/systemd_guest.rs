@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use super::initramfs::Newc;
 use crate::run::run;
 
-const PACKAGES: &str = "systemd,systemd-sysv,dbus,iproute2,procps,curl,libcap2-bin,nginx-light,cron,python3";
+const PACKAGES: &str = "systemd,systemd-sysv,dbus,iproute2,procps,curl,libcap2-bin,nginx-light,cron,python3,openssh-server,chrony";
 const SUITE: &str = "bookworm";
 /// The guest's user for the story's service.
 const APP_UID: u32 = 990;

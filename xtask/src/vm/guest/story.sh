@@ -212,6 +212,12 @@ say step10-exit $?
 prefix NGINX /tmp/nginx-min.txt
 say step10-recorded "$(profile_field /root/nginx.json "' '.join(c['name'] for c in p['capabilities'] if c['class'] in ('required', 'conditional'))")"
 say step10-proven "$(profile_field /root/nginx.json "' '.join(v['name'] for v in p['verification']['capabilities'] if v['verdict'] == 'kept')")"
+say step10-phases "$(profile_field /root/nginx.json "' '.join(c['name'] + ':' + ','.join(c.get('phases', [])) for c in p['capabilities'] if c['class'] in ('required', 'conditional'))")"
+say step10-proof-phases "$(profile_field /root/nginx.json "','.join(p['verification']['phases'])")"
+say step10-hints "$(profile_field /root/nginx.json "' '.join(sorted(set(h['capability'] + ':' + '/'.join(h['symbols']) for h in p.get('coverage', {}).get('unexercised', []) if h['executable'] == '/usr/sbin/nginx')))")"
+capdisc generate /root/nginx.json > /tmp/nginx-dropin.txt 2>&1
+prefix NGINXDROPIN /tmp/nginx-dropin.txt
+grep -q '^# Possible on paths not exercised' /tmp/nginx-dropin.txt && say step10-dropin-hints found
 capdisc verify /root/nginx.json --unit nginx.service --check 'curl -fsS -o /dev/null http://127.0.0.1:80/' --timeout 60 > /tmp/nginx-verify.txt 2>&1
 say step10-verify $?
 prefix NGINXVERIFY /tmp/nginx-verify.txt
@@ -248,6 +254,7 @@ say step11b-exit $?
 prefix RELOADMIN /tmp/reload-min.txt
 say step11b-kill "$(profile_field /root/reload.json "' '.join(v['verdict'] + ': ' + v['evidence'] for v in p['verification']['capabilities'] if v['name'] == 'CAP_KILL')")"
 say step11b-phases "$(profile_field /root/reload.json "','.join(p['verification']['phases'])")"
+say step11b-kill-phases "$(profile_field /root/reload.json "' '.join(','.join(c.get('phases', [])) for c in p['capabilities'] if c['name'] == 'CAP_KILL')")"
 systemctl restart reload-kill.service
 wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:446/
 systemctl reload reload-kill.service
@@ -266,6 +273,53 @@ say step11c-exit $?
 prefix ROTATEMIN /tmp/rotate-min.txt
 say step11c-proven "$(profile_field /root/rotate.json "' '.join(v['name'] for v in p['verification']['capabilities'] if v['verdict'] == 'kept')")"
 say step11c-chown "$(profile_field /root/rotate.json "' '.join(v['evidence'] for v in p['verification']['capabilities'] if v['name'] == 'CAP_CHOWN')")"
+
+say step11c-chown-phases "$(profile_field /root/rotate.json "' '.join(','.join(c.get('phases', [])) for c in p['capabilities'] if c['name'] == 'CAP_CHOWN')")"
+
+# 11d. The safety net: reload-kill.service proven without its reload (--phases start,stop, the
+#      reload left out on purpose) and applied; `watch` with that proof as its baseline reports
+#      the reload's denied CAP_KILL as a hardening regression, in the journal at priority 3.
+capdisc minimize --unit reload-kill.service --check 'curl -fsS -o /dev/null http://127.0.0.1:446/' --phases start,stop --timeout 90 --apply --json -o /root/reload-noreload.json > /tmp/noreload.txt 2>&1
+say step11d-exit $?
+prefix NORELOAD /tmp/noreload.txt
+say step11d-proven "$(profile_field /root/reload-noreload.json "' '.join(v['name'] for v in p['verification']['capabilities'] if v['verdict'] == 'kept')")"
+systemctl restart reload-kill.service
+wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:446/
+capdisc watch --unit reload-kill.service --baseline /root/reload-noreload.json --state-dir /tmp/regression-state --interval 1 > /tmp/regression.txt 2>&1 &
+regression_watch=$!
+wait_secs 60 grep -q "capdisc: watching" /tmp/regression.txt
+regression_id=c3a1d2e4f5b64a7c9d8e0f1a2b3c4d5e
+reloaded_at=$(date +%s%N)
+systemctl reload reload-kill.service
+say step11d-reload $?
+regression_logged() { journalctl -o export MESSAGE_ID=$regression_id OBJECT_SYSTEMD_UNIT=reload-kill.service --no-pager | grep -q '^PRIORITY=3$'; }
+wait_secs 60 regression_logged && say step11d-journal found
+first_us=$(journalctl -o export MESSAGE_ID=$regression_id --no-pager | sed -n 's/^__REALTIME_TIMESTAMP=//p' | head -n 1)
+[ -n "$first_us" ] && say step11d-latency-ms "$(( (first_us - reloaded_at / 1000) / 1000 ))"
+say step11d-message "$(journalctl MESSAGE_ID=$regression_id --no-pager -o cat | head -n 1)"
+say step11d-stderr "$(grep -c 'hardening regression: reload-kill.service was denied CAP_KILL' /tmp/regression.txt)"
+kill -TERM $regression_watch; wait $regression_watch
+prefix REGRESSION /tmp/regression.txt
+
+# 11e. Coverage hints, measured: what each daemon's imports implied that its start alone (a
+#      plain recording of its restart) never showed, against what its whole-life proof kept.
+#      Informational: the README's precision table is taken from these lines.
+hints_of() { profile_field "$1" "' '.join(sorted(set(h['capability'] for h in p.get('coverage', {}).get('unexercised', []))))"; }
+seen_of() { profile_field "$1" "' '.join(c['name'] for c in p['capabilities'])"; }
+kept_of() { profile_field "$1" "' '.join(v['name'] for v in p['verification']['capabilities'] if v['verdict'] == 'kept')"; }
+precision() {
+    unit=$1; check=$2; proof=$3
+    capdisc record --unit $unit --restart --permissive --duration 10 --json -o /root/$unit-start.json > /dev/null 2>&1
+    if [ -z "$proof" ]; then
+        proof=/root/$unit-proof.json
+        capdisc minimize --unit $unit --check "$check" --timeout 90 --json -o $proof > /tmp/$unit-proof.txt 2>&1 || prefix PROOF /tmp/$unit-proof.txt
+    fi
+    echo "CAPDISC-PRECISION $unit hints=[$(hints_of /root/$unit-start.json)] seen=[$(seen_of $proof)] kept=[$(kept_of $proof)]"
+}
+precision nginx.service - /root/nginx.json
+precision ssh.service 'ssh-keyscan -T 10 127.0.0.1' ''
+precision chrony.service 'chronyc -n tracking' ''
+precision cron.service 'true' ''
 
 # 12. capdisc-watch.service (the shipped unit, its own hardening) with --all and a learned
 #     baseline: a unit that starts using CAP_KILL after a change is reported in the journal under
