@@ -7,10 +7,11 @@ mod check;
 mod interrupt;
 mod minimize;
 mod phases;
+mod subject;
 mod trial;
 mod verify;
 
 pub use minimize::{minimize, MinimizeOptions};
-pub use phases::Phases;
-pub use trial::{remove_trial_cgroups, Subject, TrialOptions};
+pub use subject::{Phases, Subject, TrialOptions};
+pub use trial::remove_trial_cgroups;
 pub use verify::{verify, VerifyOptions};

@@ -9,53 +9,13 @@ use std::{
 use super::{
     check::{run_check, CheckFailed, CHECK_ATTEMPT_LIMIT},
     interrupt,
-    trial::{Subject, TrialOptions},
+    subject::{Phases, Subject, TrialOptions},
 };
 use crate::{
     scope::{PhaseMarker, Target},
     systemd::{property, show, systemctl_within},
 };
 use capdisc_common::phase;
-
-/// The phases of a unit's life a trial runs after its start (`--phases`): the check after the
-/// start always; then `systemctl reload` and the check again (when the unit can reload); then
-/// `systemctl stop`, which must end with `Result=success` (nothing killed by systemd); then a
-/// start again and the check once more. Commands have one phase: their run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Phases {
-    pub reload: bool,
-    pub stop: bool,
-}
-
-impl Phases {
-    /// Every phase (the default: each one the unit defines is run).
-    pub const ALL: Phases = Phases { reload: true, stop: true };
-
-    /// `start,reload,stop` (any order; `start` is always run).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut phases = Phases { reload: false, stop: false };
-        for word in text.split(',').map(str::trim).filter(|word| !word.is_empty()) {
-            match word {
-                "start" => {}
-                "reload" => phases.reload = true,
-                "stop" => phases.stop = true,
-                other => return Err(format!("unknown phase `{other}`; the phases are start, reload and stop")),
-            }
-        }
-        Ok(phases)
-    }
-
-    pub fn describe(self) -> String {
-        let mut names = vec!["start"];
-        if self.reload {
-            names.push("reload");
-        }
-        if self.stop {
-            names.extend(["stop", "start again"]);
-        }
-        names.join(", ")
-    }
-}
 
 /// Completes when the trial is decided, with the verdict in `outcome`: the start and its check,
 /// then for a unit each phase it runs (reload and the check again, stop). A command without a
@@ -205,19 +165,5 @@ async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String
                 (None, _, Subject::Unit { .. }) => format!("not active for 2 s within {secs} s"),
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Phases;
-
-    #[test]
-    fn phases_parse_in_any_order_and_start_always_runs() {
-        assert_eq!(Phases::parse("start,reload,stop"), Ok(Phases::ALL));
-        assert_eq!(Phases::parse("stop, start"), Ok(Phases { reload: false, stop: true }));
-        assert_eq!(Phases::parse("start").map(Phases::describe), Ok("start".to_owned()));
-        assert_eq!(Phases::ALL.describe(), "start, reload, stop, start again");
-        assert!(Phases::parse("restart").expect_err("no such phase").contains("unknown phase `restart`"));
     }
 }

@@ -8,61 +8,19 @@
 //!   until `--timeout`); a unit must also be `active` then;
 //! - a unit without `--check`: it reaches `active` and stays so for two seconds;
 //! - a unit: and each phase of its life it runs after the start passes (`phases`).
-use std::{cell::RefCell, time::Duration};
+use std::cell::RefCell;
 
 use crate::{
     error::Error,
-    probe::{BackendChoice, MapLimits},
+    probe::MapLimits,
     profile::Profile,
     record::{capture, CaptureOptions},
-    scope::{PhaseMarker, RunAs, TargetSpec},
-    systemd::{all_caps, mask_text, show, Guardian, RuntimeChange},
+    scope::{PhaseMarker, TargetSpec},
+    systemd::{mask_text, show, Guardian},
 };
 
-use super::{
-    interrupt,
-    phases::{self, Phases},
-};
-
-/// What trials run.
-#[derive(Clone, Debug)]
-pub enum Subject {
-    Command { argv: Vec<String>, run_as: Option<RunAs> },
-    Unit { name: String },
-}
-
-impl Subject {
-    pub fn describe(&self) -> String {
-        match self {
-            Subject::Command { argv, run_as: None } => format!("command: {}", argv.join(" ")),
-            Subject::Command { argv, run_as: Some(run_as) } => format!("command: {} (as {})", argv.join(" "), run_as.label),
-            Subject::Unit { name } => format!("unit {name}"),
-        }
-    }
-
-    /// The recording that starts `minimize`: the command with every capability (as root, or as
-    /// its `--user` with every capability ambient: the command's `--permissive`), or the unit
-    /// from its restart with its restrictions lifted (`record --unit --restart --permissive`).
-    pub fn recording_spec(&self) -> TargetSpec {
-        match self {
-            Subject::Command { argv, run_as } => {
-                let run_as = run_as.clone().map(|run_as| RunAs { ambient: held_caps(), ..run_as });
-                TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: None }
-            }
-            Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Permissive) },
-        }
-    }
-
-    fn trial_spec(&self, set: u64) -> TargetSpec {
-        match self {
-            Subject::Command { argv, run_as } => {
-                let run_as = run_as.clone().map(|run_as| RunAs { ambient: set, ..run_as });
-                TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: Some(set) }
-            }
-            Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Confine(set)) },
-        }
-    }
-}
+pub use super::subject::{Subject, TrialOptions};
+use super::{interrupt, phases};
 
 /// Everything a proof's trials start is owned: from here until it is dropped, capdisc's death
 /// (SIGKILL included) makes the guardian kill and remove every trial cgroup (`capdisc-PID-*`:
@@ -94,28 +52,6 @@ pub fn remove_trial_cgroups(pid: u32) -> Result<Option<String>, String> {
             Err(format!("could not remove {failed} trial cgroup(s) of capdisc pid {pid} (capdisc-{pid}-* under the cgroup v2 root)"))
         }
     }
-}
-
-/// Every capability capdisc itself may pass on (its permitted set within its bounding set; in a
-/// container that is less than every capability the kernel knows).
-fn held_caps() -> u64 {
-    crate::status::read(std::process::id()).map(|own| own.permitted & own.bounding).unwrap_or_else(|_| all_caps())
-}
-
-#[derive(Clone, Debug)]
-pub struct TrialOptions {
-    pub backend: BackendChoice,
-    pub check: Option<String>,
-    /// Each phase of a trial (the start and its check, the reload and its check, the stop, the
-    /// start again and its check) must be done within this.
-    pub timeout: Duration,
-    /// The unit's phases a trial runs (a command's trial is its run).
-    pub phases: Phases,
-    /// Commands that drive rare paths (`--exercise`), each run once after the start's check.
-    pub exercise: Vec<String>,
-    /// The status a passing command exits with (the recording's).
-    pub expected_status: i32,
-    pub quiet: bool,
 }
 
 pub struct TrialResult {

@@ -42,7 +42,7 @@ pub fn outside(target: &str, profile: &Profile, baseline: &Profile) -> Vec<Creep
     let denied_in_proof: Vec<&str> = baseline
         .verification
         .iter()
-        .flat_map(|proof| proof.trials.iter().filter(|trial| trial.passed).last())
+        .flat_map(|proof| proof.trials.iter().rev().find(|trial| trial.passed))
         .flat_map(|trial| trial.denials.iter().filter_map(|denial| denial.split(' ').next()))
         .collect();
     let mut found = Vec::new();

@@ -1,0 +1,126 @@
+//! What a proof's trials run (`Subject`: a command or a unit, and the target each of its runs
+//! records) how every trial is decided (`TrialOptions`), and the phases of a unit's life it
+//! runs (`Phases`).
+use std::time::Duration;
+
+use crate::{
+    probe::BackendChoice,
+    scope::{RunAs, TargetSpec},
+    systemd::{all_caps, RuntimeChange},
+};
+
+/// What trials run.
+#[derive(Clone, Debug)]
+pub enum Subject {
+    Command { argv: Vec<String>, run_as: Option<RunAs> },
+    Unit { name: String },
+}
+
+impl Subject {
+    pub fn describe(&self) -> String {
+        match self {
+            Subject::Command { argv, run_as: None } => format!("command: {}", argv.join(" ")),
+            Subject::Command { argv, run_as: Some(run_as) } => format!("command: {} (as {})", argv.join(" "), run_as.label),
+            Subject::Unit { name } => format!("unit {name}"),
+        }
+    }
+
+    /// The recording that starts `minimize`: the command with every capability (as root, or as
+    /// its `--user` with every capability ambient: the command's `--permissive`), or the unit
+    /// from its restart with its restrictions lifted (`record --unit --restart --permissive`).
+    pub fn recording_spec(&self) -> TargetSpec {
+        match self {
+            Subject::Command { argv, run_as } => {
+                let run_as = run_as.clone().map(|run_as| RunAs { ambient: held_caps(), ..run_as });
+                TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: None }
+            }
+            Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Permissive) },
+        }
+    }
+
+    pub(super) fn trial_spec(&self, set: u64) -> TargetSpec {
+        match self {
+            Subject::Command { argv, run_as } => {
+                let run_as = run_as.clone().map(|run_as| RunAs { ambient: set, ..run_as });
+                TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: Some(set) }
+            }
+            Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Confine(set)) },
+        }
+    }
+}
+
+/// Every capability capdisc itself may pass on (its permitted set within its bounding set; in a
+/// container that is less than every capability the kernel knows).
+fn held_caps() -> u64 {
+    crate::status::read(std::process::id()).map(|own| own.permitted & own.bounding).unwrap_or_else(|_| all_caps())
+}
+
+#[derive(Clone, Debug)]
+pub struct TrialOptions {
+    pub backend: BackendChoice,
+    pub check: Option<String>,
+    /// Each phase of a trial (the start and its check, the reload and its check, the stop, the
+    /// start again and its check) must be done within this.
+    pub timeout: Duration,
+    /// The unit's phases a trial runs (a command's trial is its run).
+    pub phases: Phases,
+    /// Commands that drive rare paths (`--exercise`), each run once after the start's check.
+    pub exercise: Vec<String>,
+    /// The status a passing command exits with (the recording's).
+    pub expected_status: i32,
+    pub quiet: bool,
+}
+
+/// The phases of a unit's life a trial runs after its start (`--phases`): the check after the
+/// start always; then `systemctl reload` and the check again (when the unit can reload); then
+/// `systemctl stop`, which must end with `Result=success` (nothing killed by systemd); then a
+/// start again and the check once more. Commands have one phase: their run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phases {
+    pub reload: bool,
+    pub stop: bool,
+}
+
+impl Phases {
+    /// Every phase (the default: each one the unit defines is run).
+    pub const ALL: Phases = Phases { reload: true, stop: true };
+
+    /// `start,reload,stop` (any order; `start` is always run).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut phases = Phases { reload: false, stop: false };
+        for word in text.split(',').map(str::trim).filter(|word| !word.is_empty()) {
+            match word {
+                "start" => {}
+                "reload" => phases.reload = true,
+                "stop" => phases.stop = true,
+                other => return Err(format!("unknown phase `{other}`; the phases are start, reload and stop")),
+            }
+        }
+        Ok(phases)
+    }
+
+    pub fn describe(self) -> String {
+        let mut names = vec!["start"];
+        if self.reload {
+            names.push("reload");
+        }
+        if self.stop {
+            names.extend(["stop", "start again"]);
+        }
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Phases;
+
+    #[test]
+    fn phases_parse_in_any_order_and_start_always_runs() {
+        assert_eq!(Phases::parse("start,reload,stop"), Ok(Phases::ALL));
+        assert_eq!(Phases::parse("stop, start"), Ok(Phases { reload: false, stop: true }));
+        assert_eq!(Phases::parse("start").map(Phases::describe), Ok("start".to_owned()));
+        assert_eq!(Phases::ALL.describe(), "start, reload, stop, start again");
+        assert!(Phases::parse("restart").expect_err("no such phase").contains("unknown phase `restart`"));
+    }
+}
