@@ -131,6 +131,9 @@ impl Session {
         let mut reason = None;
         // The command's first process exited and others it started live on: followed until gone.
         let mut following = false;
+        // With `until` (a trial's phases), a target gone is left to it to judge for a while: the
+        // stop phase empties the unit's cgroup before it reads how the stop ended.
+        let mut gone_since: Option<tokio::time::Instant> = None;
         loop {
             let child_pid = self.child.as_ref().and_then(|child| child.id());
             tokio::select! {
@@ -174,7 +177,9 @@ impl Session {
                         reason = Some("the command and every process it started exited");
                         break;
                     }
-                    if !target.alive(&self.probes.ebpf) {
+                    if target.alive(&self.probes.ebpf) {
+                        gone_since = None;
+                    } else if until.is_none() || gone_since.get_or_insert_with(tokio::time::Instant::now).elapsed() >= GONE_GRACE {
                         reason = Some("the target is gone");
                         break;
                     }
@@ -189,6 +194,9 @@ impl Session {
         Ok(Ended { at: SystemTime::now(), exit_status, reason: reason.unwrap_or("unknown"), by_duration })
     }
 }
+
+/// How long a session with `until` goes on after its target is gone, for `until` to decide.
+const GONE_GRACE: Duration = Duration::from_secs(10);
 
 /// SIGINT, SIGTERM and SIGHUP, caught: each ends a recording or a watch the way its owner
 /// chooses (the profile or state is written, a unit put back); a lost terminal ends it like

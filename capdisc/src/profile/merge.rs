@@ -207,3 +207,26 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
         mine.reason = reason_of(mine.class, mine.granted_audited, mine.denied_audited, &top, "", mine.foreign_userns);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::parse;
+
+    #[test]
+    fn a_hint_one_run_left_open_and_another_exercised_is_closed() {
+        let story = parse(include_str!("../../tests/fixtures/story-app.yaml"), "story-app").expect("fixture");
+        let mut quiet = parse(include_str!("../../tests/fixtures/nothing-needed.yaml"), "nothing-needed").expect("fixture");
+        let hint = |capability: &str, symbol: &str| Hint {
+            capability: capability.into(),
+            symbols: vec![symbol.into()],
+            executable: "/usr/local/bin/app".into(),
+        };
+        quiet.coverage.unexercised = vec![hint("CAP_KILL", "kill"), hint("CAP_NET_BIND_SERVICE", "bind")];
+        quiet.executables = vec!["/usr/local/bin/app".into()];
+        let merged = merge(&[("quiet".into(), quiet), ("story".into(), story)], true).expect("merge");
+        // The story's run bound port 443: its bind hint is closed; nobody ran kill.
+        assert_eq!(merged.coverage.unexercised, vec![hint("CAP_KILL", "kill")]);
+        assert!(merged.executables.contains(&"/usr/local/bin/app".to_owned()));
+    }
+}

@@ -464,3 +464,19 @@ impl Profile {
         self.capabilities.iter().find(|cap| cap.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_are_united_once_each_in_the_order_of_a_service_s_life() {
+        let mut phases = vec!["stop".to_owned()];
+        union_phases(&mut phases, &["reload".to_owned(), "start".to_owned(), "stop".to_owned()]);
+        assert_eq!(phases, ["start", "reload", "stop"]);
+        union_phases(&mut phases, &["exercise".to_owned()]);
+        assert_eq!(phases, ["start", "exercise", "reload", "stop"]);
+        assert_eq!(phase_name(capdisc_common::phase::RELOAD), "reload");
+        assert_eq!(phase_name(capdisc_common::phase::COUNT), "unknown");
+    }
+}

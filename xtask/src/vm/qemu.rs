@@ -8,7 +8,8 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-const BOOT_TIMEOUT: Duration = Duration::from_secs(1200);
+/// A guest that is not done by then is stuck (the systemd story takes 15-25 min under TCG).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// Boots and returns the serial output. The log file is kept (for failures).
 pub fn boot(vmlinuz: &Path, initramfs: &Path, log: &Path) -> Result<String> {
