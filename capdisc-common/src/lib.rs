@@ -229,6 +229,32 @@ pub struct ExePath {
     pub path: [u8; EXE_PATH_LEN],
 }
 
+/// Bytes of a watched cgroup path (`watch --cgroup`), relative to the cgroup v2 root with its
+/// leading `/`, NUL-padded; longer paths are not followed in the kernel (userspace re-arms them).
+pub const WATCH_PATH_LEN: usize = 128;
+/// Watched cgroup paths the kernel follows through their re-creation.
+pub const MAX_WATCH_PATHS: u32 = 16;
+
+/// One watched cgroup path (slot of `WATCH_PATHS`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchPath {
+    pub path: [u8; WATCH_PATH_LEN],
+}
+
+/// Where the `cgroup:cgroup_mkdir` record keeps its fields (from its tracefs format), the watched
+/// depth and how many `WATCH_PATHS` slots are used (0: follow nothing). Slot 0 of `MKDIR_LAYOUT`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MkdirLayout {
+    pub root_offset: u32,
+    pub level_offset: u32,
+    pub id_offset: u32,
+    pub path_offset: u32,
+    pub level: u32,
+    pub count: u32,
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: all of these are plain #[repr(C)] data with explicit padding and no pointers.
@@ -240,4 +266,6 @@ mod pod {
     unsafe impl aya::Pod for super::TraceEvent {}
     unsafe impl aya::Pod for super::PathKey {}
     unsafe impl aya::Pod for super::PathSample {}
+    unsafe impl aya::Pod for super::WatchPath {}
+    unsafe impl aya::Pod for super::MkdirLayout {}
 }

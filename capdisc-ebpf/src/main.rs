@@ -14,6 +14,7 @@
 #![allow(internal_features)]
 #![no_main]
 
+mod cgroups;
 mod fexit;
 mod filter;
 mod floor;

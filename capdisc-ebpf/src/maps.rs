@@ -5,7 +5,10 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, PerCpuArray, RingBuf, StackTrace},
 };
-use capdisc_common::{counter, CheckKey, CheckMemo, CheckStats, ExePath, PathKey, PathSample, PendingCheck, COMM_LEN, PATH_ARGS_SYSCALLS};
+use capdisc_common::{
+    counter, CheckKey, CheckMemo, CheckStats, ExePath, MkdirLayout, PathKey, PathSample, PendingCheck, WatchPath, COMM_LEN,
+    MAX_WATCH_PATHS, PATH_ARGS_SYSCALLS,
+};
 
 /// Aggregated checks: the recording itself.
 #[map]
@@ -49,6 +52,13 @@ pub static USERNS: Array<u64> = Array::with_max_entries(1, 0);
 /// Executables run by the target: comm -> path.
 #[map]
 pub static EXECS: HashMap<[u8; COMM_LEN], ExePath> = HashMap::with_max_entries(1, 0);
+
+/// `watch --cgroup`: the watched paths, followed through their re-creation (`cgroups`).
+#[map]
+pub static WATCH_PATHS: Array<WatchPath> = Array::with_max_entries(MAX_WATCH_PATHS, 0);
+/// Slot 0: the `cgroup:cgroup_mkdir` record's layout and how many watched paths there are.
+#[map]
+pub static MKDIR_LAYOUT: Array<MkdirLayout> = Array::with_max_entries(1, 0);
 
 /// `capdisc trace`: one event per check (only when STREAM is set).
 #[map]

@@ -16,7 +16,7 @@
 //!
 //! Then the scale rows: `record --all` with 1, 100 and 10,000 extra cgroups each holding a
 //! sleeping process (cost per check, time from start to recording, capdisc's peak RSS), and a
-//! storm on both CPUs at once, whose count must be exact.
+//! storm on both CPUs at once, whose count must be exact; then `watch`'s rows (`bench_watch`).
 //!
 //! The workload times its own loop; medians per check and ratios are printed, with one summary
 //! line per ratio. A benchmark, not a test: nothing here asserts a time.
@@ -47,13 +47,16 @@ impl Tools {
     }
 }
 
-pub fn bench(checks: u64, rounds: u32) -> Result<()> {
+pub fn bench(checks: u64, rounds: u32, watch_only: bool) -> Result<()> {
     if !setup::ready() {
         setup::setup()?;
     }
     setup::apt_install(&["bpftrace".into()])?;
     let release = build::release()?;
     let tools = Tools { capdisc: release.join("capdisc"), workload: release.join("examples/workload"), checks };
+    if watch_only {
+        return crate::bench_watch::watch_rows(&tools.capdisc, &tools.workload, &cgroup2_mount()?);
+    }
     let backends: Vec<&str> = ["raw_tp", "tp_btf", "fexit", "kprobe", "tracepoint"]
         .into_iter()
         .filter(|backend| {
@@ -125,7 +128,7 @@ pub fn bench(checks: u64, rounds: u32) -> Result<()> {
         println!("ratio floor/untraced {:.2}  (an empty program on the raw tracepoint)", floor / untraced);
     }
     println!("ratio scale10000/1 {:.2}", scale_ns[2] / scale_ns[0]);
-    Ok(())
+    crate::bench_watch::watch_rows(&tools.capdisc, &tools.workload, &cgroup2_mount()?)
 }
 
 fn run_mode(tools: &Tools, mode: &str) -> Result<f64> {

@@ -2,6 +2,7 @@
 //! Each task is a function a reader can follow top to bottom; they run as root on a fresh
 //! Debian machine and install what they need first.
 mod bench;
+mod bench_watch;
 mod build;
 mod demo;
 mod fuzz;
@@ -42,6 +43,9 @@ enum Task {
         /// Rounds of (untraced, capdisc, bpftrace), alternating.
         #[arg(long, default_value_t = 5)]
         rounds: u32,
+        /// Only the `watch` rows (durable state over 100 busy units, a churn of 10,000 cgroups).
+        #[arg(long)]
+        watch: bool,
     },
     /// Boot Debian kernels under QEMU and check every backend against the host's results.
     Vm {
@@ -65,7 +69,7 @@ fn main() -> anyhow::Result<()> {
         Task::Build => build::release().map(drop),
         Task::Test { no_vm } => test::test(!no_vm),
         Task::Demo => demo::demo(),
-        Task::Bench { checks, rounds } => bench::bench(checks, rounds),
+        Task::Bench { checks, rounds, watch } => bench::bench(checks, rounds, watch),
         Task::Fuzz { seconds } => fuzz::fuzz(seconds),
         Task::Man => build::man(),
         Task::Vm { story_only } => {

@@ -38,8 +38,9 @@ pub struct WatchArgs {
     /// Where the per-target profiles and baselines are kept; a restarted watch resumes from it.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// Seconds between rewrites of the state directory (also written at SIGTERM/SIGINT).
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    /// Seconds between durable writes of the state directory (also at SIGTERM/SIGINT); the
+    /// Prometheus counters move at each write, never ahead of what is written.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub interval: f64,
     /// Stop after this many seconds (default: until SIGTERM or Ctrl-C).
     #[arg(long, value_name = "SECS")]
@@ -50,6 +51,9 @@ pub struct WatchArgs {
     /// Distinct kinds of checks of live cgroups the kernel side can keep (more are counted as lost).
     #[arg(long, value_name = "N", default_value_t = MapLimits::default().checks)]
     pub max_keys: u32,
+    /// Use a --baseline that lost checks (it under-states what a service uses: creep is over-reported).
+    #[arg(long)]
+    pub allow_lossy: bool,
     /// Print nothing but errors and creep.
     #[arg(short, long)]
     pub quiet: bool,
@@ -69,7 +73,7 @@ fn parse_human_duration(text: &str) -> Result<Duration, String> {
 
 impl WatchArgs {
     pub fn into_options(self) -> Result<WatchOptions, Error> {
-        let interval = parse_duration("--interval", Some(self.interval))?.unwrap_or(Duration::from_secs(60));
+        let interval = parse_duration("--interval", Some(self.interval))?.unwrap_or(Duration::from_secs(10));
         if self.max_keys == 0 {
             return Err(Error::Usage("--max-keys must be at least 1".into()));
         }
@@ -83,6 +87,7 @@ impl WatchArgs {
             interval,
             duration: parse_duration("--duration", self.duration)?,
             limits: MapLimits { checks: self.max_keys, ..MapLimits::default() },
+            allow_lossy: self.allow_lossy,
             quiet: self.quiet,
         })
     }

@@ -30,6 +30,8 @@ pub enum Standing<'a> {
 
 pub struct Baselines {
     given: Given,
+    /// Use a given baseline that lost checks (`--allow-lossy`).
+    allow_lossy: bool,
     learn: Option<Duration>,
     known: BTreeMap<String, Profile>,
     /// Targets whose given baseline was looked for and not found (said once).
@@ -38,18 +40,24 @@ pub struct Baselines {
 
 impl Baselines {
     /// `learned`: the baselines an earlier run wrote to the state directory.
-    pub fn new(path: Option<&Path>, learn: Option<Duration>, learned: BTreeMap<String, Profile>) -> Result<Self, Error> {
+    /// A given baseline that lost checks under-states what the service uses (creep would be
+    /// over-reported): refused unless `allow_lossy`.
+    pub fn new(path: Option<&Path>, learn: Option<Duration>, learned: BTreeMap<String, Profile>, allow_lossy: bool) -> Result<Self, Error> {
         let given = match path {
             None => Given::None,
             Some(dir) if dir.is_dir() => Given::Dir(dir.to_owned()),
-            Some(file) => Given::File(file.to_owned(), Box::new(crate::profile::read(file)?)),
+            Some(file) => {
+                let profile = crate::profile::read(file)?;
+                complete(&profile, file, allow_lossy)?;
+                Given::File(file.to_owned(), Box::new(profile))
+            }
         };
         if matches!(given, Given::None) && learn.is_none() && learned.is_empty() {
             return Err(Error::Usage(
                 "watch needs a baseline to judge creep against: give --baseline PROFILE|DIR, or --learn DURATION to learn one".into(),
             ));
         }
-        Ok(Self { given, learn, known: learned, missing: BTreeSet::new() })
+        Ok(Self { given, allow_lossy, learn, known: learned, missing: BTreeSet::new() })
     }
 
     /// Where the target stands, looking its given baseline up the first time it is asked.
@@ -83,7 +91,9 @@ impl Baselines {
             Given::Dir(dir) => {
                 for candidate in [dir.join(file_name(target)), dir.join(format!("{target}.yaml"))] {
                     if candidate.is_file() {
-                        return crate::profile::read(&candidate).map(Some);
+                        let profile = crate::profile::read(&candidate)?;
+                        complete(&profile, &candidate, self.allow_lossy)?;
+                        return Ok(Some(profile));
                     }
                 }
                 Ok(None)
@@ -91,8 +101,13 @@ impl Baselines {
         }
     }
 
-    /// The end of a target's learning window: what it used becomes its baseline.
-    pub fn learned(&mut self, target: &str, profile: Profile) {
+    /// The end of a target's learning window (from `seen_at` until now): what it used becomes
+    /// its baseline, its recording window the learning window itself.
+    pub fn learned(&mut self, target: &str, mut profile: Profile, seen_at: SystemTime) {
+        let now = SystemTime::now();
+        profile.started_at = crate::clock::rfc3339(seen_at);
+        profile.ended_at = crate::clock::rfc3339(now);
+        profile.duration_secs = now.duration_since(seen_at).unwrap_or_default().as_secs_f64();
         self.known.insert(target.to_owned(), profile);
     }
 
@@ -111,4 +126,16 @@ impl Baselines {
         };
         format!("baselines {source}{}", learn.unwrap_or_default())
     }
+}
+
+/// Refuses a given baseline that lost checks, naming the file and the way past it.
+fn complete(profile: &Profile, path: &Path, allow_lossy: bool) -> Result<(), Error> {
+    if !profile.losses.incomplete() || allow_lossy {
+        return Ok(());
+    }
+    Err(Error::Untrusted(format!(
+        "the baseline {} is incomplete: {}, so it under-states what the service uses and creep would be over-reported; record it again with a larger --max-keys, or pass --allow-lossy to use it anyway",
+        path.display(),
+        profile.losses.describe()
+    )))
 }

@@ -29,6 +29,11 @@ struct RegressionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LostLabels {
     reason: &'static str,
 }
@@ -41,6 +46,7 @@ pub struct Metrics {
     creep: Family<CheckLabels, Counter>,
     regressions: Family<RegressionLabels, Counter>,
     lost: Family<LostLabels, Counter>,
+    present: Family<TargetLabels, Gauge>,
     targets: Gauge,
     kernel_keys: Gauge,
     kernel_keys_max: Gauge,
@@ -55,6 +61,7 @@ impl Metrics {
         let creep = Family::<CheckLabels, Counter>::default();
         let regressions = Family::<RegressionLabels, Counter>::default();
         let lost = Family::<LostLabels, Counter>::default();
+        let present = Family::<TargetLabels, Gauge>::default();
         let targets = Gauge::default();
         let (kernel_keys, kernel_keys_max) = (Gauge::default(), Gauge::default());
         registry.register(
@@ -79,6 +86,11 @@ impl Metrics {
         );
         registry.register("capdisc_targets", "Targets watched (units, cgroups)", targets.clone());
         registry.register(
+            "capdisc_target_present",
+            "Whether a named target (--unit, --cgroup) is there now (1) or waited for (0)",
+            present.clone(),
+        );
+        registry.register(
             "capdisc_kernel_keys",
             "Distinct kinds of checks of live cgroups held in the kernel map (gone cgroups are folded out)",
             kernel_keys.clone(),
@@ -94,6 +106,7 @@ impl Metrics {
             creep,
             regressions,
             lost,
+            present,
             targets,
             kernel_keys,
             kernel_keys_max,
@@ -129,6 +142,10 @@ impl Metrics {
             let delta = advance(&mut self.exported_lost, labels.clone(), *total);
             self.lost.get_or_create(&labels).inc_by(delta);
         }
+    }
+
+    pub fn set_present(&self, target: &str, present: bool) {
+        self.present.get_or_create(&TargetLabels { target: target.to_owned() }).set(i64::from(present));
     }
 
     pub fn set_targets(&self, count: usize) {

@@ -9,6 +9,7 @@ mod creep;
 mod ledger;
 mod metrics;
 mod naming;
+mod presence;
 mod report;
 mod state;
 
@@ -19,7 +20,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use capdisc_common::{cgroup_state, mode};
+use capdisc_common::mode;
 
 pub use creep::MESSAGE_ID;
 pub use naming::{host_target_of, Selector};
@@ -30,6 +31,7 @@ use self::{
     creep::{outside, Announcer},
     ledger::Ledger,
     metrics::Metrics,
+    presence::Presence,
     state::{HostState, StateDir},
 };
 use crate::{
@@ -40,7 +42,6 @@ use crate::{
     privileges,
     probe::{BackendChoice, MapLimits, ProbeConfig, Probes},
     profile::{Losses, Profile},
-    scope::{insert_cgroup, Cgroup},
     session::StopSignals,
     systemd,
 };
@@ -66,16 +67,18 @@ pub struct WatchOptions {
     pub interval: Duration,
     pub duration: Option<Duration>,
     pub limits: MapLimits,
+    /// Use a given baseline that lost checks.
+    pub allow_lossy: bool,
     pub quiet: bool,
 }
 
 pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     privileges::check()?;
-    let (selectors, filter, armed) = resolve(&options.scope)?;
-    let state = StateDir::at(&options.state_dir);
+    let (selectors, filter, cgroups) = resolve(&options.scope)?;
+    let state = StateDir::at(&options.state_dir)?;
     let resumed = state.targets()?;
     let previous = state.host()?;
-    let baselines = Baselines::new(options.baseline.as_deref(), options.learn, state.baselines()?)?;
+    let baselines = Baselines::new(options.baseline.as_deref(), options.learn, state.baselines()?, options.allow_lossy)?;
     state.create()?;
     let mut metrics = Metrics::new();
     let server = match options.listen {
@@ -89,12 +92,16 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
         }
     };
 
-    let single_cgroup = if armed.len() == 1 { armed.first().copied() } else { None };
-    let config = ProbeConfig { mode: filter.0, cgroup_level: filter.1, single_cgroup, limits: options.limits, stream: None };
+    // No single-cgroup fast path: a watched cgroup made again has a new id the filter must learn.
+    let config = ProbeConfig { mode: filter.0, cgroup_level: filter.1, single_cgroup: None, limits: options.limits, stream: None };
     let mut probes = Probes::load(options.backend, &config)?;
     say(&probes.selection);
     let mut kernel_log = KernelLog::start(&mut probes.ebpf);
-    arm(&mut probes.ebpf, &armed)?;
+    let units: Vec<String> =
+        selectors.iter().filter_map(|selector| if let Selector::Unit(name) = selector { Some(name.clone()) } else { None }).collect();
+    let mut presence = Presence::new(&cgroups, &units, filter.0 == mode::CGROUP, options.quiet);
+    presence.follow_in_kernel(&mut probes.ebpf, &probes.tracefs.0, filter.1)?;
+    presence.refresh(&mut probes.ebpf, &metrics)?;
     let resumed_count = resumed.len();
     let ledger = Ledger::new(selectors.clone(), resumed, probes.backend, probes.selection.clone());
     let mut watcher = Watcher {
@@ -109,10 +116,11 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
         written_at: HashMap::new(),
         baselines_written: BTreeSet::new(),
         unjudged: BTreeSet::new(),
+        saves: SaveCost::default(),
         max_keys: options.limits.checks,
         quiet: options.quiet,
     };
-    watcher.mark_resumed_creep()?;
+    watcher.resume(&mut metrics)?;
     if !probes.backend.sees_opts() && watcher.kallsyms.as_ref().is_none_or(Kallsyms::is_empty) {
         eprintln!("capdisc: warning: /proc/kallsyms shows no addresses (CAP_SYSLOG missing, or kptr_restrict=2): call sites cannot be named, so on the {} backend no-audit probes count as audited and may be reported as creep", probes.backend);
     }
@@ -138,13 +146,16 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
             // A months-long service keeps going through a failed scan or write (a full disk, a
             // map read refused): said on stderr, tried again at the next tick.
             _ = scan.tick() => {
+                if let Err(err) = presence.refresh(&mut probes.ebpf, &metrics) {
+                    eprintln!("capdisc: warning: cannot look at the named targets: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
+                }
                 if let Err(err) = watcher.step(&mut probes, &mut metrics) {
                     eprintln!("capdisc: warning: scan failed: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
                 }
                 kernel_log.flush();
             }
             _ = save.tick() => {
-                if let Err(err) = watcher.save() {
+                if let Err(err) = watcher.save(&mut metrics) {
                     eprintln!("capdisc: warning: cannot write the state directory: {err}; trying again in {} s", options.interval.as_secs_f64());
                 }
             }
@@ -156,12 +167,13 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     probes.stop();
     watcher.step(&mut probes, &mut metrics)?;
     kernel_log.flush();
-    watcher.save()?;
+    watcher.save(&mut metrics)?;
     let total: u64 = watcher.profiles.values().map(|profile| profile.totals.checks).sum();
     say(&format!(
-        "watch stopped ({reason}): {} target(s), {total} check(s) in all, profiles in {}",
+        "watch stopped ({reason}): {} target(s), {total} check(s) in all, profiles in {} ({})",
         watcher.ledger.targets.len(),
-        watcher.state.root().join("targets").display()
+        watcher.state.root().join("targets").display(),
+        watcher.saves.describe()
     ));
     Ok(0)
 }
@@ -180,13 +192,41 @@ struct Watcher {
     written_at: HashMap<String, u64>,
     baselines_written: BTreeSet<String>,
     unjudged: BTreeSet<String>,
+    saves: SaveCost,
     max_keys: u32,
     quiet: bool,
 }
 
+/// What writing the state costs (said when `watch` stops; the README's figures come from it).
+#[derive(Default)]
+struct SaveCost {
+    count: u32,
+    total: Duration,
+    longest: Duration,
+}
+
+impl SaveCost {
+    fn record(&mut self, took: Duration) {
+        self.count += 1;
+        self.total += took;
+        self.longest = self.longest.max(took);
+    }
+
+    fn describe(&self) -> String {
+        let mean = self.total.checked_div(self.count).unwrap_or_default();
+        format!(
+            "state written {} time(s), {:.1} ms each on average, {:.1} ms at most",
+            self.count,
+            mean.as_secs_f64() * 1e3,
+            self.longest.as_secs_f64() * 1e3
+        )
+    }
+}
+
 impl Watcher {
-    /// Creep an earlier run already announced is not announced again.
-    fn mark_resumed_creep(&mut self) -> Result<(), Error> {
+    /// What an earlier run left in the state directory: its creep is not announced again, and
+    /// its counts are exported at once (they are durable).
+    fn resume(&mut self, metrics: &mut Metrics) -> Result<(), Error> {
         let resumed: Vec<(String, Profile, SystemTime)> = self
             .ledger
             .targets
@@ -194,16 +234,21 @@ impl Watcher {
             .filter_map(|(name, target)| target.base.clone().map(|base| (name.clone(), base, target.seen_at)))
             .collect();
         for (name, base, seen_at) in resumed {
+            metrics.update_target(&name, &base);
             if let Standing::Judged(baseline) = self.baselines.standing(&name, seen_at)? {
                 for creep in outside(&name, &base, baseline) {
+                    metrics.update_creep(&creep);
                     self.announcer.already(&creep);
                 }
             }
         }
+        metrics.update_lost(&self.previous.losses.entries());
         Ok(())
     }
 
-    /// One scan: read the kernel, rebuild what changed, judge it, move the counters.
+    /// One scan: read the kernel, rebuild what changed, judge it (creep is announced at once).
+    /// The counters move when what they count is durable (`save`), never before: a restart after
+    /// any death exports at least what was exported.
     fn step(&mut self, probes: &mut Probes, metrics: &mut Metrics) -> Result<(), Error> {
         self.ledger.scan(&mut probes.ebpf)?;
         let names: Vec<String> = self.ledger.targets.keys().cloned().collect();
@@ -213,7 +258,6 @@ impl Watcher {
             let changed = self.built_at.get(name) != Some(&checks);
             if changed {
                 if let Some(profile) = self.ledger.profile(name, self.kallsyms.as_ref()) {
-                    metrics.update_target(name, &profile);
                     self.profiles.insert(name.clone(), profile);
                 }
                 self.built_at.insert(name.clone(), checks);
@@ -223,7 +267,6 @@ impl Watcher {
                 Standing::Judged(baseline) => {
                     if changed {
                         for creep in outside(name, profile, baseline) {
-                            metrics.update_creep(&creep);
                             self.announcer.announce(&creep);
                         }
                     }
@@ -238,7 +281,7 @@ impl Watcher {
                                 if names.is_empty() { "no capabilities".to_owned() } else { names.join(" ") }
                             );
                         }
-                        self.baselines.learned(name, learned);
+                        self.baselines.learned(name, learned, seen_at);
                     }
                 }
                 Standing::Unjudged => {
@@ -248,7 +291,6 @@ impl Watcher {
                 }
             }
         }
-        metrics.update_lost(&self.losses().entries());
         metrics.set_targets(self.ledger.targets.len());
         metrics.set_kernel_keys(self.ledger.kernel_keys, self.max_keys);
         Ok(())
@@ -261,10 +303,13 @@ impl Watcher {
         losses
     }
 
-    /// Rewrites what changed in the state directory (atomically, file by file).
-    fn save(&mut self) -> Result<(), Error> {
-        for name in self.ledger.targets.keys() {
-            let checks = self.ledger.targets[name].run_checks();
+    /// Rewrites what changed in the state directory (atomically and durably, file by file), then
+    /// moves the counters to what was written.
+    fn save(&mut self, metrics: &mut Metrics) -> Result<(), Error> {
+        let started = std::time::Instant::now();
+        let names: Vec<String> = self.ledger.targets.keys().cloned().collect();
+        for name in &names {
+            let (checks, seen_at) = (self.ledger.targets[name].run_checks(), self.ledger.targets[name].seen_at);
             if self.written_at.get(name) == Some(&checks) {
                 continue;
             }
@@ -273,6 +318,12 @@ impl Watcher {
             if let Some(profile) = built.or_else(|| self.ledger.profile(name, self.kallsyms.as_ref())) {
                 self.state.write_target(name, &profile)?;
                 self.written_at.insert(name.clone(), checks);
+                metrics.update_target(name, &profile);
+                if let Standing::Judged(baseline) = self.baselines.standing(name, seen_at)? {
+                    for creep in outside(name, &profile, baseline) {
+                        metrics.update_creep(&creep);
+                    }
+                }
             }
         }
         for (name, baseline) in self.baselines.all() {
@@ -286,15 +337,19 @@ impl Watcher {
             since: if self.previous.since.is_empty() { rfc3339(self.ledger.started) } else { self.previous.since.clone() },
             updated: now,
         };
-        self.state.write_host(&host)
+        self.state.write_host(&host)?;
+        metrics.update_lost(&host.losses.entries());
+        self.saves.record(started.elapsed());
+        Ok(())
     }
 }
 
 /// The targets, and how the kernel programs filter: by cgroup when every target is a
-/// `--cgroup` at one depth (armed once), else every task, attributed in userspace (a unit gets
-/// a new cgroup on each restart, and `--all` takes in new ones).
+/// `--cgroup` at one depth (each id armed as it appears, see `presence`), else every task,
+/// attributed in userspace (a unit gets a new cgroup on each restart, and `--all` takes in new
+/// ones). Named targets need not exist yet: they are waited for.
 #[allow(clippy::type_complexity)]
-fn resolve(scope: &WatchScope) -> Result<(Vec<Selector>, (u32, u32), Vec<u64>), Error> {
+fn resolve(scope: &WatchScope) -> Result<(Vec<Selector>, (u32, u32), Vec<(String, PathBuf, u32)>), Error> {
     if scope.all {
         return Ok((vec![Selector::All], (mode::ALL, 0), Vec::new()));
     }
@@ -304,31 +359,15 @@ fn resolve(scope: &WatchScope) -> Result<(Vec<Selector>, (u32, u32), Vec<u64>), 
     let mut selectors = Vec::new();
     if !scope.units.is_empty() {
         systemd::require_running()?;
-        for name in &scope.units {
-            let selector = Selector::unit(name);
-            if let Selector::Unit(unit) = &selector {
-                systemd::show(unit, &["ControlGroup"])?;
-            }
-            selectors.push(selector);
-        }
+        selectors.extend(scope.units.iter().map(|name| Selector::unit(name)));
     }
-    let cgroups: Vec<Cgroup> = scope.cgroups.iter().map(|path| Cgroup::open_user_path(path)).collect::<Result<_, _>>()?;
-    selectors.extend(cgroups.iter().map(|cgroup| Selector::Cgroup(cgroup.relative.clone())));
-    let by_cgroup = scope.units.is_empty() && cgroups.windows(2).all(|pair| pair[0].level == pair[1].level);
+    let cgroups: Vec<(String, PathBuf, u32)> = scope.cgroups.iter().map(|path| presence::locate(path)).collect::<Result<_, _>>()?;
+    selectors.extend(cgroups.iter().map(|(relative, _, _)| Selector::Cgroup(relative.clone())));
+    let by_cgroup = scope.units.is_empty() && cgroups.windows(2).all(|pair| pair[0].2 == pair[1].2);
     match cgroups.first() {
-        Some(first) if by_cgroup => {
-            let level = first.level;
-            Ok((selectors, (mode::CGROUP, level), cgroups.iter().map(|cgroup| cgroup.id).collect()))
-        }
-        _ => Ok((selectors, (mode::ALL, 0), Vec::new())),
+        Some((_, _, level)) if by_cgroup => Ok((selectors, (mode::CGROUP, *level), cgroups)),
+        _ => Ok((selectors, (mode::ALL, 0), cgroups)),
     }
-}
-
-fn arm(ebpf: &mut aya::Ebpf, cgroups: &[u64]) -> Result<(), Error> {
-    for id in cgroups {
-        insert_cgroup(ebpf, *id, cgroup_state::RECORDING)?;
-    }
-    Ok(())
 }
 
 fn describe(selectors: &[Selector]) -> String {

@@ -36,9 +36,16 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// The state directory at `root`, read as it is (nothing is created yet: see [`StateDir::create`]).
-    pub fn at(root: &Path) -> Self {
-        Self { root: root.to_owned() }
+    /// The state directory at `root`, read as it is (nothing is created yet: see
+    /// [`StateDir::create`]). A path that exists and is no directory is refused here.
+    pub fn at(root: &Path) -> Result<Self, Error> {
+        if root.exists() && !root.is_dir() {
+            return Err(Error::Usage(format!(
+                "--state-dir {} is not a directory; give a directory capdisc may create and write",
+                root.display()
+            )));
+        }
+        Ok(Self { root: root.to_owned() })
     }
 
     /// Creates (mode 0750) the directory and its two subdirectories, once the arguments are known
@@ -108,7 +115,9 @@ fn read_profiles(dir: &Path) -> Result<BTreeMap<String, Profile>, Error> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(profiles),
-        Err(err) => return Err(Error::io(format!("cannot read {}", dir.display()), err)),
+        Err(err) => {
+            return Err(Error::Usage(format!("cannot read {}: {err}; give a --state-dir capdisc may read and write", dir.display())))
+        }
     };
     let mut paths: Vec<PathBuf> =
         entries.flatten().map(|entry| entry.path()).filter(|path| path.extension().is_some_and(|ext| ext == "yaml")).collect();

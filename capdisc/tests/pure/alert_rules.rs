@@ -17,7 +17,7 @@ fn the_shipped_alert_rules_pass_promtool_check_and_their_unit_tests() {
     }
     // The rules name the series the exporter writes (the watch tests read them from /metrics).
     let rules = std::fs::read_to_string(dir.join("capdisc-rules.yml")).expect("rules");
-    for series in ["capdisc_hardening_regressions_total", "capdisc_creep_total", "capdisc_lost_total"] {
+    for series in ["capdisc_hardening_regressions_total", "capdisc_creep_total", "capdisc_lost_total", "capdisc_target_present"] {
         assert!(rules.contains(series), "{series}");
     }
 }

@@ -6,6 +6,7 @@ mod common;
 
 mod backends;
 mod errors;
+mod fleet;
 mod follow;
 mod prove;
 mod record;
@@ -13,3 +14,4 @@ mod status;
 mod trace;
 mod trials;
 mod watch;
+mod watching;

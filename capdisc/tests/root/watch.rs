@@ -1,176 +1,18 @@
 //! `capdisc watch` on real checks: exact counters, creep, a real Prometheus scraping it, the
 //! state directory (`diff` flags it; a restart resumes without counting twice), and a gone
-//! cgroup folded out of the kernel map.
+//! cgroup folded out of the kernel map; re-created and missing targets; counters that never go
+//! back after a SIGKILL; hardening regressions; baselines that say what they are.
 use std::{
     fs,
-    io::{BufRead, BufReader, Read, Write},
-    net::{TcpListener, TcpStream},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
 };
 
-use crate::common::{capdisc, skip_without_root, workload};
-
-/// A `capdisc watch` child; its stderr is collected; killed if a test panics.
-struct Watch {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    port: u16,
-}
-
-impl Watch {
-    fn start(cgroup: &Path, baseline: &Path, state: &Path) -> Self {
-        let port = free_port();
-        let mut child = capdisc()
-            .args(["watch", "--cgroup"])
-            .arg(cgroup)
-            .arg("--baseline")
-            .arg(baseline)
-            .arg("--state-dir")
-            .arg(state)
-            .args(["--interval", "1", "--listen", &format!("127.0.0.1:{port}")])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start capdisc watch");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (sink, mut reader) = (stderr.clone(), BufReader::new(child.stderr.take().expect("stderr")));
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                sink.lock().expect("lock").push_str(&line);
-                line.clear();
-            }
-        });
-        let watch = Self { child, stderr, port };
-        watch.wait_for("capdisc: watching", "watch to start");
-        watch
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().expect("lock").clone()
-    }
-
-    fn wait_for(&self, text: &str, what: &str) {
-        wait_until(what, || self.stderr().contains(text).then_some(())).unwrap_or_else(|| panic!("stderr:\n{}", self.stderr()));
-    }
-
-    /// The value of one series on /metrics (labels as the exporter writes them, in order).
-    fn metric(&self, series: &str) -> Option<u64> {
-        let body = http_get(self.port, "/metrics")?;
-        body.lines().find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-    }
-
-    fn terminate(mut self) -> String {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().expect("wait");
-        std::thread::sleep(Duration::from_millis(100)); // the reader thread's last lines
-        assert!(status.success(), "watch exited {status:?}:\n{}", self.stderr());
-        self.stderr()
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const KILL_GRANTED: &str = r#"capdisc_capability_checks_total{target="CG",capability="CAP_KILL",verdict="granted"}"#;
-const KILL_CREEP: &str = r#"capdisc_creep_total{target="CG",capability="CAP_KILL",verdict="granted"}"#;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
-}
-
-/// Polls `probe` until it gives a value, for at most 120 s (TCG-slow machines included).
-fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(value) = probe() {
-            return Some(value);
-        }
-        if Instant::now() > deadline {
-            eprintln!("gave up waiting for {what}");
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Runs the workload's CAP_KILL storm (`kill(pid, 0)` on another uid's process) inside a cgroup.
-fn storm_in(cgroup: &Path, checks: u64) {
-    let script = format!("echo $$ > '{}/cgroup.procs' && exec '{}' storm {checks}", cgroup.display(), workload().display());
-    let status = Command::new("sh").arg("-c").arg(script).stdout(Stdio::null()).status().expect("run the storm");
-    assert!(status.success(), "storm failed: {status:?}");
-}
-
-struct TestCgroup(PathBuf);
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir(&self.0);
-    }
-}
-
-/// A real Prometheus (Debian's package), scraping one target every second.
-struct Prometheus {
-    child: Child,
-    port: u16,
-}
-
-impl Prometheus {
-    fn start(dir: &Path, scrape_port: u16) -> Option<Self> {
-        let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].into_iter().find(|path| Path::new(path).exists())?;
-        let config = dir.join("prometheus.yml");
-        fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: capdisc\n    static_configs:\n      - targets: ['127.0.0.1:{scrape_port}']\n"
-            ),
-        )
-        .expect("write prometheus.yml");
-        let port = free_port();
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(dir.join("prometheus.log")).expect("log file"))
-            .spawn()
-            .expect("start prometheus");
-        Some(Self { child, port })
-    }
-
-    /// The value of an instant query's first sample.
-    fn query(&self, query: &str) -> Option<String> {
-        let encoded: String = query
-            .bytes()
-            .map(|byte| if byte.is_ascii_alphanumeric() || byte == b'_' { (byte as char).to_string() } else { format!("%{byte:02X}") })
-            .collect();
-        let body = http_get(self.port, &format!("/api/v1/query?query={encoded}"))?;
-        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-        json["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::{
+    common::{capdisc, skip_without_root},
+    watching::{storm_in, wait_until, Prometheus, TestCgroup, Watch, KILL_CREEP, KILL_GRANTED},
+};
 
 #[test]
 fn watch_counts_exactly_flags_creep_serves_prometheus_and_resumes() {
@@ -282,4 +124,154 @@ fn a_denial_outside_a_proven_baseline_is_a_hardening_regression() {
     assert!(!stderr.contains(&format!("creep: target={name} capability=CAP_KILL")), "announced once, as a regression:\n{stderr}");
     // The exec's PATH lookups refused by mode bits are file-permission fallbacks: not regressions.
     assert!(!stderr.contains("was denied CAP_DAC_OVERRIDE"), "{stderr}");
+}
+
+#[test]
+fn a_recreated_cgroup_is_counted_again_and_a_missing_one_is_waited_for() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (baseline, state) = (dir.path().join("baseline.yaml"), dir.path().join("state"));
+    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
+    assert!(recorded.success(), "baseline recording failed");
+    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+    let pid = std::process::id();
+    let (here, later) =
+        (TestCgroup(mount.join(format!("capdisc-recreated-{pid}"))), TestCgroup(mount.join(format!("capdisc-later-{pid}"))));
+    fs::create_dir(&here.0).expect("mkdir cgroup");
+    let name = |cgroup: &TestCgroup| format!("/{}", cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8"));
+    let granted = |cgroup: &TestCgroup| KILL_GRANTED.replace("CG", &name(cgroup));
+
+    let watch = Watch::start_on(&[&here.0, &later.0], &baseline, &state);
+    watch.wait_for(&format!("cgroup {} is not there yet: waiting for it", name(&later)), "the missing target said");
+    storm_in(&here.0, 1_000);
+    assert_eq!(wait_until("1000", || watch.metric(&granted(&here)).filter(|count| *count >= 1_000)), Some(1_000));
+    let present = |cgroup: &TestCgroup| watch.metric(&format!(r#"capdisc_target_present{{target="{}"}}"#, name(cgroup)));
+    assert_eq!((present(&here), present(&later)), (Some(1), Some(0)));
+
+    // Removed and made again, with a storm in it at once: its first checks are counted.
+    fs::remove_dir(&here.0).expect("rmdir the watched cgroup");
+    watch.wait_for(&format!("cgroup {} is gone: waiting for it to come back", name(&here)), "the gone target said");
+    fs::create_dir(&here.0).expect("mkdir it again");
+    storm_in(&here.0, 500);
+    let counted = wait_until("1500", || watch.metric(&granted(&here)).filter(|count| *count >= 1_500));
+    assert_eq!(counted, Some(1_500), "stderr:\n{}", watch.stderr());
+    // The missing one appears and is counted from its first task.
+    fs::create_dir(&later.0).expect("mkdir the missing cgroup");
+    storm_in(&later.0, 200);
+    assert_eq!(
+        wait_until("200", || watch.metric(&granted(&later)).filter(|count| *count >= 200)),
+        Some(200),
+        "stderr:\n{}",
+        watch.stderr()
+    );
+    assert_eq!(wait_until("present", || present(&later).filter(|value| *value == 1)), Some(1));
+    let stderr = watch.terminate();
+    assert!(stderr.contains(&format!("cgroup {} is there again: counting it", name(&here))), "{stderr}");
+    assert_eq!(stderr.matches(&format!("cgroup {} is gone", name(&here))).count(), 1, "said once:\n{stderr}");
+}
+
+#[test]
+fn after_sigkill_a_restarted_watch_never_exports_less_and_prometheus_sees_no_reset() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (baseline, state) = (dir.path().join("baseline.yaml"), dir.path().join("state"));
+    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
+    assert!(recorded.success(), "baseline recording failed");
+    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+    let cgroup = TestCgroup(mount.join(format!("capdisc-sigkill-{}", std::process::id())));
+    fs::create_dir(&cgroup.0).expect("mkdir cgroup");
+    let name = format!("/{}", cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8"));
+    let series = KILL_GRANTED.replace("CG", &name);
+
+    // State written every 8 s: SIGKILL comes right after the count is exported (long before the
+    // next write, were the counters ahead of the state).
+    let watch = Watch::start_with(&[&cgroup.0], &baseline, &state, "8");
+    let prometheus = Prometheus::start(dir.path(), watch.port).expect("prometheus is installed (cargo xtask setup installs it)");
+    storm_in(&cgroup.0, 1_000);
+    let exported = wait_until("1000 exported", || watch.metric(&series).filter(|count| *count >= 1_000));
+    assert_eq!(exported, Some(1_000));
+    let query = format!(r#"capdisc_capability_checks_total{{target="{name}",capability="CAP_KILL",verdict="granted"}}"#);
+    assert_eq!(wait_until("Prometheus scraped 1000", || prometheus.query(&query).filter(|value| value == "1000")).as_deref(), Some("1000"));
+    let port = watch.port;
+    watch.sigkill();
+
+    // The restart on the same port and state: at least what was exported, from its first answer.
+    let mut command = capdisc();
+    let child = command
+        .args(["watch", "--cgroup"])
+        .arg(&cgroup.0)
+        .arg("--baseline")
+        .arg(&baseline)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--interval", "8", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart watch");
+    let restarted = Watch { child, stderr: Arc::new(Mutex::new(String::new())), port };
+    let first = wait_until("the restarted endpoint", || restarted.metric(&series));
+    assert!(first.is_some_and(|count| count >= 1_000), "the restart exported {first:?} after 1000");
+    storm_in(&cgroup.0, 500);
+    assert_eq!(wait_until("1500", || restarted.metric(&series).filter(|count| *count >= 1_500)), Some(1_500));
+    assert_eq!(wait_until("Prometheus scraped 1500", || prometheus.query(&query).filter(|value| value == "1500")).as_deref(), Some("1500"));
+    // Prometheus saw no counter reset, so its increase over the restart is the 500 checks made
+    // (extrapolated a little to the window's edges), not the whole count again.
+    let resets = prometheus.query(&format!("resets({query}[10m])"));
+    assert_eq!(resets.as_deref(), Some("0"), "a counter reset over the restart");
+    let increase: f64 = prometheus.query(&format!("increase({query}[10m])")).and_then(|value| value.parse().ok()).unwrap_or(-1.0);
+    assert!((500.0..1_000.0).contains(&increase), "increase over the restart: {increase}");
+    restarted.sigkill();
+}
+
+#[test]
+fn baselines_say_what_they_are_and_a_bad_state_dir_is_a_usage_error() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let baseline = dir.path().join("baseline.yaml");
+    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
+    assert!(recorded.success(), "baseline recording failed");
+    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+    let cgroup = TestCgroup(mount.join(format!("capdisc-baselines-{}", std::process::id())));
+    fs::create_dir(&cgroup.0).expect("mkdir cgroup");
+    let watch = |args: &[&str], state: &Path| {
+        capdisc().args(["watch", "--cgroup"]).arg(&cgroup.0).arg("--state-dir").arg(state).args(args).output().expect("run watch")
+    };
+    let stderr = |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).into_owned();
+
+    // A baseline that lost checks under-states the service: refused, with the way past it.
+    let mut lossy = capdisc::profile::read(&baseline).expect("baseline");
+    lossy.losses.checks_map_full = 2;
+    let lossy_path = dir.path().join("lossy.yaml");
+    fs::write(&lossy_path, serde_yaml::to_string(&lossy).expect("yaml")).expect("write");
+    let lossy_arg = lossy_path.display().to_string();
+    let refused = watch(&["--baseline", &lossy_arg, "--duration", "1"], &dir.path().join("s1"));
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("is incomplete: 2 check(s) lost") && stderr(&refused).contains("--allow-lossy"),
+        "{}",
+        stderr(&refused)
+    );
+    let allowed = watch(&["--baseline", &lossy_arg, "--allow-lossy", "--duration", "1"], &dir.path().join("s2"));
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+
+    // A state directory that is a file: a usage error naming it.
+    let file = dir.path().join("not-a-dir");
+    fs::write(&file, b"x").expect("write");
+    let bad = watch(&["--learn", "1s", "--duration", "1"], &file);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains(&format!("--state-dir {} is not a directory", file.display())), "{}", stderr(&bad));
+
+    // A learned baseline's window is the learning window, not the last change's instant.
+    let state = dir.path().join("s3");
+    let learned = watch(&["--learn", "3s", "--duration", "6", "--interval", "1"], &state);
+    assert_eq!(learned.status.code(), Some(0), "{}", stderr(&learned));
+    let name = cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8");
+    let learned = capdisc::profile::read(&state.join("baselines").join(format!("%2F{name}.yaml"))).expect("the learned baseline");
+    assert!((3.0..6.0).contains(&learned.duration_secs), "learned over {} s", learned.duration_secs);
 }

@@ -1,0 +1,164 @@
+//! Named targets by path and name, not by inode: a `--cgroup` path that is removed and made again
+//! is counted again from its first new task (the kernel's `cgroups` program arms the new id on
+//! its mkdir; each scan re-arms what it could not follow), and a target missing at the start or
+//! gone later is waited for while the others are counted. Each change is said once on stderr and
+//! shows in `capdisc_target_present{target}`.
+use std::{
+    collections::BTreeMap,
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    maps::{Array, HashMap},
+    programs::TracePoint,
+    Ebpf,
+};
+use capdisc_common::{cgroup_state, MkdirLayout, WatchPath, MAX_WATCH_PATHS, WATCH_PATH_LEN};
+
+use super::metrics::Metrics;
+use crate::{error::Error, scope::insert_cgroup, systemd, tracefs};
+
+/// A `--cgroup` target: where it is, and the cgroup id the kernel filter has for it now.
+struct WatchedPath {
+    relative: String,
+    absolute: PathBuf,
+    armed: Option<u64>,
+}
+
+pub struct Presence {
+    paths: Vec<WatchedPath>,
+    units: Vec<String>,
+    /// The kernel filters by cgroup (the ids must be armed); otherwise attribution is by path.
+    by_cgroup: bool,
+    present: BTreeMap<String, bool>,
+    quiet: bool,
+}
+
+/// A `--cgroup` argument as the path relative to the cgroup v2 root (`/a/b`), its absolute path
+/// and its depth, whether it exists now or not.
+pub fn locate(path: &Path) -> Result<(String, PathBuf, u32), Error> {
+    let mount = crate::scope::cgroup2_mount()?;
+    let absolute = if path.starts_with(&mount) { path.to_path_buf() } else { mount.join(path.strip_prefix("/").unwrap_or(path)) };
+    let relative = absolute.strip_prefix(&mount).unwrap_or(&absolute).to_path_buf();
+    if relative.components().any(|part| !matches!(part, std::path::Component::Normal(_))) {
+        return Err(Error::Usage(format!("--cgroup {}: give a plain path under {}", path.display(), mount.display())));
+    }
+    let level = relative.components().count() as u32;
+    Ok((format!("/{}", relative.display()), absolute, level))
+}
+
+/// The id of the cgroup at `absolute` now (its directory's inode), if there is one.
+fn current_id(absolute: &Path) -> Option<u64> {
+    let metadata = std::fs::metadata(absolute).ok()?;
+    (metadata.is_dir() && absolute.join("cgroup.procs").exists()).then(|| metadata.ino())
+}
+
+impl Presence {
+    pub fn new(cgroups: &[(String, PathBuf, u32)], units: &[String], by_cgroup: bool, quiet: bool) -> Self {
+        let paths = cgroups
+            .iter()
+            .map(|(relative, absolute, _)| WatchedPath { relative: relative.clone(), absolute: absolute.clone(), armed: None })
+            .collect();
+        Self { paths, units: units.to_vec(), by_cgroup, present: BTreeMap::new(), quiet }
+    }
+
+    /// Hands the watched paths to the kernel's mkdir program and attaches it (cgroup filter
+    /// only). Where it cannot (no `cgroup:cgroup_mkdir` event, a path too long, more than
+    /// `MAX_WATCH_PATHS`), the scans re-arm, and what a re-created cgroup did before the next
+    /// scan is not counted: said here.
+    pub fn follow_in_kernel(&self, ebpf: &mut Ebpf, tracefs: &Path, level: u32) -> Result<(), Error> {
+        if !self.by_cgroup || self.paths.is_empty() {
+            return Ok(());
+        }
+        let followed = self.paths.iter().filter(|path| path.relative.len() < WATCH_PATH_LEN).count();
+        let warn = |why: &str| {
+            eprintln!("capdisc: warning: {why}: a re-created --cgroup is armed at the next scan (within 1 s), and what it does before that is not counted")
+        };
+        if followed < self.paths.len() || self.paths.len() > MAX_WATCH_PATHS as usize {
+            warn(&format!("more than {MAX_WATCH_PATHS} paths, or one longer than {} bytes", WATCH_PATH_LEN - 1));
+        }
+        if !tracefs::has_event(tracefs, "cgroup", "cgroup_mkdir") {
+            warn("this kernel has no cgroup:cgroup_mkdir tracepoint");
+            return Ok(());
+        }
+        let format = tracefs::Format::read(tracefs, "cgroup", "cgroup_mkdir")?;
+        let map = ebpf.map_mut("WATCH_PATHS").ok_or_else(|| Error::Runtime("map WATCH_PATHS missing from the eBPF object".into()))?;
+        let mut slots: Array<_, WatchPath> = Array::try_from(map).map_err(|err| Error::io("cannot open map WATCH_PATHS", err))?;
+        let mut count = 0u32;
+        for path in self.paths.iter().filter(|path| path.relative.len() < WATCH_PATH_LEN).take(MAX_WATCH_PATHS as usize) {
+            let mut slot = WatchPath { path: [0; WATCH_PATH_LEN] };
+            slot.path[..path.relative.len()].copy_from_slice(path.relative.as_bytes());
+            slots.set(count, slot, 0).map_err(|err| Error::io("cannot fill map WATCH_PATHS", err))?;
+            count += 1;
+        }
+        let layout = MkdirLayout {
+            root_offset: format.offset("root")?,
+            level_offset: format.offset("level")?,
+            id_offset: format.offset("id")?,
+            path_offset: format.offset("path")?,
+            level,
+            count,
+        };
+        let map = ebpf.map_mut("MKDIR_LAYOUT").ok_or_else(|| Error::Runtime("map MKDIR_LAYOUT missing from the eBPF object".into()))?;
+        let mut slot: Array<_, MkdirLayout> = Array::try_from(map).map_err(|err| Error::io("cannot open map MKDIR_LAYOUT", err))?;
+        slot.set(0, layout, 0).map_err(|err| Error::io("cannot set map MKDIR_LAYOUT", err))?;
+        let program: &mut TracePoint = ebpf
+            .program_mut("capdisc_cgroup_mkdir")
+            .ok_or_else(|| Error::Runtime("program capdisc_cgroup_mkdir missing from the eBPF object".into()))?
+            .try_into()
+            .map_err(|err| Error::io("capdisc_cgroup_mkdir is not a tracepoint program", err))?;
+        program.load().map_err(|err| Error::io("cannot load capdisc_cgroup_mkdir", err))?;
+        program.attach("cgroup", "cgroup_mkdir").map_err(|err| Error::io("cannot attach to cgroup:cgroup_mkdir", err))?;
+        Ok(())
+    }
+
+    /// Looks at every named target: arms a `--cgroup` path's new cgroup (and forgets its old id),
+    /// says what appeared or went, and sets the presence gauge.
+    pub fn refresh(&mut self, ebpf: &mut Ebpf, metrics: &Metrics) -> Result<(), Error> {
+        let mut seen = Vec::new();
+        for path in &mut self.paths {
+            let id = current_id(&path.absolute);
+            if self.by_cgroup && id.is_some() && id != path.armed {
+                if let Some(old) = path.armed {
+                    forget_cgroup(ebpf, old)?;
+                }
+                if let Some(id) = id {
+                    insert_cgroup(ebpf, id, cgroup_state::RECORDING)?;
+                }
+            }
+            if id.is_some() {
+                path.armed = id;
+            }
+            seen.push((path.relative.clone(), id.is_some(), "cgroup"));
+        }
+        for unit in &self.units {
+            let present = !systemd::property(unit, "ControlGroup").is_empty();
+            seen.push((unit.clone(), present, "unit"));
+        }
+        for (target, present, kind) in seen {
+            let before = self.present.insert(target.clone(), present);
+            metrics.set_present(&target, present);
+            if self.quiet || before == Some(present) {
+                continue;
+            }
+            match (before, present) {
+                (None, true) | (Some(true), true) => {}
+                (None, false) => eprintln!("capdisc: {kind} {target} is not there yet: waiting for it; the other targets are counted"),
+                (Some(false), true) => eprintln!("capdisc: {kind} {target} is there again: counting it"),
+                (Some(_), false) => {
+                    eprintln!("capdisc: {kind} {target} is gone: waiting for it to come back; the other targets are counted")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Removes a gone cgroup's id from the target map.
+fn forget_cgroup(ebpf: &mut Ebpf, id: u64) -> Result<(), Error> {
+    let map = ebpf.map_mut("CGROUPS").ok_or_else(|| Error::Runtime("map CGROUPS missing from the eBPF object".into()))?;
+    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
+    let _ = cgroups.remove(&id);
+    Ok(())
+}
