@@ -61,6 +61,7 @@ pub fn vm(story_only: bool) -> Result<crate::tally::Tally> {
         }
         let mut outcomes = scenario::judge(&results, &host, &mut failures, &kernel.release);
         scenario::judge_traces(&serial, &kernel.release, &mut outcomes, &mut failures);
+        scenario::judge_watch(&serial, &kernel.release, &mut outcomes, &mut failures);
         columns.push((kernel.release.clone(), outcomes));
     }
     columns.push((format!("{host_kernel} (host)"), scenario::host_column(&host)));

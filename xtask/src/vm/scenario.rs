@@ -60,8 +60,40 @@ pub fn guest_script() -> String {
              grep '\"verdict\"' /tmp/trace.out | sed 's/^/CAPDISC-TRACE-EVENT {backend} /'\n"
         ));
     }
+    // watch --cgroup through a re-creation: the mkdir program arms the new cgroup before the
+    // storm in it starts (no scan in between), on every kernel.
+    script.push_str(
+        "mkdir /sys/fs/cgroup/capdisc-mk
+         capdisc watch --cgroup /capdisc-mk --learn 1h --interval 1 --state-dir /tmp/wmk > /tmp/wmk.txt 2>&1 &
+         watcher=$!
+         for i in $(seq 1 300); do grep -q 'capdisc: watching' /tmp/wmk.txt && break; sleep 0.2; done
+         rmdir /sys/fs/cgroup/capdisc-mk && mkdir /sys/fs/cgroup/capdisc-mk
+         sh -c 'echo $$ > /sys/fs/cgroup/capdisc-mk/cgroup.procs && exec /bin/workload storm 300' > /dev/null
+         kill -TERM $watcher; wait $watcher
+         state=/tmp/wmk/targets/%2Fcapdisc-mk.yaml
+         echo \"CAPDISC-WATCHMKDIR $(grep -c 'warning' /tmp/wmk.txt) $(sed -n '/name: CAP_KILL/,/granted:/p' $state | sed -n 's/^ *granted: //p' | head -n 1)\"
+         grep warning /tmp/wmk.txt | sed 's/^/CAPDISC-WATCHMKDIR-WARNING /'
+",
+    );
     script.push_str("echo CAPDISC-DONE\npoweroff -f\n");
     script
+}
+
+/// `watch --cgroup` through a re-creation: no warning (the kernel took the mkdir program) and
+/// the storm in the new cgroup counted exactly (300 CAP_KILL checks).
+pub fn judge_watch(serial: &str, kernel: &str, outcomes: &mut BTreeMap<String, Outcome>, failures: &mut Vec<String>) {
+    let line = marked_lines(serial).find_map(|line| line.strip_prefix("CAPDISC-WATCHMKDIR ")).unwrap_or("(missing)");
+    let warnings: Vec<&str> = marked_lines(serial).filter_map(|line| line.strip_prefix("CAPDISC-WATCHMKDIR-WARNING ")).collect();
+    let ok = line.split_whitespace().collect::<Vec<_>>() == ["0", "300"];
+    if !ok {
+        failures.push(format!(
+            "{kernel} watch --cgroup through a re-creation: {line} (warnings, CAP_KILL counted; want 0 300) {}",
+            warnings.join(" | ")
+        ));
+    }
+    let outcome =
+        if ok { Outcome::Agrees { workloads: 1, chosen: None } } else { Outcome::Differs("re-created cgroup not counted".into()) };
+    outcomes.insert("watch/mkdir".into(), outcome);
 }
 
 /// What one backend did on one kernel.
