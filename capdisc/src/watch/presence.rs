@@ -108,8 +108,13 @@ impl Presence {
             .ok_or_else(|| Error::Runtime("program capdisc_cgroup_mkdir missing from the eBPF object".into()))?
             .try_into()
             .map_err(|err| Error::io("capdisc_cgroup_mkdir is not a tracepoint program", err))?;
-        program.load().map_err(|err| Error::io("cannot load capdisc_cgroup_mkdir", err))?;
-        program.attach("cgroup", "cgroup_mkdir").map_err(|err| Error::io("cannot attach to cgroup:cgroup_mkdir", err))?;
+        // A kernel that refuses the program still gets every target counted: re-armed by scans.
+        let attached = program.load().map_err(|err| format!("the kernel refused capdisc_cgroup_mkdir ({err})")).and_then(|()| {
+            program.attach("cgroup", "cgroup_mkdir").map(|_| ()).map_err(|err| format!("cannot attach to cgroup:cgroup_mkdir ({err})"))
+        });
+        if let Err(why) = attached {
+            warn(&why);
+        }
         Ok(())
     }
 
