@@ -243,7 +243,8 @@ pub struct WatchPath {
 }
 
 /// Where the `cgroup:cgroup_mkdir` record keeps its fields (from its tracefs format), the watched
-/// depth and how many `WATCH_PATHS` slots are used (0: follow nothing). Slot 0 of `MKDIR_LAYOUT`.
+/// depth, how many `WATCH_PATHS` slots are used (0: follow nothing) and whether every new
+/// cgroup is named. Slot 0 of `MKDIR_LAYOUT`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct MkdirLayout {
@@ -253,6 +254,10 @@ pub struct MkdirLayout {
     pub path_offset: u32,
     pub level: u32,
     pub count: u32,
+    /// 1: keep every new cgroup's path in `CGROUP_NAMES` (`watch` attributing in userspace: a
+    /// cgroup that comes and goes between two scans is still named).
+    pub name_all: u32,
+    pub _pad: u32,
 }
 
 #[cfg(feature = "user")]

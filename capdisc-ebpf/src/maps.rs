@@ -3,7 +3,7 @@
 //! constants with `EbpfLoader::set_global`.
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, RingBuf, StackTrace},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use capdisc_common::{
     counter, CheckKey, CheckMemo, CheckStats, ExePath, MkdirLayout, PathKey, PathSample, PendingCheck, WatchPath, COMM_LEN,
@@ -59,6 +59,10 @@ pub static WATCH_PATHS: Array<WatchPath> = Array::with_max_entries(MAX_WATCH_PAT
 /// Slot 0: the `cgroup:cgroup_mkdir` record's layout and how many watched paths there are.
 #[map]
 pub static MKDIR_LAYOUT: Array<MkdirLayout> = Array::with_max_entries(1, 0);
+/// `watch`: cgroup id -> its path, for every cgroup made while it runs (read and emptied by each
+/// scan; the oldest go first when it is full).
+#[map]
+pub static CGROUP_NAMES: LruHashMap<u64, PathSample> = LruHashMap::with_max_entries(1, 0);
 
 /// `capdisc trace`: one event per check (only when STREAM is set).
 #[map]

@@ -56,7 +56,10 @@ fn durable_state(capdisc: &Path, workload: &Path, mount: &Path) -> Result<(Strin
             bail!("watch exited {status}: {stderr}");
         }
         let line = stderr.lines().find(|line| line.contains("state written")).context("watch said nothing of its writes")?;
-        let writes = line.split_once("(state written").map(|(_, rest)| format!("state written{}", rest.trim_end_matches(')'))).unwrap_or(line.to_owned());
+        let writes = line
+            .split_once("(state written")
+            .map(|(_, rest)| format!("state written{}", rest.trim_end_matches(')')))
+            .unwrap_or(line.to_owned());
         let cpu = (usage.0 + usage.1) / started.elapsed().as_secs_f64() * 100.0;
         Ok((writes, cpu, usage.2))
     })();

@@ -86,7 +86,7 @@ impl WatchArgs {
             state_dir: self.state_dir,
             interval,
             duration: parse_duration("--duration", self.duration)?,
-            limits: MapLimits { checks: self.max_keys, ..MapLimits::default() },
+            limits: MapLimits { checks: self.max_keys, cgroup_names: 8_192, ..MapLimits::default() },
             allow_lossy: self.allow_lossy,
             quiet: self.quiet,
         })

@@ -22,11 +22,13 @@ pub struct MapLimits {
     pub stacks: u32,
     pub pids: u32,
     pub cgroups: u32,
+    /// Names of cgroups made between two of `watch`'s scans (1 elsewhere: unused).
+    pub cgroup_names: u32,
 }
 
 impl Default for MapLimits {
     fn default() -> Self {
-        Self { checks: 16_384, stacks: 4_096, pids: 65_536, cgroups: 4_096 }
+        Self { checks: 16_384, stacks: 4_096, pids: 65_536, cgroups: 4_096, cgroup_names: 1 }
     }
 }
 
@@ -158,6 +160,7 @@ impl Probes {
             .map_max_entries("CHECKS", limits.checks)
             .map_max_entries("STACKS", limits.stacks)
             .map_max_entries("CGROUPS", limits.cgroups)
+            .map_max_entries("CGROUP_NAMES", limits.cgroup_names.max(1))
             .map_max_entries("PIDS", limits.pids)
             .map_max_entries("PENDING", 8_192)
             .map_max_entries("EXECS", 1_024)

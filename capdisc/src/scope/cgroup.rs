@@ -250,6 +250,16 @@ impl CgroupNames {
         self.paths.keys().copied()
     }
 
+    /// A name learned elsewhere (the kernel saw the cgroup made).
+    pub fn name(&mut self, id: u64, path: String) {
+        self.paths.insert(id, path);
+    }
+
+    /// Keeps the names of the cgroups `keep` says.
+    pub fn retain(&mut self, keep: impl Fn(&u64) -> bool) {
+        self.paths.retain(|id, _| keep(id));
+    }
+
     pub fn remember(&mut self, cgroup: &Cgroup) {
         self.paths.insert(cgroup.id, cgroup.relative.clone());
     }

@@ -90,6 +90,8 @@ pub struct Ledger {
     /// The kernel filters by cgroup for exactly one target: a cgroup it never named is that one's.
     sole_target: Option<String>,
     known: CgroupNames,
+    /// Names of gone cgroups no key needed at the last scan: forgotten if none needs them now.
+    unused_names: HashSet<u64>,
     attribution: HashMap<u64, Option<String>>,
     stacks: HashMap<u32, Vec<u64>>,
     counters: [u64; counter::SLOTS as usize],
@@ -113,6 +115,7 @@ impl Ledger {
             selectors,
             sole_target,
             known: CgroupNames::scan(),
+            unused_names: HashSet::new(),
             attribution: HashMap::new(),
             stacks: HashMap::new(),
             counters: [0; counter::SLOTS as usize],
@@ -171,6 +174,10 @@ impl Ledger {
     /// that belong to no target are deleted. New targets (a unit that appeared) are picked up.
     pub fn scan(&mut self, ebpf: &mut Ebpf) -> Result<(), Error> {
         let drained = drain_new_stacks(ebpf, |id| self.stacks.contains_key(&id))?;
+        // Names the kernel kept of cgroups made since the last scan (some already gone) first.
+        for (id, path) in take_cgroup_names(ebpf)? {
+            self.known.name(id, path);
+        }
         let live_cgroups = CgroupNames::scan();
         self.known.absorb(&live_cgroups);
         for (id, frames) in &drained.stacks {
@@ -204,6 +211,15 @@ impl Ledger {
         }
         forget_keys(ebpf, &forget)?;
         self.kernel_keys = drained.checks.len() - forget.len();
+        // A gone cgroup whose keys are all folded needs its name no more (memory stays bounded
+        // under churn), one scan later: its last checks may have come after this drain.
+        let forgotten: HashSet<CheckKey> = forget.iter().copied().collect();
+        let held: HashSet<u64> = drained.checks.iter().filter(|(key, _)| !forgotten.contains(key)).map(|(key, _)| key.cgroup_id).collect();
+        let unused: HashSet<u64> = self.known.ids().filter(|id| !live_cgroups.contains(*id) && !held.contains(id)).collect();
+        let done: HashSet<u64> = unused.intersection(&self.unused_names).copied().collect();
+        self.known.retain(|id| !done.contains(id));
+        self.attribution.retain(|id, _| !done.contains(id));
+        self.unused_names = unused.difference(&done).copied().collect();
         for (name, target) in self.targets.iter_mut() {
             target.live = live.remove(name).unwrap_or_default();
         }
@@ -251,6 +267,23 @@ impl Ledger {
             None => run,
         })
     }
+}
+
+/// The cgroup names the kernel's mkdir program kept (`CGROUP_NAMES`), emptied as they are read.
+fn take_cgroup_names(ebpf: &mut Ebpf) -> Result<Vec<(u64, String)>, Error> {
+    let map = ebpf.map_mut("CGROUP_NAMES").ok_or_else(|| Error::Runtime("map CGROUP_NAMES missing from the eBPF object".into()))?;
+    let mut names: BpfHashMap<_, u64, PathSample> =
+        BpfHashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUP_NAMES", err))?;
+    let entries: Vec<(u64, PathSample)> = names.iter().flatten().collect();
+    let mut found = Vec::new();
+    for (id, sample) in entries {
+        let _ = names.remove(&id);
+        let len = (sample.len as usize).saturating_sub(1).min(sample.path.len());
+        if len > 0 {
+            found.push((id, String::from_utf8_lossy(&sample.path[..len]).into_owned()));
+        }
+    }
+    Ok(found)
 }
 
 /// One key's entry as the kernel holds it now.

@@ -67,15 +67,22 @@ impl Presence {
     /// only). Where it cannot (no `cgroup:cgroup_mkdir` event, a path too long, more than
     /// `MAX_WATCH_PATHS`), the scans re-arm, and what a re-created cgroup did before the next
     /// scan is not counted: said here.
+    /// Attributing in userspace (no cgroup filter), it names every new cgroup instead.
     pub fn follow_in_kernel(&self, ebpf: &mut Ebpf, tracefs: &Path, level: u32) -> Result<(), Error> {
-        if !self.by_cgroup || self.paths.is_empty() {
+        let name_all = !self.by_cgroup;
+        if self.by_cgroup && self.paths.is_empty() {
             return Ok(());
         }
         let followed = self.paths.iter().filter(|path| path.relative.len() < WATCH_PATH_LEN).count();
         let warn = |why: &str| {
-            eprintln!("capdisc: warning: {why}: a re-created --cgroup is armed at the next scan (within 1 s), and what it does before that is not counted")
+            match name_all {
+            true => eprintln!("capdisc: warning: {why}: a cgroup that comes and goes between two scans is counted as (unnamed cgroups)"),
+            false => eprintln!(
+                "capdisc: warning: {why}: a re-created --cgroup is armed at the next scan (within 1 s), and what it does before that is not counted"
+            ),
+        }
         };
-        if followed < self.paths.len() || self.paths.len() > MAX_WATCH_PATHS as usize {
+        if self.by_cgroup && (followed < self.paths.len() || self.paths.len() > MAX_WATCH_PATHS as usize) {
             warn(&format!("more than {MAX_WATCH_PATHS} paths, or one longer than {} bytes", WATCH_PATH_LEN - 1));
         }
         if !tracefs::has_event(tracefs, "cgroup", "cgroup_mkdir") {
@@ -86,7 +93,8 @@ impl Presence {
         let map = ebpf.map_mut("WATCH_PATHS").ok_or_else(|| Error::Runtime("map WATCH_PATHS missing from the eBPF object".into()))?;
         let mut slots: Array<_, WatchPath> = Array::try_from(map).map_err(|err| Error::io("cannot open map WATCH_PATHS", err))?;
         let mut count = 0u32;
-        for path in self.paths.iter().filter(|path| path.relative.len() < WATCH_PATH_LEN).take(MAX_WATCH_PATHS as usize) {
+        let followed = self.paths.iter().filter(|path| self.by_cgroup && path.relative.len() < WATCH_PATH_LEN);
+        for path in followed.take(MAX_WATCH_PATHS as usize) {
             let mut slot = WatchPath { path: [0; WATCH_PATH_LEN] };
             slot.path[..path.relative.len()].copy_from_slice(path.relative.as_bytes());
             slots.set(count, slot, 0).map_err(|err| Error::io("cannot fill map WATCH_PATHS", err))?;
@@ -99,6 +107,8 @@ impl Presence {
             path_offset: format.offset("path")?,
             level,
             count,
+            name_all: u32::from(name_all),
+            _pad: 0,
         };
         let map = ebpf.map_mut("MKDIR_LAYOUT").ok_or_else(|| Error::Runtime("map MKDIR_LAYOUT missing from the eBPF object".into()))?;
         let mut slot: Array<_, MkdirLayout> = Array::try_from(map).map_err(|err| Error::io("cannot open map MKDIR_LAYOUT", err))?;

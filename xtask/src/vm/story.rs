@@ -228,6 +228,7 @@ impl Story {
                     && self.step("step11d-message").starts_with("hardening regression: reload-kill.service was denied CAP_KILL")
                     && self.step("step11d-stderr") == "1",
             ),
+            ("11d. a --unit not loaded is waited for while the other is judged".to_owned(), self.step("step11d-waits") == "found"),
             (
                 format!("11c. --exercise 'kill -USR1 $MAINPID' proves CAP_CHOWN for rotate.service ({})", self.step("step11c-proven")),
                 self.step("step11c-exit") == "0"

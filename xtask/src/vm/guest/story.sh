@@ -285,7 +285,7 @@ prefix NORELOAD /tmp/noreload.txt
 say step11d-proven "$(profile_field /root/reload-noreload.json "' '.join(v['name'] for v in p['verification']['capabilities'] if v['verdict'] == 'kept')")"
 systemctl restart reload-kill.service
 wait_secs 60 curl -fsS -o /dev/null http://127.0.0.1:446/
-capdisc watch --unit reload-kill.service --baseline /root/reload-noreload.json --state-dir /tmp/regression-state --interval 1 > /tmp/regression.txt 2>&1 &
+capdisc watch --unit reload-kill.service --unit not-yet-installed.service --baseline /root/reload-noreload.json --state-dir /tmp/regression-state --interval 1 > /tmp/regression.txt 2>&1 &
 regression_watch=$!
 wait_secs 60 grep -q "capdisc: watching" /tmp/regression.txt
 regression_id=c3a1d2e4f5b64a7c9d8e0f1a2b3c4d5e
@@ -298,6 +298,7 @@ first_us=$(journalctl -o export MESSAGE_ID=$regression_id --no-pager | sed -n 's
 [ -n "$first_us" ] && say step11d-latency-ms "$(( (first_us - reloaded_at / 1000) / 1000 ))"
 say step11d-message "$(journalctl MESSAGE_ID=$regression_id --no-pager -o cat | head -n 1)"
 say step11d-stderr "$(grep -c 'hardening regression: reload-kill.service was denied CAP_KILL' /tmp/regression.txt)"
+grep -q 'unit not-yet-installed.service is not there yet: waiting for it' /tmp/regression.txt && say step11d-waits found
 kill -TERM $regression_watch; wait $regression_watch
 prefix REGRESSION /tmp/regression.txt
 
