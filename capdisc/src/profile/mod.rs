@@ -1,11 +1,13 @@
 //! The profile: what a recording found, as a versioned document (YAML, or JSON with --json)
 //! that later subcommands read back. `model` is the schema, `build` turns drained kernel data
 //! into it, `io` reads and writes it atomically,
-//! `diff` compares two recordings (privilege creep), `merge` unites several, `proof` checks a
+//! `losses` the one list of what could not be kept, `diff` compares two recordings (privilege
+//! creep), `merge` unites several, `proof` checks a
 //! `verification` section against the recording it proves.
 mod build;
 mod diff;
 mod io;
+mod losses;
 mod merge;
 mod model;
 mod proof;
