@@ -43,6 +43,7 @@ pub struct MinimizeOptions {
 
 pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
     privileges::check()?;
+    options.subject.check_provable()?;
     files::check_writable(&options.output)?;
     if options.apply && !matches!(options.subject, Subject::Unit { .. }) {
         return Err(Error::Usage("--apply installs a drop-in: it needs --unit NAME".into()));

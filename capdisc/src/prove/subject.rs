@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use crate::{
+    error::Error,
     probe::BackendChoice,
     scope::{RunAs, TargetSpec},
-    systemd::{all_caps, RuntimeChange},
+    systemd::{all_caps, RuntimeChange, UnitFiles},
 };
 
 /// What trials run.
@@ -35,6 +36,21 @@ impl Subject {
                 TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: None }
             }
             Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Permissive) },
+        }
+    }
+
+    /// Refuses a unit whose main command runs with full privileges (`ExecStart=+...`): the
+    /// trials' `CapabilityBoundingSet=` would not apply to it, and every set would "pass".
+    /// A unit capdisc finds no file of (a transient one) is not judged here.
+    pub fn check_provable(&self) -> Result<(), Error> {
+        let Subject::Unit { name } = self else { return Ok(()) };
+        let Ok(files) = UnitFiles::find(name, "/".as_ref()) else { return Ok(()) };
+        let effective = crate::systemd::resolve(&files)?;
+        match effective.unconfinable_exec_start() {
+            Some(line) => Err(Error::Usage(format!(
+                "{name} has `{line}`: the `+` prefix runs its main command with full privileges, outside CapabilityBoundingSet=, so no trial can prove a set for it; drop the `+` (or prove the command itself with -- CMD)"
+            ))),
+            None => Ok(()),
         }
     }
 

@@ -18,6 +18,7 @@ pub struct VerifyOptions {
 
 pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
     privileges::check()?;
+    options.subject.check_provable()?;
     let _owned = OwnedTrials::start()?;
     let source = options.profile.display().to_string();
     let profile = profile::read(&options.profile)?;

@@ -114,6 +114,12 @@ impl Effective {
         self.root_exec_start.is_none() && (self.dynamic_user || self.user.as_deref().is_some_and(|user| !is_root_user(user)))
     }
 
+    /// The `ExecStart=+...` line, when the service's main command runs with full privileges:
+    /// `CapabilityBoundingSet=` does not apply to it, so no trial can prove a set for it.
+    pub fn unconfinable_exec_start(&self) -> Option<&str> {
+        self.privileged_commands.iter().find(|command| command.starts_with("ExecStart=")).map(String::as_str)
+    }
+
     /// What the service's processes can actually hold: the bounding set for root; for a
     /// non-root user, the ambient capabilities that survive the bounding set.
     pub fn usable(&self) -> u64 {
@@ -275,6 +281,9 @@ mod tests {
         assert_eq!(effective.bounding & (1 << 25), 0, "CAP_SYS_TIME dropped");
         assert!(!effective.bounding_assigned);
         assert_eq!(effective.privileged_commands, vec!["ExecStartPre=+/bin/setup"]);
+        assert_eq!(effective.unconfinable_exec_start(), None, "a privileged ExecStartPre= leaves the main command provable");
+        let full = resolve_text("[Service]\nExecStart=-+/bin/app --serve\n", &[]);
+        assert_eq!(full.unconfinable_exec_start(), Some("ExecStart=-+/bin/app --serve"));
         assert!(effective.root_exec_start.is_none(), "only ExecStart= decides who the service runs as");
         let chrony = resolve_text("[Service]\nUser=_chrony\nExecStart=!/usr/sbin/chronyd -F 1\n", &[]);
         assert_eq!(chrony.root_exec_start.as_deref(), Some("ExecStart=!/usr/sbin/chronyd -F 1"));

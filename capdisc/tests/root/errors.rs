@@ -121,3 +121,30 @@ fn watch_needs_a_baseline_a_target_and_a_real_profile() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("is not a capdisc watch state directory"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_unit_whose_main_command_runs_with_full_privileges_cannot_be_proven() {
+    if skip_without_root() {
+        return;
+    }
+    // `+` puts ExecStart= outside CapabilityBoundingSet=: every trial would pass, proving nothing.
+    let name = format!("capdisc-plus-test-{}.service", std::process::id());
+    let path = std::path::Path::new("/etc/systemd/system").join(&name);
+    std::fs::create_dir_all("/etc/systemd/system").expect("unit directory");
+    std::fs::write(&path, "[Service]\nExecStart=+/bin/sleep 60\n").expect("write the unit");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("p.yaml");
+    let minimize = capdisc().args(["minimize", "-q", "--unit", &name, "-o"]).arg(&out).output().expect("minimize");
+    let profile = dir.path().join("given.yaml");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nothing-needed.yaml");
+    std::fs::copy(fixture, &profile).expect("fixture");
+    let verify = capdisc().args(["verify", "-q"]).arg(&profile).args(["--unit", &name]).output().expect("verify");
+    let _ = std::fs::remove_file(&path);
+    for output in [&minimize, &verify] {
+        assert_usage_error(
+            output,
+            &format!("{name} has `ExecStart=+/bin/sleep 60`: the `+` prefix runs its main command with full privileges"),
+        );
+    }
+    assert!(!out.exists(), "no profile written");
+}
