@@ -41,11 +41,12 @@ impl Subject {
 
     /// Refuses a unit whose main command runs with full privileges (`ExecStart=+...`): the
     /// trials' `CapabilityBoundingSet=` would not apply to it, and every set would "pass".
-    /// A unit capdisc finds no file of (a transient one) is not judged here.
+    /// A unit capdisc finds or reads no file of (a transient one) is not judged here.
     pub fn check_provable(&self) -> Result<(), Error> {
         let Subject::Unit { name } = self else { return Ok(()) };
-        let Ok(files) = UnitFiles::find(name, "/".as_ref()) else { return Ok(()) };
-        let effective = crate::systemd::resolve(&files)?;
+        let Some(effective) = UnitFiles::find(name, "/".as_ref()).and_then(|files| crate::systemd::resolve(&files)).ok() else {
+            return Ok(());
+        };
         match effective.unconfinable_exec_start() {
             Some(line) => Err(Error::Usage(format!(
                 "{name} has `{line}`: the `+` prefix runs its main command with full privileges, outside CapabilityBoundingSet=, so no trial can prove a set for it; drop the `+` (or prove the command itself with -- CMD)"
