@@ -88,9 +88,19 @@ fn the_launchers_own_checks_before_exec_are_not_counted() {
     if skip_without_root() {
         return;
     }
-    let run = record_workload(&[], &["noop"]);
-    assert!(run.profile.losses.skipped_before_exec > 0, "the pre-exec cgroup move makes checks: {:?}", run.profile.losses);
-    assert!(required(&run.profile).is_empty(), "{:?}", run.profile.capabilities);
+    // The no-audit class of the loader's overcommit probes rests on their sampled call sites
+    // (raw_tp sees no opts): a run whose stack sample was lost (a stack-map hash collision,
+    // counted in stacks_lost) cannot tell, so it is recorded again, at most twice.
+    for attempt in 1..=3 {
+        let run = record_workload(&[], &["noop"]);
+        assert!(run.profile.losses.skipped_before_exec > 0, "the pre-exec cgroup move makes checks: {:?}", run.profile.losses);
+        if run.profile.losses.stacks_lost > 0 && attempt < 3 {
+            eprintln!("attempt {attempt}: {} call-site sample(s) lost; recording again", run.profile.losses.stacks_lost);
+            continue;
+        }
+        assert!(required(&run.profile).is_empty(), "losses {:?}: {:?}", run.profile.losses, run.profile.capabilities);
+        return;
+    }
 }
 
 #[test]
