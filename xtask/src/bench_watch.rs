@@ -193,13 +193,22 @@ fn wait_with_usage(pid: u32) -> (i32, (f64, f64, f64)) {
     (code, (secs(usage.ru_utime), secs(usage.ru_stime), usage.ru_maxrss as f64 / 1024.0))
 }
 
-/// Removes a cgroup and everything below it (empty by then), deepest first.
+/// Removes a cgroup and everything below it, deepest first, killing what still runs there (a
+/// killed shell loop leaves its current child behind).
 fn remove_tree(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                 remove_tree(&entry.path());
             }
+        }
+    }
+    let populated = || std::fs::read_to_string(dir.join("cgroup.events")).is_ok_and(|events| events.contains("populated 1"));
+    if populated() {
+        let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while populated() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
     let _ = std::fs::remove_dir(dir);
