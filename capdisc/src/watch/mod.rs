@@ -1,9 +1,11 @@
 //! `capdisc watch`: a recorder built to run for months. The kernel aggregates exactly as for
 //! `record`; every second the maps are read, cgroups that are gone are folded into their
 //! targets (kernel memory holds live cgroups only), each target's use is compared with its
-//! baseline (creep is announced once, on stderr and in the journal), and Prometheus counters
-//! move forward. Every `--interval` and at the end, each target's profile is rewritten in the
-//! state directory, which a restarted `watch` resumes from. `capdisc report` reads it.
+//! baseline (creep is announced once, on stderr and in the journal). Every `--interval` and at
+//! the end, each target's profile is rewritten durably in the state directory, which a
+//! restarted `watch` resumes from, and the Prometheus counters move to what was written (never
+//! ahead of it, so no death makes them go back). Named targets are followed by path (`presence`).
+//! `capdisc report` reads the state.
 mod baseline;
 mod creep;
 mod ledger;
