@@ -42,7 +42,7 @@ pub fn of(profile: &Profile) -> Coverage {
 }
 
 /// The capabilities the hints name, once each, in capability order.
-pub fn hinted(coverage: &Coverage) -> Vec<&str> {
+fn hinted(coverage: &Coverage) -> Vec<&str> {
     let mut names: Vec<&str> = coverage.unexercised.iter().map(|hint| hint.capability.as_str()).collect();
     names.dedup();
     names

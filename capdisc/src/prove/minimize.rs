@@ -18,6 +18,7 @@ use crate::{
     caps,
     classify::Class,
     clock::rfc3339,
+    coverage,
     error::Error,
     files, privileges,
     profile::{self, CapabilityUse, Format, Profile, Trial, Verdict, Verification},
@@ -125,8 +126,12 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
     finish(&options, &profile)
 }
 
-/// Puts the proof into the profile, bound to its recording by its digest.
+/// Puts the proof into the profile, bound to its recording by its digest, with the coverage
+/// hints of its recording (read once, here: trials need none; a `--profile` keeps its own).
 fn seal(profile: &mut Profile, mut verification: Verification) {
+    if profile.coverage.is_empty() {
+        profile.coverage = coverage::of(profile);
+    }
     verification.digest = profile::digest(profile, &verification);
     profile.verification = Some(verification);
 }

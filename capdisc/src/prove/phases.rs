@@ -12,7 +12,7 @@ use super::{
     subject::{Phases, Subject, TrialOptions},
 };
 use crate::{
-    scope::{PhaseMarker, Target},
+    scope::{still_running, PhaseMarker, Target},
     systemd::{property, show, systemctl_within},
 };
 use capdisc_common::phase;
@@ -75,8 +75,10 @@ pub async fn watch(
 /// After a reload: waits, until `deadline`, for every process of the generation before it (the
 /// main process aside) to be gone, as a master's old workers must; Err names those left.
 async fn generation_replaced(target: &Target, old: &[(u32, u64, String)], deadline: Instant) -> Result<(), String> {
+    // The main process after the reload (it may be a new one), asked once.
+    let main = target.main_pid();
     loop {
-        let left = target.still_running(old);
+        let left = still_running(old, main);
         if left.is_empty() {
             return Ok(());
         }

@@ -41,7 +41,8 @@ pub async fn record(options: RecordOptions) -> Result<i32, Error> {
 async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, Error> {
     let capture_options =
         CaptureOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, duration: options.duration, phases: None };
-    let (profile, ended) = capture(target, &capture_options, None).await?;
+    let (mut profile, ended) = capture(target, &capture_options, None).await?;
+    profile.coverage = coverage::of(&profile);
     let text = options.format.render(&profile)?;
     files::write_atomic(&options.output, text.as_bytes())?;
     if !options.quiet {
@@ -97,7 +98,6 @@ pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Un
         },
         kallsyms.as_ref(),
     );
-    let profile = Profile { coverage: coverage::of(&profile), ..profile };
     Ok((profile, ended))
 }
 

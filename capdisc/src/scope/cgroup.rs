@@ -47,13 +47,43 @@ pub fn cgroup2_mount() -> Result<PathBuf, Error> {
         })
 }
 
-impl Cgroup {
-    /// A cgroup given by the user: an absolute filesystem path under the cgroup v2 mount, or
-    /// a path relative to the cgroup v2 root (`/system.slice/nginx.service`).
-    pub fn open_user_path(path: &Path) -> Result<Self, Error> {
+/// Where a cgroup given by the user is, whether it exists now or not: an absolute filesystem
+/// path under the cgroup v2 mount, or a path relative to the cgroup v2 root
+/// (`/system.slice/nginx.service`).
+#[derive(Clone, Debug)]
+pub struct CgroupPath {
+    pub absolute: PathBuf,
+    /// Relative to the cgroup v2 root, starting with `/`.
+    pub relative: String,
+    /// Depth below the root (the root is 0).
+    pub level: u32,
+}
+
+impl CgroupPath {
+    pub fn of_user_path(path: &Path) -> Result<Self, Error> {
         let mount = cgroup2_mount()?;
         let absolute = if path.starts_with(&mount) { path.to_path_buf() } else { mount.join(path.strip_prefix("/").unwrap_or(path)) };
-        Self::open(&mount, &absolute, false)
+        Ok(Self::at(&mount, &absolute))
+    }
+
+    fn at(mount: &Path, absolute: &Path) -> Self {
+        let relative_path = absolute.strip_prefix(mount).unwrap_or(absolute);
+        let level = relative_path.components().count() as u32;
+        Self { absolute: absolute.to_path_buf(), relative: format!("/{}", relative_path.display()), level }
+    }
+
+    /// The id of the cgroup there now (its directory's inode), if there is one.
+    pub fn id_now(&self) -> Option<u64> {
+        let metadata = fs::metadata(&self.absolute).ok()?;
+        (metadata.is_dir() && self.absolute.join("cgroup.procs").exists()).then(|| metadata.ino())
+    }
+}
+
+impl Cgroup {
+    /// A cgroup given by the user (see [`CgroupPath`]), which must exist.
+    pub fn open_user_path(path: &Path) -> Result<Self, Error> {
+        let mount = cgroup2_mount()?;
+        Self::open(&mount, &CgroupPath::of_user_path(path)?.absolute, false)
     }
 
     fn open(mount: &Path, absolute: &Path, owned: bool) -> Result<Self, Error> {
@@ -67,9 +97,8 @@ impl Cgroup {
         if !metadata.is_dir() || !absolute.join("cgroup.procs").exists() {
             return Err(Error::Target(format!("{} is not a cgroup v2 directory", absolute.display())));
         }
-        let relative_path = absolute.strip_prefix(mount).unwrap_or(absolute);
-        let level = relative_path.components().count() as u32;
-        Ok(Self { path: absolute.to_path_buf(), relative: format!("/{}", relative_path.display()), id: metadata.ino(), level, owned })
+        let CgroupPath { absolute, relative, level } = CgroupPath::at(mount, absolute);
+        Ok(Self { path: absolute, relative, id: metadata.ino(), level, owned })
     }
 
     /// A new, empty leaf cgroup for a spawned command.

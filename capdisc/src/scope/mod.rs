@@ -16,7 +16,7 @@ use aya::{
 };
 use capdisc_common::{cgroup_state, mode};
 
-pub use cgroup::{cgroup2_mount, remove_trial_cgroups, Cgroup, CgroupNames};
+pub use cgroup::{cgroup2_mount, remove_trial_cgroups, Cgroup, CgroupNames, CgroupPath};
 pub use credentials::RunAs;
 pub use phase::PhaseMarker;
 pub use spawn::{exit_code_of, spawn_in_cgroup};
@@ -242,7 +242,7 @@ impl Target {
     }
 
     /// The processes of the target's cgroup now, but its main process: each by pid, start time
-    /// and comm (a reload's old generation, see [`Target::still_running`]).
+    /// and comm (a reload's old generation, see [`still_running`]).
     pub fn generation(&self) -> Vec<(u32, u64, String)> {
         let main = self.main_pid();
         let pids = match self {
@@ -256,13 +256,6 @@ impl Target {
                 Some((pid, pid::start_time(pid)?, comm))
             })
             .collect()
-    }
-
-    /// Which of `generation` still run (the same pid and start time) in the target, its main
-    /// process (a new one after a re-exec) aside.
-    pub fn still_running<'a>(&self, generation: &'a [(u32, u64, String)]) -> Vec<&'a (u32, u64, String)> {
-        let main = self.main_pid();
-        generation.iter().filter(|(pid, start, _)| Some(*pid) != main && pid::start_time(*pid) == Some(*start)).collect()
     }
 
     pub fn until_exit(&self) -> bool {
@@ -279,6 +272,12 @@ impl Target {
     }
 }
 
+/// Which of `generation` (see [`Target::generation`]) still run: the same pid and start time,
+/// `main` (the main process now, a new one after a re-exec) aside.
+pub fn still_running(generation: &[(u32, u64, String)], main: Option<u32>) -> Vec<&(u32, u64, String)> {
+    generation.iter().filter(|(pid, start, _)| Some(*pid) != main && pid::start_time(*pid) == Some(*start)).collect()
+}
+
 /// Adds a target cgroup in its state, to the map and to the single-cgroup slot (the kernel
 /// reads the slot when it was loaded with this cgroup as its only one, the map otherwise).
 pub fn insert_cgroup(ebpf: &mut Ebpf, id: u64, state: u8) -> Result<(), Error> {
@@ -288,6 +287,14 @@ pub fn insert_cgroup(ebpf: &mut Ebpf, id: u64, state: u8) -> Result<(), Error> {
     let map = ebpf.map_mut("SINGLE_STATE").ok_or_else(|| missing("SINGLE_STATE"))?;
     let mut single: Array<_, u8> = Array::try_from(map).map_err(|err| Error::io("cannot open map SINGLE_STATE", err))?;
     single.set(0, state, 0).map_err(|err| Error::io("cannot set map SINGLE_STATE", err))
+}
+
+/// Takes a target cgroup out of the map (a gone one, whose id will not come back).
+pub fn remove_cgroup(ebpf: &mut Ebpf, id: u64) -> Result<(), Error> {
+    let map = ebpf.map_mut("CGROUPS").ok_or_else(|| missing("CGROUPS"))?;
+    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
+    let _ = cgroups.remove(&id);
+    Ok(())
 }
 
 fn missing(name: &str) -> Error {

@@ -97,6 +97,8 @@ pub struct Ledger {
     counters: [u64; counter::SLOTS as usize],
     execs: HashMap<[u8; COMM_LEN], String>,
     pub targets: BTreeMap<String, TargetLedger>,
+    /// The targets that had a live cgroup at the last scan.
+    pub live_targets: HashSet<String>,
     pub started: SystemTime,
     /// Keys the kernel map holds after the last scan (live cgroups of targets only).
     pub kernel_keys: usize,
@@ -121,6 +123,7 @@ impl Ledger {
             counters: [0; counter::SLOTS as usize],
             execs: HashMap::new(),
             targets: BTreeMap::new(),
+            live_targets: HashSet::new(),
             started,
             kernel_keys: 0,
             backend,
@@ -135,6 +138,9 @@ impl Ledger {
         for (name, base) in bases {
             ledger.target_mut(&name).base = Some(base);
         }
+        // `known` is the live tree here: the targets there now.
+        let live: Vec<u64> = ledger.known.ids().collect();
+        ledger.live_targets = ledger.attribute_live(live);
         ledger
     }
 
@@ -151,6 +157,18 @@ impl Ledger {
             live: Pile::default(),
             seen_at: SystemTime::now(),
         })
+    }
+
+    /// The targets with a live cgroup now (a new one, a unit that appeared, is picked up).
+    fn attribute_live(&mut self, live: Vec<u64>) -> HashSet<String> {
+        let mut targets = HashSet::new();
+        for id in live {
+            if let Some(target) = self.attribute(id) {
+                self.target_mut(&target);
+                targets.insert(target);
+            }
+        }
+        targets
     }
 
     fn attribute(&mut self, id: u64) -> Option<String> {
@@ -183,12 +201,7 @@ impl Ledger {
         for (id, frames) in &drained.stacks {
             self.stacks.entry(*id).or_insert_with(|| frames.clone());
         }
-        let live_ids: Vec<u64> = live_cgroups.ids().collect();
-        for id in live_ids {
-            if let Some(target) = self.attribute(id) {
-                self.target_mut(&target);
-            }
-        }
+        self.live_targets = self.attribute_live(live_cgroups.ids().collect());
         let mut live: HashMap<String, Pile> = HashMap::new();
         let mut forget: Vec<CheckKey> = Vec::new();
         // A key some CPU's memo holds is counted live until the memo flushes it (see

@@ -44,6 +44,7 @@ use crate::{
     privileges,
     probe::{BackendChoice, MapLimits, ProbeConfig, Probes},
     profile::{Losses, Profile},
+    scope::CgroupPath,
     session::StopSignals,
     systemd,
 };
@@ -103,9 +104,9 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
         selectors.iter().filter_map(|selector| if let Selector::Unit(name) = selector { Some(name.clone()) } else { None }).collect();
     let mut presence = Presence::new(&cgroups, &units, filter.0 == mode::CGROUP, options.quiet);
     presence.follow_in_kernel(&mut probes.ebpf, &probes.tracefs.0, filter.1)?;
-    presence.refresh(&mut probes.ebpf, &metrics)?;
     let resumed_count = resumed.len();
     let ledger = Ledger::new(selectors.clone(), resumed, probes.backend, probes.selection.clone());
+    presence.refresh(&mut probes.ebpf, &metrics, &ledger.live_targets)?;
     let mut watcher = Watcher {
         ledger,
         baselines,
@@ -148,11 +149,11 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
             // A months-long service keeps going through a failed scan or write (a full disk, a
             // map read refused): said on stderr, tried again at the next tick.
             _ = scan.tick() => {
-                if let Err(err) = presence.refresh(&mut probes.ebpf, &metrics) {
-                    eprintln!("capdisc: warning: cannot look at the named targets: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
-                }
                 if let Err(err) = watcher.step(&mut probes, &mut metrics) {
                     eprintln!("capdisc: warning: scan failed: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
+                }
+                if let Err(err) = presence.refresh(&mut probes.ebpf, &metrics, &watcher.ledger.live_targets) {
+                    eprintln!("capdisc: warning: cannot look at the named targets: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
                 }
                 kernel_log.flush();
             }
@@ -351,7 +352,7 @@ impl Watcher {
 /// attributed in userspace (a unit gets a new cgroup on each restart, and `--all` takes in new
 /// ones). Named targets need not exist yet: they are waited for.
 #[allow(clippy::type_complexity)]
-fn resolve(scope: &WatchScope) -> Result<(Vec<Selector>, (u32, u32), Vec<(String, PathBuf, u32)>), Error> {
+fn resolve(scope: &WatchScope) -> Result<(Vec<Selector>, (u32, u32), Vec<CgroupPath>), Error> {
     if scope.all {
         return Ok((vec![Selector::All], (mode::ALL, 0), Vec::new()));
     }
@@ -363,11 +364,11 @@ fn resolve(scope: &WatchScope) -> Result<(Vec<Selector>, (u32, u32), Vec<(String
         systemd::require_running()?;
         selectors.extend(scope.units.iter().map(|name| Selector::unit(name)));
     }
-    let cgroups: Vec<(String, PathBuf, u32)> = scope.cgroups.iter().map(|path| presence::locate(path)).collect::<Result<_, _>>()?;
-    selectors.extend(cgroups.iter().map(|(relative, _, _)| Selector::Cgroup(relative.clone())));
-    let by_cgroup = scope.units.is_empty() && cgroups.windows(2).all(|pair| pair[0].2 == pair[1].2);
+    let cgroups: Vec<CgroupPath> = scope.cgroups.iter().map(|path| presence::locate(path)).collect::<Result<_, _>>()?;
+    selectors.extend(cgroups.iter().map(|cgroup| Selector::Cgroup(cgroup.relative.clone())));
+    let by_cgroup = scope.units.is_empty() && cgroups.windows(2).all(|pair| pair[0].level == pair[1].level);
     match cgroups.first() {
-        Some((_, _, level)) if by_cgroup => Ok((selectors, (mode::CGROUP, *level), cgroups)),
+        Some(first) if by_cgroup => Ok((selectors, (mode::CGROUP, first.level), cgroups)),
         _ => Ok((selectors, (mode::ALL, 0), cgroups)),
     }
 }

@@ -4,25 +4,23 @@
 //! gone later is waited for while the others are counted. Each change is said once on stderr and
 //! shows in `capdisc_target_present{target}`.
 use std::{
-    collections::BTreeMap,
-    os::unix::fs::MetadataExt,
-    path::{Path, PathBuf},
+    collections::{BTreeMap, HashSet},
+    path::Path,
 };
 
-use aya::{
-    maps::{Array, HashMap},
-    programs::TracePoint,
-    Ebpf,
-};
+use aya::{maps::Array, programs::TracePoint, Ebpf};
 use capdisc_common::{cgroup_state, MkdirLayout, WatchPath, MAX_WATCH_PATHS, WATCH_PATH_LEN};
 
 use super::metrics::Metrics;
-use crate::{error::Error, scope::insert_cgroup, systemd, tracefs};
+use crate::{
+    error::Error,
+    scope::{insert_cgroup, remove_cgroup, CgroupPath},
+    tracefs,
+};
 
 /// A `--cgroup` target: where it is, and the cgroup id the kernel filter has for it now.
 struct WatchedPath {
-    relative: String,
-    absolute: PathBuf,
+    path: CgroupPath,
     armed: Option<u64>,
 }
 
@@ -35,31 +33,19 @@ pub struct Presence {
     quiet: bool,
 }
 
-/// A `--cgroup` argument as the path relative to the cgroup v2 root (`/a/b`), its absolute path
-/// and its depth, whether it exists now or not.
-pub fn locate(path: &Path) -> Result<(String, PathBuf, u32), Error> {
-    let mount = crate::scope::cgroup2_mount()?;
-    let absolute = if path.starts_with(&mount) { path.to_path_buf() } else { mount.join(path.strip_prefix("/").unwrap_or(path)) };
-    let relative = absolute.strip_prefix(&mount).unwrap_or(&absolute).to_path_buf();
-    if relative.components().any(|part| !matches!(part, std::path::Component::Normal(_))) {
+/// A `--cgroup` argument, whether it exists now or not; a path that climbs out (`..`) is refused.
+pub fn locate(path: &Path) -> Result<CgroupPath, Error> {
+    let located = CgroupPath::of_user_path(path)?;
+    if located.relative.split('/').any(|part| part == ".." || part == ".") {
+        let mount = crate::scope::cgroup2_mount()?;
         return Err(Error::Usage(format!("--cgroup {}: give a plain path under {}", path.display(), mount.display())));
     }
-    let level = relative.components().count() as u32;
-    Ok((format!("/{}", relative.display()), absolute, level))
-}
-
-/// The id of the cgroup at `absolute` now (its directory's inode), if there is one.
-fn current_id(absolute: &Path) -> Option<u64> {
-    let metadata = std::fs::metadata(absolute).ok()?;
-    (metadata.is_dir() && absolute.join("cgroup.procs").exists()).then(|| metadata.ino())
+    Ok(located)
 }
 
 impl Presence {
-    pub fn new(cgroups: &[(String, PathBuf, u32)], units: &[String], by_cgroup: bool, quiet: bool) -> Self {
-        let paths = cgroups
-            .iter()
-            .map(|(relative, absolute, _)| WatchedPath { relative: relative.clone(), absolute: absolute.clone(), armed: None })
-            .collect();
+    pub fn new(cgroups: &[CgroupPath], units: &[String], by_cgroup: bool, quiet: bool) -> Self {
+        let paths = cgroups.iter().map(|path| WatchedPath { path: path.clone(), armed: None }).collect();
         Self { paths, units: units.to_vec(), by_cgroup, present: BTreeMap::new(), quiet }
     }
 
@@ -73,7 +59,7 @@ impl Presence {
         if self.by_cgroup && self.paths.is_empty() {
             return Ok(());
         }
-        let followed = self.paths.iter().filter(|path| path.relative.len() < WATCH_PATH_LEN).count();
+        let followed = self.paths.iter().filter(|path| path.path.relative.len() < WATCH_PATH_LEN).count();
         let warn = |why: &str| {
             match name_all {
             true => eprintln!("capdisc: warning: {why}: a cgroup that comes and goes between two scans is counted as (unnamed cgroups)"),
@@ -93,10 +79,10 @@ impl Presence {
         let map = ebpf.map_mut("WATCH_PATHS").ok_or_else(|| Error::Runtime("map WATCH_PATHS missing from the eBPF object".into()))?;
         let mut slots: Array<_, WatchPath> = Array::try_from(map).map_err(|err| Error::io("cannot open map WATCH_PATHS", err))?;
         let mut count = 0u32;
-        let followed = self.paths.iter().filter(|path| self.by_cgroup && path.relative.len() < WATCH_PATH_LEN);
+        let followed = self.paths.iter().filter(|path| self.by_cgroup && path.path.relative.len() < WATCH_PATH_LEN);
         for path in followed.take(MAX_WATCH_PATHS as usize) {
             let mut slot = WatchPath { path: [0; WATCH_PATH_LEN] };
-            slot.path[..path.relative.len()].copy_from_slice(path.relative.as_bytes());
+            slot.path[..path.path.relative.len()].copy_from_slice(path.path.relative.as_bytes());
             slots.set(count, slot, 0).map_err(|err| Error::io("cannot fill map WATCH_PATHS", err))?;
             count += 1;
         }
@@ -129,14 +115,15 @@ impl Presence {
     }
 
     /// Looks at every named target: arms a `--cgroup` path's new cgroup (and forgets its old id),
-    /// says what appeared or went, and sets the presence gauge.
-    pub fn refresh(&mut self, ebpf: &mut Ebpf, metrics: &Metrics) -> Result<(), Error> {
+    /// says what appeared or went, and sets the presence gauge. A `--unit` is there when the
+    /// ledger's last scan found a live cgroup of it (`live_targets`).
+    pub fn refresh(&mut self, ebpf: &mut Ebpf, metrics: &Metrics, live_targets: &HashSet<String>) -> Result<(), Error> {
         let mut seen = Vec::new();
         for path in &mut self.paths {
-            let id = current_id(&path.absolute);
+            let id = path.path.id_now();
             if self.by_cgroup && id.is_some() && id != path.armed {
                 if let Some(old) = path.armed {
-                    forget_cgroup(ebpf, old)?;
+                    remove_cgroup(ebpf, old)?;
                 }
                 if let Some(id) = id {
                     insert_cgroup(ebpf, id, cgroup_state::RECORDING)?;
@@ -145,11 +132,10 @@ impl Presence {
             if id.is_some() {
                 path.armed = id;
             }
-            seen.push((path.relative.clone(), id.is_some(), "cgroup"));
+            seen.push((path.path.relative.clone(), id.is_some(), "cgroup"));
         }
         for unit in &self.units {
-            let present = !systemd::property(unit, "ControlGroup").is_empty();
-            seen.push((unit.clone(), present, "unit"));
+            seen.push((unit.clone(), live_targets.contains(unit), "unit"));
         }
         for (target, present, kind) in seen {
             let before = self.present.insert(target.clone(), present);
@@ -168,12 +154,4 @@ impl Presence {
         }
         Ok(())
     }
-}
-
-/// Removes a gone cgroup's id from the target map.
-fn forget_cgroup(ebpf: &mut Ebpf, id: u64) -> Result<(), Error> {
-    let map = ebpf.map_mut("CGROUPS").ok_or_else(|| Error::Runtime("map CGROUPS missing from the eBPF object".into()))?;
-    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
-    let _ = cgroups.remove(&id);
-    Ok(())
 }

@@ -6,7 +6,7 @@ use std::fs;
 
 use crate::{
     common::{capdisc, skip_without_root},
-    watching::{storm_in, wait_until, Prometheus, TestCgroup, Watch, KILL_GRANTED},
+    watching::{empty_baseline, storm_in, wait_until, Prometheus, TestCgroup, Watch, KILL_GRANTED},
 };
 
 #[test]
@@ -15,16 +15,11 @@ fn two_sites_federate_into_one_global_sum_and_their_profiles_merge() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let baseline = dir.path().join("baseline.yaml");
-    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
-    assert!(recorded.success(), "baseline recording failed");
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
-    let pid = std::process::id();
-    let hosts = [TestCgroup(mount.join(format!("capdisc-fleet-a-{pid}"))), TestCgroup(mount.join(format!("capdisc-fleet-b-{pid}")))];
+    let baseline = empty_baseline(dir.path());
+    let hosts = [TestCgroup::make("capdisc-fleet-a"), TestCgroup::make("capdisc-fleet-b")];
     let mut watches = Vec::new();
     let mut sites = Vec::new();
     for (index, host) in hosts.iter().enumerate() {
-        fs::create_dir(&host.0).expect("mkdir cgroup");
         let state = dir.path().join(format!("state-{index}"));
         let watch = Watch::start_on(&[&host.0], &baseline, &state);
         let site = format!("site-{index}");
@@ -49,8 +44,7 @@ fn two_sites_federate_into_one_global_sum_and_their_profiles_merge() {
     storm_in(&hosts[0].0, 300);
     storm_in(&hosts[1].0, 200);
     for (watch, (host, count)) in watches.iter().zip(hosts.iter().zip([300u64, 200])) {
-        let name = format!("/{}", host.0.file_name().and_then(|name| name.to_str()).expect("utf-8"));
-        let series = KILL_GRANTED.replace("CG", &name);
+        let series = KILL_GRANTED.replace("CG", &host.name());
         assert_eq!(wait_until("the host's count", || watch.metric(&series).filter(|value| *value >= count)), Some(count));
     }
     // The README's cross-host query, per capability: both hosts' checks.

@@ -6,12 +6,11 @@ use std::{
     fs,
     path::Path,
     process::{Command, Stdio},
-    sync::{Arc, Mutex},
 };
 
 use crate::{
     common::{capdisc, skip_without_root},
-    watching::{storm_in, wait_until, Prometheus, TestCgroup, Watch, KILL_CREEP, KILL_GRANTED},
+    watching::{empty_baseline, storm_in, wait_until, Prometheus, TestCgroup, Watch, KILL_CREEP, KILL_GRANTED},
 };
 
 #[test]
@@ -20,13 +19,9 @@ fn watch_counts_exactly_flags_creep_serves_prometheus_and_resumes() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let (baseline, state) = (dir.path().join("baseline.yaml"), dir.path().join("state"));
-    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
-    assert!(recorded.success(), "baseline recording failed");
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
-    let cgroup = TestCgroup(mount.join(format!("capdisc-watch-test-{}", std::process::id())));
-    fs::create_dir(&cgroup.0).expect("mkdir cgroup");
-    let name = format!("/{}", cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8"));
+    let (baseline, state) = (empty_baseline(dir.path()), dir.path().join("state"));
+    let cgroup = TestCgroup::make("capdisc-watch-test");
+    let name = cgroup.name();
     let series = |template: &str| template.replace("CG", &name);
 
     let watch = Watch::start(&cgroup.0, &baseline, &state);
@@ -101,10 +96,8 @@ fn a_denial_outside_a_proven_baseline_is_a_hardening_regression() {
     let proven = capdisc().args(["minimize", "-q", "-o"]).arg(&baseline).args(["--", "true"]).output().expect("minimize true");
     assert!(proven.status.success(), "{}", String::from_utf8_lossy(&proven.stderr));
     assert!(capdisc::profile::read(&baseline).expect("baseline").proven());
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
-    let cgroup = TestCgroup(mount.join(format!("capdisc-regression-test-{}", std::process::id())));
-    fs::create_dir(&cgroup.0).expect("mkdir cgroup");
-    let name = format!("/{}", cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8"));
+    let cgroup = TestCgroup::make("capdisc-regression-test");
+    let name = cgroup.name();
 
     let watch = Watch::start(&cgroup.0, &baseline, &state);
     // A non-root process signals root's init three times: CAP_KILL denied, audited.
@@ -132,15 +125,9 @@ fn a_recreated_cgroup_is_counted_again_and_a_missing_one_is_waited_for() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let (baseline, state) = (dir.path().join("baseline.yaml"), dir.path().join("state"));
-    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
-    assert!(recorded.success(), "baseline recording failed");
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
-    let pid = std::process::id();
-    let (here, later) =
-        (TestCgroup(mount.join(format!("capdisc-recreated-{pid}"))), TestCgroup(mount.join(format!("capdisc-later-{pid}"))));
-    fs::create_dir(&here.0).expect("mkdir cgroup");
-    let name = |cgroup: &TestCgroup| format!("/{}", cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8"));
+    let (baseline, state) = (empty_baseline(dir.path()), dir.path().join("state"));
+    let (here, later) = (TestCgroup::make("capdisc-recreated"), TestCgroup::planned("capdisc-later"));
+    let name = TestCgroup::name;
     let granted = |cgroup: &TestCgroup| KILL_GRANTED.replace("CG", &name(cgroup));
 
     let watch = Watch::start_on(&[&here.0, &later.0], &baseline, &state);
@@ -178,13 +165,9 @@ fn after_sigkill_a_restarted_watch_never_exports_less_and_prometheus_sees_no_res
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let (baseline, state) = (dir.path().join("baseline.yaml"), dir.path().join("state"));
-    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
-    assert!(recorded.success(), "baseline recording failed");
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
-    let cgroup = TestCgroup(mount.join(format!("capdisc-sigkill-{}", std::process::id())));
-    fs::create_dir(&cgroup.0).expect("mkdir cgroup");
-    let name = format!("/{}", cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8"));
+    let (baseline, state) = (empty_baseline(dir.path()), dir.path().join("state"));
+    let cgroup = TestCgroup::make("capdisc-sigkill");
+    let name = cgroup.name();
     let series = KILL_GRANTED.replace("CG", &name);
 
     // State written every 8 s: SIGKILL comes right after the count is exported (long before the
@@ -200,19 +183,7 @@ fn after_sigkill_a_restarted_watch_never_exports_less_and_prometheus_sees_no_res
     watch.sigkill();
 
     // The restart on the same port and state: at least what was exported, from its first answer.
-    let mut command = capdisc();
-    let child = command
-        .args(["watch", "--cgroup"])
-        .arg(&cgroup.0)
-        .arg("--baseline")
-        .arg(&baseline)
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["--interval", "8", "--listen", &format!("127.0.0.1:{port}")])
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("restart watch");
-    let restarted = Watch { child, stderr: Arc::new(Mutex::new(String::new())), port };
+    let restarted = Watch::start_at(&[&cgroup.0], &baseline, &state, "8", port);
     let first = wait_until("the restarted endpoint", || restarted.metric(&series));
     assert!(first.is_some_and(|count| count >= 1_000), "the restart exported {first:?} after 1000");
     storm_in(&cgroup.0, 500);
@@ -233,12 +204,8 @@ fn baselines_say_what_they_are_and_a_bad_state_dir_is_a_usage_error() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let baseline = dir.path().join("baseline.yaml");
-    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
-    assert!(recorded.success(), "baseline recording failed");
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
-    let cgroup = TestCgroup(mount.join(format!("capdisc-baselines-{}", std::process::id())));
-    fs::create_dir(&cgroup.0).expect("mkdir cgroup");
+    let baseline = empty_baseline(dir.path());
+    let cgroup = TestCgroup::make("capdisc-baselines");
     let watch = |args: &[&str], state: &Path| {
         capdisc().args(["watch", "--cgroup"]).arg(&cgroup.0).arg("--state-dir").arg(state).args(args).output().expect("run watch")
     };
@@ -271,7 +238,7 @@ fn baselines_say_what_they_are_and_a_bad_state_dir_is_a_usage_error() {
     let state = dir.path().join("s3");
     let learned = watch(&["--learn", "3s", "--duration", "6", "--interval", "1"], &state);
     assert_eq!(learned.status.code(), Some(0), "{}", stderr(&learned));
-    let name = cgroup.0.file_name().and_then(|name| name.to_str()).expect("utf-8");
-    let learned = capdisc::profile::read(&state.join("baselines").join(format!("%2F{name}.yaml"))).expect("the learned baseline");
+    let file = cgroup.name().replace('/', "%2F");
+    let learned = capdisc::profile::read(&state.join("baselines").join(format!("{file}.yaml"))).expect("the learned baseline");
     assert!((3.0..6.0).contains(&learned.duration_secs), "learned over {} s", learned.duration_secs);
 }

@@ -14,8 +14,8 @@ use crate::common::{capdisc, workload};
 
 /// A `capdisc watch` child; its stderr is collected; killed if a test panics.
 pub struct Watch {
-    pub child: Child,
-    pub stderr: Arc<Mutex<String>>,
+    child: Child,
+    stderr: Arc<Mutex<String>>,
     pub port: u16,
 }
 
@@ -30,7 +30,11 @@ impl Watch {
 
     /// `interval`: seconds between durable writes of the state (the counters move with them).
     pub fn start_with(cgroups: &[&Path], baseline: &Path, state: &Path, interval: &str) -> Self {
-        let port = free_port();
+        Self::start_at(cgroups, baseline, state, interval, free_port())
+    }
+
+    /// [`Watch::start_with`], serving metrics on `port` (a restart on the same endpoint).
+    pub fn start_at(cgroups: &[&Path], baseline: &Path, state: &Path, interval: &str, port: u16) -> Self {
         let mut command = capdisc();
         command.arg("watch");
         for cgroup in cgroups {
@@ -133,6 +137,34 @@ pub fn storm_in(cgroup: &Path, checks: u64) {
 }
 
 pub struct TestCgroup(pub PathBuf);
+
+impl TestCgroup {
+    /// A new cgroup `STEM-PID` under the cgroup v2 root, removed when dropped.
+    pub fn make(stem: &str) -> Self {
+        let cgroup = Self::planned(stem);
+        fs::create_dir(&cgroup.0).expect("mkdir cgroup");
+        cgroup
+    }
+
+    /// Where [`TestCgroup::make`] would put it, not made yet (a target that is missing).
+    pub fn planned(stem: &str) -> Self {
+        let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+        Self(mount.join(format!("{stem}-{}", std::process::id())))
+    }
+
+    /// Its path relative to the cgroup v2 root: the target's name in watch's output.
+    pub fn name(&self) -> String {
+        format!("/{}", self.0.file_name().and_then(|name| name.to_str()).expect("utf-8"))
+    }
+}
+
+/// A baseline of no capabilities: a recording of `true`, in `dir`.
+pub fn empty_baseline(dir: &Path) -> PathBuf {
+    let baseline = dir.join("baseline.yaml");
+    let recorded = capdisc().args(["record", "-q", "-o"]).arg(&baseline).args(["--", "true"]).status().expect("record true");
+    assert!(recorded.success(), "baseline recording failed");
+    baseline
+}
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
