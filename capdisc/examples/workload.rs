@@ -36,6 +36,10 @@ fn main() {
             serve(arg(1).parse().unwrap_or_else(|_| usage()), on_usr1)
         }
         "connect" => connect(arg(1).parse().unwrap_or_else(|_| usage())),
+        "chown-then-serve" => {
+            chown(&arg(1), arg(2).parse().unwrap_or_else(|_| usage()));
+            serve(arg(3).parse().unwrap_or_else(|_| usage()), None)
+        }
         "bind-and-chown" => {
             bind(arg(1).parse().unwrap_or_else(|_| usage()));
             chown(&arg(2), arg(3).parse().unwrap_or_else(|_| usage()));
@@ -45,7 +49,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | serve PORT [--on-usr1-chown PATH UID] | connect PORT");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | connect PORT");
     exit(2)
 }
 
@@ -98,6 +102,11 @@ fn serve(port: u16, on_usr1: Option<(String, u32)>) -> ! {
     extern "C" fn on_signal(_: libc::c_int) {
         USR1.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+    // SIGTERM ends it, as a daemon's does (as a container's PID 1 it would otherwise be ignored).
+    extern "C" fn on_term(_: libc::c_int) {
+        unsafe { libc::_exit(0) };
+    }
+    unsafe { libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t) };
     if on_usr1.is_some() {
         unsafe { libc::signal(libc::SIGUSR1, on_signal as *const () as libc::sighandler_t) };
     }

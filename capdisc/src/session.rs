@@ -96,11 +96,20 @@ impl Session {
         let started = SystemTime::now();
         let child = match target {
             Target::Command { argv, cgroup, run_as, bounding, .. } => {
-                Some(spawn_in_cgroup(argv, cgroup, run_as.as_ref(), *bounding, |_| {}).map_err(|err| {
-                    let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
-                    Error::Spawn { message: format!("cannot run `{}`: {err}", argv[0]), code }
-                })?)
+                Some(spawn_in_cgroup(argv, cgroup, run_as.as_ref(), *bounding, |_| {}).map_err(|err| spawn_error(&argv[0], err))?)
             }
+            // A container's client runs outside the target: the container is the target.
+            Target::Container(container) => match container.client() {
+                Some((argv, trial)) => {
+                    let mut client = tokio::process::Command::new(&argv[0]);
+                    client.args(&argv[1..]);
+                    if trial {
+                        client.stdout(std::process::Stdio::null());
+                    }
+                    Some(client.spawn().map_err(|err| spawn_error(&argv[0], err))?)
+                }
+                None => None,
+            },
             _ => None,
         };
         Ok(Self { probes, started, child, kernel_log, events, signals, until_exit: target.until_exit(), quiet: options.quiet })
@@ -154,16 +163,16 @@ impl Session {
                 why = async { until.as_mut().expect("guarded by if").await }, if until.is_some() => {
                     until = None;
                     reason = Some(why);
-                    match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
+                    match child_pid { Some(pid) => stop(target, pid, libc::SIGTERM), None => break }
                 }
                 _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => {
                     reason = Some("the duration elapsed");
                     deadline = None;
-                    match child_pid { Some(pid) => forward(pid, libc::SIGTERM), None => break }
+                    match child_pid { Some(pid) => stop(target, pid, libc::SIGTERM), None => break }
                 }
                 (why, signal) = self.signals.recv() => {
                     reason = Some(why);
-                    match child_pid { Some(pid) => forward(pid, signal), None => break }
+                    match child_pid { Some(pid) => stop(target, pid, signal), None => break }
                 }
                 guard = async { self.events.as_mut().expect("guarded by if").readable_mut().await }, if self.events.is_some() => {
                     let mut guard = guard.map_err(|err| Error::io("cannot poll the ring buffer", err))?;
@@ -234,6 +243,19 @@ fn drain_events(ring: &mut RingBuf<MapData>, observer: &mut dyn Observer) {
             observer.event(&event);
         }
     }
+}
+
+/// A command that could not be started, as a shell says it: 127 when not found, 126 otherwise.
+fn spawn_error(program: &str, err: std::io::Error) -> Error {
+    let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+    Error::Spawn { message: format!("cannot run `{program}`: {err}"), code }
+}
+
+/// Asks the spawned command to stop: the signal, forwarded; a container's client also has its
+/// runtime stop the container (its first process may ignore the signal, as PID 1 does).
+fn stop(target: &Target, pid: u32, signal: i32) {
+    forward(pid, signal);
+    target.ask_to_stop();
 }
 
 fn forward(pid: u32, signal: i32) {

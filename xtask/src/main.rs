@@ -52,6 +52,9 @@ enum Task {
         /// Only the systemd guest's story.
         #[arg(long)]
         story_only: bool,
+        /// Only the systemd guest's container steps (podman).
+        #[arg(long, conflicts_with = "story_only")]
+        containers_only: bool,
     },
     /// Man pages from the CLI definitions, one per subcommand, into target/man.
     Man,
@@ -72,8 +75,8 @@ fn main() -> anyhow::Result<()> {
         Task::Bench { checks, rounds, watch } => bench::bench(checks, rounds, watch),
         Task::Fuzz { seconds } => fuzz::fuzz(seconds),
         Task::Man => build::man(),
-        Task::Vm { story_only } => {
-            let tally = vm::vm(story_only)?;
+        Task::Vm { story_only, containers_only } => {
+            let tally = vm::vm(story_only, containers_only)?;
             println!("vm: {} passed, {} failed", tally.passed, tally.failed);
             if tally.failed > 0 {
                 anyhow::bail!("{} backend comparison(s) failed", tally.failed);

@@ -90,6 +90,9 @@ pub enum Class {
     Denied,
     /// Only no-audit checks: the kernel asked in passing; not a need.
     Advisory,
+    /// Only checks made by set-up: the service manager's child before it exec'd the service, or
+    /// a container runtime before (or, for `exec`, while joining) the container's command.
+    Setup,
 }
 
 impl Class {
@@ -104,6 +107,7 @@ impl Class {
             Class::Conditional => "conditional",
             Class::Denied => "denied",
             Class::Advisory => "advisory",
+            Class::Setup => "setup",
         }
     }
 }
@@ -117,13 +121,28 @@ pub fn call_site_frames(functions: &[String]) -> Vec<String> {
     functions[start..].iter().take_while(|name| !ENTRY_FRAMES.contains(&name.as_str())).take(CALL_SITE_DEPTH).cloned().collect()
 }
 
-/// Why a check made by this command is the service manager's set-up rather than the service:
-/// systemd names the child it forks for a unit `(name)` until that child execs the service
-/// (src/core/execute.c). Its credential set-up (SETUID, SETGID, SETPCAP, SYS_ADMIN...) is not a
-/// need of the service. Matters where no exec gate applies (`--all`, `--unit` attached).
+/// Container runtimes' processes that work inside a container's cgroup before the container's
+/// own command runs: the OCI runtimes' init (crun re-executes itself from a memfd it names
+/// `crun_cloned`, so its init is `memfd:crun_clon` until it execs the container's command, as
+/// seen with crun 1.8 under podman 4.3; runc names its stages `runc:[0:PARENT]`, `runc:[1:CHILD]`,
+/// `runc:[2:INIT]`; youki), and conmon, podman's monitor. Sources: crun src/libcrun/cloned_binary.c,
+/// runc libcontainer/nsenter, youki crates/libcontainer, conmon src/conmon.c.
+const CONTAINER_RUNTIME_COMMS: &[&str] = &["crun", "runc", "youki", "conmon"];
+/// Prefixes of the same: runc's stages and the runtimes' memfd copies of themselves.
+const CONTAINER_RUNTIME_PREFIXES: &[&str] = &["runc:[", "memfd:crun", "memfd:runc"];
+
+/// Why a check made by this command is set-up rather than the service: systemd names the child
+/// it forks for a unit `(name)` until that child execs the service (src/core/execute.c), and a
+/// container runtime works in the container's cgroup before (and, for `exec`, while joining)
+/// the container's command runs. Their credential set-up (SETUID, SETGID, SETPCAP, SYS_ADMIN...)
+/// is not a need of the service. Matters where no exec gate applies (`--all`, `--unit`
+/// attached, containers).
 pub fn setup_reason(comm: &str) -> Option<&'static str> {
-    (comm.len() > 2 && comm.starts_with('(') && comm.ends_with(')'))
-        .then_some("made by the service manager's child before it exec'd the service (set-up, not a need)")
+    if comm.len() > 2 && comm.starts_with('(') && comm.ends_with(')') {
+        return Some("made by the service manager's child before it exec'd the service (set-up, not a need)");
+    }
+    (CONTAINER_RUNTIME_COMMS.contains(&comm) || CONTAINER_RUNTIME_PREFIXES.iter().any(|prefix| comm.starts_with(prefix)))
+        .then_some("made by the container runtime before the container's command ran (set-up, not a need)")
 }
 
 /// Why a call site is advisory, when one of its frames is a known no-audit site.
@@ -144,14 +163,17 @@ pub fn noaudit_reason(key_flags: u32, call_sites: &[Vec<String>]) -> Option<Stri
 }
 
 /// A capability's class from its counts of audited granted checks (those that were
-/// file-permission fallbacks counted apart) and audited denied checks.
-pub fn class_of(granted_audited: u64, granted_fallback: u64, denied_audited: u64) -> Class {
+/// file-permission fallbacks counted apart) and audited denied checks; `setup_only`: every other
+/// check was made by set-up (`setup_reason`).
+pub fn class_of(granted_audited: u64, granted_fallback: u64, denied_audited: u64, setup_only: bool) -> Class {
     if granted_audited > granted_fallback {
         Class::Required
     } else if granted_fallback > 0 {
         Class::Conditional
     } else if denied_audited > 0 {
         Class::Denied
+    } else if setup_only {
+        Class::Setup
     } else {
         Class::Advisory
     }
@@ -176,6 +198,7 @@ pub fn reason_of(
             format!("denied {denied_audited} time(s) in {top_syscall} and never granted: evidence of a failure, not a recommendation")
         }
         Class::Advisory => format!("only no-audit checks: {noaudit_reason}"),
+        Class::Setup => format!("only set-up checks: {noaudit_reason}"),
     };
     if foreign_userns > 0 {
         reason.push_str(&format!("; {foreign_userns} check(s) against a non-initial user namespace"));
@@ -242,14 +265,22 @@ mod tests {
         assert!(setup_reason("(nginx)").is_some());
         assert!(setup_reason("nginx").is_none());
         assert!(setup_reason("()").is_none());
+        for runtime in ["memfd:crun_clon", "crun", "runc:[2:INIT]", "conmon"] {
+            assert!(setup_reason(runtime).is_some_and(|why| why.contains("container runtime")), "{runtime}");
+        }
+        assert!(setup_reason("httpd").is_none());
+        assert!(setup_reason("crunchy").is_none());
     }
 
     #[test]
     fn classes_follow_the_counts() {
-        assert_eq!(class_of(1, 0, 5), Class::Required);
-        assert_eq!(class_of(3, 2, 0), Class::Required, "one granted check that is not a fallback: required");
-        assert_eq!(class_of(2, 2, 0), Class::Conditional, "only fallbacks: conditional");
-        assert_eq!(class_of(0, 0, 5), Class::Denied);
-        assert_eq!(class_of(0, 0, 0), Class::Advisory);
+        assert_eq!(class_of(1, 0, 5, false), Class::Required);
+        assert_eq!(class_of(3, 2, 0, false), Class::Required, "one granted check that is not a fallback: required");
+        assert_eq!(class_of(2, 2, 0, false), Class::Conditional, "only fallbacks: conditional");
+        assert_eq!(class_of(0, 0, 5, false), Class::Denied);
+        assert_eq!(class_of(0, 0, 5, true), Class::Denied, "an audited denial outweighs set-up");
+        assert_eq!(class_of(0, 0, 0, false), Class::Advisory);
+        assert_eq!(class_of(0, 0, 0, true), Class::Setup, "only set-up checks");
+        assert_eq!(class_of(1, 0, 0, true), Class::Required, "the service's own check outweighs set-up");
     }
 }

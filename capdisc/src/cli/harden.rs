@@ -290,6 +290,9 @@ pub struct GuardArgs {
     /// Kill and remove the trial cgroups (`capdisc-PID-*`) of this capdisc.
     #[arg(long, value_name = "PID")]
     pub cgroups_of: Option<u32>,
+    /// Then start this container again (`RUNTIME:ID`): the one a proof's trials stood in for.
+    #[arg(long, value_name = "RUNTIME:ID")]
+    pub start_container: Option<String>,
 }
 
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<i32, Error> {

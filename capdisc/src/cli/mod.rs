@@ -107,7 +107,7 @@ impl Cli {
             Command::Completions(args) => args.run(),
             Command::Man(args) => args.run(),
             Command::Guard(args) => Ok(crate::systemd::guard_main(args.unit.as_deref(), args.was_active, || match args.cgroups_of {
-                Some(pid) => crate::prove::remove_trial_cgroups(pid),
+                Some(pid) => crate::prove::undo_trials(pid, args.start_container.as_deref()),
                 None => Ok(None),
             })),
             Command::Floor { hook } => {

@@ -10,7 +10,7 @@ use crate::{
     probe::BackendChoice,
     profile::Format,
     prove::{minimize, verify, MinimizeOptions, Phases, Subject, TrialOptions, VerifyOptions},
-    scope::RunAs,
+    scope::{Container, RunAs, RunCommand, Runtime, USER_NOT_FOR_CONTAINERS},
     systemd::unit_name,
 };
 
@@ -20,10 +20,19 @@ pub struct SubjectArgs {
     /// restart, and puts it back afterwards.
     #[arg(long, value_name = "NAME")]
     pub unit: Option<String>,
+    /// A podman container (name or id): each trial runs the command that created it (podman
+    /// keeps it) under the set, as a container of capdisc's own, while this one is stopped; it
+    /// is started again after the trials. (A run command after `--` works for docker too.)
+    #[arg(long, value_name = "NAME", conflicts_with = "unit")]
+    pub container: Option<String>,
+    /// With --container: the runtime to ask (default: podman, then docker).
+    #[arg(long, value_name = "RUNTIME", requires = "container", value_parser = super::target::parse_runtime)]
+    pub runtime: Option<Runtime>,
     /// With -- CMD: run it as USER[:GROUP] (the set then reaches it as ambient capabilities).
     #[arg(long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
-    /// A command to run under each set (after `--`).
+    /// A command to run under each set (after `--`). A container run (`podman run ...`) runs as a
+    /// container of capdisc's own with `--cap-drop=all --cap-add=...` the set.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
@@ -82,6 +91,28 @@ impl SubjectArgs {
     }
 
     fn subject(self) -> Result<Subject, Error> {
+        if let Some(name) = &self.container {
+            if !self.command.is_empty() || self.user.is_some() {
+                return Err(Error::Usage("name one target: --container NAME, or its run command after `--`".into()));
+            }
+            let container = Container::inspect(name, self.runtime)?;
+            let Some(words) = container.create_command.clone() else {
+                return Err(Error::Usage(format!(
+                    "{} keeps no record of the command that created container {name}; give its run command after `--` ({} run ...)",
+                    container.runtime.program(),
+                    container.runtime.program()
+                )));
+            };
+            let run = RunCommand::parse(&words)?
+                .ok_or_else(|| Error::Usage(format!("container {name} was not made by a run or create command (`{}`)", words.join(" "))))?;
+            return Ok(Subject::Container { run, stands_in_for: Some(container) });
+        }
+        if let Some(run) = RunCommand::parse(&self.command)? {
+            if self.user.is_some() {
+                return Err(Error::Usage(USER_NOT_FOR_CONTAINERS.into()));
+            }
+            return Ok(Subject::Container { run, stands_in_for: None });
+        }
         match (self.unit, self.command.is_empty()) {
             (Some(_), false) => Err(Error::Usage("name one target: --unit NAME or -- CMD ARGS".into())),
             (Some(unit), true) if self.user.is_some() => {
@@ -92,7 +123,7 @@ impl SubjectArgs {
                 let run_as = self.user.as_deref().map(|user| RunAs::parse(user, &[])).transpose()?;
                 Ok(Subject::Command { argv: self.command, run_as })
             }
-            (None, true) => Err(Error::Usage("name what to run: --unit NAME or -- CMD ARGS".into())),
+            (None, true) => Err(Error::Usage("name what to run: --unit NAME, --container NAME or -- CMD ARGS".into())),
         }
     }
 }

@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::{
     error::Error,
-    scope::{RunAs, TargetSpec},
+    scope::{CapSetting, RunAs, RunCommand, Runtime, TargetSpec, USER_NOT_FOR_CONTAINERS},
     systemd::RuntimeChange,
 };
 
@@ -21,8 +21,16 @@ pub struct TargetArgs {
     /// A running systemd unit, in place, without a restart.
     #[arg(long, value_name = "NAME")]
     pub unit: Option<String>,
+    /// A running podman or docker container (name or id), in place: its processes and what is
+    /// exec'd into it (`podman exec`), the runtime's own set-up told apart.
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// With --container: the runtime to ask (default: podman, then docker).
+    #[arg(long, value_name = "RUNTIME", requires = "container", value_parser = parse_runtime)]
+    pub runtime: Option<Runtime>,
     /// With --unit: stop the unit and record it from its start (its own exec), then put it back.
-    #[arg(long, requires = "unit")]
+    /// With --container: stop the container and record it from its start (it runs on after).
+    #[arg(long)]
     pub restart: bool,
     /// With --unit --restart: lift the unit's capability restrictions while recording (a
     /// temporary runtime drop-in), so every check is visible and granted. For staging.
@@ -43,9 +51,14 @@ pub struct TargetArgs {
     /// CAP_NET_BIND_SERVICE,CAP_CHOWN.
     #[arg(long, value_name = "CAPS", requires = "user")]
     pub ambient: Vec<String>,
-    /// The command to spawn (after `--`).
+    /// The command to spawn (after `--`). A container run (`podman run ...`, `docker run ...`)
+    /// is recorded in the container, from its first task, not in the client.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+pub(super) fn parse_runtime(text: &str) -> Result<Runtime, String> {
+    Runtime::parse(text)
 }
 
 impl TargetArgs {
@@ -54,9 +67,20 @@ impl TargetArgs {
         if (self.until_exit || self.user.is_some()) && self.command.is_empty() {
             return Err(Error::Usage("--until-exit and --user apply to a spawned command (-- CMD ARGS)".into()));
         }
-        let named = [self.pid.is_some(), self.cgroup.is_some(), self.unit.is_some(), self.all, !self.command.is_empty()];
+        let named =
+            [self.pid.is_some(), self.cgroup.is_some(), self.unit.is_some(), self.container.is_some(), self.all, !self.command.is_empty()];
         if named.iter().filter(|named| **named).count() > 1 {
-            return Err(Error::Usage("name one target: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into()));
+            return Err(Error::Usage(
+                "name one target: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME, --container NAME or --all".into(),
+            ));
+        }
+        if self.restart && self.unit.is_none() && self.container.is_none() {
+            return Err(Error::Usage("--restart applies to --unit NAME or --container NAME".into()));
+        }
+        if self.permissive && self.unit.is_none() {
+            return Err(Error::Usage(
+                "--permissive applies to --unit NAME --restart; a container's run command sets its own capabilities (--cap-add)".into(),
+            ));
         }
         Ok(if let Some(pid) = self.pid {
             Some(TargetSpec::Pid(pid))
@@ -65,8 +89,15 @@ impl TargetArgs {
         } else if let Some(unit) = self.unit {
             let change = if self.permissive { RuntimeChange::Permissive } else { RuntimeChange::None };
             Some(TargetSpec::Unit { name: unit, restart: self.restart.then_some(change) })
+        } else if let Some(name) = self.container {
+            Some(TargetSpec::Container { name, runtime: self.runtime, restart: self.restart })
         } else if self.all {
             Some(TargetSpec::All)
+        } else if let Some(run) = RunCommand::parse(&self.command)? {
+            if self.user.is_some() {
+                return Err(Error::Usage(USER_NOT_FOR_CONTAINERS.into()));
+            }
+            Some(TargetSpec::ContainerRun { run, caps: CapSetting::AsWritten, trial: false })
         } else if !self.command.is_empty() {
             let run_as = self.user.as_deref().map(|user| RunAs::parse(user, &self.ambient)).transpose()?;
             Some(TargetSpec::Command { argv: self.command, until_exit: self.until_exit, run_as, bounding: None })

@@ -84,6 +84,7 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
             let why = match cap.class {
                 Class::Denied => "denied only: evidence of a failure, not a need",
                 Class::Advisory => "advisory only: no-audit probes, not a need",
+                Class::Setup => "set-up only: the service manager's or container runtime's work, not a need",
                 Class::Required | Class::Conditional => "dropped by proof",
             };
             let _ = writeln!(out, "#   {} ({why}): {}", cap.name, cap.reason);

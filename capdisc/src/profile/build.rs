@@ -41,8 +41,8 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     for (key, stats) in &drained.checks {
         let sampled = call_sites(drained, key, stats, kallsyms);
         let sites: Vec<Vec<String>> = sampled.iter().map(|(frames, _)| frames.clone()).collect();
-        let noaudit =
-            classify::setup_reason(&comm_text(&key.comm)).map(str::to_owned).or_else(|| classify::noaudit_reason(key.flags, &sites));
+        let setup = classify::setup_reason(&comm_text(&key.comm));
+        let noaudit = setup.map(str::to_owned).or_else(|| classify::noaudit_reason(key.flags, &sites));
         // Granted, audited, and only ever reached after the mode bits refused: conditional.
         let fallback = key.ret == 0 && noaudit.is_none() && classify::all_fallbacks(&sites);
         let exe = drained.execs.get(&key.comm).cloned();
@@ -56,7 +56,8 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
             totals.noaudit += stats.count
         }
         let phase = meta.phased.then(|| phase_name(key.phase).to_owned());
-        let observation = Observation { key, stats, sites: &sampled, noaudit: noaudit.as_deref(), fallback, exe, phase };
+        let observation =
+            Observation { key, stats, sites: &sampled, noaudit: noaudit.as_deref(), setup: setup.is_some(), fallback, exe, phase };
         overall.entry(key.cap).or_default().add(&observation);
         if meta.per_cgroup {
             per_cgroup.entry(key.cgroup_id).or_default().entry(key.cap).or_default().add(&observation);
@@ -125,6 +126,8 @@ struct Observation<'a> {
     stats: &'a CheckStats,
     sites: &'a [(Vec<String>, Option<String>)],
     noaudit: Option<&'a str>,
+    /// Made by set-up (a service manager's child, a container runtime): `noaudit` says so.
+    setup: bool,
     /// Every sampled call site is a file-permission fallback.
     fallback: bool,
     exe: Option<String>,
@@ -140,6 +143,8 @@ struct Accumulator {
     granted: u64,
     denied: u64,
     noaudit: u64,
+    /// Of the no-audit ones, made by set-up (`classify::setup_reason`).
+    setup: u64,
     granted_audited: u64,
     granted_fallback: u64,
     denied_audited: u64,
@@ -168,6 +173,9 @@ impl Accumulator {
         match seen.noaudit {
             Some(reason) => {
                 self.noaudit += count;
+                if seen.setup {
+                    self.setup += count;
+                }
                 self.noaudit_reason.get_or_insert_with(|| reason.to_owned());
             }
             None if granted => {
@@ -236,7 +244,7 @@ impl Accumulator {
     }
 
     fn finish(self, number: u32, clock: &BootClock) -> CapabilityUse {
-        let class = class_of(self.granted_audited, self.granted_fallback, self.denied_audited);
+        let class = class_of(self.granted_audited, self.granted_fallback, self.denied_audited, self.setup == self.noaudit);
         let mut syscalls: Vec<SyscallUse> = self.syscalls.into_values().collect();
         syscalls.sort_by_key(|syscall| std::cmp::Reverse(syscall.granted + syscall.denied));
         let top = syscalls.first().map(|s| s.name.clone()).unwrap_or_default();

@@ -202,7 +202,7 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
     mine.first_seen = mine.first_seen.clone().min(other.first_seen.clone());
     mine.last_seen = mine.last_seen.clone().max(other.last_seen.clone());
     // The reason says the merged counts, not one run's (an advisory reason names its call site).
-    if mine.class != Class::Advisory {
+    if !matches!(mine.class, Class::Advisory | Class::Setup) {
         let top = mine.syscalls.first().map(|syscall| syscall.name.clone()).unwrap_or_default();
         mine.reason = reason_of(mine.class, mine.granted_audited, mine.denied_audited, &top, "", mine.foreign_userns);
     }

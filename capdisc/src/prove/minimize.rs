@@ -54,7 +54,7 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
             eprintln!("capdisc: {line}");
         }
     };
-    let _owned = OwnedTrials::start()?;
+    let _owned = OwnedTrials::start(&options.subject)?;
     if options.grow {
         return grow(&options).await;
     }
@@ -199,7 +199,7 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
             let usable = if view.non_root() { view.ambient & view.bounding } else { view.bounding };
             (usable, format!("the set systemd grants {name} now"))
         }
-        (Subject::Command { .. }, None) => (0, "the empty set".to_owned()),
+        (Subject::Command { .. } | Subject::Container { .. }, None) => (0, "the empty set".to_owned()),
     };
     let limit = options.max_trials.unwrap_or(16).max(1);
     let mut trials = Vec::new();

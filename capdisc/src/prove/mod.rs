@@ -13,5 +13,5 @@ mod verify;
 
 pub use minimize::{minimize, MinimizeOptions};
 pub use subject::{Phases, Subject, TrialOptions};
-pub use trial::remove_trial_cgroups;
+pub use trial::undo_trials;
 pub use verify::{verify, VerifyOptions};

@@ -97,7 +97,7 @@ async fn generation_replaced(target: &Target, old: &[(u32, u64, String)], deadli
 /// The phases a trial of `subject` runs, by name, for the proof: a command's run is its start.
 pub fn phases_run(subject: &Subject, phases: Phases) -> Vec<String> {
     match subject {
-        Subject::Command { .. } => vec!["start".to_owned()],
+        Subject::Command { .. } | Subject::Container { .. } => vec!["start".to_owned()],
         Subject::Unit { name } => {
             let phases = Phases { reload: phases.reload && can_reload(name), ..phases };
             phases.describe().split(", ").map(str::to_owned).collect()
@@ -152,9 +152,11 @@ async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String
             if ready && !left().is_zero() {
                 match run_check(check, left().min(CHECK_ATTEMPT_LIMIT), None).await {
                     Ok(()) => return Ok(()),
-                    Err(CheckFailed::TimedOut(_)) if left().is_zero() => {
+                    // An attempt cut by the deadline after others failed: the failures say more.
+                    Err(CheckFailed::TimedOut(_)) if left().is_zero() && last_check_error.is_empty() => {
                         return Err(format!("the check `{check}` was still running at the --timeout of {secs} s (killed)"));
                     }
+                    Err(CheckFailed::TimedOut(_)) if left().is_zero() => {}
                     Err(error) => last_check_error = error.to_string(),
                 }
             }
@@ -163,7 +165,7 @@ async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String
             return Err(match (&options.check, last_check_error.is_empty(), subject) {
                 (Some(check), false, _) => format!("the check `{check}` did not pass within {secs} s ({last_check_error})"),
                 (Some(check), true, _) => format!("the check `{check}` never ran: the target was not ready within {secs} s"),
-                (None, _, Subject::Command { .. }) => format!("the command did not exit within {secs} s"),
+                (None, _, Subject::Command { .. } | Subject::Container { .. }) => format!("the command did not exit within {secs} s"),
                 (None, _, Subject::Unit { .. }) => format!("not active for 2 s within {secs} s"),
             });
         }

@@ -6,15 +6,27 @@ use std::time::Duration;
 use crate::{
     error::Error,
     probe::BackendChoice,
-    scope::{RunAs, TargetSpec},
+    scope::{CapSetting, Container, RunAs, RunCommand, TargetSpec},
     systemd::{all_caps, RuntimeChange, UnitFiles},
 };
 
 /// What trials run.
 #[derive(Clone, Debug)]
 pub enum Subject {
-    Command { argv: Vec<String>, run_as: Option<RunAs> },
-    Unit { name: String },
+    Command {
+        argv: Vec<String>,
+        run_as: Option<RunAs>,
+    },
+    Unit {
+        name: String,
+    },
+    /// A container, each run from its run command under the set (`--cap-drop=all
+    /// --cap-add=...`) as a container of capdisc's own; `stands_in_for`: the running container
+    /// the run command is that of, stopped while the trials run and started again after.
+    Container {
+        run: RunCommand,
+        stands_in_for: Option<Container>,
+    },
 }
 
 impl Subject {
@@ -23,12 +35,26 @@ impl Subject {
             Subject::Command { argv, run_as: None } => format!("command: {}", argv.join(" ")),
             Subject::Command { argv, run_as: Some(run_as) } => format!("command: {} (as {})", argv.join(" "), run_as.label),
             Subject::Unit { name } => format!("unit {name}"),
+            Subject::Container { stands_in_for: Some(container), .. } => {
+                format!("container {} ({})", container.name, container.runtime.program())
+            }
+            Subject::Container { run, stands_in_for: None } => format!("container run: {}", run.describe()),
+        }
+    }
+
+    /// What runs, in a verdict: "command", "container" or "unit".
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Subject::Command { .. } => "command",
+            Subject::Unit { .. } => "unit",
+            Subject::Container { .. } => "container",
         }
     }
 
     /// The recording that starts `minimize`: the command with every capability (as root, or as
-    /// its `--user` with every capability ambient: the command's `--permissive`), or the unit
-    /// from its restart with its restrictions lifted (`record --unit --restart --permissive`).
+    /// its `--user` with every capability ambient: the command's `--permissive`), the unit
+    /// from its restart with its restrictions lifted (`record --unit --restart --permissive`),
+    /// or the container run with `--cap-add=all`.
     pub fn recording_spec(&self) -> TargetSpec {
         match self {
             Subject::Command { argv, run_as } => {
@@ -36,6 +62,7 @@ impl Subject {
                 TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: None }
             }
             Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Permissive) },
+            Subject::Container { run, .. } => TargetSpec::ContainerRun { run: run.clone(), caps: CapSetting::Every, trial: true },
         }
     }
 
@@ -62,6 +89,7 @@ impl Subject {
                 TargetSpec::Command { argv: argv.clone(), until_exit: false, run_as, bounding: Some(set) }
             }
             Subject::Unit { name } => TargetSpec::Unit { name: name.clone(), restart: Some(RuntimeChange::Confine(set)) },
+            Subject::Container { run, .. } => TargetSpec::ContainerRun { run: run.clone(), caps: CapSetting::Exactly(set), trial: true },
         }
     }
 }

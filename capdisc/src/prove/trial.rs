@@ -15,7 +15,7 @@ use crate::{
     probe::MapLimits,
     profile::Profile,
     record::{capture, CaptureOptions},
-    scope::{PhaseMarker, TargetSpec},
+    scope::{Container, PhaseMarker, Runtime, TargetSpec},
     systemd::{mask_text, show, Guardian},
 };
 
@@ -24,33 +24,78 @@ use super::{interrupt, phases};
 
 /// Everything a proof's trials start is owned: from here until it is dropped, capdisc's death
 /// (SIGKILL included) makes the guardian kill and remove every trial cgroup (`capdisc-PID-*`:
-/// the workload's and the check's). Dropped when capdisc ends normally, having removed them itself.
-pub struct OwnedTrials(Guardian);
+/// the workload's and the check's) and every trial container (named the same), and start again
+/// the container the trials stood in for. Dropped when capdisc ends normally, having removed
+/// them itself (and started that container again here).
+pub struct OwnedTrials {
+    guardian: Guardian,
+    stand_in: Option<Container>,
+}
 
 impl OwnedTrials {
-    pub fn start() -> Result<Self, Error> {
+    /// For a container subject that stands in for a running container: that container is
+    /// stopped now (the trials' containers take its place: its ports, its files).
+    pub fn start(subject: &Subject) -> Result<Self, Error> {
         interrupt::install()?;
-        Ok(Self(Guardian::spawn_for_trials()?))
+        let stand_in = match subject {
+            Subject::Container { stands_in_for: Some(container), .. } if container.running => Some(container.clone()),
+            _ => None,
+        };
+        let start_again = stand_in.as_ref().map(|container| format!("{}:{}", container.runtime.program(), container.id));
+        let guardian = Guardian::spawn_for_trials(start_again.as_deref())?;
+        let owned = Self { guardian, stand_in };
+        if let Some(container) = &owned.stand_in {
+            eprintln!("capdisc: stopping container {} while the trials run in its place (started again after them)", container.name);
+            container.runtime.run(&["stop", &container.id])?;
+        }
+        Ok(owned)
     }
 }
 
 impl Drop for OwnedTrials {
     fn drop(&mut self) {
-        self.0.disarm();
+        if let Some(container) = &self.stand_in {
+            match container.runtime.run(&["start", &container.id]) {
+                Ok(_) => eprintln!("capdisc: container {} started again", container.name),
+                Err(err) => eprintln!("capdisc: warning: could not start container {} again: {err}", container.name),
+            }
+        }
+        self.guardian.disarm();
     }
 }
 
-/// The guardian's work when capdisc `pid` died in a proof: every trial cgroup it made killed
-/// and removed. What was done, or Err naming what could not be removed.
-pub fn remove_trial_cgroups(pid: u32) -> Result<Option<String>, String> {
+/// The guardian's work when capdisc `pid` died in a proof: every trial container and cgroup it
+/// made killed and removed, then `start_again` (`RUNTIME:ID`) started. What was done, or Err
+/// naming what could not be undone.
+pub fn undo_trials(pid: u32, start_again: Option<&str>) -> Result<Option<String>, String> {
+    let mut said = crate::scope::remove_trial_containers(pid);
+    let mut failed = false;
     match crate::scope::remove_trial_cgroups(pid) {
-        (0, 0) => Ok(None),
+        (0, 0) => {}
         (removed, 0) => {
-            Ok(Some(format!("capdisc (pid {pid}) ended in the middle of a proof: killed and removed {removed} trial cgroup(s)")))
+            said.push(format!("capdisc (pid {pid}) ended in the middle of a proof: killed and removed {removed} trial cgroup(s)"))
         }
-        (_, failed) => {
-            Err(format!("could not remove {failed} trial cgroup(s) of capdisc pid {pid} (capdisc-{pid}-* under the cgroup v2 root)"))
+        (_, not_removed) => {
+            failed = true;
+            said.push(format!(
+                "could not remove {not_removed} trial cgroup(s) of capdisc pid {pid} (capdisc-{pid}-* under the cgroup v2 root)"
+            ));
         }
+    }
+    if let Some((runtime, id)) = start_again.and_then(|text| text.split_once(':')) {
+        let started = Runtime::parse(runtime).map_err(Error::Usage).and_then(|runtime| runtime.run(&["start", id]));
+        match started {
+            Ok(_) => said.push(format!("started container {id} again (the trials stood in for it)")),
+            Err(err) => {
+                failed = true;
+                said.push(format!("could not start container {id} again: {err}"));
+            }
+        }
+    }
+    match (failed, said.is_empty()) {
+        (true, _) => Err(said.join("; ")),
+        (false, true) => Ok(None),
+        (false, false) => Ok(Some(said.join("; "))),
     }
 }
 
@@ -121,6 +166,9 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
         capture(&target, &capture_options, Some(watcher.as_mut())).await
         // The watcher ends here: a check still running is killed with its cgroup.
     };
+    // A container's own exit status (its client's says nothing when it ran detached), read
+    // before the container is removed.
+    let container_exit = target.container_exit_code();
     target.kill_leftovers();
     // The stop phase ended the recording with the unit's cgroup: the start again is judged, not
     // recorded (its cgroup is a new one).
@@ -140,14 +188,19 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
     let (passed, outcome) = match (verdict, &options.check, subject) {
         (Some(verdict), _, _) => (verdict == "passed", verdict),
         // A command without a check: its exit status decides.
-        (None, None, Subject::Command { .. }) => match ended.exit_status {
+        (None, None, Subject::Command { .. } | Subject::Container { .. }) => match container_exit.or(ended.exit_status) {
             Some(status) if status == options.expected_status => (true, "passed".to_owned()),
-            Some(status) => (false, format!("the command exited with {status}, not {}", options.expected_status)),
-            None => (false, "the command did not exit".to_owned()),
+            Some(status) => (false, format!("the {} exited with {status}, not {}", subject.noun(), options.expected_status)),
+            None => (false, format!("the {} did not exit", subject.noun())),
         },
-        (None, Some(_), Subject::Command { .. }) => {
-            (false, format!("the command ended ({}) before the check passed", ended.exit_status.map(|s| s.to_string()).unwrap_or_default()))
-        }
+        (None, Some(_), Subject::Command { .. } | Subject::Container { .. }) => (
+            false,
+            format!(
+                "the {} ended ({}) before the check passed",
+                subject.noun(),
+                container_exit.or(ended.exit_status).map(|s| s.to_string()).unwrap_or_default()
+            ),
+        ),
         (None, _, Subject::Unit { name }) => {
             // It ended before the watcher looked again: say how systemd left it.
             let state = show(name, &["ActiveState", "Result"]).unwrap_or_default();
@@ -178,7 +231,14 @@ fn denials(profile: &Profile) -> Vec<Denial> {
                 cap: cap.name.clone(),
                 syscall: syscall.name.clone(),
                 path,
-                comm: cap.commands.first().map(|command| command.comm.clone()).unwrap_or_default(),
+                // The service's own command, not the set-up's (a runtime, a service manager's child).
+                comm: cap
+                    .commands
+                    .iter()
+                    .find(|command| crate::classify::setup_reason(&command.comm).is_none())
+                    .or(cap.commands.first())
+                    .map(|command| command.comm.clone())
+                    .unwrap_or_default(),
                 count: syscall.denied,
                 errno,
                 fallback: fallback.is_some(),

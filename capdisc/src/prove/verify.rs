@@ -19,7 +19,7 @@ pub struct VerifyOptions {
 pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
     privileges::check()?;
     options.subject.check_provable()?;
-    let _owned = OwnedTrials::start()?;
+    let _owned = OwnedTrials::start(&options.subject)?;
     let source = options.profile.display().to_string();
     let profile = profile::read(&options.profile)?;
     profile.require_complete(&source, options.allow_lossy)?;
@@ -29,7 +29,7 @@ pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
     if !trial_options.quiet {
         let phases = match options.subject {
             Subject::Unit { .. } => format!("; phases: {}", trial_options.phases.describe()),
-            Subject::Command { .. } => String::new(),
+            Subject::Command { .. } | Subject::Container { .. } => String::new(),
         };
         eprintln!("capdisc: verifying {} under {} (the set {source} grants{phases})", options.subject.describe(), mask_text(set));
     }

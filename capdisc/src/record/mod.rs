@@ -12,7 +12,7 @@ use crate::{
     kallsyms::Kallsyms,
     privileges,
     probe::{drain, BackendChoice, MapLimits},
-    profile::{self, Format, Profile, RecordingMeta, TargetInfo},
+    profile::{self, ContainerInfo, Format, Profile, RecordingMeta, TargetInfo},
     report,
     scope::{PhaseMarker, Target, TargetSpec},
     session::{Ended, Session, SessionOptions, Until},
@@ -102,8 +102,15 @@ pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Un
 }
 
 fn target_info(target: &Target) -> TargetInfo {
-    let mut info =
-        TargetInfo { kind: target.kind().into(), description: target.describe(), command: None, pid: None, cgroup: None, unit: None };
+    let mut info = TargetInfo {
+        kind: target.kind().into(),
+        description: target.describe(),
+        command: None,
+        pid: None,
+        cgroup: None,
+        unit: None,
+        container: None,
+    };
     match target {
         Target::Command { argv, cgroup, .. } => {
             info.command = Some(argv.clone());
@@ -114,6 +121,12 @@ fn target_info(target: &Target) -> TargetInfo {
         Target::Unit { name, cgroup, .. } => {
             info.unit = Some(name.clone());
             info.cgroup = Some(cgroup.relative.clone());
+        }
+        Target::Container(container) => {
+            let (runtime, name, id) = container.identity();
+            info.cgroup = Some(container.cgroup().relative.clone());
+            info.command = container.client().map(|(argv, _)| argv.to_vec());
+            info.container = Some(ContainerInfo { runtime: runtime.program().into(), name, id });
         }
         Target::All => {}
     }

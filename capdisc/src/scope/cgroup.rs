@@ -169,6 +169,8 @@ impl Cgroup {
     fn kill_and_rmdir(&self) -> bool {
         self.kill_all();
         (0..100).any(|_| {
+            // A container's runtime makes cgroups of its own below (its scope, `container`).
+            remove_descendants(&self.path);
             let gone = fs::remove_dir(&self.path).is_ok() || !self.path.exists();
             if !gone {
                 std::thread::sleep(Duration::from_millis(20));
@@ -202,6 +204,16 @@ impl Cgroup {
             std::thread::sleep(Duration::from_millis(20));
         }
         Err(Error::Runtime(format!("cannot remove capdisc's cgroup {}: tasks remain in it", self.path.display())))
+    }
+}
+
+/// Removes the (empty) cgroups below `path`, the deepest first.
+fn remove_descendants(path: &Path) {
+    for entry in fs::read_dir(path).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            remove_descendants(&entry.path());
+            let _ = fs::remove_dir(entry.path());
+        }
     }
 }
 

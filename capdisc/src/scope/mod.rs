@@ -2,6 +2,7 @@
 //! systemd unit's cgroup, or the whole host. Resolving a target validates it (before any
 //! probe is loaded) and says how the kernel programs must filter for it.
 mod cgroup;
+mod container;
 mod credentials;
 mod phase;
 mod pid;
@@ -17,6 +18,7 @@ use aya::{
 use capdisc_common::{cgroup_state, mode};
 
 pub use cgroup::{cgroup2_mount, remove_trial_cgroups, Cgroup, CgroupNames, CgroupPath};
+pub use container::{remove_trial_containers, CapSetting, Container, ContainerTarget, RunCommand, Runtime, USER_NOT_FOR_CONTAINERS};
 pub use credentials::RunAs;
 pub use phase::PhaseMarker;
 pub use spawn::{exit_code_of, spawn_in_cgroup};
@@ -45,6 +47,19 @@ pub enum TargetSpec {
         name: String,
         restart: Option<RuntimeChange>,
     },
+    /// A running podman or docker container; with `restart`, recorded from its start.
+    Container {
+        name: String,
+        runtime: Option<Runtime>,
+        restart: bool,
+    },
+    /// A container capdisc runs from its run command, with its capabilities as `caps` says;
+    /// `trial`: named and removed by capdisc.
+    ContainerRun {
+        run: RunCommand,
+        caps: CapSetting,
+        trial: bool,
+    },
     All,
 }
 
@@ -70,6 +85,7 @@ pub enum Target {
         cgroup: Cgroup,
         restart: Option<UnitRestart>,
     },
+    Container(ContainerTarget),
     All,
 }
 
@@ -101,6 +117,19 @@ impl TargetSpec {
                 let (cgroup, restart) = unit::prepare_restart(name, *change)?;
                 Target::Unit { name: unit_name(name), cgroup, restart: Some(restart) }
             }
+            TargetSpec::Container { name, runtime, restart } => {
+                let container = Container::inspect(name, *runtime)?;
+                Target::Container(if *restart {
+                    let (cgroup, restart) = container::ContainerRestart::stop(container)?;
+                    ContainerTarget::Restarted { cgroup, restart }
+                } else {
+                    let cgroup = Cgroup::open_user_path(&container.cgroup_path()?)?;
+                    ContainerTarget::Attached { container, cgroup }
+                })
+            }
+            TargetSpec::ContainerRun { run, caps, trial } => {
+                Target::Container(ContainerTarget::Run(container::ContainerRun::prepare(run, *caps, *trial)?))
+            }
             TargetSpec::All => Target::All,
         })
     }
@@ -111,6 +140,7 @@ impl Target {
     pub fn filter(&self) -> (u32, u32) {
         match self {
             Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => (mode::CGROUP, cgroup.level),
+            Target::Container(container) => (mode::CGROUP, container.cgroup().level),
             Target::Pid { .. } => (mode::PIDS, 0),
             Target::All => (mode::ALL, 0),
         }
@@ -120,6 +150,7 @@ impl Target {
     pub fn single_cgroup(&self) -> Option<u64> {
         match self {
             Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => Some(cgroup.id),
+            Target::Container(container) => Some(container.cgroup().id),
             Target::Pid { .. } | Target::All => None,
         }
     }
@@ -130,6 +161,9 @@ impl Target {
             Target::Command { cgroup, .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::AWAITING_EXEC),
             Target::Unit { cgroup, restart: Some(_), .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::AWAITING_EXEC),
             Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => insert_cgroup(ebpf, cgroup.id, cgroup_state::RECORDING),
+            // No exec gate: the runtime execs more than the container's command; its set-up is
+            // told apart by its processes (`classify::setup_reason`).
+            Target::Container(container) => insert_cgroup(ebpf, container.cgroup().id, cgroup_state::RECORDING),
             Target::Pid { pid } => {
                 let map = ebpf.map_mut("PIDS").ok_or_else(|| missing("PIDS"))?;
                 let mut pids: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map PIDS", err))?;
@@ -148,6 +182,9 @@ impl Target {
         if let Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } = self {
             names.remember(cgroup);
         }
+        if let Target::Container(container) = self {
+            names.remember(container.cgroup());
+        }
         names
     }
 
@@ -162,6 +199,7 @@ impl Target {
             Target::Unit { name, cgroup, restart: Some(_) } => {
                 format!("unit {name} (cgroup {}) from its restart", cgroup.relative)
             }
+            Target::Container(container) => container.describe(),
             Target::All => "every task on the host".into(),
         }
     }
@@ -172,6 +210,7 @@ impl Target {
             Target::Pid { .. } => "pid",
             Target::Cgroup { .. } => "cgroup",
             Target::Unit { .. } => "unit",
+            Target::Container(_) => "container",
             Target::All => "all",
         }
     }
@@ -181,6 +220,7 @@ impl Target {
     pub fn launch(&self) -> Result<(), Error> {
         match self {
             Target::Unit { restart: Some(restart), .. } => restart.start(),
+            Target::Container(container) => container.launch(),
             _ => Ok(()),
         }
     }
@@ -204,6 +244,11 @@ impl Target {
                 Ok(_) => {}
                 Err(err) => eprintln!("capdisc: warning: could not restore the unit: {err}"),
             },
+            Target::Container(container) => match container.finish() {
+                Ok(Some(done)) if !quiet => eprintln!("capdisc: {done}"),
+                Ok(_) => {}
+                Err(err) => eprintln!("capdisc: warning: {err}"),
+            },
             _ => {}
         }
     }
@@ -219,14 +264,33 @@ impl Target {
                         .is_some_and(|pids| pids.keys().any(|key| key.is_ok_and(pid::exists)))
             }
             Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => cgroup.path.is_dir(),
+            Target::Container(container) => container.alive(),
             Target::Command { .. } | Target::All => true,
+        }
+    }
+
+    /// The exit status of a container capdisc ran, once it stopped (None while it runs, and for
+    /// every other target).
+    pub fn container_exit_code(&self) -> Option<i32> {
+        match self {
+            Target::Container(ContainerTarget::Run(run)) => run.exit_code(),
+            _ => None,
+        }
+    }
+
+    /// The recording is ending: a container capdisc runs is asked to stop by its runtime.
+    pub fn ask_to_stop(&self) {
+        if let Target::Container(container) = self {
+            container.ask_to_stop();
         }
     }
 
     /// A trial's spawned command ends with its trial: whatever it left running is killed.
     pub fn kill_leftovers(&self) {
-        if let Target::Command { cgroup, .. } = self {
-            cgroup.kill_all();
+        match self {
+            Target::Command { cgroup, .. } => cgroup.kill_all(),
+            Target::Container(container) => container.kill_leftovers(),
+            _ => {}
         }
     }
 
@@ -237,6 +301,7 @@ impl Target {
             Target::Unit { name, .. } => crate::systemd::property(name, "MainPID").parse().ok().filter(|pid| *pid != 0),
             Target::Command { cgroup, .. } => cgroup.processes().into_iter().min_by_key(|pid| pid::start_time(*pid).unwrap_or(u64::MAX)),
             Target::Pid { pid } => Some(*pid),
+            Target::Container(container) => container.main_pid(),
             Target::Cgroup { .. } | Target::All => None,
         }
     }
@@ -247,7 +312,7 @@ impl Target {
         let main = self.main_pid();
         let pids = match self {
             Target::Unit { cgroup, .. } | Target::Command { cgroup, .. } | Target::Cgroup { cgroup } => cgroup.processes(),
-            Target::Pid { .. } | Target::All => Vec::new(),
+            Target::Pid { .. } | Target::Container(_) | Target::All => Vec::new(),
         };
         pids.into_iter()
             .filter(|pid| Some(*pid) != main)
@@ -267,6 +332,7 @@ impl Target {
     pub fn remaining_processes(&self) -> usize {
         match self {
             Target::Command { cgroup, .. } if cgroup.populated() => cgroup.processes().len().max(1),
+            Target::Container(ContainerTarget::Run(run)) if run.cgroup.populated() => 1,
             _ => 0,
         }
     }

@@ -47,9 +47,14 @@ impl Guardian {
     }
 
     /// Starts the guardian of a proof's trials: from now on, capdisc's death kills and removes
-    /// every cgroup it made for a trial's workload or check (`capdisc-PID-*`).
-    pub fn spawn_for_trials() -> Result<Self, Error> {
-        Self::launch(vec!["--cgroups-of".to_owned(), std::process::id().to_string()], None)
+    /// every cgroup and container it made for a trial's workload or check (`capdisc-PID-*`), and
+    /// starts `start_container` (`RUNTIME:ID`, the container the trials stood in for) again.
+    pub fn spawn_for_trials(start_container: Option<&str>) -> Result<Self, Error> {
+        let mut args = vec!["--cgroups-of".to_owned(), std::process::id().to_string()];
+        if let Some(container) = start_container {
+            args.extend(["--start-container".to_owned(), container.to_owned()]);
+        }
+        Self::launch(args, None)
     }
 
     fn launch(args: Vec<String>, lock_fd: Option<OwnedFd>) -> Result<Self, Error> {

@@ -330,8 +330,15 @@ fn forget_keys(ebpf: &mut Ebpf, keys: &[CheckKey]) -> Result<(), Error> {
 
 fn target_info(name: &str, selectors: &[Selector]) -> TargetInfo {
     let cgroup_target = selectors.iter().any(|selector| matches!(selector, Selector::Cgroup(path) if path == name));
-    let mut info =
-        TargetInfo { kind: "unit".into(), description: format!("{name} (watched)"), command: None, pid: None, cgroup: None, unit: None };
+    let mut info = TargetInfo {
+        kind: "unit".into(),
+        description: format!("{name} (watched)"),
+        command: None,
+        pid: None,
+        cgroup: None,
+        unit: None,
+        container: None,
+    };
     if cgroup_target || name.contains('/') || name == UNNAMED {
         info.kind = "cgroup".into();
         info.cgroup = Some(name.to_owned());

@@ -148,3 +148,26 @@ fn a_unit_whose_main_command_runs_with_full_privileges_cannot_be_proven() {
     }
     assert!(!out.exists(), "no profile written");
 }
+
+#[test]
+fn container_targets_say_what_is_wrong_before_anything_runs() {
+    if skip_without_root() {
+        return;
+    }
+    // No podman here, and docker's client finds no daemon: both runtimes asked, both answers said.
+    fails_cleanly(&["--container", "no-such-capdisc-container"], "no container no-such-capdisc-container");
+    fails_cleanly(&["--", "podman", "run", "--privileged", "img"], "the container's run command has --privileged");
+    fails_cleanly(&["--", "docker", "run", "--cgroup-parent=/x", "img"], "--cgroup-parent");
+    fails_cleanly(&["--", "podman", "run", "-d", "--name"], "--name, which takes a value");
+    fails_cleanly(&["--restart", "--pid", "1"], "--restart applies to --unit NAME or --container NAME");
+    fails_cleanly(&["--user", "nobody", "--", "podman", "run", "img"], "a container's user is its run command's --user");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = capdisc()
+        .args(["minimize", "-q", "--check", "true", "-o"])
+        .arg(dir.path().join("p.yaml"))
+        .args(["--container", "no-such-capdisc-container"])
+        .output()
+        .expect("run");
+    assert_usage_error(&output, "no container no-such-capdisc-container");
+    assert_eq!(fs_entries(dir.path()), 0, "no partial files");
+}

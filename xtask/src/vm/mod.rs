@@ -5,6 +5,7 @@
 //! host's own backend, and `trace --denied` must explain a denied bind. Then the story end to
 //! end in a Debian guest with systemd as PID 1 (`systemd_guest`, `story`). Kernels and images
 //! are cached under target/vm; serial logs are kept there.
+mod containers;
 mod initramfs;
 mod kernel;
 mod qemu;
@@ -31,15 +32,16 @@ const KERNELS: [(&str, Source); 3] = [
 
 /// Boots every kernel; returns the comparisons made (one per backend and kernel) as a tally.
 /// `story_only`: just the systemd guest (for working on the story; CI runs everything).
-pub fn vm(story_only: bool) -> Result<crate::tally::Tally> {
+/// `containers_only`: just its container steps.
+pub fn vm(story_only: bool, containers_only: bool) -> Result<crate::tally::Tally> {
     setup::apt_install(&["qemu-system-x86".into(), "busybox-static".into()])?;
     let binaries = build::static_binaries()?;
     let dir = workspace().join("target/vm");
     std::fs::create_dir_all(&dir)?;
-    if story_only {
+    if story_only || containers_only {
         let mut failures = Vec::new();
         let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
-        let compared = story(&dir, &binaries, &story_kernel, &mut failures)?;
+        let compared = story(&dir, &binaries, &story_kernel, containers_only, &mut failures)?;
         return Ok(crate::tally::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 });
     }
 
@@ -69,23 +71,33 @@ pub fn vm(story_only: bool) -> Result<crate::tally::Tally> {
     let mut compared = columns.iter().map(|(_, outcomes)| outcomes.len() as u64).sum::<u64>();
 
     let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
-    compared += story(&dir, &binaries, &story_kernel, &mut failures)?;
+    compared += story(&dir, &binaries, &story_kernel, false, &mut failures)?;
     if !failures.is_empty() {
         eprintln!("xtask: vm: backends disagree with the host or are missing:\n{}", failures.join("\n"));
     }
     Ok(crate::tally::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 })
 }
 
-/// The story end to end in a Debian guest with systemd as PID 1; returns the checks made.
-fn story(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::Kernel, failures: &mut Vec<String>) -> Result<u64> {
+/// The story end to end in a Debian guest with systemd as PID 1, then its container steps (or,
+/// `containers_only`, just those); returns the checks made.
+fn story(
+    dir: &std::path::Path,
+    binaries: &std::path::Path,
+    kernel: &kernel::Kernel,
+    containers_only: bool,
+    failures: &mut Vec<String>,
+) -> Result<u64> {
     setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
     let image = systemd_guest::image(dir, binaries)?;
     eprintln!("xtask: vm: booting the systemd guest ({}) under QEMU (TCG)", kernel.release);
     let log = dir.join("systemd-guest.log");
-    let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "2048", "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4")?;
+    let only = if containers_only { " capdisc.only=containers" } else { "" };
+    let append = format!("console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4{only}");
+    let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "2048", &append)?;
     let story = story::parse(&serial);
     println!("\nthe story in a systemd guest ({}):", kernel.release);
-    let checks = story.checks();
+    let mut checks = if containers_only { Vec::new() } else { story.checks() };
+    checks.extend(containers::checks(&serial));
     for (what, passed) in &checks {
         println!("  [{}] {what}", if *passed { "ok" } else { "FAILED" });
         if !passed {
@@ -95,7 +107,9 @@ fn story(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::Ker
     if checks.iter().any(|(_, passed)| !passed) {
         eprintln!("xtask: vm: story steps as reported:\n{}serial log kept at {}", story.steps_text(), log.display());
     }
-    println!("\nevery unit of the guest (record --all over boot and a short workload):\n{}", story.unit_table());
+    if !containers_only {
+        println!("\nevery unit of the guest (record --all over boot and a short workload):\n{}", story.unit_table());
+    }
     Ok(checks.len() as u64)
 }
 

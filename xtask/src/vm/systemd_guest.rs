@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use super::initramfs::Newc;
 use crate::run::run;
 
-const PACKAGES: &str = "systemd,systemd-sysv,dbus,iproute2,procps,curl,libcap2-bin,nginx-light,cron,python3,openssh-server,chrony";
+const PACKAGES: &str = "systemd,systemd-sysv,dbus,iproute2,procps,curl,libcap2-bin,nginx-light,cron,python3,openssh-server,chrony,podman,crun,containernetworking-plugins";
 const SUITE: &str = "bookworm";
 /// The guest's user for the story's service.
 const APP_UID: u32 = 990;
@@ -58,9 +58,14 @@ pub fn base_archive(dir: &Path) -> Result<(PathBuf, PathBuf)> {
 /// The overlay: binaries, units, the app user, masks, and the story script.
 pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     let mut archive = Newc::default();
-    for dir in
-        ["usr/local/bin", "etc/capdisc", "etc/systemd/system/sysinit.target.wants", "etc/systemd/system/multi-user.target.wants", "var/lib"]
-    {
+    for dir in [
+        "usr/local/bin",
+        "etc/capdisc",
+        "etc/containers",
+        "etc/systemd/system/sysinit.target.wants",
+        "etc/systemd/system/multi-user.target.wants",
+        "var/lib",
+    ] {
         archive.entry(dir, 0o040755, &[], (0, 0));
     }
     for (name, source) in [
@@ -72,6 +77,16 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
         archive.entry(name, 0o100755, &fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?, (0, 0));
     }
     archive.entry("usr/local/bin/capdisc-story", 0o100755, include_bytes!("guest/story.sh"), (0, 0));
+    archive.entry("usr/local/bin/capdisc-containers", 0o100755, include_bytes!("guest/containers.sh"), (0, 0));
+    // An initramfs root cannot be pivot_root'ed (crun: `pivot_root: Invalid argument`).
+    archive.entry("etc/containers/containers.conf", 0o100644, b"[engine]\nno_pivot_root = true\n", (0, 0));
+    // The cloud kernel's overlay module is not in the guest: images are plain copies.
+    archive.entry(
+        "etc/containers/storage.conf",
+        0o100644,
+        b"[storage]\ndriver = \"vfs\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n",
+        (0, 0),
+    );
     archive.entry("etc/systemd/system/app.service", 0o100644, include_bytes!("guest/app.service"), (0, 0));
     archive.entry("etc/capdisc/app.service", 0o100644, include_bytes!("guest/app-story-fix.service"), (0, 0));
     archive.entry("etc/systemd/system/api.service", 0o100644, include_bytes!("guest/api.service"), (0, 0));

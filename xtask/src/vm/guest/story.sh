@@ -19,6 +19,13 @@ log_says() { journalctl -u app.service --no-pager -o cat | grep -q "$1"; }
 required() { capdisc generate "$1" --format json | tr -d ' \n' | sed -n 's/.*"required":\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
 
 say begin "$(uname -r)" "$(systemctl --version | head -n 1)"
+# `cargo xtask vm --containers-only`: the container steps alone.
+if grep -q 'capdisc.only=containers' /proc/cmdline; then
+    /usr/local/bin/capdisc-containers
+    say done
+    systemctl poweroff --no-block
+    exit 0
+fi
 
 # 1. The story's unit (empty CapabilityBoundingSet=, ambient CAP_NET_BIND_SERVICE) fails.
 systemctl start app.service
@@ -370,5 +377,6 @@ echo "CAPDISC-ALL $(tr -d '\n' < /var/lib/capdisc-all.json)"
 for unit in $(systemctl list-units --type=service --all --no-legend --plain | awk '{print $1}'); do
     echo "CAPDISC-DECLARED $unit $(systemctl show -p CapabilityBoundingSet --value "$unit")"
 done
+/usr/local/bin/capdisc-containers
 say done
 systemctl poweroff --no-block

@@ -1,0 +1,213 @@
+//! Containers as targets. A container's processes live in the cgroup its runtime makes for it
+//! (`/machine.slice/libpod-ID.scope/container` for podman under systemd), not in capdisc's, so
+//! `record -- podman run ...` would see the client and not the service. Three ways in:
+//! - `--container NAME` attaches to a running podman or docker container: its cgroup from its
+//!   init process (the runtime's inspect output names it);
+//! - `--container NAME --restart` records it from its start: stopped, its cgroup made by capdisc
+//!   before the runtime starts it again (as for a unit), so the kernel filter knows it first;
+//! - a run command (`-- podman run ...`, and every trial of a proof) runs under a cgroup capdisc
+//!   made (`--cgroup-parent`, podman told to manage cgroups itself), named `capdisc-PID-N` so the
+//!   guardian removes the container and its cgroup if capdisc dies.
+//!
+//! The runtime's own work in the container's cgroup (crun or runc setting up namespaces,
+//! credentials and capabilities before the container's command is exec'd, conmon, and the same
+//! for `podman exec`) is set-up, never a need: `classify::setup_reason` knows its processes.
+mod run_command;
+mod target;
+
+use std::{fs, path::PathBuf, process::Command};
+
+use serde_json::Value;
+
+pub use run_command::{CapSetting, RunCommand, USER_NOT_FOR_CONTAINERS};
+pub use target::{ContainerRun, ContainerTarget};
+
+use super::cgroup::{cgroup2_mount, Cgroup};
+use crate::error::Error;
+
+/// The container runtimes capdisc drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Podman,
+    Docker,
+}
+
+impl Runtime {
+    /// The runtime a program is (`podman`, `/usr/bin/docker`).
+    pub fn of_program(program: &str) -> Option<Self> {
+        match program.rsplit('/').next()? {
+            "podman" => Some(Runtime::Podman),
+            "docker" => Some(Runtime::Docker),
+            _ => None,
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::of_program(text).ok_or_else(|| format!("unknown container runtime `{text}`; use podman or docker"))
+    }
+
+    pub fn program(self) -> &'static str {
+        match self {
+            Runtime::Podman => "podman",
+            Runtime::Docker => "docker",
+        }
+    }
+
+    /// Runs `program args` to its end: its stdout, or Err with its first line of stderr.
+    pub fn run(self, args: &[&str]) -> Result<String, Error> {
+        let output = Command::new(self.program())
+            .args(args)
+            .output()
+            .map_err(|err| Error::Target(format!("cannot run {}: {err}; is {} installed?", self.program(), self.program())))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let why = stderr.lines().find(|line| !line.trim().is_empty()).unwrap_or("no message").trim().to_owned();
+            return Err(Error::Target(format!("`{} {}` failed: {why}", self.program(), args.join(" "))));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+/// A container as its runtime describes it.
+#[derive(Clone, Debug)]
+pub struct Container {
+    pub runtime: Runtime,
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+    /// Its init process (0 when it does not run).
+    pub pid: u32,
+    /// The command that created it (podman keeps it; docker does not).
+    pub create_command: Option<Vec<String>>,
+}
+
+impl Container {
+    /// Asks `runtime` (or podman, then docker) about `name` (a name or id).
+    pub fn inspect(name: &str, runtime: Option<Runtime>) -> Result<Self, Error> {
+        let runtimes = match runtime {
+            Some(runtime) => vec![runtime],
+            None => vec![Runtime::Podman, Runtime::Docker],
+        };
+        let mut why = Vec::new();
+        for runtime in runtimes {
+            match runtime.run(&["container", "inspect", "--format", "json", name]).or_else(|_| runtime.run(&["container", "inspect", name]))
+            {
+                Ok(text) => return Self::from_inspect(runtime, &text),
+                Err(err) => why.push(err.to_string()),
+            }
+        }
+        Err(Error::Target(format!("no container {name}: {}", why.join("; "))))
+    }
+
+    fn from_inspect(runtime: Runtime, text: &str) -> Result<Self, Error> {
+        let parsed: Value = serde_json::from_str(text)
+            .map_err(|err| Error::Runtime(format!("{} inspect printed what capdisc cannot read: {err}", runtime.program())))?;
+        let item = parsed.get(0).unwrap_or(&parsed);
+        let text_of = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+        let state = &item["State"];
+        let create_command = item["Config"]["CreateCommand"]
+            .as_array()
+            .map(|words| words.iter().map(text_of).collect::<Vec<_>>())
+            .filter(|words| !words.is_empty());
+        Ok(Container {
+            runtime,
+            id: text_of(&item["Id"]),
+            name: text_of(&item["Name"]).trim_start_matches('/').to_owned(),
+            running: state["Running"].as_bool().unwrap_or(false),
+            pid: state["Pid"].as_u64().unwrap_or(0) as u32,
+            create_command,
+        })
+    }
+
+    /// The cgroup the runtime made for the running container: the outermost one, on its init
+    /// process's path, whose name holds the container's id (podman's `libpod-ID.scope` above its
+    /// `container`, docker's `docker-ID.scope`), else the init process's own.
+    pub fn cgroup_path(&self) -> Result<PathBuf, Error> {
+        if !self.running || self.pid == 0 {
+            return Err(Error::Target(format!(
+                "container {} is not running; start it, or record its run command (-- {} run ...)",
+                self.name,
+                self.runtime.program()
+            )));
+        }
+        let text = fs::read_to_string(format!("/proc/{}/cgroup", self.pid))
+            .map_err(|err| Error::Target(format!("cannot read the cgroup of container {}'s process {}: {err}", self.name, self.pid)))?;
+        let own = text.lines().find_map(|line| line.strip_prefix("0::")).ok_or_else(|| {
+            Error::Kernel(format!("container {}'s process {} has no cgroup v2 path; capdisc needs cgroup v2", self.name, self.pid))
+        })?;
+        let parts: Vec<&str> = own.trim_matches('/').split('/').collect();
+        let depth = parts.iter().position(|part| !self.id.is_empty() && part.contains(&self.id)).map(|at| at + 1).unwrap_or(parts.len());
+        Ok(cgroup2_mount()?.join(parts[..depth].join("/")))
+    }
+}
+
+/// A container capdisc stopped to record it from its start (`--container NAME --restart`).
+#[derive(Debug)]
+pub struct ContainerRestart {
+    pub container: Container,
+}
+
+impl ContainerRestart {
+    /// Stops the running container and makes its cgroup again, empty, before the runtime does:
+    /// the kernel filter knows it before the container's first task.
+    pub fn stop(container: Container) -> Result<(Cgroup, Self), Error> {
+        let path = container.cgroup_path()?;
+        container.runtime.run(&["stop", &container.id])?;
+        let restart = ContainerRestart { container };
+        // The runtime removes the cgroup as the container stops; a leftover is fine as it is.
+        if let Err(source) = fs::create_dir_all(&path) {
+            let _ = restart.start();
+            return Err(Error::Kernel(format!("cannot create the container's cgroup {}: {source}", path.display())));
+        }
+        match Cgroup::open_user_path(&path) {
+            Ok(cgroup) => Ok((cgroup, restart)),
+            Err(err) => {
+                let _ = restart.start();
+                Err(err)
+            }
+        }
+    }
+
+    pub fn start(&self) -> Result<(), Error> {
+        self.container.runtime.run(&["start", &self.container.id]).map(drop)
+    }
+}
+
+/// The guardian's sweep after capdisc `pid` died in a proof: every trial container it ran
+/// (named `capdisc-PID-*`) removed; then the container the trials stood in for started again.
+pub fn remove_trial_containers(pid: u32) -> Vec<String> {
+    let prefix = format!("capdisc-{pid}-");
+    let mut said = Vec::new();
+    for runtime in [Runtime::Podman, Runtime::Docker] {
+        let Ok(names) = runtime.run(&["ps", "-a", "--format", "{{.Names}}"]) else { continue };
+        for name in names.lines().map(str::trim).filter(|name| name.starts_with(&prefix)) {
+            match runtime.run(&["rm", "-f", name]) {
+                Ok(_) => said.push(format!("removed trial container {name}")),
+                Err(err) => said.push(format!("could not remove trial container {name}: {err}")),
+            }
+        }
+    }
+    said
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_output_of_podman_and_docker_is_read() {
+        // Trimmed from podman 4.3.1's `container inspect --format json` in the systemd guest.
+        let podman = r#"[{"Id": "29cd295d758b", "Name": "web", "State": {"Status": "running", "Running": true, "Pid": 4242},
+            "Config": {"CreateCommand": ["podman", "run", "-d", "--name", "web", "--cap-add=all", "localhost/web"]}}]"#;
+        let container = Container::from_inspect(Runtime::Podman, podman).expect("readable");
+        assert_eq!((container.id.as_str(), container.name.as_str(), container.running, container.pid), ("29cd295d758b", "web", true, 4242));
+        let command = container.create_command.expect("podman keeps it");
+        assert_eq!(RunCommand::parse(&command).expect("valid").expect("a run").name(), Some("web"));
+        // docker names start with a slash and keep no create command.
+        let docker = r#"[{"Id": "abc", "Name": "/api", "State": {"Running": false, "Pid": 0}, "Config": {"Cmd": ["serve"]}}]"#;
+        let container = Container::from_inspect(Runtime::Docker, docker).expect("readable");
+        assert_eq!((container.name.as_str(), container.running, container.create_command.is_none()), ("api", false, true));
+        assert!(container.cgroup_path().expect_err("not running").to_string().contains("container api is not running"));
+        assert!(Container::from_inspect(Runtime::Docker, "not json").is_err());
+    }
+}

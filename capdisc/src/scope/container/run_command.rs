@@ -1,0 +1,256 @@
+//! A container runtime's run command line (`podman run ...`, `docker run ...`), read just far
+//! enough to run it as capdisc's target: where its options end and its image begins, and the
+//! few options capdisc sets itself. Everything else passes through as the user wrote it.
+//!
+//! Options that take no value are listed (from `podman run --help` 4.x/5.x and `docker run
+//! --help` 24+); any other `--name` or `-x` takes the next word unless written `--name=value`
+//! (or `-xVALUE`). The image is the first word that is neither an option nor an option's value.
+use super::Runtime;
+use crate::error::Error;
+
+/// Long options of `run`/`create` that take no value (podman's and docker's).
+const LONG_SWITCHES: &[&str] = &[
+    "detach",
+    "disable-content-trust",
+    "env-host",
+    "help",
+    "http-proxy",
+    "init",
+    "interactive",
+    "no-healthcheck",
+    "no-hosts",
+    "oom-kill-disable",
+    "passwd",
+    "privileged",
+    "publish-all",
+    "quiet",
+    "read-only",
+    "read-only-tmpfs",
+    "replace",
+    "rm",
+    "rmi",
+    "rootfs",
+    "sig-proxy",
+    "tty",
+    "use-api-socket",
+];
+/// Short options that take no value: -d -i -t -P -q (and clusters of them, `-it`).
+const SHORT_SWITCHES: &str = "ditPq";
+
+/// Options capdisc refuses: each would make the run something a trial cannot reproduce or
+/// confine (`--privileged` lifts every restriction, not only capabilities), or is capdisc's own.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "privileged",
+        "it lifts every restriction of the container, not only its capabilities; drop it and let the proof find the capabilities",
+    ),
+    ("cgroup-parent", "capdisc places the container under a cgroup of its own to record it from its first task"),
+    ("cidfile", "capdisc sets it to learn the container's id"),
+    ("pod", "a pod's containers share its cgroup; record the container alone"),
+];
+
+/// One option as written: its name without dashes, and its words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Opt {
+    name: String,
+    words: Vec<String>,
+}
+
+/// How the container's capabilities are set for a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapSetting {
+    /// As the command says (a recording of the container as it is).
+    AsWritten,
+    /// Every capability (`--cap-add=all`): the recording a proof starts from.
+    Every,
+    /// Exactly this set (`--cap-drop=all --cap-add=...`): a trial.
+    Exactly(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunCommand {
+    pub runtime: Runtime,
+    program: String,
+    global: Vec<String>,
+    subcommand: Vec<String>,
+    options: Vec<Opt>,
+    /// The image and the command it runs.
+    rest: Vec<String>,
+}
+
+/// Why `--user` does not apply to a container run.
+pub const USER_NOT_FOR_CONTAINERS: &str = "--user applies to a command capdisc runs; a container's user is its run command's --user";
+
+impl RunCommand {
+    /// The command as a container run, when it is one: `podman`/`docker` (any path) with a `run`
+    /// or `create` (or `container run`) subcommand. Err when it is one capdisc cannot take.
+    pub fn parse(argv: &[String]) -> Result<Option<Self>, Error> {
+        let Some(program) = argv.first() else { return Ok(None) };
+        let Some(runtime) = Runtime::of_program(program) else { return Ok(None) };
+        let Some(at) = argv.iter().skip(1).position(|word| word == "run" || word == "create").map(|at| at + 1) else {
+            return Ok(None);
+        };
+        let sub_start = if argv[at - 1] == "container" && at >= 2 { at - 1 } else { at };
+        let mut command = RunCommand {
+            runtime,
+            program: program.clone(),
+            global: argv[1..sub_start].to_vec(),
+            subcommand: argv[sub_start..=at].to_vec(),
+            options: Vec::new(),
+            rest: Vec::new(),
+        };
+        let mut words = argv[at + 1..].iter();
+        while let Some(word) = words.next() {
+            if word == "--" || !word.starts_with('-') || word == "-" {
+                command.rest.push(word.clone());
+                command.rest.extend(words.by_ref().cloned());
+                break;
+            }
+            let opt = if let Some(long) = word.strip_prefix("--") {
+                let name = long.split('=').next().unwrap_or(long).to_owned();
+                let mut taken = vec![word.clone()];
+                if !long.contains('=') && !LONG_SWITCHES.contains(&name.as_str()) {
+                    taken.push(words.next().ok_or_else(|| missing_value(word))?.clone());
+                }
+                Opt { name, words: taken }
+            } else {
+                let flags = &word[1..];
+                let mut taken = vec![word.clone()];
+                // `-it` is a cluster of switches; `-e` takes a value, `-eFOO=1` holds it.
+                if !flags.chars().all(|flag| SHORT_SWITCHES.contains(flag)) && flags.len() == 1 {
+                    taken.push(words.next().ok_or_else(|| missing_value(word))?.clone());
+                }
+                Opt { name: flags.chars().take(1).collect(), words: taken }
+            };
+            command.options.push(opt);
+        }
+        if command.rest.is_empty() {
+            return Err(Error::Usage(format!("`{}` names no image; give the command that runs the container", argv.join(" "))));
+        }
+        for (name, why) in REFUSED {
+            if command.options.iter().any(|opt| opt.name == *name) {
+                return Err(Error::Usage(format!("the container's run command has --{name}: {why}")));
+            }
+        }
+        Ok(Some(command))
+    }
+
+    /// The container's name, as the command sets it (`--name`).
+    pub fn name(&self) -> Option<&str> {
+        let opt = self.options.iter().rev().find(|opt| opt.name == "name")?;
+        match opt.words.as_slice() {
+            [only] => only.split_once('=').map(|(_, value)| value),
+            [_, value] => Some(value.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Whether the container is removed when it exits (`--rm`).
+    pub fn removes_itself(&self) -> bool {
+        self.options.iter().any(|opt| opt.name == "rm" && opt.words.first().is_some_and(|word| !word.ends_with("=false")))
+    }
+
+    /// The argv that runs it as capdisc's target: created under `cgroup_parent` (a cgroupfs
+    /// path, podman told to manage cgroups itself), its id written to `cidfile`, named `name`
+    /// when given (a trial's), with its capabilities set as `caps` says.
+    pub fn argv(&self, caps: CapSetting, name: Option<&str>, cgroup_parent: &str, cidfile: &str) -> Vec<String> {
+        let mut argv = vec![self.program.clone()];
+        argv.extend(self.global.iter().cloned());
+        if self.runtime == Runtime::Podman {
+            argv.push("--cgroup-manager=cgroupfs".into());
+        }
+        argv.extend(self.subcommand.iter().cloned());
+        argv.push(format!("--cgroup-parent={cgroup_parent}"));
+        argv.push(format!("--cidfile={cidfile}"));
+        let replaced = |opt: &Opt| {
+            (name.is_some() && opt.name == "name") || (caps != CapSetting::AsWritten && (opt.name == "cap-add" || opt.name == "cap-drop"))
+        };
+        argv.extend(self.options.iter().filter(|opt| !replaced(opt)).flat_map(|opt| opt.words.iter().cloned()));
+        if let Some(name) = name {
+            argv.push(format!("--name={name}"));
+        }
+        match caps {
+            CapSetting::AsWritten => {}
+            CapSetting::Every => argv.push("--cap-add=all".into()),
+            CapSetting::Exactly(mask) => {
+                argv.push("--cap-drop=all".into());
+                let names: Vec<String> = crate::caps::decode_mask(mask)
+                    .into_iter()
+                    .map(|cap| crate::caps::name(cap).trim_start_matches("CAP_").to_owned())
+                    .collect();
+                if !names.is_empty() {
+                    argv.push(format!("--cap-add={}", names.join(",")));
+                }
+            }
+        }
+        argv.extend(self.rest.iter().cloned());
+        argv
+    }
+
+    /// The command as the user wrote it.
+    pub fn describe(&self) -> String {
+        let mut words = vec![self.program.clone()];
+        words.extend(self.global.iter().cloned());
+        words.extend(self.subcommand.iter().cloned());
+        words.extend(self.options.iter().flat_map(|opt| opt.words.iter().cloned()));
+        words.extend(self.rest.iter().cloned());
+        words.join(" ")
+    }
+}
+
+fn missing_value(option: &str) -> Error {
+    Error::Usage(format!("the container's run command ends at {option}, which takes a value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn parse(text: &str) -> RunCommand {
+        RunCommand::parse(&words(text)).expect("valid").expect("a container run")
+    }
+
+    #[test]
+    fn the_image_is_the_first_word_no_option_takes() {
+        let run = parse("podman run -d --name web --network=host -u 65534:65534 -it --rm localhost/web httpd -f -p 444");
+        assert_eq!(run.rest, words("localhost/web httpd -f -p 444"));
+        assert_eq!(run.name(), Some("web"));
+        assert!(run.removes_itself());
+        let run = parse("/usr/bin/docker container run --name=api -eMODE=1 -v /a:/b img --name not-an-option");
+        assert_eq!(run.runtime, Runtime::Docker);
+        assert_eq!(run.name(), Some("api"));
+        assert_eq!(run.rest, words("img --name not-an-option"));
+        assert!(!run.removes_itself());
+    }
+
+    #[test]
+    fn a_trial_replaces_the_capabilities_and_the_name_and_keeps_the_rest() {
+        let run = parse("podman --log-level=info run --name web --cap-add NET_BIND_SERVICE --cap-drop=all --user 65534 img /start");
+        let cap_chown = 1 << 0;
+        let cap_net_bind_service = 1 << 10;
+        let argv = run.argv(CapSetting::Exactly(cap_chown | cap_net_bind_service), Some("capdisc-7-c1"), "/capdisc-7-1", "/run/cid");
+        assert_eq!(
+            argv.join(" "),
+            "podman --log-level=info --cgroup-manager=cgroupfs run --cgroup-parent=/capdisc-7-1 --cidfile=/run/cid --user 65534 --name=capdisc-7-c1 --cap-drop=all --cap-add=CHOWN,NET_BIND_SERVICE img /start"
+        );
+        let argv = run.argv(CapSetting::AsWritten, None, "/p", "/c");
+        assert!(argv.join(" ").contains("--name web --cap-add NET_BIND_SERVICE --cap-drop=all --user 65534 img /start"));
+        assert!(run.argv(CapSetting::Every, None, "/p", "/c").join(" ").ends_with("--name web --user 65534 --cap-add=all img /start"));
+        assert!(run.argv(CapSetting::Exactly(0), None, "/p", "/c").join(" ").ends_with("--cap-drop=all img /start"));
+    }
+
+    #[test]
+    fn what_is_not_a_container_run_is_left_alone_and_what_cannot_be_proven_is_refused() {
+        assert_eq!(RunCommand::parse(&words("podman ps -a")).expect("fine"), None);
+        assert_eq!(RunCommand::parse(&words("/usr/sbin/nginx -g daemon")).expect("fine"), None);
+        let refused = |text: &str| RunCommand::parse(&words(text)).expect_err("refused").to_string();
+        assert!(refused("podman run --privileged img").contains("--privileged"));
+        assert!(refused("docker run --cgroup-parent=/x img").contains("--cgroup-parent"));
+        assert!(refused("podman run -d --name").contains("--name, which takes a value"));
+        assert!(refused("podman run -d").contains("names no image"));
+    }
+}

@@ -1,0 +1,179 @@
+//! A container as a resolved target: attached to a running one, restarted to be recorded from
+//! its start, or run by capdisc from its run command (a recording or a proof's trial).
+use std::{fs, path::PathBuf};
+
+use super::{CapSetting, Container, ContainerRestart, RunCommand, Runtime};
+use crate::{error::Error, scope::cgroup::Cgroup};
+
+/// Where capdisc asks the runtime to write a run's container id.
+const CIDFILE_DIR: &str = "/run/capdisc/containers";
+
+#[derive(Debug)]
+pub enum ContainerTarget {
+    Attached { container: Container, cgroup: Cgroup },
+    Restarted { cgroup: Cgroup, restart: ContainerRestart },
+    Run(ContainerRun),
+}
+
+/// A container capdisc runs: its client (the `podman run` process, outside the target), the
+/// cgroup capdisc made for the container (`--cgroup-parent`), and where its id is written.
+#[derive(Debug)]
+pub struct ContainerRun {
+    pub runtime: Runtime,
+    pub argv: Vec<String>,
+    pub cgroup: Cgroup,
+    cidfile: PathBuf,
+    written: String,
+    /// A trial's container (named after its cgroup), or one whose command removes it (`--rm`):
+    /// removed when the run ends.
+    remove: bool,
+    trial: bool,
+}
+
+impl ContainerRun {
+    /// `trial`: named after its cgroup (`capdisc-PID-N`, which the guardian sweeps) and removed
+    /// at its end, whatever the command says.
+    pub fn prepare(run: &RunCommand, caps: CapSetting, trial: bool) -> Result<Self, Error> {
+        if run.runtime == Runtime::Docker {
+            let driver = Runtime::Docker.run(&["info", "--format", "{{.CgroupDriver}}"])?;
+            if driver.trim() == "systemd" {
+                return Err(Error::Target(
+                    "docker uses the systemd cgroup driver, which puts a container only in a slice capdisc cannot make first; record the running container with --container NAME".into(),
+                ));
+            }
+        }
+        let cgroup = Cgroup::create_leaf()?;
+        let name = cgroup.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        fs::create_dir_all(CIDFILE_DIR).map_err(|err| Error::io(format!("cannot create {CIDFILE_DIR}"), err))?;
+        let cidfile = PathBuf::from(CIDFILE_DIR).join(format!("{name}.cid"));
+        let _ = fs::remove_file(&cidfile);
+        let argv = run.argv(caps, trial.then_some(name.as_str()), &format!("/{}", cgroup.relative), &cidfile.to_string_lossy());
+        Ok(Self { runtime: run.runtime, argv, cgroup, cidfile, written: run.describe(), remove: trial || run.removes_itself(), trial })
+    }
+
+    /// The container's id, once the runtime created it.
+    fn id(&self) -> Option<String> {
+        fs::read_to_string(&self.cidfile).ok().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty())
+    }
+
+    /// The container's exit status, once it stopped.
+    pub fn exit_code(&self) -> Option<i32> {
+        let id = self.id()?;
+        let state = self.runtime.run(&["container", "inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", &id]).ok()?;
+        match state.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["false", code] => code.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Has the runtime stop the container (its stop signal, then SIGKILL after 5 s), without
+    /// waiting: the client exits when it has.
+    fn ask_to_stop(&self) {
+        if let Some(id) = self.id() {
+            let _ = tokio::process::Command::new(self.runtime.program())
+                .args(["stop", "-t", "5", &id])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+    }
+
+    /// Stops (and, for a trial, removes) the container; what runs in its cgroup is killed.
+    fn end(&self) {
+        if let Some(id) = self.id() {
+            let _ = if self.remove { self.runtime.run(&["rm", "-f", &id]) } else { self.runtime.run(&["stop", "-t", "5", &id]) };
+        }
+        self.cgroup.kill_all();
+    }
+}
+
+impl ContainerTarget {
+    pub fn cgroup(&self) -> &Cgroup {
+        match self {
+            ContainerTarget::Attached { cgroup, .. } | ContainerTarget::Restarted { cgroup, .. } => cgroup,
+            ContainerTarget::Run(run) => &run.cgroup,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            ContainerTarget::Attached { container, cgroup } => {
+                format!("container {} ({}, cgroup {})", container.name, container.runtime.program(), cgroup.relative)
+            }
+            ContainerTarget::Restarted { cgroup, restart, .. } => format!(
+                "container {} ({}, cgroup {}) from its restart",
+                restart.container.name,
+                restart.container.runtime.program(),
+                cgroup.relative
+            ),
+            ContainerTarget::Run(run) => format!("container run: {} (cgroup {})", run.written, run.cgroup.relative),
+        }
+    }
+
+    /// The container's runtime, name (none for a run not named yet) and id (once known).
+    pub fn identity(&self) -> (Runtime, Option<String>, Option<String>) {
+        match self {
+            ContainerTarget::Attached { container, .. } | ContainerTarget::Restarted { restart: ContainerRestart { container }, .. } => {
+                (container.runtime, Some(container.name.clone()), Some(container.id.clone()))
+            }
+            ContainerTarget::Run(run) => (run.runtime, None, run.id()),
+        }
+    }
+
+    /// The client that runs the container (after the kernel side is armed), for a run, and
+    /// whether its output is a trial's (not shown: a detached run prints the container's id).
+    pub fn client(&self) -> Option<(&[String], bool)> {
+        match self {
+            ContainerTarget::Run(run) => Some((&run.argv, run.trial)),
+            _ => None,
+        }
+    }
+
+    pub fn launch(&self) -> Result<(), Error> {
+        match self {
+            ContainerTarget::Restarted { restart, .. } => restart.start(),
+            _ => Ok(()),
+        }
+    }
+
+    /// After the session: a run's container stopped (removed when a trial's or `--rm`) and its
+    /// cgroup removed.
+    pub fn finish(&self) -> Result<Option<String>, Error> {
+        match self {
+            ContainerTarget::Run(run) => {
+                run.end();
+                run.cgroup.kill_and_remove()?;
+                let _ = fs::remove_file(&run.cidfile);
+                Ok(None)
+            }
+            // A restarted container runs on, as it did before.
+            _ => Ok(None),
+        }
+    }
+
+    /// A run's container is asked to stop (the recording is ending).
+    pub fn ask_to_stop(&self) {
+        if let ContainerTarget::Run(run) = self {
+            run.ask_to_stop();
+        }
+    }
+
+    /// A trial's container ends with its trial.
+    pub fn kill_leftovers(&self) {
+        if let ContainerTarget::Run(run) = self {
+            run.end();
+        }
+    }
+
+    pub fn alive(&self) -> bool {
+        match self {
+            ContainerTarget::Run(_) => true,
+            _ => self.cgroup().path.is_dir(),
+        }
+    }
+
+    pub fn main_pid(&self) -> Option<u32> {
+        let (runtime, name, id) = self.identity();
+        Container::inspect(&id.or(name)?, Some(runtime)).ok().filter(|now| now.running && now.pid != 0).map(|now| now.pid)
+    }
+}

@@ -1,0 +1,73 @@
+//! Reading the systemd guest's container steps (guest/containers.sh) from its serial log.
+use std::collections::BTreeMap;
+
+use super::scenario::marked_lines;
+
+/// The container steps' results, by key.
+fn steps(serial: &str) -> BTreeMap<String, String> {
+    marked_lines(serial)
+        .filter_map(|line| line.strip_prefix("CAPDISC-CONTAINER "))
+        .map(|rest| {
+            let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
+            (key.to_owned(), value.trim().to_owned())
+        })
+        .collect()
+}
+
+/// (what was checked, passed) for each container step.
+pub fn checks(serial: &str) -> Vec<(String, bool)> {
+    let steps = steps(serial);
+    let step = |key: &str| steps.get(key).map(String::as_str).unwrap_or("(missing)");
+    let first = |key: &str| step(key).split_whitespace().next().unwrap_or("").to_owned();
+    // The runtime's set-up must hold at least its credential and namespace work, and never a need.
+    let setup_separated = |key: &str, needs: &str| {
+        let setup: Vec<&str> = step(key).split(',').collect();
+        ["CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN"].iter().all(|cap| setup.contains(cap))
+            && needs.split(',').all(|need| !setup.contains(&need))
+    };
+    let both = "CAP_CHOWN,CAP_NET_BIND_SERVICE";
+    vec![
+        (
+            "containers: the image is imported offline and the container serves :444".to_owned(),
+            step("import") == "0" && step("web-serves") == "yes",
+        ),
+        ("c1. record --container (attached) exits 0".to_owned(), step("c1-exit") == "0" && step("c1-exec") != "(missing)"),
+        ("c1. a podman exec's chown: exactly CAP_CHOWN required".to_owned(), step("c1-required") == "CAP_CHOWN"),
+        ("c1. the runtime's work to join (SETUID, SETGID, SYS_ADMIN...) is set-up".to_owned(), setup_separated("c1-setup", "CAP_CHOWN")),
+        (
+            "c2. record --container --restart exits 0, the service served meanwhile".to_owned(),
+            step("c2-exit") == "0" && step("c2-serves") == "yes",
+        ),
+        ("c2. from its start: exactly CAP_CHOWN and CAP_NET_BIND_SERVICE required".to_owned(), step("c2-required") == both),
+        ("c2. crun's set-up before the entrypoint is set-up, not a need".to_owned(), setup_separated("c2-setup", both)),
+        ("c2. the container runs on afterwards".to_owned(), step("c2-running-after") == "yes"),
+        (
+            "c3. record -- podman run records the container, not the client".to_owned(),
+            first("c3-exit") == "0" && step("c3-required") == "CAP_NET_BIND_SERVICE",
+        ),
+        (
+            "c4. minimize --container proves CAP_CHOWN and CAP_NET_BIND_SERVICE".to_owned(),
+            first("c4-exit") == "0" && step("c4-required") == both,
+        ),
+        ("c4. the trial without CAP_CHOWN failed, naming chown".to_owned(), step("c4-chown-denial") == "named"),
+        (
+            "c4. web serves again after the proof; no trial container or cgroup left".to_owned(),
+            step("c4-web-after") == "serves" && step("c4-leftovers") == "0 0",
+        ),
+        (
+            "c5. generate --format podman gives exactly the proven flags".to_owned(),
+            step("c5-flags") == "--cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE",
+        ),
+        ("c5. podman runs them: the service serves".to_owned(), step("c5-serves") == "yes"),
+        (
+            "c5. and holds exactly CHOWN and NET_BIND_SERVICE (effective, bounding, ambient)".to_owned(),
+            step("c5-sets") == "0000000000000401 0000000000000401 0000000000000401",
+        ),
+        (
+            "c6. verify of a narrower set fails (exit 1), naming CAP_CHOWN in chown".to_owned(),
+            step("c6-exit") == "1" && step("c6-denial") == "named",
+        ),
+        ("c7. capdisc SIGKILLed mid-proof: the guardian starts web again".to_owned(), step("c7-web-after") == "serves"),
+        ("c7. and removes the trial container and cgroup".to_owned(), step("c7-leftovers") == "0 0"),
+    ]
+}
