@@ -52,9 +52,13 @@ enum Task {
         /// Only the systemd guest's story.
         #[arg(long)]
         story_only: bool,
-        /// Only the systemd guest's container steps (podman).
+        /// Only the container steps: the systemd guest's (podman 4.3) and the container outputs'
+        /// guest (podman 5, Quadlet, podman-compose, kube play).
         #[arg(long, conflicts_with = "story_only")]
         containers_only: bool,
+        /// Only the container outputs' guest.
+        #[arg(long, conflicts_with_all = ["story_only", "containers_only"])]
+        outputs_only: bool,
     },
     /// Man pages from the CLI definitions, one per subcommand, into target/man.
     Man,
@@ -75,8 +79,14 @@ fn main() -> anyhow::Result<()> {
         Task::Bench { checks, rounds, watch } => bench::bench(checks, rounds, watch),
         Task::Fuzz { seconds } => fuzz::fuzz(seconds),
         Task::Man => build::man(),
-        Task::Vm { story_only, containers_only } => {
-            let tally = vm::vm(story_only, containers_only)?;
+        Task::Vm { story_only, containers_only, outputs_only } => {
+            let only = match (story_only, containers_only, outputs_only) {
+                (true, _, _) => vm::Only::Story,
+                (_, true, _) => vm::Only::Containers,
+                (_, _, true) => vm::Only::Outputs,
+                _ => vm::Only::Everything,
+            };
+            let tally = vm::vm(only)?;
             println!("vm: {} passed, {} failed", tally.passed, tally.failed);
             if tally.failed > 0 {
                 anyhow::bail!("{} backend comparison(s) failed", tally.failed);

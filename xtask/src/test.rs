@@ -41,7 +41,7 @@ pub fn test(with_vm: bool) -> Result<()> {
         }
     }
     if with_vm {
-        let vm = vm::vm(false, false)?;
+        let vm = vm::vm(vm::Only::Everything)?;
         tally.passed += vm.passed;
         tally.failed += vm.failed;
     }

@@ -136,7 +136,8 @@ const CONTAINER_RUNTIME_PREFIXES: &[&str] = &["runc:[", "memfd:crun", "memfd:run
 /// container runtime works in the container's cgroup before (and, for `exec`, while joining)
 /// the container's command runs. Their credential set-up (SETUID, SETGID, SETPCAP, SYS_ADMIN...)
 /// is not a need of the service. Matters where no exec gate applies (`--all`, `--unit`
-/// attached, containers).
+/// attached, containers). Only granted checks are set-up: a denied one is evidence of a
+/// failure whoever made it (the profile builder applies this).
 pub fn setup_reason(comm: &str) -> Option<&'static str> {
     if comm.len() > 2 && comm.starts_with('(') && comm.ends_with(')') {
         return Some("made by the service manager's child before it exec'd the service (set-up, not a need)");

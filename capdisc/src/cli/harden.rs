@@ -19,7 +19,7 @@ use crate::{
 pub struct GenerateArgs {
     /// The profile written by `capdisc record`.
     pub profile: PathBuf,
-    /// systemd, docker, podman, k8s, setcap or json.
+    /// systemd, docker, podman, compose, quadlet, k8s, setcap or json.
     #[arg(long, default_value = "systemd", value_parser = parse_format)]
     pub format: OutputFormat,
     /// The user the service runs as (`root` for root); by default taken from the profile's uids.

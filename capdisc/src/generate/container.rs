@@ -1,4 +1,5 @@
-//! Container runtimes: docker/podman flags and a Kubernetes securityContext.
+//! Container runtimes: docker/podman flags, a compose service fragment, a podman Quadlet
+//! drop-in and a Kubernetes securityContext.
 use super::{short_name, Recommendation};
 
 pub fn docker(runtime: &str, recommendation: &Recommendation) -> String {
@@ -19,6 +20,39 @@ pub fn kubernetes(recommendation: &Recommendation) -> String {
     }
     if recommendation.needs_ambient() && !recommendation.required.is_empty() {
         out.push_str("  # non-root: Kubernetes grants added capabilities to the effective set of a non-root\n  # container only through file capabilities or ambient support in the runtime (KEP-2763).\n");
+    }
+    out
+}
+
+/// The keys of a compose service (`docker compose`, `podman-compose`), to merge under
+/// `services.NAME`.
+pub fn compose(recommendation: &Recommendation) -> String {
+    let mut out = String::from("# compose: merge under services.NAME (docker compose, podman-compose)\ncap_drop:\n  - ALL\n");
+    if !recommendation.required.is_empty() {
+        out.push_str("cap_add:\n");
+        for name in &recommendation.required {
+            out.push_str(&format!("  - {}\n", short_name(name)));
+        }
+    }
+    if recommendation.no_new_privileges {
+        out.push_str("security_opt:\n  - no-new-privileges:true\n");
+    }
+    out
+}
+
+/// A drop-in for a podman Quadlet `.container` unit (podman 4.6+ reads `NAME.container.d/`):
+/// every capability dropped, the set added. It assumes the `.container` adds none of its own
+/// (Quadlet adds up `AddCapability=` lines; an empty one does not reset them).
+pub fn quadlet(recommendation: &Recommendation) -> String {
+    let mut out = String::from(
+        "# Quadlet drop-in: /etc/containers/systemd/NAME.container.d/capdisc.conf, then systemctl daemon-reload\n[Container]\nDropCapability=all\n",
+    );
+    if !recommendation.required.is_empty() {
+        let names: Vec<&str> = recommendation.required.iter().map(|name| short_name(name)).collect();
+        out.push_str(&format!("AddCapability={}\n", names.join(" ")));
+    }
+    if recommendation.no_new_privileges {
+        out.push_str("NoNewPrivileges=true\n");
     }
     out
 }

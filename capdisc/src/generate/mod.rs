@@ -27,6 +27,8 @@ pub enum OutputFormat {
     Docker,
     Podman,
     K8s,
+    Compose,
+    Quadlet,
     Setcap,
     Json,
 }
@@ -40,9 +42,11 @@ impl FromStr for OutputFormat {
             "docker" => OutputFormat::Docker,
             "podman" => OutputFormat::Podman,
             "k8s" | "kubernetes" => OutputFormat::K8s,
+            "compose" => OutputFormat::Compose,
+            "quadlet" => OutputFormat::Quadlet,
             "setcap" => OutputFormat::Setcap,
             "json" => OutputFormat::Json,
-            other => return Err(format!("unknown format `{other}`; use systemd, docker, podman, k8s, setcap or json")),
+            other => return Err(format!("unknown format `{other}`; use systemd, docker, podman, compose, quadlet, k8s, setcap or json")),
         })
     }
 }
@@ -193,6 +197,8 @@ pub fn render(
         OutputFormat::Docker => container::docker("docker", &recommendation),
         OutputFormat::Podman => container::docker("podman", &recommendation),
         OutputFormat::K8s => container::kubernetes(&recommendation),
+        OutputFormat::Compose => container::compose(&recommendation),
+        OutputFormat::Quadlet => container::quadlet(&recommendation),
         OutputFormat::Setcap => setcap::render(profile, &recommendation),
         OutputFormat::Json => {
             serde_json::to_string_pretty(&recommendation).map(|text| text + "\n").map_err(|err| Error::io("cannot render JSON", err))?

@@ -41,7 +41,9 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     for (key, stats) in &drained.checks {
         let sampled = call_sites(drained, key, stats, kallsyms);
         let sites: Vec<Vec<String>> = sampled.iter().map(|(frames, _)| frames.clone()).collect();
-        let setup = classify::setup_reason(&comm_text(&key.comm));
+        // A denied check is evidence whoever made it: a runtime's work confined by the container's
+        // own set (crun 1.21 re-executing itself as the container's user) can fail the start.
+        let setup = if key.ret == 0 { classify::setup_reason(&comm_text(&key.comm)) } else { None };
         let noaudit = setup.map(str::to_owned).or_else(|| classify::noaudit_reason(key.flags, &sites));
         // Granted, audited, and only ever reached after the mode bits refused: conditional.
         let fallback = key.ret == 0 && noaudit.is_none() && classify::all_fallbacks(&sites);

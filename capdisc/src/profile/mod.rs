@@ -1,7 +1,7 @@
 //! The profile: what a recording found, as a versioned document (YAML, or JSON with --json)
 //! that later subcommands read back. `model` is the schema, `build` turns drained kernel data
 //! into it, `io` reads and writes it atomically,
-//! `losses` the one list of what could not be kept, `diff` compares two recordings (privilege
+//! `losses` the one list of what could not be kept, `target` what was recorded, `diff` compares two recordings (privilege
 //! creep), `merge` unites several, `proof` checks a
 //! `verification` section against the recording it proves.
 mod build;
@@ -11,6 +11,7 @@ mod losses;
 mod merge;
 mod model;
 mod proof;
+mod target;
 
 pub use build::{build, RecordingMeta};
 pub use diff::{diff, Diff};

@@ -2,7 +2,10 @@
 //! any change that an older reader would misread.
 use serde::{Deserialize, Serialize};
 
-pub use super::losses::Losses;
+pub use super::{
+    losses::Losses,
+    target::{ContainerInfo, TargetInfo},
+};
 use crate::{classify::Class, probe::Backend};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -134,34 +137,6 @@ pub struct Recording {
     pub target: String,
     pub started_at: String,
     pub ended_at: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TargetInfo {
-    /// command, pid, cgroup, unit, container or all.
-    pub kind: String,
-    pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-    /// A container target: its runtime, name and id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<ContainerInfo>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContainerInfo {
-    /// podman or docker.
-    pub runtime: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ pub fn stdout_of(output: &Output) -> String {
 }
 
 const FIXTURES: [&str; 4] = ["root-bind", "story-app", "nothing-needed", "denied-and-advisory"];
-const FORMATS: [&str; 6] = ["systemd", "docker", "podman", "k8s", "setcap", "json"];
+const FORMATS: [&str; 8] = ["systemd", "docker", "podman", "compose", "quadlet", "k8s", "setcap", "json"];
 
 /// Every format of every fixture equals its golden file (UPDATE_GOLDEN=1 rewrites them).
 #[test]

@@ -1,12 +1,13 @@
-//! Reading the systemd guest's container steps (guest/containers.sh) from its serial log.
+//! Reading the guests' container steps from their serial logs: the story guest's
+//! (guest/containers.sh) and the container outputs guest's (guest/outputs.sh).
 use std::collections::BTreeMap;
 
 use super::scenario::marked_lines;
 
-/// The container steps' results, by key.
-fn steps(serial: &str) -> BTreeMap<String, String> {
+/// The results of lines `PREFIX key value`, by key.
+fn keyed(serial: &str, prefix: &str) -> BTreeMap<String, String> {
     marked_lines(serial)
-        .filter_map(|line| line.strip_prefix("CAPDISC-CONTAINER "))
+        .filter_map(|line| line.strip_prefix(prefix))
         .map(|rest| {
             let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
             (key.to_owned(), value.trim().to_owned())
@@ -16,7 +17,7 @@ fn steps(serial: &str) -> BTreeMap<String, String> {
 
 /// (what was checked, passed) for each container step.
 pub fn checks(serial: &str) -> Vec<(String, bool)> {
-    let steps = steps(serial);
+    let steps = keyed(serial, "CAPDISC-CONTAINER ");
     let step = |key: &str| steps.get(key).map(String::as_str).unwrap_or("(missing)");
     let first = |key: &str| step(key).split_whitespace().next().unwrap_or("").to_owned();
     // The runtime's set-up must hold at least its credential and namespace work, and never a need.
@@ -70,4 +71,43 @@ pub fn checks(serial: &str) -> Vec<(String, bool)> {
         ("c7. capdisc SIGKILLed mid-proof: the guardian starts web again".to_owned(), step("c7-web-after") == "serves"),
         ("c7. and removes the trial container and cgroup".to_owned(), step("c7-leftovers") == "0 0"),
     ]
+}
+
+/// (what was checked, passed) for each step of the container outputs' guest (guest/outputs.sh).
+pub fn output_checks(serial: &str) -> Vec<(String, bool)> {
+    let steps = keyed(serial, "CAPDISC-OUTPUT ");
+    let step = |key: &str| steps.get(key).map(String::as_str).unwrap_or("(missing)");
+    let both = "CAP_CHOWN,CAP_NET_BIND_SERVICE";
+    let mask = step("proof-mask");
+    let exact = format!("{mask} {mask} {mask}");
+    let mut checks = vec![
+        (
+            "outputs: the image is imported offline and the container serves :444".to_owned(),
+            step("import") == "0" && step("web-serves") == "yes",
+        ),
+        (
+            "outputs: minimize --container under podman 5 proves exactly CAP_CHOWN and CAP_NET_BIND_SERVICE".to_owned(),
+            step("proof-exit").split_whitespace().next() == Some("0") && step("proof-required") == both,
+        ),
+        (
+            "outputs: record --container --restart under podman 5: exactly CAP_CHOWN and CAP_NET_BIND_SERVICE required".to_owned(),
+            sorted(step("record-required")) == sorted(both),
+        ),
+    ];
+    for (format, started) in [("compose", "compose-up"), ("quadlet", "quadlet-start"), ("kube", "kube-play")] {
+        checks.push((format!("outputs: {format}: its tool starts the container"), step(started) == "0"));
+        checks.push((format!("outputs: {format}: the service serves"), step(&format!("{format}-serves")) == "yes"));
+        checks.push((
+            format!("outputs: {format}: it holds exactly the proven set (effective, bounding, ambient)"),
+            step(&format!("{format}-sets")) == exact && mask != "(missing)",
+        ));
+    }
+    checks.push(("outputs: the steps ran to their end".to_owned(), step("done").is_empty()));
+    checks
+}
+
+fn sorted(list: &str) -> Vec<&str> {
+    let mut names: Vec<&str> = list.split(',').collect();
+    names.sort_unstable();
+    names
 }

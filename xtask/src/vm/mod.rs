@@ -30,18 +30,34 @@ const KERNELS: [(&str, Source); 3] = [
     (r"^linux-binary-6\.19\.[0-9]+\+deb13-cloud-amd64$", Source::Suite("trixie-backports")),
 ];
 
+/// What `cargo xtask vm` runs (the test suite runs everything; the rest is for working on one part).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Only {
+    Everything,
+    /// The systemd guest's story (with its container steps).
+    Story,
+    /// The container steps: the story guest's alone, and the container outputs' guest.
+    Containers,
+    /// The container outputs' guest.
+    Outputs,
+}
+
 /// Boots every kernel; returns the comparisons made (one per backend and kernel) as a tally.
-/// `story_only`: just the systemd guest (for working on the story; CI runs everything).
-/// `containers_only`: just its container steps.
-pub fn vm(story_only: bool, containers_only: bool) -> Result<crate::tally::Tally> {
+pub fn vm(only: Only) -> Result<crate::tally::Tally> {
     setup::apt_install(&["qemu-system-x86".into(), "busybox-static".into()])?;
     let binaries = build::static_binaries()?;
     let dir = workspace().join("target/vm");
     std::fs::create_dir_all(&dir)?;
-    if story_only || containers_only {
+    if only != Only::Everything {
         let mut failures = Vec::new();
         let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
-        let compared = story(&dir, &binaries, &story_kernel, containers_only, &mut failures)?;
+        let mut compared = 0;
+        if only != Only::Outputs {
+            compared += story(&dir, &binaries, &story_kernel, only == Only::Containers, &mut failures)?;
+        }
+        if only != Only::Story {
+            compared += outputs(&dir, &binaries, &story_kernel, &mut failures)?;
+        }
         return Ok(crate::tally::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 });
     }
 
@@ -72,6 +88,7 @@ pub fn vm(story_only: bool, containers_only: bool) -> Result<crate::tally::Tally
 
     let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
     compared += story(&dir, &binaries, &story_kernel, false, &mut failures)?;
+    compared += outputs(&dir, &binaries, &story_kernel, &mut failures)?;
     if !failures.is_empty() {
         eprintln!("xtask: vm: backends disagree with the host or are missing:\n{}", failures.join("\n"));
     }
@@ -88,7 +105,7 @@ fn story(
     failures: &mut Vec<String>,
 ) -> Result<u64> {
     setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
-    let image = systemd_guest::image(dir, binaries)?;
+    let image = systemd_guest::image(dir, binaries, &systemd_guest::STORY)?;
     eprintln!("xtask: vm: booting the systemd guest ({}) under QEMU (TCG)", kernel.release);
     let log = dir.join("systemd-guest.log");
     let only = if containers_only { " capdisc.only=containers" } else { "" };
@@ -109,6 +126,28 @@ fn story(
     }
     if !containers_only {
         println!("\nevery unit of the guest (record --all over boot and a short workload):\n{}", story.unit_table());
+    }
+    Ok(checks.len() as u64)
+}
+
+/// `generate`'s container outputs run by the tools that read them (podman 5, Quadlet,
+/// podman-compose, `podman kube play`) in a trixie guest; returns the checks made.
+fn outputs(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::Kernel, failures: &mut Vec<String>) -> Result<u64> {
+    setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
+    let image = systemd_guest::image(dir, binaries, &systemd_guest::OUTPUTS)?;
+    eprintln!("xtask: vm: booting the container outputs guest ({}) under QEMU (TCG)", kernel.release);
+    let log = dir.join("outputs-guest.log");
+    let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "2048", "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4")?;
+    println!("\ncontainer outputs, run by their tools ({}):", kernel.release);
+    let checks = containers::output_checks(&serial);
+    for (what, passed) in &checks {
+        println!("  [{}] {what}", if *passed { "ok" } else { "FAILED" });
+        if !passed {
+            failures.push(format!("outputs guest: {what}"));
+        }
+    }
+    if checks.iter().any(|(_, passed)| !passed) {
+        eprintln!("xtask: vm: serial log kept at {}", log.display());
     }
     Ok(checks.len() as u64)
 }

@@ -4,30 +4,16 @@
 # `cargo xtask vm`; everything else is context.
 exec > /dev/ttyS0 2>&1
 set -u
-say() { echo "CAPDISC-CONTAINER $*"; }
-show() { sed "s/^/CAPDISC-CLOG $1 /" "$2"; }
-# Polls (TCG guests are slow and vary): up to N s for the command to succeed.
-wait_secs() { limit=$(( $1 * 5 )); shift; for _ in $(seq 1 $limit); do "$@" > /dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
-serves() { bash -c ': < /dev/tcp/127.0.0.1/444'; }
-check='bash -c ": < /dev/tcp/127.0.0.1/444"'
-required() { capdisc generate "$1" --format json | tr -d ' \n' | sed -n 's/.*"required":\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
+MARK=CAPDISC-CONTAINER LOG_MARK=CAPDISC-CLOG
+. /usr/local/lib/capdisc/container-lib.sh
 # Capabilities a profile puts down to the container runtime's set-up.
 setup_caps() { awk '/^- name: /{name=$3} /^  reason: .*container runtime/{print name}' "$1" | sort | paste -sd, -; }
 running() { [ "$(podman inspect --format '{{.State.Running}}' web 2>/dev/null)" = true ]; }
 leftovers() { echo "$(podman ps -a --format '{{.Names}}' | grep -c '^capdisc-') $(ls -d /sys/fs/cgroup/capdisc-* 2>/dev/null | wc -l)"; }
-caps_of() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
 t_all=$(date +%s)
 say begin "$(podman --version)" "$(crun --version | head -n 1)"
 
-# The image, made offline: one static binary (capdisc's test workload) whose start takes a fresh
-# runtime directory (a tmpfs, root's) for the container's user (CAP_CHOWN, every start) and
-# serves :444 as that user (CAP_NET_BIND_SERVICE).
-root=/tmp/web-root
-mkdir -p $root/tmp $root/etc $root/run/app
-cp /usr/local/bin/capdisc-workload $root/workload
-printf 'root:x:0:0:root:/:/workload\nnobody:x:65534:65534:nobody:/:/workload\n' > $root/etc/passwd
-printf 'root:x:0:\nnogroup:x:65534:\n' > $root/etc/group
-tar -C $root -cf /tmp/web.tar . && podman import -q --change 'CMD ["/workload", "chown-then-serve", "/run/app", "65534", "444"]' /tmp/web.tar localhost/web > /dev/null
+web_image
 say import $?
 # The production container, hardened the usual way: every capability, as nobody.
 podman run -d -q --name web --network=host --user 65534:65534 --cap-add=all --tmpfs /run/app localhost/web > /dev/null
