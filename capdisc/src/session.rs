@@ -16,7 +16,7 @@ use tokio::{
 
 use crate::{
     error::Error,
-    kernel_log::KernelLog,
+    kernel::program_log::KernelLog,
     probe::{BackendChoice, MapLimits, ProbeConfig, Probes, StreamConfig},
     scope::{exit_code_of, spawn_in_cgroup, Target},
 };

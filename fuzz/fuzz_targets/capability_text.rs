@@ -10,5 +10,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = capdisc::caps::nearest(&text);
     let _ = capdisc::systemd::parse_assignment(&text);
     let _ = capdisc::systemd::names_mask(&text);
-    let _ = capdisc::status::decode(&[text.clone().into_owned()]);
+    let _ = capdisc::harden::status::decode(&[text.clone().into_owned()]);
 });

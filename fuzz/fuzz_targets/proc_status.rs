@@ -5,8 +5,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    if let Ok(process) = capdisc::status::parse(1, &text) {
-        let _ = capdisc::status::findings(&process);
-        let _ = capdisc::status::render(&process);
+    if let Ok(process) = capdisc::harden::status::parse(1, &text) {
+        let _ = capdisc::harden::status::findings(&process);
+        let _ = capdisc::harden::status::render(&process);
     }
 });

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     for format in [OutputFormat::Systemd, OutputFormat::Docker, OutputFormat::K8s, OutputFormat::Setcap, OutputFormat::Json] {
         let _ = render(&profile, "fuzz", format, None, &[]);
     }
-    let _ = capdisc::report::table(&profile);
+    let _ = capdisc::profile::table::render(&profile);
     let _ = capdisc::profile::diff(&profile, &profile);
     let _ = capdisc::profile::merge(&[("a".into(), profile.clone()), ("b".into(), profile.clone())], true);
     for name in profile.target_names() {

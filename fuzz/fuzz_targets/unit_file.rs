@@ -10,6 +10,6 @@ fuzz_target!(|data: &[u8]| {
     let (unit, dropin) = text.split_once('\0').unwrap_or((&text, ""));
     let texts = vec![(PathBuf::from("app.service"), unit.to_owned()), (PathBuf::from("app.service.d/10.conf"), dropin.to_owned())];
     let effective = capdisc::systemd::resolve_texts("app.service", &texts);
-    let findings = capdisc::lint::lint(&effective, None);
-    let _ = capdisc::lint::render(&effective, &findings);
+    let findings = capdisc::harden::lint::lint(&effective, None);
+    let _ = capdisc::harden::lint::render(&effective, &findings);
 });

@@ -7,7 +7,7 @@ use std::{io::Write, path::Path};
 use clap::{Args, CommandFactory};
 
 use super::Cli;
-use crate::{error::Error, files};
+use crate::{error::Error, support::files};
 
 /// The README, for its profile schema section.
 const README: &str = include_str!("../../../README.md");

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::{
-    apply::{apply, ApplyOptions},
     error::Error,
-    files,
     generate::{render, OutputFormat},
-    lint,
+    harden::apply::{apply, ApplyOptions},
+    harden::lint,
+    harden::status,
     profile::{self, Format},
-    status,
+    support::files,
     systemd::{self, UnitFiles},
 };
 

@@ -40,26 +40,3 @@ pub fn of(profile: &Profile) -> Coverage {
     coverage.unexercised.sort_by_key(|hint| (crate::caps::number(&hint.capability).unwrap_or(u32::MAX), hint.executable.clone()));
     coverage
 }
-
-/// The capabilities the hints name, once each, in capability order.
-fn hinted(coverage: &Coverage) -> Vec<&str> {
-    let mut names: Vec<&str> = coverage.unexercised.iter().map(|hint| hint.capability.as_str()).collect();
-    names.dedup();
-    names
-}
-
-/// One line per capability: `CAP_KILL (kill, killpg in /usr/sbin/nginx)`.
-pub fn describe(coverage: &Coverage) -> Vec<String> {
-    hinted(coverage)
-        .into_iter()
-        .map(|name| {
-            let from: Vec<String> = coverage
-                .unexercised
-                .iter()
-                .filter(|hint| hint.capability == name)
-                .map(|hint| format!("{} in {}", hint.symbols.join(", "), hint.executable))
-                .collect();
-            format!("{name} ({})", from.join("; "))
-        })
-        .collect()
-}

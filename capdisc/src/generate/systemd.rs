@@ -90,7 +90,7 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
             let _ = writeln!(out, "#   {} ({why}): {}", cap.name, cap.reason);
         }
     }
-    let hints = crate::coverage::describe(&profile.coverage);
+    let hints = profile.coverage.describe();
     if !hints.is_empty() {
         let _ = writeln!(
             out,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::RunsAs;
-use crate::{classify::Class, danger::why_root_equivalent, profile::Profile};
+use crate::{caps::danger::why_root_equivalent, classify::Class, profile::Profile};
 
 /// A capability the recording granted but the output leaves out.
 #[derive(Clone, Debug, Serialize)]

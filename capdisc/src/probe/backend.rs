@@ -8,7 +8,7 @@ use aya::{
     Btf, Ebpf,
 };
 
-use crate::{btf::KernelLayout, tracefs};
+use crate::{kernel::btf::KernelLayout, kernel::tracefs};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -10,7 +10,7 @@ use aya::{
 use capdisc_common::{mode, TRACEPOINT_RECORD_BYTES};
 
 use super::backend::{chain, program, AttachError, Backend, BackendChoice};
-use crate::{error::Error, kallsyms::Kallsyms, tracefs};
+use crate::{error::Error, kernel::kallsyms::Kallsyms, kernel::tracefs};
 
 /// The eBPF object built by build.rs from `capdisc-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/capdisc-probes"));
@@ -115,7 +115,7 @@ impl Probes {
         let exec_filename = exec.offset("filename")?;
         let init_user_ns = Kallsyms::address_of("init_user_ns").unwrap_or(0);
         let self_tgid = std::process::id();
-        let layout = crate::btf::KernelLayout::read();
+        let layout = crate::kernel::btf::KernelLayout::read();
         let cred = layout.cred.unwrap_or([0; 6]);
         let task_comm = layout.task_comm.unwrap_or(0);
         let stream = u32::from(config.stream.is_some());
@@ -213,7 +213,7 @@ fn fill_path_arguments(ebpf: &mut Ebpf) -> Result<(), Error> {
     let map = ebpf.map_mut("PATH_ARGS").ok_or_else(|| Error::Runtime("map PATH_ARGS missing from the eBPF object".into()))?;
     let mut arguments: aya::maps::Array<_, u8> =
         aya::maps::Array::try_from(map).map_err(|err| Error::io("cannot open map PATH_ARGS", err))?;
-    for (number, argument) in crate::syscalls::path_arguments() {
+    for (number, argument) in crate::kernel::syscalls::path_arguments() {
         arguments.set(number, argument + 1, 0).map_err(|err| Error::io("cannot fill map PATH_ARGS", err))?;
     }
     Ok(())
@@ -223,7 +223,7 @@ fn fill_path_arguments(ebpf: &mut Ebpf) -> Result<(), Error> {
 /// Fork, exit and exec tracking: on raw tracepoints when kernel BTF gave the offsets they read
 /// (no perf event: Debian's `perf_event_paranoid=3` refuses those to all but CAP_SYS_ADMIN), on
 /// the classic tracepoints otherwise or when the raw one does not attach.
-fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32, layout: &crate::btf::KernelLayout) -> Result<(), Error> {
+fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32, layout: &crate::kernel::btf::KernelLayout) -> Result<(), Error> {
     // (classic program, raw program, event, the raw program's offsets are known)
     let mut programs = vec![("capdisc_exec", "capdisc_exec_raw", "sched_process_exec", layout.bprm_filename.is_some())];
     if target_mode == mode::PIDS {

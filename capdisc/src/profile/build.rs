@@ -11,11 +11,11 @@ use super::model::*;
 use crate::{
     caps,
     classify::{self, call_site_frames, class_of},
-    clock::{rfc3339, BootClock},
-    kallsyms::Kallsyms,
+    kernel::kallsyms::Kallsyms,
+    kernel::syscalls,
     probe::{comm_text, Backend, Drained},
     scope::CgroupNames,
-    syscalls,
+    support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
 

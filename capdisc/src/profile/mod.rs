@@ -11,6 +11,7 @@ mod losses;
 mod merge;
 mod model;
 mod proof;
+pub mod table;
 mod target;
 
 pub use build::{build, RecordingMeta};

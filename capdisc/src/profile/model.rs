@@ -64,6 +64,25 @@ impl Coverage {
     pub fn is_empty(&self) -> bool {
         self.unexercised.is_empty() && self.unreadable.is_empty()
     }
+
+    /// One line per capability the hints name, in capability order:
+    /// `CAP_KILL (kill, killpg in /usr/sbin/nginx)`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut names: Vec<&str> = self.unexercised.iter().map(|hint| hint.capability.as_str()).collect();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| {
+                let from: Vec<String> = self
+                    .unexercised
+                    .iter()
+                    .filter(|hint| hint.capability == name)
+                    .map(|hint| format!("{} in {}", hint.symbols.join(", "), hint.executable))
+                    .collect();
+                format!("{name} ({})", from.join("; "))
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,14 +14,15 @@ use super::{
     trial::{self, Denial, OwnedTrials, Subject, TrialOptions, TrialResult},
 };
 use crate::{
-    apply::{apply, ApplyOptions},
     caps,
     classify::Class,
-    clock::rfc3339,
     coverage,
     error::Error,
-    files, privileges,
+    harden::apply::{apply, ApplyOptions},
+    kernel::privileges,
     profile::{self, CapabilityUse, Format, Profile, Trial, Verdict, Verification},
+    support::clock::rfc3339,
+    support::files,
     systemd::mask_text,
 };
 

@@ -97,7 +97,7 @@ impl Subject {
 /// Every capability capdisc itself may pass on (its permitted set within its bounding set; in a
 /// container that is less than every capability the kernel knows).
 fn held_caps() -> u64 {
-    crate::status::read(std::process::id()).map(|own| own.permitted & own.bounding).unwrap_or_else(|_| all_caps())
+    crate::harden::status::read(std::process::id()).map(|own| own.permitted & own.bounding).unwrap_or_else(|_| all_caps())
 }
 
 #[derive(Clone, Debug)]

@@ -7,7 +7,7 @@ use super::{
     interrupt,
     trial::{self, OwnedTrials, Subject, TrialOptions},
 };
-use crate::{error::Error, privileges, profile, systemd::mask_text};
+use crate::{error::Error, kernel::privileges, profile, systemd::mask_text};
 
 pub struct VerifyOptions {
     pub profile: PathBuf,

@@ -8,14 +8,14 @@ use std::{path::PathBuf, time::Duration};
 use crate::{
     coverage,
     error::Error,
-    files,
-    kallsyms::Kallsyms,
-    privileges,
+    kernel::kallsyms::Kallsyms,
+    kernel::privileges,
     probe::{drain, BackendChoice, MapLimits},
+    profile::table,
     profile::{self, ContainerInfo, Format, Profile, RecordingMeta, TargetInfo},
-    report,
     scope::{PhaseMarker, Target, TargetSpec},
     session::{Ended, Session, SessionOptions, Until},
+    support::files,
 };
 
 pub struct RecordOptions {
@@ -47,7 +47,7 @@ async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, 
     files::write_atomic(&options.output, text.as_bytes())?;
     if !options.quiet {
         eprintln!("capdisc: recording stopped: {}", ended.reason);
-        eprint!("{}", report::table(&profile));
+        eprint!("{}", table::render(&profile));
         eprintln!("capdisc: profile written to {}", options.output.display());
     }
     // A command capdisc itself stopped at --duration ended as asked: the recording succeeded

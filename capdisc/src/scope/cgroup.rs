@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use crate::error::Error;
+use crate::{error::Error, kernel::cgroup2_mount};
 
 #[derive(Clone, Debug)]
 pub struct Cgroup {
@@ -23,28 +23,6 @@ pub struct Cgroup {
     pub level: u32,
     /// Created by capdisc (removed when recording ends).
     owned: bool,
-}
-
-/// Where cgroup v2 is mounted (`/sys/fs/cgroup` on unified hosts, `/sys/fs/cgroup/unified` on
-/// hybrid ones), from /proc/self/mountinfo.
-pub fn cgroup2_mount() -> Result<PathBuf, Error> {
-    let mountinfo =
-        fs::read_to_string("/proc/self/mountinfo").map_err(|err| Error::Kernel(format!("cannot read /proc/self/mountinfo: {err}")))?;
-    mountinfo
-        .lines()
-        .find_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            if right.split_whitespace().next()? != "cgroup2" {
-                return None;
-            }
-            left.split_whitespace().nth(4).map(PathBuf::from)
-        })
-        .ok_or_else(|| {
-            Error::Kernel(
-                "cgroup v2 is not mounted; mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` or boot with a unified hierarchy"
-                    .into(),
-            )
-        })
 }
 
 /// Where a cgroup given by the user is, whether it exists now or not: an absolute filesystem

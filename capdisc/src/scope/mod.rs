@@ -17,7 +17,7 @@ use aya::{
 };
 use capdisc_common::{cgroup_state, mode};
 
-pub use cgroup::{cgroup2_mount, remove_trial_cgroups, Cgroup, CgroupNames, CgroupPath};
+pub use cgroup::{remove_trial_cgroups, Cgroup, CgroupNames, CgroupPath};
 pub use container::{remove_trial_containers, CapSetting, Container, ContainerTarget, RunCommand, Runtime, USER_NOT_FOR_CONTAINERS};
 pub use credentials::RunAs;
 pub use phase::PhaseMarker;

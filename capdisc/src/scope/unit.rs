@@ -4,7 +4,8 @@
 //! permissive drop-in) is `systemd`'s.
 use std::fs;
 
-use super::cgroup::{cgroup2_mount, Cgroup};
+use super::cgroup::Cgroup;
+use crate::kernel::cgroup2_mount;
 use crate::{
     error::Error,
     systemd::{refuse_leftovers, require_running, show, slice_path, unit_name, RuntimeChange, UnitRestart},

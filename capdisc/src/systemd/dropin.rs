@@ -5,7 +5,7 @@
 //! reboot).
 use std::path::{Path, PathBuf};
 
-use crate::{error::Error, files::BeneathDir};
+use crate::{error::Error, support::files::BeneathDir};
 
 pub const DROPIN_NAME: &str = "60-capdisc.conf";
 const BACKUP_NAME: &str = "60-capdisc.conf.bak";

@@ -145,7 +145,7 @@ fn say(line: &str) {
 
 /// Moves this process to the cgroup v2 root, out of whatever cgroup capdisc ran in.
 fn leave_capdiscs_cgroup() {
-    if let Ok(mount) = crate::scope::cgroup2_mount() {
+    if let Ok(mount) = crate::kernel::cgroup2_mount() {
         let _ = fs::write(mount.join("cgroup.procs"), std::process::id().to_string());
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::{
     caps,
     classify::{denial_errno, Fallback},
-    status,
+    harden::status,
 };
 
 #[derive(Debug, Serialize)]

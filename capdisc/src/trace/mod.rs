@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::{
     error::Error,
-    privileges,
+    kernel::privileges,
     probe::{BackendChoice, MapLimits, StreamConfig},
     scope::TargetSpec,
     session::{Session, SessionOptions},

@@ -11,10 +11,10 @@ use super::explain::{explain, CredSets};
 use crate::{
     caps,
     classify::{self, call_site_frames},
-    clock::{rfc3339, BootClock},
-    kallsyms::Kallsyms,
+    kernel::kallsyms::Kallsyms,
+    kernel::syscalls,
     scope::CgroupNames,
-    syscalls,
+    support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
 

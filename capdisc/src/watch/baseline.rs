@@ -105,8 +105,8 @@ impl Baselines {
     /// its baseline, its recording window the learning window itself.
     pub fn learned(&mut self, target: &str, mut profile: Profile, seen_at: SystemTime) {
         let now = SystemTime::now();
-        profile.started_at = crate::clock::rfc3339(seen_at);
-        profile.ended_at = crate::clock::rfc3339(now);
+        profile.started_at = crate::support::clock::rfc3339(seen_at);
+        profile.ended_at = crate::support::clock::rfc3339(now);
         profile.duration_secs = now.duration_since(seen_at).unwrap_or_default().as_secs_f64();
         self.known.insert(target.to_owned(), profile);
     }

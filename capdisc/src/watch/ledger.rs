@@ -14,7 +14,7 @@ use capdisc_common::{counter, CheckKey, CheckStats, PathKey, PathSample, COMM_LE
 use super::naming::Selector;
 use crate::{
     error::Error,
-    kallsyms::Kallsyms,
+    kernel::kallsyms::Kallsyms,
     probe::{drain_new_stacks, Backend, Drained},
     profile::{self, Profile, RecordingMeta, TargetInfo},
     scope::CgroupNames,

@@ -37,15 +37,15 @@ use self::{
     state::{HostState, StateDir},
 };
 use crate::{
-    clock::rfc3339,
     error::Error,
-    kallsyms::Kallsyms,
-    kernel_log::KernelLog,
-    privileges,
+    kernel::kallsyms::Kallsyms,
+    kernel::privileges,
+    kernel::program_log::KernelLog,
     probe::{BackendChoice, MapLimits, ProbeConfig, Probes},
     profile::{Losses, Profile},
     scope::CgroupPath,
     session::StopSignals,
+    support::clock::rfc3339,
     systemd,
 };
 

@@ -14,8 +14,8 @@ use capdisc_common::{cgroup_state, MkdirLayout, WatchPath, MAX_WATCH_PATHS, WATC
 use super::metrics::Metrics;
 use crate::{
     error::Error,
+    kernel::tracefs,
     scope::{insert_cgroup, remove_cgroup, CgroupPath},
-    tracefs,
 };
 
 /// A `--cgroup` target: where it is, and the cgroup id the kernel filter has for it now.
@@ -37,7 +37,7 @@ pub struct Presence {
 pub fn locate(path: &Path) -> Result<CgroupPath, Error> {
     let located = CgroupPath::of_user_path(path)?;
     if located.relative.split('/').any(|part| part == ".." || part == ".") {
-        let mount = crate::scope::cgroup2_mount()?;
+        let mount = crate::kernel::cgroup2_mount()?;
         return Err(Error::Usage(format!("--cgroup {}: give a plain path under {}", path.display(), mount.display())));
     }
     Ok(located)

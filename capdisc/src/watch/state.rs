@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::naming::{file_name, target_of_file};
 use crate::{
     error::Error,
-    files,
     profile::{self, Format, Losses, Profile},
+    support::files,
 };
 
 /// `watch.yaml`.

@@ -57,7 +57,7 @@ fn call_site_samples_not_kept_are_not_called_lost_data() {
     let generate = capdisc().arg("generate").arg(&profile).output().expect("generate");
     assert!(generate.status.success(), "{}", stderr(&generate));
     assert!(!stdout_of(&generate).contains("WARNING"), "{}", stdout_of(&generate));
-    let report = capdisc::report::table(&capdisc::profile::read(&profile).expect("read"));
+    let report = capdisc::profile::table::render(&capdisc::profile::read(&profile).expect("read"));
     assert!(report.contains("losses: none"), "{report}");
     assert!(report.contains("note: 2 call-site sample(s) not kept") && report.contains("every check was counted"), "{report}");
 }

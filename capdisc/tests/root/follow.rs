@@ -6,7 +6,7 @@ use std::fs;
 use crate::common::*;
 
 fn capdisc_cgroups() -> Vec<String> {
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+    let mount = capdisc::kernel::cgroup2_mount().expect("cgroup v2");
     let own = format!("capdisc-{}-", std::process::id());
     fs::read_dir(mount)
         .expect("read cgroup root")
@@ -28,7 +28,7 @@ fn a_daemon_that_forks_away_is_followed_until_it_is_gone() {
     assert_eq!(required(&run.profile), vec!["CAP_NET_BIND_SERVICE"], "the background bind is recorded");
     assert_eq!(run.profile.exit_status, Some(0), "the first process's status");
     let cgroup = run.profile.target.cgroup.clone().expect("cgroup");
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+    let mount = capdisc::kernel::cgroup2_mount().expect("cgroup v2");
     assert!(!mount.join(cgroup.trim_start_matches('/')).exists(), "capdisc's cgroup {cgroup} is removed");
 
     let until_exit = record(&["--until-exit"], &["--", "sh", "-c", &daemon]);

@@ -210,7 +210,7 @@ fn cgroup_target_records_its_tasks_and_sigint_writes_the_profile() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (go, file, output) = (dir.path().join("go"), dir.path().join("owned"), dir.path().join("p.yaml"));
     fs::write(&file, b"x").expect("write");
-    let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+    let mount = capdisc::kernel::cgroup2_mount().expect("cgroup v2");
     let cgroup = mount.join(format!("capdisc-test-{}", std::process::id()));
     fs::create_dir(&cgroup).expect("mkdir cgroup");
     let mut workload = waiting_workload(&go, &["chown", file.to_str().expect("utf-8"), "2"]);

@@ -28,7 +28,7 @@ fn wait_until(secs: u64, mut done: impl FnMut() -> bool) -> bool {
 
 /// The trial cgroups (`capdisc-PID-*`) of capdisc `pid` still under the cgroup v2 root.
 fn trial_cgroups(pid: u32) -> Vec<String> {
-    let root = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+    let root = capdisc::kernel::cgroup2_mount().expect("cgroup v2");
     let prefix = format!("capdisc-{pid}-");
     std::fs::read_dir(root)
         .expect("cgroup root")

@@ -148,7 +148,7 @@ impl TestCgroup {
 
     /// Where [`TestCgroup::make`] would put it, not made yet (a target that is missing).
     pub fn planned(stem: &str) -> Self {
-        let mount = capdisc::scope::cgroup2_mount().expect("cgroup v2");
+        let mount = capdisc::kernel::cgroup2_mount().expect("cgroup v2");
         Self(mount.join(format!("{stem}-{}", std::process::id())))
     }
 

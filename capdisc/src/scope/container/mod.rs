@@ -22,8 +22,9 @@ use serde_json::Value;
 pub use run_command::{CapSetting, RunCommand, USER_NOT_FOR_CONTAINERS};
 pub use target::{ContainerRun, ContainerTarget};
 
-use super::cgroup::{cgroup2_mount, Cgroup};
+use super::cgroup::Cgroup;
 use crate::error::Error;
+use crate::kernel::cgroup2_mount;
 
 /// The container runtimes capdisc drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -123,7 +123,7 @@ fn root_equivalent(unit: &Effective, findings: &mut Vec<Finding>) {
     }
     for cap in caps::decode_mask(unit.usable()) {
         let name = caps::name(cap);
-        if let Some(why) = crate::danger::why_root_equivalent(&name) {
+        if let Some(why) = crate::caps::danger::why_root_equivalent(&name) {
             findings.push(finding(
                 Severity::Warning,
                 format!("{} holds {name} as an ambient capability, which amounts to root: it {why}", user_label(unit)),

@@ -1,6 +1,7 @@
 //! Capability names, numbers and masks: the table from include/uapi/linux/capability.h, lookup
 //! in both directions, and decoding of the hex masks shown in /proc/PID/status. Numbers the table
 //! does not know (a newer kernel) print as `cap_N`, never panic.
+pub mod danger;
 
 /// Capability names by number, as systemd writes them (include/uapi/linux/capability.h, Linux 6.x;
 /// CAP_LAST_CAP is 40 there).

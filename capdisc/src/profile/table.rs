@@ -3,14 +3,14 @@ use std::fmt::Write;
 
 use crate::profile::{CapabilityUse, Profile};
 
-pub fn table(profile: &Profile) -> String {
+pub fn render(profile: &Profile) -> String {
     let mut out = String::new();
     if profile.capabilities.is_empty() {
         let _ = writeln!(out, "no capability checks were seen");
     } else {
         let _ = writeln!(out, "{}", capability_rows(&profile.capabilities));
     }
-    let hints = crate::coverage::describe(&profile.coverage);
+    let hints = profile.coverage.describe();
     if !hints.is_empty() {
         let _ = writeln!(out, "not exercised (the executables' imports may check these; never granted):");
         for line in hints {
