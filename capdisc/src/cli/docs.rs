@@ -1,7 +1,7 @@
 //! What a CLI's users expect besides `--help`: shell completions (`capdisc completions SHELL`,
 //! through clap_complete) and man pages (`capdisc man`, through clap_mangen), both generated from
 //! the same clap definitions as the parser, so they cannot drift from it. The main page carries
-//! the profile schema, taken from the README's "Profile schema" section (one source).
+//! the profile schema, taken from docs/profile-schema.md (one source).
 use std::{io::Write, path::Path};
 
 use clap::{Args, CommandFactory};
@@ -9,8 +9,8 @@ use clap::{Args, CommandFactory};
 use super::Cli;
 use crate::{error::Error, support::files};
 
-/// The README, for its profile schema section.
-const README: &str = include_str!("../../../README.md");
+/// The profile schema page (docs/profile-schema.md).
+const SCHEMA_PAGE: &str = include_str!("../../../docs/profile-schema.md");
 
 #[derive(Args, Debug)]
 pub struct CompletionsArgs {
@@ -80,11 +80,12 @@ fn main_page(command: &clap::Command) -> Result<Vec<u8>, Error> {
     Ok(page)
 }
 
-/// The README's "Profile schema" section, without its heading.
+/// The "Profile schema" section of docs/profile-schema.md, without its heading.
 pub fn profile_schema() -> &'static str {
-    let start = README.find("## Profile schema").map(|at| at + README[at..].find('\n').unwrap_or(0) + 1).unwrap_or(README.len());
-    let end = README[start..].find("\n## ").map(|at| start + at).unwrap_or(README.len());
-    README[start..end].trim()
+    let start =
+        SCHEMA_PAGE.find("## Profile schema").map(|at| at + SCHEMA_PAGE[at..].find('\n').unwrap_or(0) + 1).unwrap_or(SCHEMA_PAGE.len());
+    let end = SCHEMA_PAGE[start..].find("\n## ").map(|at| start + at).unwrap_or(SCHEMA_PAGE.len());
+    SCHEMA_PAGE[start..end].trim()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 
-/// The exit codes of every subcommand (README, "Exit codes"; `capdisc(1)`, EXIT STATUS).
+/// The exit codes of every subcommand (docs/proving.md, "Exit codes"; `capdisc(1)`, EXIT STATUS).
 pub const EXIT_CODES: &str = "\
 Exit status:
   0      it works, or it is proven: recorded, generated, applied and read back, verify passed,

@@ -1,4 +1,4 @@
-//! The profile schema (documented in the README, "Profile schema"). Bump `SCHEMA_VERSION` on
+//! The profile schema (documented in docs/profile-schema.md). Bump `SCHEMA_VERSION` on
 //! any change that an older reader would misread.
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! Formatting trace events: a table line or a JSON object per check (field names are stable
-//! and documented in the README), `--unique`, `--denied`, no-audit hiding, and the lost-event
+//! and documented in docs/trace.md), `--unique`, `--denied`, no-audit hiding, and the lost-event
 //! count read from the kernel's counter.
 use std::{collections::HashSet, io::Write};
 

@@ -200,7 +200,7 @@ struct Watcher {
     quiet: bool,
 }
 
-/// What writing the state costs (said when `watch` stops; the README's figures come from it).
+/// What writing the state costs (said when `watch` stops; docs/watch.md's figures come from it).
 #[derive(Default)]
 struct SaveCost {
     count: u32,

@@ -4,6 +4,7 @@
 mod common;
 
 mod alert_rules;
+mod docs;
 mod harden;
 mod no_harm;
 mod proof;

@@ -1,6 +1,6 @@
-//! The fleet as the README documents it, on loopback: two hosts' `watch` (two cgroups), one
+//! The fleet as docs/watch.md documents it, on loopback: two hosts' `watch` (two cgroups), one
 //! Prometheus per site scraping its host, a global Prometheus federating `capdisc_.*` from both
-//! sites; the README's cross-host query returns the sum, and `capdisc merge` of both hosts'
+//! sites; the documented cross-host query returns the sum, and `capdisc merge` of both hosts'
 //! target profiles keeps both runs.
 use std::fs;
 
@@ -32,7 +32,7 @@ fn two_sites_federate_into_one_global_sum_and_their_profiles_merge() {
         );
         watches.push(watch);
     }
-    // The global one federates every capdisc series from both sites (README, "A fleet").
+    // The global one federates every capdisc series from both sites (docs/watch.md, "A fleet").
     let targets: Vec<String> = sites.iter().map(|site| format!("'127.0.0.1:{}'", site.port)).collect();
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n    params:\n      'match[]': ['{{__name__=~\"capdisc_.*\"}}']\n    static_configs:\n      - targets: [{}]\n",
@@ -47,7 +47,7 @@ fn two_sites_federate_into_one_global_sum_and_their_profiles_merge() {
         let series = KILL_GRANTED.replace("CG", &host.name());
         assert_eq!(wait_until("the host's count", || watch.metric(&series).filter(|value| *value >= count)), Some(count));
     }
-    // The README's cross-host query, per capability: both hosts' checks.
+    // The documented cross-host query, per capability: both hosts' checks.
     let query =
         r#"sum by (capability) (capdisc_capability_checks_total{verdict="granted",capability="CAP_KILL",target=~"/capdisc-fleet-.*"})"#;
     let summed = wait_until("the global sum", || global.query(query).filter(|value| value == "500"));
