@@ -4,6 +4,7 @@
 mod bench;
 mod bench_watch;
 mod build;
+mod deb;
 mod demo;
 mod fuzz;
 mod run;
@@ -62,6 +63,8 @@ enum Task {
     },
     /// Man pages from the CLI definitions, one per subcommand, into target/man.
     Man,
+    /// The Debian package (cargo-deb), into target/debian.
+    Deb,
     /// Fuzz every parser untrusted bytes reach (cargo-fuzz, AddressSanitizer).
     Fuzz {
         /// Seconds per target.
@@ -79,6 +82,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench { checks, rounds, watch } => bench::bench(checks, rounds, watch),
         Task::Fuzz { seconds } => fuzz::fuzz(seconds),
         Task::Man => build::man(),
+        Task::Deb => deb::deb().map(drop),
         Task::Vm { story_only, containers_only, outputs_only } => {
             let only = match (story_only, containers_only, outputs_only) {
                 (true, _, _) => vm::Only::Story,

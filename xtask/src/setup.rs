@@ -21,6 +21,7 @@ pub fn nightly() -> Result<String> {
 }
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
+const CARGO_DEB_VERSION: &str = "3.8.0";
 
 pub fn setup() -> Result<()> {
     let nightly = nightly()?;
@@ -30,6 +31,7 @@ pub fn setup() -> Result<()> {
     apt_install(&packages(llvm))?;
     ensure_style_tools()?;
     ensure_cargo_fuzz()?;
+    ensure_cargo_deb()?;
     ensure_bpf_linker(llvm)?;
     eprintln!("xtask: setup: done");
     Ok(())
@@ -65,6 +67,7 @@ pub fn ready() -> bool {
         && rust_src_installed(&nightly)
         && style_tools_installed()
         && cargo_fuzz_installed()
+        && cargo_tool_installed("deb")
         && packages(llvm).iter().all(|package| installed(package))
 }
 
@@ -111,15 +114,29 @@ fn rust_src_installed(nightly: &str) -> bool {
 
 /// cargo-fuzz, for `cargo xtask fuzz` (and its smoke run in `cargo xtask test`).
 pub fn ensure_cargo_fuzz() -> Result<()> {
-    if cargo_fuzz_installed() {
-        return Ok(());
-    }
-    eprintln!("xtask: setup: installing cargo-fuzz {CARGO_FUZZ_VERSION}");
-    run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION]))
+    ensure_cargo_tool("cargo-fuzz", CARGO_FUZZ_VERSION)
 }
 
 fn cargo_fuzz_installed() -> bool {
-    stdout(Command::new("cargo").args(["fuzz", "--version"])).is_ok()
+    cargo_tool_installed("fuzz")
+}
+
+/// cargo-deb, for `cargo xtask deb` (the package the container outputs' guest installs).
+pub fn ensure_cargo_deb() -> Result<()> {
+    ensure_cargo_tool("cargo-deb", CARGO_DEB_VERSION)
+}
+
+/// A cargo subcommand (`cargo-NAME`) at its pinned version, installed from crates.io unless present.
+fn ensure_cargo_tool(package: &str, version: &str) -> Result<()> {
+    if cargo_tool_installed(package.trim_start_matches("cargo-")) {
+        return Ok(());
+    }
+    eprintln!("xtask: setup: installing {package} {version}");
+    run(Command::new("cargo").args(["install", "--locked", package, "--version", version]))
+}
+
+fn cargo_tool_installed(subcommand: &str) -> bool {
+    stdout(Command::new("cargo").args([subcommand, "--version"])).is_ok()
 }
 
 /// rustfmt and clippy for the build's own toolchain (`cargo xtask test` checks style first).

@@ -106,6 +106,33 @@ pub fn output_checks(serial: &str) -> Vec<(String, bool)> {
     checks
 }
 
+/// (what was checked, passed) for the Debian package's steps (guest/package.sh).
+pub fn package_checks(serial: &str) -> Vec<(String, bool)> {
+    let steps = keyed(serial, "CAPDISC-PACKAGE ");
+    let step = |key: &str| steps.get(key).map(String::as_str).unwrap_or("(missing)");
+    // CAP_BPF, CAP_PERFMON, CAP_SYSLOG: the unit's declared CapabilityBoundingSet=.
+    let declared = format!("{:016x}", (1u64 << 39) | (1 << 38) | (1 << 34));
+    vec![
+        ("package: dpkg -i installs it (no compiler)".to_owned(), step("install") == "0" && step("version").starts_with("capdisc ")),
+        (
+            "package: man capdisc renders (the schema in it), and a subcommand's page".to_owned(),
+            step("man") == "renders" && step("man-subcommand") == "renders",
+        ),
+        (
+            "package: bash completion loads; zsh and fish completions installed".to_owned(),
+            step("bash-completion") == "loads" && step("zsh-fish") == "present",
+        ),
+        ("package: capdisc-watch.service is installed, not enabled".to_owned(), step("unit-enabled") == "disabled"),
+        ("package: systemctl enable --now capdisc-watch serves /metrics".to_owned(), step("enable") == "0" && step("metrics") == "served"),
+        ("package: it runs under its declared bounding set".to_owned(), step("capbnd") == declared),
+        (
+            "package: apt remove stops it and leaves no binary, unit, runtime file or drop-in".to_owned(),
+            step("remove") == "0" && step("left-after-remove") == "nothing",
+        ),
+        ("package: apt purge leaves no state and no unit link".to_owned(), step("purge") == "0" && step("left-after-purge") == "nothing"),
+    ]
+}
+
 fn sorted(list: &str) -> Vec<&str> {
     let mut names: Vec<&str> = list.split(',').collect();
     names.sort_unstable();

@@ -105,7 +105,7 @@ fn story(
     failures: &mut Vec<String>,
 ) -> Result<u64> {
     setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
-    let image = systemd_guest::image(dir, binaries, &systemd_guest::STORY)?;
+    let image = systemd_guest::image(dir, binaries, &systemd_guest::STORY, None)?;
     eprintln!("xtask: vm: booting the systemd guest ({}) under QEMU (TCG)", kernel.release);
     let log = dir.join("systemd-guest.log");
     let only = if containers_only { " capdisc.only=containers" } else { "" };
@@ -134,12 +134,14 @@ fn story(
 /// podman-compose, `podman kube play`) in a trixie guest; returns the checks made.
 fn outputs(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::Kernel, failures: &mut Vec<String>) -> Result<u64> {
     setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
-    let image = systemd_guest::image(dir, binaries, &systemd_guest::OUTPUTS)?;
+    let deb = crate::deb::deb()?;
+    let image = systemd_guest::image(dir, binaries, &systemd_guest::OUTPUTS, Some(&deb))?;
     eprintln!("xtask: vm: booting the container outputs guest ({}) under QEMU (TCG)", kernel.release);
     let log = dir.join("outputs-guest.log");
     let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "2048", "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4")?;
     println!("\ncontainer outputs, run by their tools ({}):", kernel.release);
-    let checks = containers::output_checks(&serial);
+    let mut checks = containers::output_checks(&serial);
+    checks.extend(containers::package_checks(&serial));
     for (what, passed) in &checks {
         println!("  [{}] {what}", if *passed { "ok" } else { "FAILED" });
         if !passed {

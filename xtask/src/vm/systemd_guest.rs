@@ -34,7 +34,7 @@ pub const STORY: Guest = Guest {
 pub const OUTPUTS: Guest = Guest {
     name: "trixie-containers",
     suite: "trixie",
-    packages: "systemd,systemd-sysv,dbus,procps,bash,podman,crun,podman-compose,netavark,catatonit",
+    packages: "systemd,systemd-sysv,dbus,procps,bash,podman,crun,podman-compose,netavark,catatonit,man-db,curl,bash-completion,init-system-helpers",
 };
 
 /// The guest's user for the story's service.
@@ -114,13 +114,17 @@ fn common_overlay(binaries: &Path, script: (&str, &[u8]), unit: (&str, &[u8])) -
     Ok(archive)
 }
 
-/// The outputs guest's overlay: the common part and its script.
-pub fn outputs_overlay(binaries: &Path) -> Result<Vec<u8>> {
-    let archive = common_overlay(
+/// The outputs guest's overlay: the common part, its script, and capdisc's Debian package with
+/// the script that installs, uses and removes it.
+pub fn outputs_overlay(binaries: &Path, deb: &Path) -> Result<Vec<u8>> {
+    let mut archive = common_overlay(
         binaries,
         ("capdisc-outputs", include_bytes!("guest/outputs.sh")),
         ("capdisc-outputs.service", include_bytes!("guest/capdisc-outputs.service")),
     )?;
+    archive.entry("root", 0o040700, &[], (0, 0));
+    archive.entry("root/capdisc.deb", 0o100644, &fs::read(deb).with_context(|| format!("cannot read {}", deb.display()))?, (0, 0));
+    archive.entry("usr/local/bin/capdisc-package", 0o100755, include_bytes!("guest/package.sh"), (0, 0));
     Ok(archive.finish())
 }
 
@@ -169,15 +173,18 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
 }
 
 /// A guest's initramfs: its cached base archive followed by this run's overlay (the story's,
-/// or the outputs guest's).
-pub fn image(dir: &Path, binaries: &Path, guest: &Guest) -> Result<PathBuf> {
+/// or the outputs guest's, which carries `deb`).
+pub fn image(dir: &Path, binaries: &Path, guest: &Guest, deb: Option<&Path>) -> Result<PathBuf> {
     let (tree, base) = base_archive(dir, guest)?;
     let image = dir.join(format!("{}-guest.cpio", guest.name));
     let mut bytes = fs::read(&base)?;
     while bytes.len() % 4 != 0 {
         bytes.push(0);
     }
-    bytes.extend(if guest.name == OUTPUTS.name { outputs_overlay(binaries)? } else { overlay(binaries, &tree)? });
+    bytes.extend(match deb {
+        Some(deb) => outputs_overlay(binaries, deb)?,
+        None => overlay(binaries, &tree)?,
+    });
     fs::write(&image, bytes)?;
     Ok(image)
 }
