@@ -42,9 +42,9 @@ impl ContainerRun {
                 ));
             }
         }
+        fs::create_dir_all(CIDFILE_DIR).map_err(|err| Error::io(format!("cannot create {CIDFILE_DIR}"), err))?;
         let cgroup = Cgroup::create_leaf()?;
         let name = cgroup.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        fs::create_dir_all(CIDFILE_DIR).map_err(|err| Error::io(format!("cannot create {CIDFILE_DIR}"), err))?;
         let cidfile = PathBuf::from(CIDFILE_DIR).join(format!("{name}.cid"));
         let _ = fs::remove_file(&cidfile);
         let argv = run.argv(caps, trial.then_some(name.as_str()), &format!("/{}", cgroup.relative), &cidfile.to_string_lossy());
