@@ -290,7 +290,8 @@ pub struct GuardArgs {
     /// Kill and remove the trial cgroups (`capdisc-PID-*`) of this capdisc.
     #[arg(long, value_name = "PID")]
     pub cgroups_of: Option<u32>,
-    /// Then start this container again (`RUNTIME:ID`): the one a proof's trials stood in for.
+    /// Then start this container again (`RUNTIME:ID`): the one a proof's trials stood in for, or
+    /// one stopped to be recorded from its start.
     #[arg(long, value_name = "RUNTIME:ID")]
     pub start_container: Option<String>,
 }

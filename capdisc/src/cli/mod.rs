@@ -106,9 +106,8 @@ impl Cli {
             Command::Restore(args) => args.run(),
             Command::Completions(args) => args.run(),
             Command::Man(args) => args.run(),
-            Command::Guard(args) => Ok(crate::systemd::guard_main(args.unit.as_deref(), args.was_active, || match args.cgroups_of {
-                Some(pid) => crate::prove::undo_trials(pid, args.start_container.as_deref()),
-                None => Ok(None),
+            Command::Guard(args) => Ok(crate::systemd::guard_main(args.unit.as_deref(), args.was_active, || {
+                crate::prove::undo_trials(args.cgroups_of, args.start_container.as_deref())
             })),
             Command::Floor { hook } => {
                 let _attached = crate::probe::attach_floor(&hook)?;

@@ -64,28 +64,32 @@ impl Drop for OwnedTrials {
     }
 }
 
-/// The guardian's work when capdisc `pid` died in a proof: every trial container and cgroup it
-/// made killed and removed, then `start_again` (`RUNTIME:ID`) started. What was done, or Err
-/// naming what could not be undone.
-pub fn undo_trials(pid: u32, start_again: Option<&str>) -> Result<Option<String>, String> {
-    let mut said = crate::scope::remove_trial_containers(pid);
+/// The guardian's work when capdisc died: for a proof's capdisc `trials_of`, every trial
+/// container and cgroup it made killed and removed; then `start_again` (`RUNTIME:ID`, a container
+/// the trials stood in for or a recording stopped) started. What was done, or Err naming what
+/// could not be undone.
+pub fn undo_trials(trials_of: Option<u32>, start_again: Option<&str>) -> Result<Option<String>, String> {
+    let mut said = Vec::new();
     let mut failed = false;
-    match crate::scope::remove_trial_cgroups(pid) {
-        (0, 0) => {}
-        (removed, 0) => {
-            said.push(format!("capdisc (pid {pid}) ended in the middle of a proof: killed and removed {removed} trial cgroup(s)"))
-        }
-        (_, not_removed) => {
-            failed = true;
-            said.push(format!(
-                "could not remove {not_removed} trial cgroup(s) of capdisc pid {pid} (capdisc-{pid}-* under the cgroup v2 root)"
-            ));
+    if let Some(pid) = trials_of {
+        said.extend(crate::scope::remove_trial_containers(pid));
+        match crate::scope::remove_trial_cgroups(pid) {
+            (0, 0) => {}
+            (removed, 0) => {
+                said.push(format!("capdisc (pid {pid}) ended in the middle of a proof: killed and removed {removed} trial cgroup(s)"))
+            }
+            (_, not_removed) => {
+                failed = true;
+                said.push(format!(
+                    "could not remove {not_removed} trial cgroup(s) of capdisc pid {pid} (capdisc-{pid}-* under the cgroup v2 root)"
+                ));
+            }
         }
     }
     if let Some((runtime, id)) = start_again.and_then(|text| text.split_once(':')) {
         let started = Runtime::parse(runtime).map_err(Error::Usage).and_then(|runtime| runtime.run(&["start", id]));
         match started {
-            Ok(_) => said.push(format!("started container {id} again (the trials stood in for it)")),
+            Ok(_) => said.push(format!("started container {id} again (capdisc had stopped it)")),
             Err(err) => {
                 failed = true;
                 said.push(format!("could not start container {id} again: {err}"));

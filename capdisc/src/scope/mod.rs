@@ -244,11 +244,11 @@ impl Target {
                 Ok(_) => {}
                 Err(err) => eprintln!("capdisc: warning: could not restore the unit: {err}"),
             },
-            Target::Container(container) => match container.finish() {
-                Ok(Some(done)) if !quiet => eprintln!("capdisc: {done}"),
-                Ok(_) => {}
-                Err(err) => eprintln!("capdisc: warning: {err}"),
-            },
+            Target::Container(container) => {
+                if let Err(err) = container.finish() {
+                    eprintln!("capdisc: warning: {err}");
+                }
+            }
             _ => {}
         }
     }

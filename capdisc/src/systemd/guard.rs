@@ -57,6 +57,12 @@ impl Guardian {
         Self::launch(args, None)
     }
 
+    /// Starts the guardian of a container capdisc stopped to record it from its start: from now
+    /// on, capdisc's death starts it (`RUNTIME:ID`) again.
+    pub fn spawn_for_container(start_container: &str) -> Result<Self, Error> {
+        Self::launch(vec!["--start-container".to_owned(), start_container.to_owned()], None)
+    }
+
     fn launch(args: Vec<String>, lock_fd: Option<OwnedFd>) -> Result<Self, Error> {
         let mut command = Command::new("/proc/self/exe");
         command.arg("__guard").args(args);

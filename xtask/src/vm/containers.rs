@@ -43,6 +43,10 @@ pub fn checks(serial: &str) -> Vec<(String, bool)> {
         ("c2. crun's set-up before the entrypoint is set-up, not a need".to_owned(), setup_separated("c2-setup", both)),
         ("c2. the container runs on afterwards".to_owned(), step("c2-running-after") == "yes"),
         (
+            "c2b. capdisc SIGKILLed while the container is stopped for its restart: the guardian starts it".to_owned(),
+            step("c2b-stopped") == "yes" && step("c2b-web-after") == "serves",
+        ),
+        (
             "c3. record -- podman run records the container, not the client".to_owned(),
             first("c3-exit") == "0" && step("c3-required") == "CAP_NET_BIND_SERVICE",
         ),

@@ -23,8 +23,7 @@ pub use run_command::{CapSetting, RunCommand, USER_NOT_FOR_CONTAINERS};
 pub use target::{ContainerRun, ContainerTarget};
 
 use super::cgroup::Cgroup;
-use crate::error::Error;
-use crate::kernel::cgroup2_mount;
+use crate::{error::Error, kernel::cgroup2_mount, systemd::Guardian};
 
 /// The container runtimes capdisc drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,10 +141,12 @@ impl Container {
     }
 }
 
-/// A container capdisc stopped to record it from its start (`--container NAME --restart`).
+/// A container capdisc stopped to record it from its start (`--container NAME --restart`),
+/// guarded: if capdisc dies before it started the container again, its guardian does.
 #[derive(Debug)]
 pub struct ContainerRestart {
     pub container: Container,
+    guardian: Guardian,
 }
 
 impl ContainerRestart {
@@ -153,8 +154,9 @@ impl ContainerRestart {
     /// the kernel filter knows it before the container's first task.
     pub fn stop(container: Container) -> Result<(Cgroup, Self), Error> {
         let path = container.cgroup_path()?;
-        container.runtime.run(&["stop", &container.id])?;
-        let restart = ContainerRestart { container };
+        let guardian = Guardian::spawn_for_container(&format!("{}:{}", container.runtime.program(), container.id))?;
+        let restart = ContainerRestart { container, guardian };
+        restart.container.runtime.run(&["stop", &restart.container.id])?;
         // The runtime removes the cgroup as the container stops; a leftover is fine as it is.
         if let Err(source) = fs::create_dir_all(&path) {
             let _ = restart.start();
@@ -171,6 +173,14 @@ impl ContainerRestart {
 
     pub fn start(&self) -> Result<(), Error> {
         self.container.runtime.run(&["start", &self.container.id]).map(drop)
+    }
+}
+
+impl Drop for ContainerRestart {
+    /// The container was started again (or could not be, which the guardian could not mend
+    /// either): the guardian has nothing left to undo.
+    fn drop(&mut self) {
+        self.guardian.disarm();
     }
 }
 

@@ -113,7 +113,8 @@ impl ContainerTarget {
     /// The container's runtime, name (none for a run not named yet) and id (once known).
     pub fn identity(&self) -> (Runtime, Option<String>, Option<String>) {
         match self {
-            ContainerTarget::Attached { container, .. } | ContainerTarget::Restarted { restart: ContainerRestart { container }, .. } => {
+            ContainerTarget::Attached { container, .. }
+            | ContainerTarget::Restarted { restart: ContainerRestart { container, .. }, .. } => {
                 (container.runtime, Some(container.name.clone()), Some(container.id.clone()))
             }
             ContainerTarget::Run(run) => (run.runtime, None, run.id()),
@@ -137,18 +138,24 @@ impl ContainerTarget {
     }
 
     /// After the session: a run's container stopped (removed when a trial's or `--rm`) and its
-    /// cgroup removed.
-    pub fn finish(&self) -> Result<Option<String>, Error> {
+    /// cgroup removed. A restarted container runs on, as it did before, and is started again if
+    /// the session ended before it could (the probes would not load, a signal).
+    pub fn finish(&self) -> Result<(), Error> {
         match self {
             ContainerTarget::Run(run) => {
                 run.end();
                 run.cgroup.kill_and_remove()?;
                 let _ = fs::remove_file(&run.cidfile);
-                Ok(None)
             }
-            // A restarted container runs on, as it did before.
-            _ => Ok(None),
+            ContainerTarget::Restarted { restart, .. } => {
+                let running = Container::inspect(&restart.container.id, Some(restart.container.runtime)).is_ok_and(|now| now.running);
+                if !running {
+                    restart.start()?;
+                }
+            }
+            ContainerTarget::Attached { .. } => {}
         }
+        Ok(())
     }
 
     /// A run's container is asked to stop (the recording is ending).

@@ -44,6 +44,16 @@ say c2-setup "$(setup_caps /tmp/c2.yaml)"
 running && say c2-running-after yes
 show c2 /tmp/c2.log
 
+# 2b. capdisc SIGKILLed while the container is stopped for its restart (capdisc loads its
+# programs before starting it again): its guardian starts the container again.
+capdisc record --container web --restart -o /tmp/c2b.yaml --duration 60 > /tmp/c2b.log 2>&1 &
+rec=$!
+wait_secs 120 sh -c "! [ \"\$(podman inspect --format '{{.State.Running}}' web)\" = true ]" && say c2b-stopped yes
+kill -KILL $rec
+wait $rec
+wait_secs 120 running && wait_secs 120 serves && say c2b-web-after serves
+journalctl --no-pager -o cat | grep 'capdisc guardian' | tail -n 2 | show c2b /dev/stdin
+
 # 3. A run command recorded from its first task (not the podman client): a narrower variant
 # that only serves (no chown), used below as the set that must fail.
 t0=$(date +%s)
