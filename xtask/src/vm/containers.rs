@@ -29,7 +29,7 @@ pub fn checks(serial: &str) -> Vec<(String, bool)> {
     let both = "CAP_CHOWN,CAP_NET_BIND_SERVICE";
     vec![
         (
-            "containers: the image is imported offline and the container serves :444".to_owned(),
+            "containers: the image is imported offline and the container serves :604".to_owned(),
             step("import") == "0" && step("web-serves") == "yes",
         ),
         ("c1. record --container (attached) exits 0".to_owned(), step("c1-exit") == "0" && step("c1-exec") != "(missing)"),
@@ -86,7 +86,7 @@ pub fn output_checks(serial: &str) -> Vec<(String, bool)> {
     let exact = format!("{mask} {mask} {mask}");
     let mut checks = vec![
         (
-            "outputs: the image is imported offline and the container serves :444".to_owned(),
+            "outputs: the image is imported offline and the container serves :604".to_owned(),
             step("import") == "0" && step("web-serves") == "yes",
         ),
         (

@@ -28,6 +28,8 @@ pub struct ContainerRun {
     /// removed when the run ends.
     remove: bool,
     trial: bool,
+    /// A trial's container name (`capdisc-PID-N`): found by it even before its id is written.
+    trial_name: Option<String>,
 }
 
 impl ContainerRun {
@@ -48,11 +50,25 @@ impl ContainerRun {
         let cidfile = PathBuf::from(CIDFILE_DIR).join(format!("{name}.cid"));
         let _ = fs::remove_file(&cidfile);
         let argv = run.argv(caps, trial.then_some(name.as_str()), &format!("/{}", cgroup.relative), &cidfile.to_string_lossy());
-        Ok(Self { runtime: run.runtime, argv, cgroup, cidfile, written: run.describe(), remove: trial || run.removes_itself(), trial })
+        Ok(Self {
+            runtime: run.runtime,
+            argv,
+            cgroup,
+            cidfile,
+            written: run.describe(),
+            remove: trial || run.removes_itself(),
+            trial,
+            trial_name: trial.then_some(name),
+        })
     }
 
-    /// The container's id, once the runtime created it.
+    /// The container's id once the runtime wrote it, or a trial's name (the client may have
+    /// ended between creating the container and writing its id).
     fn id(&self) -> Option<String> {
+        self.written_id().or_else(|| self.trial_name.clone())
+    }
+
+    fn written_id(&self) -> Option<String> {
         fs::read_to_string(&self.cidfile).ok().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty())
     }
 
@@ -110,14 +126,14 @@ impl ContainerTarget {
         }
     }
 
-    /// The container's runtime, name (none for a run not named yet) and id (once known).
+    /// The container's runtime, name (a trial's; none for a recorded run) and id (once written).
     pub fn identity(&self) -> (Runtime, Option<String>, Option<String>) {
         match self {
             ContainerTarget::Attached { container, .. }
             | ContainerTarget::Restarted { restart: ContainerRestart { container, .. }, .. } => {
                 (container.runtime, Some(container.name.clone()), Some(container.id.clone()))
             }
-            ContainerTarget::Run(run) => (run.runtime, None, run.id()),
+            ContainerTarget::Run(run) => (run.runtime, run.trial_name.clone(), run.written_id()),
         }
     }
 

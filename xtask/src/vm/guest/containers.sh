@@ -57,7 +57,7 @@ journalctl --no-pager -o cat | grep 'capdisc guardian' | tail -n 2 | show c2b /d
 # 3. A run command recorded from its first task (not the podman client): a narrower variant
 # that only serves (no chown), used below as the set that must fail.
 t0=$(date +%s)
-capdisc record -o /tmp/c3.yaml --duration 45 -- podman run --rm --network=host --user 65534:65534 --cap-add=all localhost/web /workload serve 445 > /tmp/c3.log 2>&1
+capdisc record -o /tmp/c3.yaml --duration 45 -- podman run --rm --network=host --user 65534:65534 --cap-add=all localhost/web /workload serve 605 > /tmp/c3.log 2>&1
 say c3-exit $? $(( $(date +%s) - t0 ))
 say c3-required "$(required /tmp/c3.yaml)"
 show c3 /tmp/c3.log
