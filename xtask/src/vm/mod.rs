@@ -115,13 +115,7 @@ fn story(
     println!("\nthe story in a systemd guest ({}):", kernel.release);
     let mut checks = if containers_only { Vec::new() } else { story.checks() };
     checks.extend(containers::checks(&serial));
-    for (what, passed) in &checks {
-        println!("  [{}] {what}", if *passed { "ok" } else { "FAILED" });
-        if !passed {
-            failures.push(format!("systemd guest: {what}"));
-        }
-    }
-    if checks.iter().any(|(_, passed)| !passed) {
+    if !report_checks(&checks, "systemd guest", failures) {
         eprintln!("xtask: vm: story steps as reported:\n{}serial log kept at {}", story.steps_text(), log.display());
     }
     if !containers_only {
@@ -142,16 +136,22 @@ fn outputs(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::K
     println!("\ncontainer outputs, run by their tools ({}):", kernel.release);
     let mut checks = containers::output_checks(&serial);
     checks.extend(containers::package_checks(&serial));
-    for (what, passed) in &checks {
-        println!("  [{}] {what}", if *passed { "ok" } else { "FAILED" });
-        if !passed {
-            failures.push(format!("outputs guest: {what}"));
-        }
-    }
-    if checks.iter().any(|(_, passed)| !passed) {
+    if !report_checks(&checks, "outputs guest", failures) {
         eprintln!("xtask: vm: serial log kept at {}", log.display());
     }
     Ok(checks.len() as u64)
+}
+
+/// Prints each (what, passed) check and adds the failed ones, labelled with `guest`, to
+/// `failures`; whether every check passed.
+fn report_checks(checks: &[(String, bool)], guest: &str, failures: &mut Vec<String>) -> bool {
+    for (what, passed) in checks {
+        println!("  [{}] {what}", if *passed { "ok" } else { "FAILED" });
+        if !passed {
+            failures.push(format!("{guest}: {what}"));
+        }
+    }
+    checks.iter().all(|(_, passed)| *passed)
 }
 
 fn table(columns: &[(String, BTreeMap<String, Outcome>)]) -> String {

@@ -1,6 +1,6 @@
 //! A container as a resolved target: attached to a running one, restarted to be recorded from
 //! its start, or run by capdisc from its run command (a recording or a proof's trial).
-use std::{fs, path::PathBuf};
+use std::{cell::Cell, fs, path::PathBuf};
 
 use super::{CapSetting, Container, ContainerRestart, RunCommand, Runtime};
 use crate::{error::Error, scope::cgroup::Cgroup};
@@ -30,6 +30,8 @@ pub struct ContainerRun {
     trial: bool,
     /// A trial's container name (`capdisc-PID-N`): found by it even before its id is written.
     trial_name: Option<String>,
+    /// The runtime was told to stop (and remove) the container.
+    ended: Cell<bool>,
 }
 
 impl ContainerRun {
@@ -59,6 +61,7 @@ impl ContainerRun {
             remove: trial || run.removes_itself(),
             trial,
             trial_name: trial.then_some(name),
+            ended: Cell::new(false),
         })
     }
 
@@ -94,8 +97,12 @@ impl ContainerRun {
         }
     }
 
-    /// Stops (and, for a trial, removes) the container; what runs in its cgroup is killed.
+    /// Stops (and, for a trial, removes) the container; what runs in its cgroup is killed. Once:
+    /// a trial ends it with its trial (`kill_leftovers`), and `finish` would again.
     fn end(&self) {
+        if self.ended.replace(true) {
+            return;
+        }
         if let Some(id) = self.id() {
             let _ = if self.remove { self.runtime.run(&["rm", "-f", &id]) } else { self.runtime.run(&["stop", "-t", "5", &id]) };
         }
