@@ -36,6 +36,7 @@ fn main() {
             serve(arg(1).parse().unwrap_or_else(|_| usage()), on_usr1)
         }
         "connect" => connect(arg(1).parse().unwrap_or_else(|_| usage())),
+        "greeted" => greeted(arg(1).parse().unwrap_or_else(|_| usage())),
         "chown-then-serve" => {
             chown(&arg(1), arg(2).parse().unwrap_or_else(|_| usage()));
             serve(arg(3).parse().unwrap_or_else(|_| usage()), None)
@@ -49,7 +50,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | connect PORT");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | connect PORT | greeted PORT");
     exit(2)
 }
 
@@ -110,13 +111,16 @@ fn serve(port: u16, on_usr1: Option<(String, u32)>) -> ! {
     if on_usr1.is_some() {
         unsafe { libc::signal(libc::SIGUSR1, on_signal as *const () as libc::sighandler_t) };
     }
+    // WORKLOAD_ADDR=0.0.0.0: reachable through a port forwarder (rootless podman's connects to
+    // the container's address, not its loopback).
+    let address: Ipv4Addr = std::env::var("WORKLOAD_ADDR").ok().and_then(|text| text.parse().ok()).unwrap_or(Ipv4Addr::LOCALHOST);
     let listener = loop {
-        match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+        match std::net::TcpListener::bind((address, port)) {
             Ok(listener) => break listener,
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     };
-    println!("serving on 127.0.0.1:{port}");
+    println!("serving on {address}:{port}");
     let _ = listener.set_nonblocking(true);
     loop {
         if USR1.swap(false, std::sync::atomic::Ordering::SeqCst) {
@@ -124,9 +128,25 @@ fn serve(port: u16, on_usr1: Option<(String, u32)>) -> ! {
                 chown(path, *uid);
             }
         }
-        if listener.accept().is_err() {
-            std::thread::sleep(Duration::from_millis(20));
+        match listener.accept() {
+            // A greeting: a check through a port forwarder (rootless podman's rootlessport
+            // accepts before the service is up) can tell the service answered (`greeted`).
+            Ok((mut stream, _)) => {
+                let _ = std::io::Write::write_all(&mut stream, b"ok\n");
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
+    }
+}
+
+/// A check: exits 0 when the service on 127.0.0.1:PORT greets (`ok`, what `serve` writes)
+/// within 2 s, 1 otherwise: a forwarder that accepts for a service not up yet does not pass.
+fn greeted(port: u16) {
+    let Ok(mut stream) = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else { exit(1) };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut greeting = [0u8; 3];
+    if std::io::Read::read_exact(&mut stream, &mut greeting).is_err() || &greeting != b"ok\n" {
+        exit(1);
     }
 }
 

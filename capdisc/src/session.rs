@@ -99,15 +99,8 @@ impl Session {
                 Some(spawn_in_cgroup(argv, cgroup, run_as.as_ref(), *bounding, |_| {}).map_err(|err| spawn_error(&argv[0], err))?)
             }
             // A container's client runs outside the target: the container is the target.
-            Target::Container(container) => match container.client() {
-                Some((argv, trial)) => {
-                    let mut client = tokio::process::Command::new(&argv[0]);
-                    client.args(&argv[1..]);
-                    if trial {
-                        client.stdout(std::process::Stdio::null());
-                    }
-                    Some(client.spawn().map_err(|err| spawn_error(&argv[0], err))?)
-                }
+            Target::Container(container) => match container.spawn_client() {
+                Some(spawned) => Some(spawned.map_err(|err| spawn_error(container.runtime().program(), err))?),
                 None => None,
             },
             _ => None,

@@ -180,6 +180,18 @@ pub fn class_of(granted_audited: u64, granted_fallback: u64, denied_audited: u64
     }
 }
 
+/// Which user namespaces a capability's checks were made against.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Namespaces {
+    /// Every check of the capability.
+    pub checks: u64,
+    /// Those against a user namespace other than the host's (initial) one.
+    pub foreign: u64,
+    /// The target is a rootless container: its own user namespace is the foreign one, where
+    /// its capabilities (`--cap-add`) apply; it holds none in the host's.
+    pub rootless: bool,
+}
+
 /// Why a capability has its class, in one line (profile `reason`); `noaudit_reason` is the
 /// no-audit call site or set-up rule that made checks advisory.
 pub fn reason_of(
@@ -188,7 +200,7 @@ pub fn reason_of(
     denied_audited: u64,
     top_syscall: &str,
     noaudit_reason: &str,
-    foreign_userns: u64,
+    namespaces: Namespaces,
 ) -> String {
     let mut reason = match class {
         Class::Required => format!("{granted_audited} granted audited check(s), mostly in {top_syscall}"),
@@ -201,8 +213,18 @@ pub fn reason_of(
         Class::Advisory => format!("only no-audit checks: {noaudit_reason}"),
         Class::Setup => format!("only set-up checks: {noaudit_reason}"),
     };
-    if foreign_userns > 0 {
-        reason.push_str(&format!("; {foreign_userns} check(s) against a non-initial user namespace"));
+    let host = namespaces.checks.saturating_sub(namespaces.foreign);
+    if namespaces.rootless {
+        if namespaces.foreign > 0 {
+            reason.push_str(&format!("; {} check(s) in the container's user namespace", namespaces.foreign));
+        }
+        if host > 0 {
+            reason.push_str(&format!(
+                "; {host} check(s) against the host's user namespace, where a rootless container holds no capability: no --cap-add grants it (a host setting or a rootful container can)"
+            ));
+        }
+    } else if namespaces.foreign > 0 {
+        reason.push_str(&format!("; {} check(s) against a non-initial user namespace", namespaces.foreign));
     }
     reason
 }

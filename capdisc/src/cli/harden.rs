@@ -290,6 +290,10 @@ pub struct GuardArgs {
     /// Kill and remove the trial cgroups (`capdisc-PID-*`) of this capdisc.
     #[arg(long, value_name = "PID")]
     pub cgroups_of: Option<u32>,
+    /// And the trial containers of this runtime too (`podman@UID`: a rootless user's podman,
+    /// whose containers root's podman does not see).
+    #[arg(long, value_name = "RUNTIME", requires = "cgroups_of")]
+    pub trial_runtime: Option<String>,
     /// Then start this container again (`RUNTIME:ID`): the one a proof's trials stood in for, or
     /// one stopped to be recorded from its start.
     #[arg(long, value_name = "RUNTIME:ID")]

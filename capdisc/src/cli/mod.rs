@@ -107,7 +107,7 @@ impl Cli {
             Command::Completions(args) => args.run(),
             Command::Man(args) => args.run(),
             Command::Guard(args) => Ok(crate::systemd::guard_main(args.unit.as_deref(), args.was_active, || {
-                crate::prove::undo_trials(args.cgroups_of, args.start_container.as_deref())
+                crate::prove::undo_trials(args.cgroups_of, args.trial_runtime.as_deref(), args.start_container.as_deref())
             })),
             Command::Floor { hook } => {
                 let _attached = crate::probe::attach_floor(&hook)?;

@@ -10,7 +10,7 @@ use crate::{
     probe::BackendChoice,
     profile::Format,
     prove::{minimize, verify, MinimizeOptions, Phases, Subject, TrialOptions, VerifyOptions},
-    scope::{Container, RunAs, RunCommand, Runtime, USER_NOT_FOR_CONTAINERS},
+    scope::{Container, RunAs, RunCommand, USER_NOT_FOR_CONTAINERS},
     systemd::unit_name,
 };
 
@@ -25,9 +25,8 @@ pub struct SubjectArgs {
     /// is started again after the trials. (A run command after `--` works for docker too.)
     #[arg(long, value_name = "NAME", conflicts_with = "unit")]
     pub container: Option<String>,
-    /// With --container: the runtime to ask (default: podman, then docker).
-    #[arg(long, value_name = "RUNTIME", requires = "container", value_parser = super::target::parse_runtime)]
-    pub runtime: Option<Runtime>,
+    #[command(flatten)]
+    pub runtime: super::target::RuntimeArgs,
     /// With -- CMD: run it as USER[:GROUP] (the set then reaches it as ambient capabilities).
     #[arg(long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
@@ -95,7 +94,7 @@ impl SubjectArgs {
             if !self.command.is_empty() || self.user.is_some() {
                 return Err(Error::Usage("name one target: --container NAME, or its run command after `--`".into()));
             }
-            let container = Container::inspect(name, self.runtime)?;
+            let container = Container::inspect(name, self.runtime.runtime()?)?;
             let Some(words) = container.create_command.clone() else {
                 return Err(Error::Usage(format!(
                     "{} keeps no record of the command that created container {name}; give its run command after `--` ({} run ...)",
@@ -105,14 +104,15 @@ impl SubjectArgs {
             };
             let run = RunCommand::parse(&words)?
                 .ok_or_else(|| Error::Usage(format!("container {name} was not made by a run or create command (`{}`)", words.join(" "))))?;
-            return Ok(Subject::Container { run, stands_in_for: Some(container) });
+            return Ok(Subject::Container { run: run.run_by(container.runtime), stands_in_for: Some(container) });
         }
         if let Some(run) = RunCommand::parse(&self.command)? {
             if self.user.is_some() {
                 return Err(Error::Usage(USER_NOT_FOR_CONTAINERS.into()));
             }
-            return Ok(Subject::Container { run, stands_in_for: None });
+            return Ok(Subject::Container { run: self.runtime.run_command(run)?, stands_in_for: None });
         }
+        self.runtime.refuse_without_container()?;
         match (self.unit, self.command.is_empty()) {
             (Some(_), false) => Err(Error::Usage("name one target: --unit NAME or -- CMD ARGS".into())),
             (Some(unit), true) if self.user.is_some() => {

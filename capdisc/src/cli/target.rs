@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::{
     error::Error,
-    scope::{CapSetting, RunAs, RunCommand, Runtime, TargetSpec, USER_NOT_FOR_CONTAINERS},
+    scope::{CapSetting, Engine, RunAs, RunCommand, Runtime, TargetSpec, USER_NOT_FOR_CONTAINERS},
     systemd::RuntimeChange,
 };
 
@@ -25,9 +25,8 @@ pub struct TargetArgs {
     /// exec'd into it (`podman exec`), the runtime's own set-up told apart.
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,
-    /// With --container: the runtime to ask (default: podman, then docker).
-    #[arg(long, value_name = "RUNTIME", requires = "container", value_parser = parse_runtime)]
-    pub runtime: Option<Runtime>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     /// With --unit: stop the unit and record it from its start (its own exec), then put it back.
     /// With --container: stop the container and record it from its start (it runs on after).
     #[arg(long)]
@@ -57,8 +56,48 @@ pub struct TargetArgs {
     pub command: Vec<String>,
 }
 
-pub(super) fn parse_runtime(text: &str) -> Result<Runtime, String> {
-    Runtime::parse(text)
+/// Which container runtime a container target's name or run command belongs to (shared by
+/// `record`, `trace`, `verify` and `minimize`).
+#[derive(Args, Debug, Default)]
+pub struct RuntimeArgs {
+    /// With --container: the runtime to ask (default: podman, then docker).
+    #[arg(long, value_name = "RUNTIME", requires = "container", value_parser = Engine::parse)]
+    pub runtime: Option<Engine>,
+    /// A rootless container: USER's own podman (its containers, images and storage) names it or
+    /// runs the run command, as that user. The profile says which checks the container's user
+    /// namespace answered (what `--cap-add` governs) and which the host's did (what no flag
+    /// can grant a rootless container).
+    #[arg(long, value_name = "USER")]
+    pub rootless: Option<String>,
+}
+
+impl RuntimeArgs {
+    /// The runtime named (None: ask podman, then docker).
+    pub fn runtime(&self) -> Result<Option<Runtime>, Error> {
+        match (&self.rootless, self.runtime) {
+            (Some(user), engine) => Runtime::rootless(engine.unwrap_or(Engine::Podman), user).map(Some),
+            (None, engine) => Ok(engine.map(|engine| Runtime { engine, user: None })),
+        }
+    }
+
+    /// A run command run by the runtime named (a rootless user's podman, with --rootless).
+    pub fn run_command(&self, run: RunCommand) -> Result<RunCommand, Error> {
+        match &self.rootless {
+            Some(user) => {
+                let runtime = Runtime::rootless(run.runtime.engine, user)?;
+                Ok(run.run_by(runtime))
+            }
+            None => Ok(run),
+        }
+    }
+
+    /// --rootless without a container to apply to.
+    pub fn refuse_without_container(&self) -> Result<(), Error> {
+        match &self.rootless {
+            Some(_) => Err(Error::Usage("--rootless applies to --container NAME or a container run command (-- podman run ...)".into())),
+            None => Ok(()),
+        }
+    }
 }
 
 impl TargetArgs {
@@ -90,18 +129,20 @@ impl TargetArgs {
             let change = if self.permissive { RuntimeChange::Permissive } else { RuntimeChange::None };
             Some(TargetSpec::Unit { name: unit, restart: self.restart.then_some(change) })
         } else if let Some(name) = self.container {
-            Some(TargetSpec::Container { name, runtime: self.runtime, restart: self.restart })
+            Some(TargetSpec::Container { name, runtime: self.runtime.runtime()?, restart: self.restart })
         } else if self.all {
             Some(TargetSpec::All)
         } else if let Some(run) = RunCommand::parse(&self.command)? {
             if self.user.is_some() {
                 return Err(Error::Usage(USER_NOT_FOR_CONTAINERS.into()));
             }
-            Some(TargetSpec::ContainerRun { run, caps: CapSetting::AsWritten, trial: false })
+            Some(TargetSpec::ContainerRun { run: self.runtime.run_command(run)?, caps: CapSetting::AsWritten, trial: false })
         } else if !self.command.is_empty() {
+            self.runtime.refuse_without_container()?;
             let run_as = self.user.as_deref().map(|user| RunAs::parse(user, &self.ambient)).transpose()?;
             Some(TargetSpec::Command { argv: self.command, until_exit: self.until_exit, run_as, bounding: None })
         } else {
+            self.runtime.refuse_without_container()?;
             None
         })
     }

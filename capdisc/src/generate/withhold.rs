@@ -28,9 +28,11 @@ impl Withheld {
 }
 
 /// The granted names a non-root service does not get: root-equivalent ones no proof kept and
-/// the user did not allow. Nothing for a root service, or for a proven set.
+/// the user did not allow. Nothing for a root service, for a proven set, or for a rootless
+/// container: its capabilities are its user namespace's, over what that namespace owns, and none
+/// of them amounts to root on the host.
 pub fn withheld(profile: &Profile, names: &[String], runs_as: &RunsAs, allowed: &[String]) -> Vec<Withheld> {
-    if *runs_as == RunsAs::Root || profile.proven() {
+    if *runs_as == RunsAs::Root || profile.proven() || profile.rootless() {
         return Vec::new();
     }
     names
@@ -46,7 +48,7 @@ pub fn withheld(profile: &Profile, names: &[String], runs_as: &RunsAs, allowed: 
 
 /// Root-equivalent names granted to a root service without a proof: said in the output.
 pub fn unproven_dangerous(profile: &Profile, names: &[String], runs_as: &RunsAs) -> Vec<String> {
-    if *runs_as != RunsAs::Root || profile.proven() {
+    if *runs_as != RunsAs::Root || profile.proven() || profile.rootless() {
         return Vec::new();
     }
     names.iter().filter(|name| why_root_equivalent(name).is_some()).cloned().collect()

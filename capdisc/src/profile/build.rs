@@ -38,12 +38,16 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     let mut overall: BTreeMap<u32, Accumulator> = BTreeMap::new();
     let mut per_cgroup: BTreeMap<u64, BTreeMap<u32, Accumulator>> = BTreeMap::new();
     let mut totals = Totals::default();
+    let rootless = meta.target.container.as_ref().is_some_and(|container| container.rootless_user.is_some());
     for (key, stats) in &drained.checks {
         let sampled = call_sites(drained, key, stats, kallsyms);
         let sites: Vec<Vec<String>> = sampled.iter().map(|(frames, _)| frames.clone()).collect();
         // A denied check is evidence whoever made it: a runtime's work confined by the container's
         // own set (crun 1.21 re-executing itself as the container's user) can fail the start.
-        let setup = if key.ret == 0 { classify::setup_reason(&comm_text(&key.comm)) } else { None };
+        // Except, in a rootless container, one against the host's user namespace: no set can
+        // change its outcome (crun's attempts to join the host's namespaces on `podman exec`).
+        let unchangeable = rootless && key.flags & flags::FOREIGN_USERNS == 0;
+        let setup = if key.ret == 0 || unchangeable { classify::setup_reason(&comm_text(&key.comm)) } else { None };
         let noaudit = setup.map(str::to_owned).or_else(|| classify::noaudit_reason(key.flags, &sites));
         // Granted, audited, and only ever reached after the mode bits refused: conditional.
         let fallback = key.ret == 0 && noaudit.is_none() && classify::all_fallbacks(&sites);
@@ -66,7 +70,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         }
     }
     let finish = |accumulators: BTreeMap<u32, Accumulator>| {
-        let mut uses: Vec<CapabilityUse> = accumulators.into_iter().map(|(number, acc)| acc.finish(number, &clock)).collect();
+        let mut uses: Vec<CapabilityUse> = accumulators.into_iter().map(|(number, acc)| acc.finish(number, &clock, rootless)).collect();
         uses.sort_by(|a, b| a.class.cmp(&b.class).then(a.number.cmp(&b.number)));
         uses
     };
@@ -245,7 +249,8 @@ impl Accumulator {
         self.last_ns = self.last_ns.max(stats.last_ns);
     }
 
-    fn finish(self, number: u32, clock: &BootClock) -> CapabilityUse {
+    /// `rootless`: the target is a rootless container (the reason says which user namespace).
+    fn finish(self, number: u32, clock: &BootClock, rootless: bool) -> CapabilityUse {
         let class = class_of(self.granted_audited, self.granted_fallback, self.denied_audited, self.setup == self.noaudit);
         let mut syscalls: Vec<SyscallUse> = self.syscalls.into_values().collect();
         syscalls.sort_by_key(|syscall| std::cmp::Reverse(syscall.granted + syscall.denied));
@@ -256,7 +261,7 @@ impl Accumulator {
             self.denied_audited,
             &top,
             self.noaudit_reason.as_deref().unwrap_or_default(),
-            self.foreign_userns,
+            classify::Namespaces { checks: self.granted + self.denied, foreign: self.foreign_userns, rootless },
         );
         CapabilityUse {
             name: caps::name(number),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::model::*;
 use crate::{
-    classify::{reason_of, Class},
+    classify::{reason_of, Class, Namespaces},
     error::Error,
 };
 
@@ -28,6 +28,7 @@ pub fn merge(inputs: &[(String, Profile)], force: bool) -> Result<Profile, Error
         }
     }
     let mut merged = first.clone();
+    let rootless = first.target.container.as_ref().is_some_and(|container| container.rootless_user.is_some());
     // A proof holds for the recording it was made from, not for a union of several.
     merged.verification = None;
     merged.merged_from = inputs.iter().flat_map(|(_, profile)| sources(profile)).collect();
@@ -40,10 +41,10 @@ pub fn merge(inputs: &[(String, Profile)], force: bool) -> Result<Profile, Error
         merged.totals.granted += profile.totals.granted;
         merged.totals.denied += profile.totals.denied;
         merged.totals.noaudit += profile.totals.noaudit;
-        merged.capabilities = merge_uses(&merged.capabilities, &profile.capabilities);
+        merged.capabilities = merge_uses(&merged.capabilities, &profile.capabilities, rootless);
         for group in &profile.cgroups {
             match merged.cgroups.iter_mut().find(|mine| mine.cgroup == group.cgroup) {
-                Some(mine) => mine.capabilities = merge_uses(&mine.capabilities, &group.capabilities),
+                Some(mine) => mine.capabilities = merge_uses(&mine.capabilities, &group.capabilities, rootless),
                 None => merged.cgroups.push(group.clone()),
             }
         }
@@ -130,14 +131,14 @@ fn sources(profile: &Profile) -> Vec<Recording> {
     }]
 }
 
-fn merge_uses(a: &[CapabilityUse], b: &[CapabilityUse]) -> Vec<CapabilityUse> {
+fn merge_uses(a: &[CapabilityUse], b: &[CapabilityUse], rootless: bool) -> Vec<CapabilityUse> {
     let mut by_number: BTreeMap<u32, CapabilityUse> = a.iter().map(|cap| (cap.number, cap.clone())).collect();
     for cap in b {
         match by_number.get_mut(&cap.number) {
             None => {
                 by_number.insert(cap.number, cap.clone());
             }
-            Some(mine) => merge_use(mine, cap),
+            Some(mine) => merge_use(mine, cap, rootless),
         }
     }
     let mut uses: Vec<CapabilityUse> = by_number.into_values().collect();
@@ -145,7 +146,7 @@ fn merge_uses(a: &[CapabilityUse], b: &[CapabilityUse]) -> Vec<CapabilityUse> {
     uses
 }
 
-fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
+fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse, rootless: bool) {
     let (mine_granted, mine_denied) = mine.audited();
     let (other_granted, other_denied) = other.audited();
     mine.granted_audited = mine_granted + other_granted;
@@ -204,7 +205,8 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse) {
     // The reason says the merged counts, not one run's (an advisory reason names its call site).
     if !matches!(mine.class, Class::Advisory | Class::Setup) {
         let top = mine.syscalls.first().map(|syscall| syscall.name.clone()).unwrap_or_default();
-        mine.reason = reason_of(mine.class, mine.granted_audited, mine.denied_audited, &top, "", mine.foreign_userns);
+        let namespaces = Namespaces { checks: mine.granted + mine.denied, foreign: mine.foreign_userns, rootless };
+        mine.reason = reason_of(mine.class, mine.granted_audited, mine.denied_audited, &top, "", namespaces);
     }
 }
 

@@ -324,6 +324,11 @@ impl Profile {
         crate::caps::mask_of(self.granted_names().iter().map(String::as_str))
     }
 
+    /// Whether it records a rootless container (its capabilities are its user namespace's).
+    pub fn rootless(&self) -> bool {
+        self.target.container.as_ref().is_some_and(|container| container.rootless_user.is_some())
+    }
+
     /// Whether a proven set is present.
     pub fn proven(&self) -> bool {
         self.verification.as_ref().is_some_and(|verification| verification.passed)

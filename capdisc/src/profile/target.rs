@@ -27,4 +27,9 @@ pub struct ContainerInfo {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// A rootless container: the user whose podman runs it. Its capabilities are its user
+    /// namespace's (`--cap-add` governs those); a check against the host's user namespace
+    /// (`host_userns` on a capability) is one no flag can grant it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootless_user: Option<String>,
 }

@@ -36,9 +36,12 @@ impl Subject {
             Subject::Command { argv, run_as: Some(run_as) } => format!("command: {} (as {})", argv.join(" "), run_as.label),
             Subject::Unit { name } => format!("unit {name}"),
             Subject::Container { stands_in_for: Some(container), .. } => {
-                format!("container {} ({})", container.name, container.runtime.program())
+                format!("container {} ({})", container.name, container.runtime.describe())
             }
-            Subject::Container { run, stands_in_for: None } => format!("container run: {}", run.describe()),
+            Subject::Container { run, stands_in_for: None } => match run.runtime.user {
+                Some(_) => format!("container run: {} ({})", run.describe(), run.runtime.describe()),
+                None => format!("container run: {}", run.describe()),
+            },
         }
     }
 

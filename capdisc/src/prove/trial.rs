@@ -41,8 +41,12 @@ impl OwnedTrials {
             Subject::Container { stands_in_for: Some(container), .. } if container.running => Some(container.clone()),
             _ => None,
         };
-        let start_again = stand_in.as_ref().map(|container| format!("{}:{}", container.runtime.program(), container.id));
-        let guardian = Guardian::spawn_for_trials(start_again.as_deref())?;
+        let start_again = stand_in.as_ref().map(|container| format!("{}:{}", container.runtime.token(), container.id));
+        let rootless = match subject {
+            Subject::Container { run, .. } => run.runtime.user.is_some().then(|| run.runtime.token()),
+            _ => None,
+        };
+        let guardian = Guardian::spawn_for_trials(rootless.as_deref(), start_again.as_deref())?;
         let owned = Self { guardian, stand_in };
         if let Some(container) = &owned.stand_in {
             eprintln!("capdisc: stopping container {} while the trials run in its place (started again after them)", container.name);
@@ -65,14 +69,15 @@ impl Drop for OwnedTrials {
 }
 
 /// The guardian's work when capdisc died: for a proof's capdisc `trials_of`, every trial
-/// container and cgroup it made killed and removed; then `start_again` (`RUNTIME:ID`, a container
-/// the trials stood in for or a recording stopped) started. What was done, or Err naming what
-/// could not be undone.
-pub fn undo_trials(trials_of: Option<u32>, start_again: Option<&str>) -> Result<Option<String>, String> {
+/// container (root's, and `trial_runtime`'s: a rootless user's podman) and cgroup it made killed
+/// and removed; then `start_again` (`RUNTIME:ID`, a container the trials stood in for or a
+/// recording stopped) started. What was done, or Err naming what could not be undone.
+pub fn undo_trials(trials_of: Option<u32>, trial_runtime: Option<&str>, start_again: Option<&str>) -> Result<Option<String>, String> {
     let mut said = Vec::new();
     let mut failed = false;
     if let Some(pid) = trials_of {
-        said.extend(crate::scope::remove_trial_containers(pid));
+        let rootless = trial_runtime.and_then(|text| Runtime::parse(text).ok());
+        said.extend(crate::scope::remove_trial_containers(pid, rootless));
         match crate::scope::remove_trial_cgroups(pid) {
             (0, 0) => {}
             (removed, 0) => {

@@ -125,8 +125,9 @@ fn target_info(target: &Target) -> TargetInfo {
         Target::Container(container) => {
             let (runtime, name, id) = container.identity();
             info.cgroup = Some(container.cgroup().relative.clone());
-            info.command = container.client().map(|(argv, _)| argv.to_vec());
-            info.container = Some(ContainerInfo { runtime: runtime.program().into(), name, id });
+            info.command = container.client().map(<[String]>::to_vec);
+            let rootless_user = runtime.user.map(crate::scope::user_name);
+            info.container = Some(ContainerInfo { runtime: runtime.program().into(), name, id, rootless_user });
         }
         Target::All => {}
     }

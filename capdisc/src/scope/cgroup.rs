@@ -103,6 +103,49 @@ impl Cgroup {
         Self::open(&mount, &path, true)
     }
 
+    /// A new cgroup delegated to a user (`capdisc-PID-N`, as cgroup v2 delegation does it: the
+    /// directory and its `cgroup.procs`, `cgroup.threads` and `cgroup.subtree_control` owned by
+    /// `uid`:`gid`) with two delegated children: `client`, where the user's runtime client is
+    /// started, and `container`, the target, under which the runtime makes the container's
+    /// cgroup. A process may move between cgroups only when its writer owns their common
+    /// ancestor: `client` and `container` share this one. Returns (parent, client, container).
+    pub fn create_delegated(uid: u32, gid: u32) -> Result<(Self, Self, Self), Error> {
+        let parent = Self::create_leaf()?;
+        let delegate = |path: &Path| Self::delegate_to(path, uid, gid);
+        let made = (|| {
+            delegate(&parent.path)?;
+            let mount = cgroup2_mount()?;
+            let mut children = Vec::new();
+            for name in ["client", "container"] {
+                let path = parent.path.join(name);
+                fs::create_dir(&path).map_err(|err| Error::Kernel(format!("cannot create the cgroup {}: {err}", path.display())))?;
+                delegate(&path)?;
+                children.push(Self::open(&mount, &path, true)?);
+            }
+            let container = children.pop().expect("two children");
+            let client = children.pop().expect("two children");
+            Ok((client, container))
+        })();
+        match made {
+            Ok((client, container)) => Ok((parent, client, container)),
+            Err(err) => {
+                let _ = parent.kill_and_remove();
+                Err(err)
+            }
+        }
+    }
+
+    /// Hands a cgroup capdisc made to `uid`:`gid` (a rootless user's service manager starts the
+    /// container in it).
+    pub fn delegate_to(path: &Path, uid: u32, gid: u32) -> Result<(), Error> {
+        for file in ["", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"] {
+            let target = path.join(file);
+            std::os::unix::fs::chown(&target, Some(uid), Some(gid))
+                .map_err(|err| Error::Kernel(format!("cannot delegate the cgroup {} to uid {uid}: {err}", target.display())))?;
+        }
+        Ok(())
+    }
+
     /// Whether any task lives in this cgroup or below (`cgroup.events`: `populated 1`).
     pub fn populated(&self) -> bool {
         fs::read_to_string(self.path.join("cgroup.events"))

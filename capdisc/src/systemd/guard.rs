@@ -49,8 +49,12 @@ impl Guardian {
     /// Starts the guardian of a proof's trials: from now on, capdisc's death kills and removes
     /// every cgroup and container it made for a trial's workload or check (`capdisc-PID-*`), and
     /// starts `start_container` (`RUNTIME:ID`, the container the trials stood in for) again.
-    pub fn spawn_for_trials(start_container: Option<&str>) -> Result<Self, Error> {
+    /// `trial_runtime` (`podman@UID`): a rootless runtime whose trial containers to remove too.
+    pub fn spawn_for_trials(trial_runtime: Option<&str>, start_container: Option<&str>) -> Result<Self, Error> {
         let mut args = vec!["--cgroups-of".to_owned(), std::process::id().to_string()];
+        if let Some(runtime) = trial_runtime {
+            args.extend(["--trial-runtime".to_owned(), runtime.to_owned()]);
+        }
         if let Some(container) = start_container {
             args.extend(["--start-container".to_owned(), container.to_owned()]);
         }

@@ -152,6 +152,18 @@ fn an_unproven_root_equivalent_capability_is_left_out_for_a_non_root_service() {
     assert_eq!(json["required"], serde_json::json!(["CAP_NET_BIND_SERVICE"]));
     assert_eq!(json["withheld"][0]["name"], "CAP_DAC_READ_SEARCH");
 
+    // A rootless container's capabilities are its user namespace's: none amounts to root on the
+    // host, so the same recording as a rootless container's grants what it used.
+    let mut rootless = permissive();
+    rootless.target.kind = "container".into();
+    rootless.target.container =
+        Some(profile::ContainerInfo { runtime: "podman".into(), name: Some("web".into()), id: None, rootless_user: Some("alice".into()) });
+    let rootless = write(dir.path(), "rootless.yaml", &as_value(&rootless));
+    let json = stdout_of(&capdisc().arg("generate").arg(&rootless).args(["--format", "json"]).output().expect("json"));
+    let json: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(json["required"], serde_json::json!(["CAP_NET_BIND_SERVICE", "CAP_DAC_READ_SEARCH"]), "{json}");
+    assert_eq!(json["withheld"], serde_json::json!([]));
+
     let asked =
         stdout_of(&capdisc().arg("generate").arg(&recorded).args(["--allow-dangerous", "dac_read_search"]).output().expect("generate"));
     assert!(asked.contains("\nAmbientCapabilities=CAP_NET_BIND_SERVICE CAP_DAC_READ_SEARCH\n"), "{asked}");

@@ -161,6 +161,13 @@ fn container_targets_say_what_is_wrong_before_anything_runs() {
     fails_cleanly(&["--", "podman", "run", "-d", "--name"], "--name, which takes a value");
     fails_cleanly(&["--restart", "--pid", "1"], "--restart applies to --unit NAME or --container NAME");
     fails_cleanly(&["--user", "nobody", "--", "podman", "run", "img"], "a container's user is its run command's --user");
+    // A rootless container: the user must exist, not be root, have a session; podman only.
+    fails_cleanly(&["--rootless", "nobody", "--pid", "1"], "--rootless applies to --container NAME or a container run command");
+    fails_cleanly(&["--rootless", "root", "--container", "web"], "--rootless root: root's containers are the system's");
+    fails_cleanly(&["--rootless", "no-such-capdisc-user", "--container", "web"], "--rootless: no user `no-such-capdisc-user`");
+    fails_cleanly(&["--rootless", "nobody", "--container", "web"], "--rootless nobody: /run/user/65534 does not exist");
+    fails_cleanly(&["--rootless", "nobody", "--runtime", "docker", "--container", "web"], "--rootless is for podman");
+    fails_cleanly(&["--rootless", "nobody", "--", "docker", "run", "img"], "--rootless is for podman");
     let dir = tempfile::tempdir().expect("temp dir");
     let output = capdisc()
         .args(["minimize", "-q", "--check", "true", "-o"])

@@ -110,6 +110,58 @@ pub fn output_checks(serial: &str) -> Vec<(String, bool)> {
     checks
 }
 
+/// (what was checked, passed) for each rootless podman step (guest/rootless.sh).
+pub fn rootless_checks(serial: &str) -> Vec<(String, bool)> {
+    let steps = keyed(serial, "CAPDISC-ROOTLESS ");
+    let step = |key: &str| steps.get(key).map(String::as_str).unwrap_or("(missing)");
+    let both = "CAP_CHOWN,CAP_NET_BIND_SERVICE";
+    vec![
+        (
+            "rootless: alice's podman imports the image and runs web (slirp4netns, :604 on :8604)".to_owned(),
+            step("import") == "0" && step("web-serves") == "yes",
+        ),
+        (
+            "rootless r1. record --container --rootless during exec: exactly CAP_CHOWN required, nothing denied (the runtime's host-namespace attempts are set-up)".to_owned(),
+            step("r1-exit") == "0" && step("r1-required") == "CAP_CHOWN" && step("r1-denied").is_empty(),
+        ),
+        (
+            "rootless r1. the profile names alice and the container's user namespace".to_owned(),
+            step("r1-user") == "alice" && step("r1-namespace") == "named",
+        ),
+        (
+            "rootless r2. --restart (its scope handed to alice's systemd): exactly CAP_CHOWN and CAP_NET_BIND_SERVICE, web runs on".to_owned(),
+            step("r2-serves") == "yes" && sorted(step("r2-required")) == sorted(both) && step("r2-running-after") == "yes",
+        ),
+        (
+            "rootless r3. -- podman run as alice under a delegated cgroup: exactly the two, nothing left".to_owned(),
+            step("r3-serves") == "yes" && sorted(step("r3-required")) == sorted(both) && step("r3-leftovers") == "0 0",
+        ),
+        (
+            "rootless r4. minimize --container --rootless proves exactly the two, naming the chown denial".to_owned(),
+            step("r4-exit").split_whitespace().next() == Some("0") && step("r4-required") == both && step("r4-chown-denial") == "named",
+        ),
+        (
+            "rootless r4. web serves again after the proof; no trial container or cgroup left".to_owned(),
+            step("r4-web-after") == "serves" && step("r4-leftovers") == "0 0",
+        ),
+        (
+            "rootless r5. the generated flags, run by alice's podman, serve and hold exactly CHOWN and NET_BIND_SERVICE".to_owned(),
+            step("r5-flags") == "--cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE"
+                && step("r5-serves") == "yes"
+                && step("r5-sets") == "0000000000000401 0000000000000401 0000000000000401",
+        ),
+        (
+            "rootless r6. capdisc SIGKILLed mid-proof: the guardian removes alice's trial container and starts web".to_owned(),
+            step("r6-web-after") == "serves" && step("r6-leftovers") == "0 0",
+        ),
+        (
+            "rootless r7. a bind on the host's network is denied against the host's namespace, and the profile says no flag grants it".to_owned(),
+            step("r7-denied") == "CAP_NET_BIND_SERVICE" && step("r7-host-named") == "yes",
+        ),
+        ("rootless: the steps ran to their end".to_owned(), step("done").is_empty()),
+    ]
+}
+
 /// (what was checked, passed) for the Debian package's steps (guest/package.sh).
 pub fn package_checks(serial: &str) -> Vec<(String, bool)> {
     let steps = keyed(serial, "CAPDISC-PACKAGE ");

@@ -19,6 +19,20 @@ pub struct Kernel {
     pub vmlinuz: PathBuf,
 }
 
+impl Kernel {
+    /// One of the package's modules (`drivers/net/tun.ko.xz`), uncompressed: the guests have
+    /// no module tree, so a guest that needs a module loads it with `insmod`.
+    pub fn module(&self, path: &str) -> Result<Vec<u8>> {
+        let root = self.vmlinuz.parent().and_then(Path::parent).context("the kernel's vmlinuz has no package tree")?;
+        let file = root.join("lib/modules").join(&self.release).join("kernel").join(path);
+        let output = Command::new("xz").arg("-dc").arg(&file).output().with_context(|| format!("cannot run xz on {}", file.display()))?;
+        if !output.status.success() {
+            bail!("cannot uncompress {}: {}", file.display(), String::from_utf8_lossy(&output.stderr).trim());
+        }
+        Ok(output.stdout)
+    }
+}
+
 /// Where a kernel package comes from.
 #[derive(Clone, Copy)]
 pub enum Source {

@@ -44,7 +44,7 @@ pub enum Only {
 
 /// Boots every kernel; returns the comparisons made (one per backend and kernel) as a tally.
 pub fn vm(only: Only) -> Result<crate::tally::Tally> {
-    setup::apt_install(&["qemu-system-x86".into(), "busybox-static".into()])?;
+    setup::apt_install(&["qemu-system-x86".into(), "busybox-static".into(), "xz-utils".into()])?;
     let binaries = build::static_binaries()?;
     let dir = workspace().join("target/vm");
     std::fs::create_dir_all(&dir)?;
@@ -129,12 +129,14 @@ fn story(
 fn outputs(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::Kernel, failures: &mut Vec<String>) -> Result<u64> {
     setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
     let deb = crate::deb::deb()?;
-    let image = systemd_guest::image(dir, binaries, &systemd_guest::OUTPUTS, Some(&deb))?;
+    let tun = kernel.module("drivers/net/tun.ko.xz")?;
+    let image = systemd_guest::image(dir, binaries, &systemd_guest::OUTPUTS, Some((&deb, &tun)))?;
     eprintln!("xtask: vm: booting the container outputs guest ({}) under QEMU (TCG)", kernel.release);
     let log = dir.join("outputs-guest.log");
     let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "2048", "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4")?;
     println!("\ncontainer outputs, run by their tools ({}):", kernel.release);
     let mut checks = containers::output_checks(&serial);
+    checks.extend(containers::rootless_checks(&serial));
     checks.extend(containers::package_checks(&serial));
     if !report_checks(&checks, "outputs guest", failures) {
         eprintln!("xtask: vm: serial log kept at {}", log.display());

@@ -34,7 +34,7 @@ pub const STORY: Guest = Guest {
 pub const OUTPUTS: Guest = Guest {
     name: "trixie-containers",
     suite: "trixie",
-    packages: "systemd,systemd-sysv,dbus,procps,bash,podman,crun,podman-compose,netavark,catatonit,man-db,curl,bash-completion,init-system-helpers",
+    packages: "systemd,systemd-sysv,dbus,procps,bash,podman,crun,podman-compose,netavark,catatonit,man-db,curl,bash-completion,init-system-helpers,uidmap,passt,slirp4netns,dbus-user-session,kmod",
 };
 
 /// The guest's user for the story's service.
@@ -116,7 +116,7 @@ fn common_overlay(binaries: &Path, script: (&str, &[u8]), unit: (&str, &[u8])) -
 
 /// The outputs guest's overlay: the common part, its script, and capdisc's Debian package with
 /// the script that installs, uses and removes it.
-pub fn outputs_overlay(binaries: &Path, deb: &Path) -> Result<Vec<u8>> {
+pub fn outputs_overlay(binaries: &Path, deb: &Path, tun: &[u8]) -> Result<Vec<u8>> {
     let mut archive = common_overlay(
         binaries,
         ("capdisc-outputs", include_bytes!("guest/outputs.sh")),
@@ -125,6 +125,8 @@ pub fn outputs_overlay(binaries: &Path, deb: &Path) -> Result<Vec<u8>> {
     archive.entry("root", 0o040700, &[], (0, 0));
     archive.entry("root/capdisc.deb", 0o100644, &fs::read(deb).with_context(|| format!("cannot read {}", deb.display()))?, (0, 0));
     archive.entry("usr/local/bin/capdisc-package", 0o100755, include_bytes!("guest/package.sh"), (0, 0));
+    archive.entry("usr/local/bin/capdisc-rootless", 0o100755, include_bytes!("guest/rootless.sh"), (0, 0));
+    archive.entry("usr/local/lib/capdisc/tun.ko", 0o100644, tun, (0, 0));
     Ok(archive.finish())
 }
 
@@ -174,7 +176,7 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
 
 /// A guest's initramfs: its cached base archive followed by this run's overlay (the story's,
 /// or the outputs guest's, which carries `deb`).
-pub fn image(dir: &Path, binaries: &Path, guest: &Guest, deb: Option<&Path>) -> Result<PathBuf> {
+pub fn image(dir: &Path, binaries: &Path, guest: &Guest, deb: Option<(&Path, &[u8])>) -> Result<PathBuf> {
     let (tree, base) = base_archive(dir, guest)?;
     let image = dir.join(format!("{}-guest.cpio", guest.name));
     let mut bytes = fs::read(&base)?;
@@ -182,7 +184,7 @@ pub fn image(dir: &Path, binaries: &Path, guest: &Guest, deb: Option<&Path>) -> 
         bytes.push(0);
     }
     bytes.extend(match deb {
-        Some(deb) => outputs_overlay(binaries, deb)?,
+        Some((deb, tun)) => outputs_overlay(binaries, deb, tun)?,
         None => overlay(binaries, &tree)?,
     });
     fs::write(&image, bytes)?;

@@ -13,60 +13,19 @@
 //! credentials and capabilities before the container's command is exec'd, conmon, and the same
 //! for `podman exec`) is set-up, never a need: `classify::setup_reason` knows its processes.
 mod run_command;
+mod runtime;
 mod target;
 
-use std::{fs, path::PathBuf, process::Command};
+use std::{fs, path::PathBuf};
 
 use serde_json::Value;
 
 pub use run_command::{CapSetting, RunCommand, USER_NOT_FOR_CONTAINERS};
+pub use runtime::{user_name, Engine, Runtime};
 pub use target::{ContainerRun, ContainerTarget};
 
 use super::cgroup::Cgroup;
 use crate::{error::Error, kernel::cgroup2_mount, systemd::Guardian};
-
-/// The container runtimes capdisc drives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Runtime {
-    Podman,
-    Docker,
-}
-
-impl Runtime {
-    /// The runtime a program is (`podman`, `/usr/bin/docker`).
-    pub fn of_program(program: &str) -> Option<Self> {
-        match program.rsplit('/').next()? {
-            "podman" => Some(Runtime::Podman),
-            "docker" => Some(Runtime::Docker),
-            _ => None,
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self, String> {
-        Self::of_program(text).ok_or_else(|| format!("unknown container runtime `{text}`; use podman or docker"))
-    }
-
-    pub fn program(self) -> &'static str {
-        match self {
-            Runtime::Podman => "podman",
-            Runtime::Docker => "docker",
-        }
-    }
-
-    /// Runs `program args` to its end: its stdout, or Err with its first line of stderr.
-    pub fn run(self, args: &[&str]) -> Result<String, Error> {
-        let output = Command::new(self.program())
-            .args(args)
-            .output()
-            .map_err(|err| Error::Target(format!("cannot run {}: {err}; is {} installed?", self.program(), self.program())))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let why = stderr.lines().find(|line| !line.trim().is_empty()).unwrap_or("no message").trim().to_owned();
-            return Err(Error::Target(format!("`{} {}` failed: {why}", self.program(), args.join(" "))));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-}
 
 /// A container as its runtime describes it.
 #[derive(Clone, Debug)]
@@ -86,7 +45,7 @@ impl Container {
     pub fn inspect(name: &str, runtime: Option<Runtime>) -> Result<Self, Error> {
         let runtimes = match runtime {
             Some(runtime) => vec![runtime],
-            None => vec![Runtime::Podman, Runtime::Docker],
+            None => vec![Runtime::PODMAN, Runtime::DOCKER],
         };
         let mut why = Vec::new();
         for runtime in runtimes {
@@ -154,13 +113,21 @@ impl ContainerRestart {
     /// the kernel filter knows it before the container's first task.
     pub fn stop(container: Container) -> Result<(Cgroup, Self), Error> {
         let path = container.cgroup_path()?;
-        let guardian = Guardian::spawn_for_container(&format!("{}:{}", container.runtime.program(), container.id))?;
+        let session = container.runtime.rootless_session()?;
+        let guardian = Guardian::spawn_for_container(&format!("{}:{}", container.runtime.token(), container.id))?;
         let restart = ContainerRestart { container, guardian };
         restart.container.runtime.run(&["stop", &restart.container.id])?;
         // The runtime removes the cgroup as the container stops; a leftover is fine as it is.
         if let Err(source) = fs::create_dir_all(&path) {
             let _ = restart.start();
             return Err(Error::Kernel(format!("cannot create the container's cgroup {}: {source}", path.display())));
+        }
+        // A rootless container's scope is made by its user's service manager, which must own it.
+        if let Some(user) = session {
+            if let Err(err) = Cgroup::delegate_to(&path, user.run_as.uid, user.run_as.gid) {
+                let _ = restart.start();
+                return Err(err);
+            }
         }
         match Cgroup::open_user_path(&path) {
             Ok(cgroup) => Ok((cgroup, restart)),
@@ -185,11 +152,12 @@ impl Drop for ContainerRestart {
 }
 
 /// The guardian's sweep after capdisc `pid` died in a proof: every trial container it ran
-/// (named `capdisc-PID-*`) removed; then the container the trials stood in for started again.
-pub fn remove_trial_containers(pid: u32) -> Vec<String> {
+/// (named `capdisc-PID-*`) removed, root's and `rootless`'s (a user's podman, when the trials
+/// ran there).
+pub fn remove_trial_containers(pid: u32, rootless: Option<Runtime>) -> Vec<String> {
     let prefix = format!("capdisc-{pid}-");
     let mut said = Vec::new();
-    for runtime in [Runtime::Podman, Runtime::Docker] {
+    for runtime in [Runtime::PODMAN, Runtime::DOCKER].into_iter().chain(rootless) {
         let Ok(names) = runtime.run(&["ps", "-a", "--format", "{{.Names}}"]) else { continue };
         for name in names.lines().map(str::trim).filter(|name| name.starts_with(&prefix)) {
             match runtime.run(&["rm", "-f", name]) {
@@ -210,15 +178,15 @@ mod tests {
         // Trimmed from podman 4.3.1's `container inspect --format json` in the systemd guest.
         let podman = r#"[{"Id": "29cd295d758b", "Name": "web", "State": {"Status": "running", "Running": true, "Pid": 4242},
             "Config": {"CreateCommand": ["podman", "run", "-d", "--name", "web", "--cap-add=all", "localhost/web"]}}]"#;
-        let container = Container::from_inspect(Runtime::Podman, podman).expect("readable");
+        let container = Container::from_inspect(Runtime::PODMAN, podman).expect("readable");
         assert_eq!((container.id.as_str(), container.name.as_str(), container.running, container.pid), ("29cd295d758b", "web", true, 4242));
         let command = container.create_command.expect("podman keeps it");
         assert_eq!(RunCommand::parse(&command).expect("valid").expect("a run").name(), Some("web"));
         // docker names start with a slash and keep no create command.
         let docker = r#"[{"Id": "abc", "Name": "/api", "State": {"Running": false, "Pid": 0}, "Config": {"Cmd": ["serve"]}}]"#;
-        let container = Container::from_inspect(Runtime::Docker, docker).expect("readable");
+        let container = Container::from_inspect(Runtime::DOCKER, docker).expect("readable");
         assert_eq!((container.name.as_str(), container.running, container.create_command.is_none()), ("api", false, true));
         assert!(container.cgroup_path().expect_err("not running").to_string().contains("container api is not running"));
-        assert!(Container::from_inspect(Runtime::Docker, "not json").is_err());
+        assert!(Container::from_inspect(Runtime::DOCKER, "not json").is_err());
     }
 }

@@ -5,7 +5,7 @@
 //! Options that take no value are listed (from `podman run --help` 4.x/5.x and `docker run
 //! --help` 24+); any other `--name` or `-x` takes the next word unless written `--name=value`
 //! (or `-xVALUE`). The image is the first word that is neither an option nor an option's value.
-use super::Runtime;
+use super::{Engine, Runtime};
 use crate::error::Error;
 
 /// Long options of `run`/`create` that take no value (podman's and docker's).
@@ -135,6 +135,12 @@ impl RunCommand {
         Ok(Some(command))
     }
 
+    /// The command run by `runtime` (the same engine; a rootless user's podman).
+    pub fn run_by(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
     /// The container's name, as the command sets it (`--name`).
     pub fn name(&self) -> Option<&str> {
         let opt = self.options.iter().rev().find(|opt| opt.name == "name")?;
@@ -156,7 +162,7 @@ impl RunCommand {
     pub fn argv(&self, caps: CapSetting, name: Option<&str>, cgroup_parent: &str, cidfile: &str) -> Vec<String> {
         let mut argv = vec![self.program.clone()];
         argv.extend(self.global.iter().cloned());
-        if self.runtime == Runtime::Podman {
+        if self.runtime.engine == Engine::Podman {
             argv.push("--cgroup-manager=cgroupfs".into());
         }
         argv.extend(self.subcommand.iter().cloned());
@@ -221,7 +227,7 @@ mod tests {
         assert_eq!(run.name(), Some("web"));
         assert!(run.removes_itself());
         let run = parse("/usr/bin/docker container run --name=api -eMODE=1 -v /a:/b img --name not-an-option");
-        assert_eq!(run.runtime, Runtime::Docker);
+        assert_eq!(run.runtime, Runtime::DOCKER);
         assert_eq!(run.name(), Some("api"));
         assert_eq!(run.rest, words("img --name not-an-option"));
         assert!(!run.removes_itself());

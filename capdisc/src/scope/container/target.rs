@@ -1,9 +1,12 @@
 //! A container as a resolved target: attached to a running one, restarted to be recorded from
 //! its start, or run by capdisc from its run command (a recording or a proof's trial).
-use std::{cell::Cell, fs, path::PathBuf};
+use std::{cell::Cell, fs, io, path::PathBuf, process::Stdio};
 
-use super::{CapSetting, Container, ContainerRestart, RunCommand, Runtime};
-use crate::{error::Error, scope::cgroup::Cgroup};
+use super::{CapSetting, Container, ContainerRestart, Engine, RunCommand, Runtime};
+use crate::{
+    error::Error,
+    scope::{cgroup::Cgroup, spawn_in_cgroup},
+};
 
 /// Where capdisc asks the runtime to write a run's container id.
 const CIDFILE_DIR: &str = "/run/capdisc/containers";
@@ -22,6 +25,9 @@ pub struct ContainerRun {
     pub runtime: Runtime,
     pub argv: Vec<String>,
     pub cgroup: Cgroup,
+    /// A rootless run's delegated cgroup (the target's parent) and the client's cgroup beside
+    /// the target (`Cgroup::create_delegated`).
+    delegated: Option<(Cgroup, Cgroup)>,
     cidfile: PathBuf,
     written: String,
     /// A trial's container (named after its cgroup), or one whose command removes it (`--rm`):
@@ -38,8 +44,8 @@ impl ContainerRun {
     /// `trial`: named after its cgroup (`capdisc-PID-N`, which the guardian sweeps) and removed
     /// at its end, whatever the command says.
     pub fn prepare(run: &RunCommand, caps: CapSetting, trial: bool) -> Result<Self, Error> {
-        if run.runtime == Runtime::Docker {
-            let driver = Runtime::Docker.run(&["info", "--format", "{{.CgroupDriver}}"])?;
+        if run.runtime.engine == Engine::Docker {
+            let driver = Runtime::DOCKER.run(&["info", "--format", "{{.CgroupDriver}}"])?;
             if driver.trim() == "systemd" {
                 return Err(Error::Target(
                     "docker uses the systemd cgroup driver, which puts a container only in a slice capdisc cannot make first; record the running container with --container NAME".into(),
@@ -47,15 +53,36 @@ impl ContainerRun {
             }
         }
         fs::create_dir_all(CIDFILE_DIR).map_err(|err| Error::io(format!("cannot create {CIDFILE_DIR}"), err))?;
-        let cgroup = Cgroup::create_leaf()?;
-        let name = cgroup.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        let cidfile = PathBuf::from(CIDFILE_DIR).join(format!("{name}.cid"));
+        let session = run.runtime.rootless_session()?;
+        let (cgroup, delegated) = match &session {
+            Some(user) => {
+                let (parent, client, container) = Cgroup::create_delegated(user.run_as.uid, user.run_as.gid)?;
+                (container, Some((parent, client)))
+            }
+            None => (Cgroup::create_leaf()?, None),
+        };
+        // Named after the cgroup capdisc made (its delegated parent for a rootless run).
+        let made = delegated.as_ref().map_or(&cgroup, |(parent, _)| parent);
+        let name = made.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let cidfile = match &session {
+            // The user's runtime writes the id (and refuses a file that exists): in a directory
+            // of the user's own.
+            Some(user) => {
+                let dir = PathBuf::from(CIDFILE_DIR).join(&name);
+                let made =
+                    fs::create_dir_all(&dir).and_then(|()| std::os::unix::fs::chown(&dir, Some(user.run_as.uid), Some(user.run_as.gid)));
+                made.map_err(|err| Error::io(format!("cannot prepare {}", dir.display()), err))?;
+                dir.join("cid")
+            }
+            None => PathBuf::from(CIDFILE_DIR).join(format!("{name}.cid")),
+        };
         let _ = fs::remove_file(&cidfile);
         let argv = run.argv(caps, trial.then_some(name.as_str()), &format!("/{}", cgroup.relative), &cidfile.to_string_lossy());
         Ok(Self {
             runtime: run.runtime,
             argv,
             cgroup,
+            delegated,
             cidfile,
             written: run.describe(),
             remove: trial || run.removes_itself(),
@@ -88,8 +115,8 @@ impl ContainerRun {
     /// Has the runtime stop the container (its stop signal, then SIGKILL after 5 s), without
     /// waiting: the client exits when it has.
     fn ask_to_stop(&self) {
-        if let Some(id) = self.id() {
-            let _ = tokio::process::Command::new(self.runtime.program())
+        if let (Some(id), Ok(command)) = (self.id(), self.runtime.command()) {
+            let _ = tokio::process::Command::from(command)
                 .args(["stop", "-t", "5", &id])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -106,7 +133,7 @@ impl ContainerRun {
         if let Some(id) = self.id() {
             let _ = if self.remove { self.runtime.run(&["rm", "-f", &id]) } else { self.runtime.run(&["stop", "-t", "5", &id]) };
         }
-        self.cgroup.kill_all();
+        self.delegated.as_ref().map_or(&self.cgroup, |(parent, _)| parent).kill_all();
     }
 }
 
@@ -121,16 +148,23 @@ impl ContainerTarget {
     pub fn describe(&self) -> String {
         match self {
             ContainerTarget::Attached { container, cgroup } => {
-                format!("container {} ({}, cgroup {})", container.name, container.runtime.program(), cgroup.relative)
+                format!("container {} ({}, cgroup {})", container.name, container.runtime.describe(), cgroup.relative)
             }
             ContainerTarget::Restarted { cgroup, restart, .. } => format!(
                 "container {} ({}, cgroup {}) from its restart",
                 restart.container.name,
-                restart.container.runtime.program(),
+                restart.container.runtime.describe(),
                 cgroup.relative
             ),
-            ContainerTarget::Run(run) => format!("container run: {} (cgroup {})", run.written, run.cgroup.relative),
+            ContainerTarget::Run(run) => match run.runtime.user {
+                Some(_) => format!("container run: {} ({}, cgroup {})", run.written, run.runtime.describe(), run.cgroup.relative),
+                None => format!("container run: {} (cgroup {})", run.written, run.cgroup.relative),
+            },
         }
+    }
+
+    pub fn runtime(&self) -> Runtime {
+        self.identity().0
     }
 
     /// The container's runtime, name (a trial's; none for a recorded run) and id (once written).
@@ -144,13 +178,37 @@ impl ContainerTarget {
         }
     }
 
-    /// The client that runs the container (after the kernel side is armed), for a run, and
-    /// whether its output is a trial's (not shown: a detached run prints the container's id).
-    pub fn client(&self) -> Option<(&[String], bool)> {
+    /// The command of the client that runs the container, for a run.
+    pub fn client(&self) -> Option<&[String]> {
         match self {
-            ContainerTarget::Run(run) => Some((&run.argv, run.trial)),
+            ContainerTarget::Run(run) => Some(&run.argv),
             _ => None,
         }
+    }
+
+    /// Starts the client that runs the container (after the kernel side is armed), for a run:
+    /// root's where capdisc runs, a rootless user's as that user in the delegated `client`
+    /// cgroup. A trial's output is not shown (a detached run prints the container's id).
+    pub fn spawn_client(&self) -> Option<io::Result<tokio::process::Child>> {
+        let ContainerTarget::Run(run) = self else { return None };
+        let quiet = |command: &mut tokio::process::Command| {
+            if run.trial {
+                command.stdout(Stdio::null());
+            }
+        };
+        Some(match (&run.delegated, run.runtime.rootless_session()) {
+            (_, Err(err)) => Err(io::Error::other(err.to_string())),
+            (Some((_, client)), Ok(Some(user))) => spawn_in_cgroup(&run.argv, client, Some(&user.run_as), None, |command| {
+                quiet(command);
+                user.prepare(command.as_std_mut());
+            }),
+            _ => {
+                let mut client = tokio::process::Command::new(&run.argv[0]);
+                client.args(&run.argv[1..]);
+                quiet(&mut client);
+                client.spawn()
+            }
+        })
     }
 
     pub fn launch(&self) -> Result<(), Error> {
@@ -167,8 +225,14 @@ impl ContainerTarget {
         match self {
             ContainerTarget::Run(run) => {
                 run.end();
-                run.cgroup.kill_and_remove()?;
+                match &run.delegated {
+                    Some((parent, _)) => parent.kill_and_remove()?,
+                    None => run.cgroup.kill_and_remove()?,
+                }
                 let _ = fs::remove_file(&run.cidfile);
+                if run.delegated.is_some() {
+                    let _ = run.cidfile.parent().map(fs::remove_dir);
+                }
             }
             ContainerTarget::Restarted { restart, .. } => {
                 let running = Container::inspect(&restart.container.id, Some(restart.container.runtime)).is_ok_and(|now| now.running);

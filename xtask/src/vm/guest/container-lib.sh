@@ -2,8 +2,9 @@
 # (the prefix of result lines) and LOG_MARK (of context lines).
 say() { echo "$MARK $*"; }
 show() { sed "s/^/$LOG_MARK $1 /" "$2"; }
-# Polls (TCG guests are slow and vary): up to N s for the command to succeed.
-wait_secs() { limit=$(( $1 * 5 )); shift; for _ in $(seq 1 $limit); do "$@" > /dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+# Polls (TCG guests are slow and vary): up to N s (by the clock, however long each try takes)
+# for the command to succeed.
+wait_secs() { deadline=$(( $(date +%s) + $1 )); shift; while :; do "$@" > /dev/null 2>&1 && return 0; [ "$(date +%s)" -ge $deadline ] && return 1; sleep 0.2; done; }
 # The image's service answers on :604 (a TCP connect: it accepts and closes).
 serves() { bash -c ': < /dev/tcp/127.0.0.1/604'; }
 check='bash -c ": < /dev/tcp/127.0.0.1/604"'
@@ -13,7 +14,7 @@ caps_of() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
 # The container image, made offline (nothing is pulled): one static binary (capdisc's test
 # workload) whose start takes a fresh runtime directory (a tmpfs, root's) for the container's
 # user (CAP_CHOWN, every start) and serves :604 as that user (CAP_NET_BIND_SERVICE). Imported
-# as localhost/web.
+# as localhost/web, by `"$@" podman` (a rootless user's: `web_image as_alice`).
 web_image() {
     root=$(mktemp -d)
     # The image's / as usual (mktemp's 0700 would make the container's user need
@@ -24,7 +25,7 @@ web_image() {
     printf 'root:x:0:0:root:/:/workload\nnobody:x:65534:65534:nobody:/:/workload\n' > "$root/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
     tar -C "$root" -cf "$root.tar" . &&
-        podman import -q --change 'CMD ["/workload", "chown-then-serve", "/run/app", "65534", "604"]' "$root.tar" localhost/web > /dev/null
+        "$@" podman import -q --change 'CMD ["/workload", "chown-then-serve", "/run/app", "65534", "604"]' "$root.tar" localhost/web > /dev/null
     status=$?
     rm -rf "$root" "$root.tar"
     return $status

@@ -85,7 +85,9 @@ podman kube down /tmp/pod.yaml >> /tmp/kube.log 2>&1
 show kube /tmp/kube.log
 podman rm -af -t 2 > /dev/null
 say time $(( $(date +%s) - t_all ))
-# The Debian package, installed, used and removed (guest/package.sh).
+# Rootless podman (guest/rootless.sh), then the Debian package, installed, used and removed
+# (guest/package.sh).
+capdisc-rootless
 capdisc-package
 say done
 systemctl poweroff --no-block
