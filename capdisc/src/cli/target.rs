@@ -113,6 +113,9 @@ impl TargetArgs {
                 "name one target: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME, --container NAME or --all".into(),
             ));
         }
+        if self.container.is_none() && self.command.is_empty() {
+            self.runtime.refuse_without_container()?;
+        }
         if self.restart && self.unit.is_none() && self.container.is_none() {
             return Err(Error::Usage("--restart applies to --unit NAME or --container NAME".into()));
         }
@@ -142,7 +145,6 @@ impl TargetArgs {
             let run_as = self.user.as_deref().map(|user| RunAs::parse(user, &self.ambient)).transpose()?;
             Some(TargetSpec::Command { argv: self.command, until_exit: self.until_exit, run_as, bounding: None })
         } else {
-            self.runtime.refuse_without_container()?;
             None
         })
     }

@@ -4,7 +4,8 @@ use crate::common::*;
 fn fails_cleanly(args: &[&str], expected: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let output_path = dir.path().join("p.yaml");
-    let output = capdisc().args(["record", "-q", "-o"]).arg(&output_path).args(args).output().expect("run");
+    // A duration: an error that is not refused fails the test in 30 s instead of recording on.
+    let output = capdisc().args(["record", "-q", "--duration", "30", "-o"]).arg(&output_path).args(args).output().expect("run");
     assert_usage_error(&output, expected);
     assert!(!output_path.exists());
     assert_eq!(fs_entries(dir.path()), 0, "no partial files");
@@ -163,6 +164,7 @@ fn container_targets_say_what_is_wrong_before_anything_runs() {
     fails_cleanly(&["--user", "nobody", "--", "podman", "run", "img"], "a container's user is its run command's --user");
     // A rootless container: the user must exist, not be root, have a session; podman only.
     fails_cleanly(&["--rootless", "nobody", "--pid", "1"], "--rootless applies to --container NAME or a container run command");
+    fails_cleanly(&["--rootless", "nobody", "--", "/bin/true"], "--rootless applies to --container NAME or a container run command");
     fails_cleanly(&["--rootless", "root", "--container", "web"], "--rootless root: root's containers are the system's");
     fails_cleanly(&["--rootless", "no-such-capdisc-user", "--container", "web"], "--rootless: no user `no-such-capdisc-user`");
     fails_cleanly(&["--rootless", "nobody", "--container", "web"], "--rootless nobody: /run/user/65534 does not exist");

@@ -166,6 +166,12 @@ pub fn remove_trial_containers(pid: u32, rootless: Option<Runtime>) -> Vec<Strin
             }
         }
     }
+    // Where the trials' ids were written (a file, or a rootless user's directory).
+    for entry in fs::read_dir(target::CIDFILE_DIR).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
+        }
+    }
     said
 }
 

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Where capdisc asks the runtime to write a run's container id.
-const CIDFILE_DIR: &str = "/run/capdisc/containers";
+pub(super) const CIDFILE_DIR: &str = "/run/capdisc/containers";
 
 #[derive(Debug)]
 pub enum ContainerTarget {
@@ -71,7 +71,12 @@ impl ContainerRun {
                 let dir = PathBuf::from(CIDFILE_DIR).join(&name);
                 let made =
                     fs::create_dir_all(&dir).and_then(|()| std::os::unix::fs::chown(&dir, Some(user.run_as.uid), Some(user.run_as.gid)));
-                made.map_err(|err| Error::io(format!("cannot prepare {}", dir.display()), err))?;
+                if let Err(err) = made {
+                    // Nothing made for the run outlives its failure to start.
+                    let _ = fs::remove_dir(&dir);
+                    let _ = delegated.as_ref().map(|(parent, _)| parent.kill_and_remove());
+                    return Err(Error::io(format!("cannot prepare {}", dir.display()), err));
+                }
                 dir.join("cid")
             }
             None => PathBuf::from(CIDFILE_DIR).join(format!("{name}.cid")),
