@@ -38,7 +38,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     let mut overall: BTreeMap<u32, Accumulator> = BTreeMap::new();
     let mut per_cgroup: BTreeMap<u64, BTreeMap<u32, Accumulator>> = BTreeMap::new();
     let mut totals = Totals::default();
-    let rootless = meta.target.container.as_ref().is_some_and(|container| container.rootless_user.is_some());
+    let rootless = meta.target.rootless();
     for (key, stats) in &drained.checks {
         let sampled = call_sites(drained, key, stats, kallsyms);
         let sites: Vec<Vec<String>> = sampled.iter().map(|(frames, _)| frames.clone()).collect();

@@ -28,7 +28,7 @@ pub fn merge(inputs: &[(String, Profile)], force: bool) -> Result<Profile, Error
         }
     }
     let mut merged = first.clone();
-    let rootless = first.target.container.as_ref().is_some_and(|container| container.rootless_user.is_some());
+    let rootless = first.target.rootless();
     // A proof holds for the recording it was made from, not for a union of several.
     merged.verification = None;
     merged.merged_from = inputs.iter().flat_map(|(_, profile)| sources(profile)).collect();

@@ -326,7 +326,7 @@ impl Profile {
 
     /// Whether it records a rootless container (its capabilities are its user namespace's).
     pub fn rootless(&self) -> bool {
-        self.target.container.as_ref().is_some_and(|container| container.rootless_user.is_some())
+        self.target.rootless()
     }
 
     /// Whether a proven set is present.

@@ -19,6 +19,13 @@ pub struct TargetInfo {
     pub container: Option<ContainerInfo>,
 }
 
+impl TargetInfo {
+    /// Whether the target is a rootless container (its capabilities are its user namespace's).
+    pub fn rootless(&self) -> bool {
+        self.container.as_ref().is_some_and(|container| container.rootless_user.is_some())
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerInfo {
     /// podman or docker.

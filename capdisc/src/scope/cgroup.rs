@@ -111,21 +111,13 @@ impl Cgroup {
     /// ancestor: `client` and `container` share this one. Returns (parent, client, container).
     pub fn create_delegated(uid: u32, gid: u32) -> Result<(Self, Self, Self), Error> {
         let parent = Self::create_leaf()?;
-        let delegate = |path: &Path| Self::delegate_to(path, uid, gid);
-        let made = (|| {
-            delegate(&parent.path)?;
-            let mount = cgroup2_mount()?;
-            let mut children = Vec::new();
-            for name in ["client", "container"] {
-                let path = parent.path.join(name);
-                fs::create_dir(&path).map_err(|err| Error::Kernel(format!("cannot create the cgroup {}: {err}", path.display())))?;
-                delegate(&path)?;
-                children.push(Self::open(&mount, &path, true)?);
-            }
-            let container = children.pop().expect("two children");
-            let client = children.pop().expect("two children");
-            Ok((client, container))
-        })();
+        let child = |name: &str| -> Result<Self, Error> {
+            let path = parent.path.join(name);
+            fs::create_dir(&path).map_err(|err| Error::Kernel(format!("cannot create the cgroup {}: {err}", path.display())))?;
+            Self::delegate_to(&path, uid, gid)?;
+            Self::open(&cgroup2_mount()?, &path, true)
+        };
+        let made = Self::delegate_to(&parent.path, uid, gid).and_then(|()| Ok((child("client")?, child("container")?)));
         match made {
             Ok((client, container)) => Ok((parent, client, container)),
             Err(err) => {

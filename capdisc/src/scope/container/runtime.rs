@@ -175,25 +175,25 @@ fn runtime_dir(uid: u32) -> PathBuf {
     Path::new("/run/user").join(uid.to_string())
 }
 
-fn home_of(uid: u32) -> Option<PathBuf> {
+/// A uid's passwd entry: its name and home directory.
+fn passwd_entry(uid: u32) -> Option<(String, PathBuf)> {
     // SAFETY: getpwuid's entry is read at once, before any other call that could reuse it.
     unsafe {
         let entry = libc::getpwuid(uid);
-        (!entry.is_null()).then(|| PathBuf::from(std::ffi::CStr::from_ptr((*entry).pw_dir).to_string_lossy().into_owned()))
+        (!entry.is_null()).then(|| {
+            let text = |field: *const libc::c_char| std::ffi::CStr::from_ptr(field).to_string_lossy().into_owned();
+            (text((*entry).pw_name), PathBuf::from(text((*entry).pw_dir)))
+        })
     }
+}
+
+fn home_of(uid: u32) -> Option<PathBuf> {
+    passwd_entry(uid).map(|(_, home)| home)
 }
 
 /// A uid's name (its number when it has no passwd entry).
 pub fn user_name(uid: u32) -> String {
-    // SAFETY: as in home_of.
-    unsafe {
-        let entry = libc::getpwuid(uid);
-        if entry.is_null() {
-            uid.to_string()
-        } else {
-            std::ffi::CStr::from_ptr((*entry).pw_name).to_string_lossy().into_owned()
-        }
-    }
+    passwd_entry(uid).map_or_else(|| uid.to_string(), |(name, _)| name)
 }
 
 #[cfg(test)]
