@@ -110,7 +110,10 @@ impl Recommendation {
                         RunsAs::NonRoot { user: format!("uid {uid}") },
                         format!("every check was made by non-root uid(s) {}", join_uids(&uids)),
                     ),
-                    _ => (RunsAs::Root, "checks were made as uid 0".to_owned()),
+                    (true, _) => (RunsAs::Root, "checks were made as uid 0".to_owned()),
+                    (false, None) => {
+                        (RunsAs::Root, "no check of the service's own says who it runs as (only set-up was recorded)".to_owned())
+                    }
                 }
             }
         };

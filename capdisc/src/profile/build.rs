@@ -241,7 +241,11 @@ impl Accumulator {
             }
         }
         self.commands.insert(CommandInfo { comm: comm_text(&key.comm), exe: seen.exe.clone() });
-        self.uids.insert(key.uid);
+        // Who the service runs as is told by its own checks: a container runtime's set-up runs
+        // as root whoever the container's user is.
+        if !seen.setup {
+            self.uids.insert(key.uid);
+        }
         let stats = seen.stats;
         if self.first_ns == 0 || stats.first_ns < self.first_ns {
             self.first_ns = stats.first_ns

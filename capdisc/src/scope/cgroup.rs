@@ -93,14 +93,19 @@ impl Cgroup {
     /// `capdisc-PID-{role}N` under the cgroup v2 root: the guardian of a proof removes every
     /// `capdisc-PID-*` when capdisc dies.
     fn create_named(role: &str) -> Result<Self, Error> {
-        static SERIAL: AtomicU32 = AtomicU32::new(0);
         let mount = cgroup2_mount()?;
-        let name = format!("capdisc-{}-{role}{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
-        let path = mount.join(name);
+        let path = mount.join(serial_name(role));
         fs::create_dir(&path).map_err(|err| {
             Error::Kernel(format!("cannot create a cgroup at {}: {err}; capdisc needs a writable cgroup v2 hierarchy", path.display()))
         })?;
         Self::open(&mount, &path, true)
+    }
+
+    /// The cgroup a runtime will put a container it created in (docker's scope), made first,
+    /// empty, and capdisc's to remove when the run ends (the runtime may have removed it).
+    pub fn create_at(path: &Path) -> Result<Self, Error> {
+        fs::create_dir_all(path).map_err(|err| Error::Kernel(format!("cannot create the container's cgroup {}: {err}", path.display())))?;
+        Self::open(&cgroup2_mount()?, path, true)
     }
 
     /// A new cgroup delegated to a user (`capdisc-PID-N`, as cgroup v2 delegation does it: the
@@ -228,6 +233,13 @@ fn remove_descendants(path: &Path) {
             let _ = fs::remove_dir(entry.path());
         }
     }
+}
+
+/// A name of capdisc's own, `capdisc-PID-{role}N`, never given twice by one capdisc: a trial's
+/// cgroup, or a container capdisc names.
+pub fn serial_name(role: &str) -> String {
+    static SERIAL: AtomicU32 = AtomicU32::new(0);
+    format!("capdisc-{}-{role}{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The guardian's sweep after capdisc `pid` died: kills and removes each `capdisc-PID-*` cgroup

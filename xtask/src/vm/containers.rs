@@ -34,6 +34,10 @@ pub fn checks(serial: &str) -> Vec<(String, bool)> {
         ),
         ("c1. record --container (attached) exits 0".to_owned(), step("c1-exit") == "0" && step("c1-exec") != "(missing)"),
         ("c1. a podman exec's chown: exactly CAP_CHOWN required".to_owned(), step("c1-required") == "CAP_CHOWN"),
+        (
+            "c1. unproven, for the container's non-root user (crun's uid-0 set-up aside), generate leaves the root-equivalent CAP_CHOWN out".to_owned(),
+            step("c1-generated").is_empty(),
+        ),
         ("c1. the runtime's work to join (SETUID, SETGID, SYS_ADMIN...) is set-up".to_owned(), setup_separated("c1-setup", "CAP_CHOWN")),
         (
             "c2. record --container --restart exits 0, the service served meanwhile".to_owned(),
@@ -155,10 +159,73 @@ pub fn rootless_checks(serial: &str) -> Vec<(String, bool)> {
             step("r6-web-after") == "serves" && step("r6-leftovers") == "0 0 0",
         ),
         (
-            "rootless r7. a bind on the host's network is denied against the host's namespace, and the profile says no flag grants it".to_owned(),
-            step("r7-denied") == "CAP_NET_BIND_SERVICE" && step("r7-host-named") == "yes",
+            "rootless r7. trace --container --rootless shows the exec'd chown, granted in the container's user namespace".to_owned(),
+            step("r7-exec") == "0" && step("r7-chown") == "seen",
+        ),
+        (
+            "rootless r8. a bind on the host's network is denied against the host's namespace, and the profile says no flag grants it".to_owned(),
+            step("r8-denied") == "CAP_NET_BIND_SERVICE" && step("r8-host-named") == "yes",
         ),
         ("rootless: the steps ran to their end".to_owned(), step("done").is_empty()),
+    ]
+}
+
+/// (what was checked, passed) for each step with a real docker daemon (guest/docker.sh).
+pub fn docker_checks(serial: &str) -> Vec<(String, bool)> {
+    let steps = keyed(serial, "CAPDISC-DOCKER ");
+    let step = |key: &str| steps.get(key).map(String::as_str).unwrap_or("(missing)");
+    let both = "CAP_CHOWN,CAP_NET_BIND_SERVICE";
+    let none_left = "0 0";
+    vec![
+        (
+            "docker: the daemon (systemd cgroup driver) imports the image and runs web in its scope".to_owned(),
+            step("begin").contains(" systemd ")
+                && step("import") == "0"
+                && step("web-serves") == "yes"
+                && step("web-cgroup") == "/system.slice/docker-ID.scope",
+        ),
+        (
+            "docker d1. record --container during a docker exec: exactly CAP_CHOWN required, runc's joining set-up".to_owned(),
+            step("d1-exec") == "0" && step("d1-required") == "CAP_CHOWN" && !step("d1-setup").is_empty(),
+        ),
+        (
+            "docker d2. --restart (its scope made first): exactly CAP_CHOWN and CAP_NET_BIND_SERVICE, web runs on".to_owned(),
+            sorted(step("d2-required")) == sorted(both) && step("d2-running") == "yes",
+        ),
+        (
+            "docker d2. minimize --container is refused with one line (docker keeps no create command), nothing written".to_owned(),
+            step("d2-minimize-exit") == "2" && step("d2-minimize-says") == "yes" && step("d2-minimize-nothing-written") == "yes",
+        ),
+        (
+            "docker d3. minimize -- docker run proves exactly the two, naming the chown denial; no trial container or scope left"
+                .to_owned(),
+            step("d3-exit").split_whitespace().next() == Some("0")
+                && step("d3-required") == both
+                && step("d3-denial-named") == "yes"
+                && step("d3-leftovers") == none_left,
+        ),
+        (
+            "docker d4. the generated flags, run by docker, serve and hold exactly CHOWN and NET_BIND_SERVICE".to_owned(),
+            step("d4-flags") == "--cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE"
+                && step("d4-serves") == "yes"
+                && step("d4-sets") == "0000000000000401 0000000000000401 0000000000000000",
+        ),
+        (
+            "docker d5. a non-root container user gets no capability from docker's flags (no ambient set)".to_owned(),
+            step("d5-sets") == "0000000000000000 0000000000000401 0000000000000000",
+        ),
+        (
+            "docker d6. capdisc SIGKILLed mid-proof: the guardian removes the trial container and its scope".to_owned(),
+            step("d6-leftovers") == none_left && step("d6-nothing-written") == "yes",
+        ),
+        (
+            "docker d7. under the cgroupfs driver, record -- docker run records the container in /docker/ID; --rm removes it".to_owned(),
+            step("d7-driver") == "cgroupfs"
+                && sorted(step("d7-required")) == sorted(both)
+                && step("d7-cgroup") == "/docker/ID"
+                && step("d7-removed") == "yes",
+        ),
+        ("docker: the steps ran to their end".to_owned(), step("done").is_empty()),
     ]
 }
 

@@ -133,9 +133,11 @@ fn outputs(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::K
     let image = systemd_guest::image(dir, binaries, &systemd_guest::OUTPUTS, Some((&deb, &tun)))?;
     eprintln!("xtask: vm: booting the container outputs guest ({}) under QEMU (TCG)", kernel.release);
     let log = dir.join("outputs-guest.log");
-    let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "2048", "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4")?;
+    // 3 GB: the initramfs (about 650 MB with docker) is unpacked into the guest's memory.
+    let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "3072", "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4")?;
     println!("\ncontainer outputs, run by their tools ({}):", kernel.release);
     let mut checks = containers::output_checks(&serial);
+    checks.extend(containers::docker_checks(&serial));
     checks.extend(containers::rootless_checks(&serial));
     checks.extend(containers::package_checks(&serial));
     if !report_checks(&checks, "outputs guest", failures) {

@@ -34,7 +34,7 @@ pub const STORY: Guest = Guest {
 pub const OUTPUTS: Guest = Guest {
     name: "trixie-containers",
     suite: "trixie",
-    packages: "systemd,systemd-sysv,dbus,procps,bash,podman,crun,podman-compose,netavark,catatonit,man-db,curl,bash-completion,init-system-helpers,uidmap,passt,slirp4netns,dbus-user-session,kmod",
+    packages: "systemd,systemd-sysv,dbus,procps,bash,podman,crun,podman-compose,netavark,catatonit,man-db,curl,bash-completion,init-system-helpers,uidmap,passt,slirp4netns,dbus-user-session,kmod,docker.io,docker-cli",
 };
 
 /// The guest's user for the story's service.
@@ -68,10 +68,11 @@ pub fn base_archive(dir: &Path, guest: &Guest) -> Result<(PathBuf, PathBuf)> {
         let _ = fs::remove_file(&archive);
     }
     if !archive.exists() {
+        // Without the packages debootstrap downloaded (installed already; 145 MB in trixie's).
         eprintln!("xtask: vm: packing {}", tree.display());
         let partial = dir.join(format!("{}.cpio.tmp", guest.name));
         run(Command::new("sh").arg("-c").arg(format!(
-            "cd '{}' && find . -path ./.capdisc-complete -prune -o -print0 | cpio --null -o -H newc --quiet > '{}'",
+            "cd '{}' && find . \\( -path ./.capdisc-complete -o -path './var/cache/apt/archives/*.deb' \\) -prune -o -print0 | cpio --null -o -H newc --quiet > '{}'",
             tree.display(),
             partial.display()
         )))?;
@@ -114,8 +115,8 @@ fn common_overlay(binaries: &Path, script: (&str, &[u8]), unit: (&str, &[u8])) -
     Ok(archive)
 }
 
-/// The outputs guest's overlay: the common part, its script, and capdisc's Debian package with
-/// the script that installs, uses and removes it.
+/// The outputs guest's overlay: the common part, its script, the rootless podman and docker
+/// steps, and capdisc's Debian package with the script that installs, uses and removes it.
 pub fn outputs_overlay(binaries: &Path, deb: &Path, tun: &[u8]) -> Result<Vec<u8>> {
     let mut archive = common_overlay(
         binaries,
@@ -126,6 +127,19 @@ pub fn outputs_overlay(binaries: &Path, deb: &Path, tun: &[u8]) -> Result<Vec<u8
     archive.entry("root/capdisc.deb", 0o100644, &fs::read(deb).with_context(|| format!("cannot read {}", deb.display()))?, (0, 0));
     archive.entry("usr/local/bin/capdisc-package", 0o100755, include_bytes!("guest/package.sh"), (0, 0));
     archive.entry("usr/local/bin/capdisc-rootless", 0o100755, include_bytes!("guest/rootless.sh"), (0, 0));
+    archive.entry("usr/local/bin/capdisc-docker", 0o100755, include_bytes!("guest/docker.sh"), (0, 0));
+    // docker in an initramfs root: no overlay or bridge module in the guest (images are plain
+    // copies, containers use the host's network), and runc cannot pivot_root (DOCKER_RAMDISK).
+    for dir in ["etc/docker", "etc/systemd/system/docker.service.d"] {
+        archive.entry(dir, 0o040755, &[], (0, 0));
+    }
+    archive.entry(
+        "etc/docker/daemon.json",
+        0o100644,
+        b"{\"storage-driver\": \"vfs\", \"bridge\": \"none\", \"iptables\": false, \"ip6tables\": false}\n",
+        (0, 0),
+    );
+    archive.entry("etc/systemd/system/docker.service.d/ramdisk.conf", 0o100644, b"[Service]\nEnvironment=DOCKER_RAMDISK=true\n", (0, 0));
     archive.entry("usr/local/lib/capdisc/tun.ko", 0o100644, tun, (0, 0));
     Ok(archive.finish())
 }

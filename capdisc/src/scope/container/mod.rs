@@ -12,6 +12,7 @@
 //! The runtime's own work in the container's cgroup (crun or runc setting up namespaces,
 //! credentials and capabilities before the container's command is exec'd, conmon, and the same
 //! for `podman exec`) is set-up, never a need: `classify::setup_reason` knows its processes.
+mod docker;
 mod run_command;
 mod runtime;
 mod target;
@@ -160,9 +161,17 @@ pub fn remove_trial_containers(pid: u32, rootless: Option<Runtime>) -> Vec<Strin
     for runtime in [Runtime::PODMAN, Runtime::DOCKER].into_iter().chain(rootless) {
         let Ok(names) = runtime.run(&["ps", "-a", "--format", "{{.Names}}"]) else { continue };
         for name in names.lines().map(str::trim).filter(|name| name.starts_with(&prefix)) {
+            // A docker trial's cgroup was made before its start: left, empty, if it never started.
+            let made = (runtime.engine == Engine::Docker)
+                .then(|| runtime.run(&["container", "inspect", "--format", "{{.Id}}", name]).ok())
+                .flatten()
+                .and_then(|id| docker::cgroup_of(id.trim()).ok());
             match runtime.run(&["rm", "-f", name]) {
                 Ok(_) => said.push(format!("removed trial container {name}")),
                 Err(err) => said.push(format!("could not remove trial container {name}: {err}")),
+            }
+            if let Some(path) = made {
+                let _ = fs::remove_dir(path);
             }
         }
     }

@@ -56,6 +56,14 @@ struct Opt {
     words: Vec<String>,
 }
 
+impl Opt {
+    /// Short switches alone or clustered (`-d`, `-dit`), none taking a value.
+    fn is_short_cluster(&self) -> bool {
+        let word = &self.words[0];
+        self.words.len() == 1 && !word.starts_with("--") && word.len() > 1 && word[1..].chars().all(|flag| SHORT_SWITCHES.contains(flag))
+    }
+}
+
 /// How the container's capabilities are set for a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CapSetting {
@@ -168,10 +176,72 @@ impl RunCommand {
         argv.extend(self.subcommand.iter().cloned());
         argv.push(format!("--cgroup-parent={cgroup_parent}"));
         argv.push(format!("--cidfile={cidfile}"));
-        let replaced = |opt: &Opt| {
-            (name.is_some() && opt.name == "name") || (caps != CapSetting::AsWritten && (opt.name == "cap-add" || opt.name == "cap-drop"))
-        };
-        argv.extend(self.options.iter().filter(|opt| !replaced(opt)).flat_map(|opt| opt.words.iter().cloned()));
+        argv.extend(self.options.iter().filter(|opt| !Self::replaced(opt, caps, name)).flat_map(|opt| opt.words.iter().cloned()));
+        argv.extend(Self::set(caps, name));
+        argv.extend(self.rest.iter().cloned());
+        argv
+    }
+
+    /// The run as docker's create, the first half of a docker run: the container made (its id
+    /// written to `cidfile`) but not started, so capdisc can make its cgroup before its first
+    /// task (docker's cgroup parent must be a systemd slice under its systemd driver: no cgroup
+    /// of capdisc's can hold it). What only a run takes (detaching, its signal proxy) is left
+    /// to [`RunCommand::docker_start`].
+    pub fn docker_create(&self, caps: CapSetting, name: Option<&str>, cidfile: &str) -> Vec<String> {
+        let mut argv = vec![self.program.clone()];
+        argv.extend(self.global.iter().cloned());
+        argv.extend(self.subcommand.iter().take(self.subcommand.len() - 1).cloned());
+        argv.push("create".into());
+        argv.push(format!("--cidfile={cidfile}"));
+        for opt in self.options.iter().filter(|opt| !Self::replaced(opt, caps, name)) {
+            match opt.name.as_str() {
+                "detach" | "sig-proxy" | "detach-keys" => {}
+                _ if opt.is_short_cluster() => {
+                    let flags: String = opt.words[0][1..].chars().filter(|&flag| flag != 'd').collect();
+                    if !flags.is_empty() {
+                        argv.push(format!("-{flags}"));
+                    }
+                }
+                _ => argv.extend(opt.words.iter().cloned()),
+            }
+        }
+        argv.extend(Self::set(caps, name));
+        argv.extend(self.rest.iter().cloned());
+        argv
+    }
+
+    /// The second half: docker's start of the created container `id`, attached to it (and its
+    /// input, with `-i`) unless the run detached, as `docker run` is.
+    pub fn docker_start(&self, id: &str) -> Vec<String> {
+        let mut argv = vec![self.program.clone()];
+        argv.extend(self.global.iter().cloned());
+        argv.extend(self.subcommand.iter().take(self.subcommand.len() - 1).cloned());
+        argv.push("start".into());
+        if !self.has_switch("detach", 'd') {
+            argv.push("--attach".into());
+            if self.has_switch("interactive", 'i') {
+                argv.push("--interactive".into());
+            }
+        }
+        argv.push(id.to_owned());
+        argv
+    }
+
+    /// Whether a switch is on: `--long` (not `--long=false`) or `-s` alone or in a cluster.
+    fn has_switch(&self, long: &str, short: char) -> bool {
+        self.options.iter().any(|opt| {
+            (opt.name == long && !opt.words[0].ends_with("=false")) || (opt.is_short_cluster() && opt.words[0][1..].contains(short))
+        })
+    }
+
+    /// Options a trial sets itself: the name (a trial's) and the capabilities (unless as written).
+    fn replaced(opt: &Opt, caps: CapSetting, name: Option<&str>) -> bool {
+        (name.is_some() && opt.name == "name") || (caps != CapSetting::AsWritten && (opt.name == "cap-add" || opt.name == "cap-drop"))
+    }
+
+    /// The name and capability options of a run: `name` when given, the set as `caps` says.
+    fn set(caps: CapSetting, name: Option<&str>) -> Vec<String> {
+        let mut argv = Vec::new();
         if let Some(name) = name {
             argv.push(format!("--name={name}"));
         }
@@ -180,16 +250,15 @@ impl RunCommand {
             CapSetting::Every => argv.push("--cap-add=all".into()),
             CapSetting::Exactly(mask) => {
                 argv.push("--cap-drop=all".into());
-                let names: Vec<String> = crate::caps::decode_mask(mask)
-                    .into_iter()
-                    .map(|cap| crate::caps::name(cap).trim_start_matches("CAP_").to_owned())
-                    .collect();
-                if !names.is_empty() {
-                    argv.push(format!("--cap-add={}", names.join(",")));
-                }
+                // One option each: docker takes no list (`invalid CapAdd: unknown capability:
+                // "CAP_CHOWN,NET_BIND_SERVICE"`, docker 26), podman takes either.
+                argv.extend(
+                    crate::caps::decode_mask(mask)
+                        .into_iter()
+                        .map(|cap| format!("--cap-add={}", crate::caps::name(cap).trim_start_matches("CAP_"))),
+                );
             }
         }
-        argv.extend(self.rest.iter().cloned());
         argv
     }
 
@@ -241,12 +310,34 @@ mod tests {
         let argv = run.argv(CapSetting::Exactly(cap_chown | cap_net_bind_service), Some("capdisc-7-c1"), "/capdisc-7-1", "/run/cid");
         assert_eq!(
             argv.join(" "),
-            "podman --log-level=info --cgroup-manager=cgroupfs run --cgroup-parent=/capdisc-7-1 --cidfile=/run/cid --user 65534 --name=capdisc-7-c1 --cap-drop=all --cap-add=CHOWN,NET_BIND_SERVICE img /start"
+            "podman --log-level=info --cgroup-manager=cgroupfs run --cgroup-parent=/capdisc-7-1 --cidfile=/run/cid --user 65534 --name=capdisc-7-c1 --cap-drop=all --cap-add=CHOWN --cap-add=NET_BIND_SERVICE img /start"
         );
         let argv = run.argv(CapSetting::AsWritten, None, "/p", "/c");
         assert!(argv.join(" ").contains("--name web --cap-add NET_BIND_SERVICE --cap-drop=all --user 65534 img /start"));
         assert!(run.argv(CapSetting::Every, None, "/p", "/c").join(" ").ends_with("--name web --user 65534 --cap-add=all img /start"));
         assert!(run.argv(CapSetting::Exactly(0), None, "/p", "/c").join(" ").ends_with("--cap-drop=all img /start"));
+    }
+
+    #[test]
+    fn a_docker_run_is_made_by_create_and_started_as_the_run_would_be() {
+        let run = parse("docker --log-level warn run -dit --rm --name web --sig-proxy=false --cap-add=NET_ADMIN --user 0 img /start -d");
+        let create = run.docker_create(CapSetting::Exactly(1 << 10), Some("capdisc-7-3"), "/run/cid");
+        assert_eq!(
+            create.join(" "),
+            "docker --log-level warn create --cidfile=/run/cid -it --rm --user 0 --name=capdisc-7-3 --cap-drop=all --cap-add=NET_BIND_SERVICE img /start -d"
+        );
+        // Detached: started and left to run; the command's own `-d` is the image's argument.
+        assert_eq!(run.docker_start("abc").join(" "), "docker --log-level warn start abc");
+        let run = parse("/usr/bin/docker container run -i --name api img");
+        assert_eq!(
+            run.docker_create(CapSetting::AsWritten, None, "/c").join(" "),
+            "/usr/bin/docker container create --cidfile=/c -i --name api img"
+        );
+        assert_eq!(run.docker_start("abc").join(" "), "/usr/bin/docker container start --attach --interactive abc");
+        let run = parse("docker run --detach=false -d img");
+        assert_eq!(run.docker_create(CapSetting::Every, None, "/c").join(" "), "docker create --cidfile=/c --cap-add=all img");
+        assert_eq!(run.docker_start("abc").join(" "), "docker start abc");
+        assert_eq!(parse("docker run --detach=false img").docker_start("abc").join(" "), "docker start --attach abc");
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //! its start, or run by capdisc from its run command (a recording or a proof's trial).
 use std::{cell::Cell, fs, io, path::PathBuf, process::Stdio};
 
-use super::{CapSetting, Container, ContainerRestart, Engine, RunCommand, Runtime};
+use super::{docker, CapSetting, Container, ContainerRestart, Engine, RunCommand, Runtime};
 use crate::{
     error::Error,
-    scope::{cgroup::Cgroup, spawn_in_cgroup},
+    scope::{
+        cgroup::{serial_name, Cgroup},
+        spawn_in_cgroup,
+    },
 };
 
 /// Where capdisc asks the runtime to write a run's container id.
@@ -44,15 +47,10 @@ impl ContainerRun {
     /// `trial`: named after its cgroup (`capdisc-PID-N`, which the guardian sweeps) and removed
     /// at its end, whatever the command says.
     pub fn prepare(run: &RunCommand, caps: CapSetting, trial: bool) -> Result<Self, Error> {
-        if run.runtime.engine == Engine::Docker {
-            let driver = Runtime::DOCKER.run(&["info", "--format", "{{.CgroupDriver}}"])?;
-            if driver.trim() == "systemd" {
-                return Err(Error::Target(
-                    "docker uses the systemd cgroup driver, which puts a container only in a slice capdisc cannot make first; record the running container with --container NAME".into(),
-                ));
-            }
-        }
         fs::create_dir_all(CIDFILE_DIR).map_err(|err| Error::io(format!("cannot create {CIDFILE_DIR}"), err))?;
+        if run.runtime.engine == Engine::Docker {
+            return Self::prepare_docker(run, caps, trial);
+        }
         let session = run.runtime.rootless_session()?;
         let (cgroup, delegated) = match &session {
             Some(user) => {
@@ -88,6 +86,48 @@ impl ContainerRun {
             argv,
             cgroup,
             delegated,
+            cidfile,
+            written: run.describe(),
+            remove: trial || run.removes_itself(),
+            trial,
+            trial_name: trial.then_some(name),
+            ended: Cell::new(false),
+        })
+    }
+
+    /// A docker run: the container created (named `capdisc-PID-N` for a trial), its cgroup made
+    /// where docker will start it (`docker::cgroup_of`), and `docker start` as the client.
+    fn prepare_docker(run: &RunCommand, caps: CapSetting, trial: bool) -> Result<Self, Error> {
+        let name = serial_name("");
+        let cidfile = PathBuf::from(CIDFILE_DIR).join(format!("{name}.cid"));
+        let _ = fs::remove_file(&cidfile);
+        let create = run.docker_create(caps, trial.then_some(name.as_str()), &cidfile.to_string_lossy());
+        let output = std::process::Command::new(&create[0])
+            .args(&create[1..])
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|err| Error::Target(format!("cannot run {}: {err}; is docker installed?", create[0])))?;
+        let id = fs::read_to_string(&cidfile).map(|id| id.trim().to_owned()).unwrap_or_default();
+        if !output.status.success() || id.is_empty() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let why = stderr.lines().find(|line| !line.trim().is_empty()).unwrap_or("no id written").trim().to_owned();
+            let _ = fs::remove_file(&cidfile);
+            return Err(Error::Target(format!("`{}` failed: {why}", create.join(" "))));
+        }
+        let cgroup = match docker::cgroup_of(&id).and_then(|path| Cgroup::create_at(&path)) {
+            Ok(cgroup) => cgroup,
+            Err(err) => {
+                // Nothing made for the run outlives its failure to start.
+                let _ = run.runtime.run(&["rm", "-f", &id]);
+                let _ = fs::remove_file(&cidfile);
+                return Err(err);
+            }
+        };
+        Ok(Self {
+            runtime: run.runtime,
+            argv: run.docker_start(&id),
+            cgroup,
+            delegated: None,
             cidfile,
             written: run.describe(),
             remove: trial || run.removes_itself(),

@@ -13,7 +13,7 @@ leftovers() { echo "$(podman ps -a --format '{{.Names}}' | grep -c '^capdisc-') 
 t_all=$(date +%s)
 say begin "$(podman --version)" "$(crun --version | head -n 1)"
 
-web_image
+web_image podman
 say import $?
 # The production container, hardened the usual way: every capability, as nobody.
 podman run -d -q --name web --network=host --user 65534:65534 --cap-add=all --tmpfs /run/app localhost/web > /dev/null
@@ -28,7 +28,10 @@ podman exec web /workload chown /tmp 65534
 say c1-exec $?
 kill -INT $rec; wait $rec
 say c1-exit $?
-say c1-required "$(required /tmp/c1.yaml)"
+say c1-required "$(class_caps /tmp/c1.yaml required)"
+# Unproven, for a container whose user is not root (the runtime's own uid-0 set-up aside):
+# generate leaves out the root-equivalent CAP_CHOWN, as for a non-root service.
+say c1-generated "$(required /tmp/c1.yaml)"
 say c1-setup "$(setup_caps /tmp/c1.yaml)"
 show c1 /tmp/c1.log
 
@@ -39,7 +42,7 @@ wait_secs 120 grep -q '^capdisc: recording' /tmp/c2.log
 wait_secs 120 serves && say c2-serves yes
 kill -INT $rec; wait $rec
 say c2-exit $?
-say c2-required "$(required /tmp/c2.yaml)"
+say c2-required "$(class_caps /tmp/c2.yaml required)"
 say c2-setup "$(setup_caps /tmp/c2.yaml)"
 running && say c2-running-after yes
 show c2 /tmp/c2.log
@@ -59,7 +62,7 @@ journalctl --no-pager -o cat | grep 'capdisc guardian' | tail -n 2 | show c2b /d
 t0=$(date +%s)
 capdisc record -o /tmp/c3.yaml --duration 45 -- podman run --rm --network=host --user 65534:65534 --cap-add=all localhost/web /workload serve 605 > /tmp/c3.log 2>&1
 say c3-exit $? $(( $(date +%s) - t0 ))
-say c3-required "$(required /tmp/c3.yaml)"
+say c3-required "$(class_caps /tmp/c3.yaml required)"
 show c3 /tmp/c3.log
 
 # 4. The proof: every trial re-runs web's own create command under one set, as a container of

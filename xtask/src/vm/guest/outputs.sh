@@ -16,7 +16,7 @@ started() {
 t_all=$(date +%s)
 say begin "$(podman --version)" "$(crun --version | head -n 1)" "$(podman-compose --version 2>/dev/null | grep -i compose | tail -n 1)"
 
-web_image
+web_image podman
 say import $?
 podman run -d -q --name web --network=host --user 65534:65534 --cap-add=all --tmpfs /run/app localhost/web > /dev/null
 wait_secs 120 serves && say web-serves yes
@@ -27,7 +27,7 @@ rec=$!
 wait_secs 120 grep -q '^capdisc: recording' /tmp/r.log
 wait_secs 120 serves
 kill -INT $rec; wait $rec
-say record-required "$(required /tmp/r.yaml)"
+say record-required "$(class_caps /tmp/r.yaml required)"
 show record /tmp/r.log
 # What each capability beyond the service's own was checked by (context for the runtime's needs).
 awk '/^- name: /{keep = ($3 != "CAP_CHOWN" && $3 != "CAP_NET_BIND_SERVICE")} keep && /name: CAP|class:|comm:|exe:|frames:|^      - |path:/' /tmp/r.yaml | head -80 | show record-detail /dev/stdin
@@ -85,8 +85,9 @@ podman kube down /tmp/pod.yaml >> /tmp/kube.log 2>&1
 show kube /tmp/kube.log
 podman rm -af -t 2 > /dev/null
 say time $(( $(date +%s) - t_all ))
-# Rootless podman (guest/rootless.sh), then the Debian package, installed, used and removed
-# (guest/package.sh).
+# A real docker daemon (guest/docker.sh), rootless podman (guest/rootless.sh), then the Debian
+# package, installed, used and removed (guest/package.sh).
+capdisc-docker
 capdisc-rootless
 capdisc-package
 say done

@@ -24,11 +24,9 @@ greets() { capdisc-workload greeted "${1:-8604}"; }
 running() { [ "$(as_alice podman inspect --format '{{.State.Running}}' web 2>/dev/null)" = true ]; }
 # Trial containers, capdisc cgroups, and the directories alice's podman wrote their ids in.
 leftovers() { echo "$(as_alice podman ps -a --format '{{.Names}}' | grep -c '^capdisc-') $(ls -d /sys/fs/cgroup/capdisc-* 2>/dev/null | wc -l) $(ls -d /run/capdisc/containers/capdisc-* 2>/dev/null | wc -l)"; }
-# Capabilities of a class in a profile.
-class_caps() { awk -v class="$2" '/^- name: /{name=$3} /^  class: /{if ($2 == class) print name}' "$1" | sort | paste -sd, -; }
 say begin "$(as_alice podman --version)" "$(as_alice podman info --format '{{.Host.Security.Rootless}} {{.Host.CgroupManager}}')"
 
-web_image as_alice
+web_image podman as_alice
 say import $?
 as_alice podman run -d -q --name web --network=slirp4netns -p 8604:604 -e WORKLOAD_ADDR=0.0.0.0 --user 65534:65534 --cap-add=all --tmpfs /run/app localhost/web > /dev/null
 wait_secs 120 greets && say web-serves yes
@@ -99,14 +97,26 @@ wait_secs 120 running && wait_secs 120 greets && say r6-web-after serves
 say r6-leftovers "$(leftovers)"
 journalctl --no-pager -o cat | grep 'capdisc guardian' | tail -n 2 | show r6 /dev/stdin
 
-# 7. On the host's network a rootless container binds :605 against the host's user namespace:
+# 7. trace takes the same target: the exec'd chown, live, in the container's user namespace.
+# (To uid 0, not the caller's own: /tmp is 65534's since step 1, and a chown to one's own uid of
+# what one owns makes no capability check at all.)
+capdisc trace --json --container web --rootless alice --duration 60 > /tmp/r7.json 2> /tmp/r7.log &
+tr=$!
+wait_secs 120 grep -q '^capdisc: recording' /tmp/r7.log
+as_alice podman exec web /workload chown /tmp 0
+say r7-exec $?
+kill -INT $tr; wait $tr
+grep '"cap_name":"CAP_CHOWN"' /tmp/r7.json | grep '"comm":"workload"' | grep '"verdict":"granted"' | grep -q '"foreign_userns":true' && say r7-chown seen
+show r7 /tmp/r7.log
+
+# 8. On the host's network a rootless container binds :605 against the host's user namespace:
 # denied whatever its set, and the profile says no flag can grant it.
 as_alice podman run -d -q --name webh --network=host --user 65534:65534 --cap-add=all --tmpfs /run/app localhost/web /workload chown-then-serve /run/app 65534 605 > /dev/null
-capdisc record --container webh --rootless alice --restart -o /tmp/r7.yaml --duration 20 > /tmp/r7.log 2>&1
-say r7-exit $?
-say r7-denied "$(class_caps /tmp/r7.yaml denied)"
-grep -q "^  reason: 'denied .* against the host'*s user namespace, where a rootless container holds no capability: no --cap-add grants it" /tmp/r7.yaml && say r7-host-named yes
-show r7 /tmp/r7.log
+capdisc record --container webh --rootless alice --restart -o /tmp/r8.yaml --duration 20 > /tmp/r8.log 2>&1
+say r8-exit $?
+say r8-denied "$(class_caps /tmp/r8.yaml denied)"
+grep -q "^  reason: 'denied .* against the host'*s user namespace, where a rootless container holds no capability: no --cap-add grants it" /tmp/r8.yaml && say r8-host-named yes
+show r8 /tmp/r8.log
 as_alice podman rm -af -t 2 > /dev/null
 say time $(( $(date +%s) - t_all ))
 say done
