@@ -174,6 +174,8 @@ impl Session {
                 }
                 _ = tick.tick() => {
                     observer.tick(&self.probes.ebpf);
+                    // A recording of nothing must not become a profile (an empty set).
+                    target.check_placed()?;
                     self.kernel_log.flush();
                     if following && target.remaining_processes() == 0 {
                         reason = Some("the command and every process it started exited");

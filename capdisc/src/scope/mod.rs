@@ -280,6 +280,15 @@ impl Target {
         }
     }
 
+    /// Err when a container capdisc runs was started outside the cgroup capdisc records (see
+    /// [`ContainerTarget::check_placed`]); checked on each of the session's ticks.
+    pub fn check_placed(&self) -> Result<(), Error> {
+        match self {
+            Target::Container(container) => container.check_placed(),
+            _ => Ok(()),
+        }
+    }
+
     /// The recording is ending: a container capdisc runs is asked to stop by its runtime.
     pub fn ask_to_stop(&self) {
         if let Target::Container(container) = self {

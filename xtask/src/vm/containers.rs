@@ -219,11 +219,20 @@ pub fn docker_checks(serial: &str) -> Vec<(String, bool)> {
             step("d6-leftovers") == none_left && step("d6-nothing-written") == "yes",
         ),
         (
-            "docker d7. under the cgroupfs driver, record -- docker run records the container in /docker/ID; --rm removes it".to_owned(),
+            "docker d7. cgroupfs driver, daemon.json's cgroup-parent: record -- docker run records the container in /ops/ID; --rm removes it"
+                .to_owned(),
             step("d7-driver") == "cgroupfs"
                 && sorted(step("d7-required")) == sorted(both)
-                && step("d7-cgroup") == "/docker/ID"
+                && step("d7-cgroup") == "/ops/ID"
                 && step("d7-removed") == "yes",
+        ),
+        (
+            "docker d8. a cgroup parent on dockerd's command line: the recording stops with one line, writes nothing, leaves nothing"
+                .to_owned(),
+            step("d8-exit") == "2"
+                && step("d8-says") == "yes"
+                && step("d8-nothing-written") == "yes"
+                && step("d8-removed") == "yes",
         ),
         ("docker: the steps ran to their end".to_owned(), step("done").is_empty()),
     ]

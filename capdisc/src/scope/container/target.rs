@@ -41,6 +41,9 @@ pub struct ContainerRun {
     trial_name: Option<String>,
     /// The runtime was told to stop (and remove) the container.
     ended: Cell<bool>,
+    /// A docker run's container was seen running in `cgroup` (docker places it by its own
+    /// settings; capdisc made the cgroup they name): no more checks needed.
+    placed: Cell<bool>,
 }
 
 impl ContainerRun {
@@ -92,6 +95,8 @@ impl ContainerRun {
             trial,
             trial_name: trial.then_some(name),
             ended: Cell::new(false),
+            // podman honours --cgroup-parent.
+            placed: Cell::new(true),
         })
     }
 
@@ -134,6 +139,7 @@ impl ContainerRun {
             trial,
             trial_name: trial.then_some(name),
             ended: Cell::new(false),
+            placed: Cell::new(false),
         })
     }
 
@@ -145,6 +151,32 @@ impl ContainerRun {
 
     fn written_id(&self) -> Option<String> {
         fs::read_to_string(&self.cidfile).ok().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty())
+    }
+
+    /// Err when the container runs outside the cgroup capdisc made for it: docker put it where
+    /// settings capdisc did not read say (a `--cgroup-parent` on dockerd's command line), and
+    /// nothing of it would be recorded. Asks the runtime until the container is seen running.
+    fn check_placed(&self) -> Result<(), Error> {
+        if self.placed.get() || self.ended.get() {
+            return Ok(());
+        }
+        let Some(id) = self.written_id() else { return Ok(()) };
+        let Ok(state) = self.runtime.run(&["container", "inspect", "--format", "{{.State.Running}} {{.State.Pid}}", &id]) else {
+            return Ok(());
+        };
+        let Some(pid) = state.strip_prefix("true ").and_then(|pid| pid.trim().parse::<u32>().ok()).filter(|pid| *pid != 0) else {
+            return Ok(());
+        };
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return Ok(()) };
+        let actual = text.lines().find_map(|line| line.strip_prefix("0::")).unwrap_or_default().trim().to_owned();
+        if under(&actual, &self.cgroup.relative) {
+            self.placed.set(true);
+            return Ok(());
+        }
+        Err(Error::Target(format!(
+            "docker started the container in {actual}, not in {} where capdisc records it (the daemon places containers by settings capdisc did not read: a --cgroup-parent on dockerd's command line?); put its cgroup-parent in /etc/docker/daemon.json, or record the running container with --container",
+            self.cgroup.relative
+        )))
     }
 
     /// The container's exit status, once it stopped.
@@ -182,7 +214,20 @@ impl ContainerRun {
     }
 }
 
+/// Whether cgroup path `path` is `cgroup` or below it.
+fn under(path: &str, cgroup: &str) -> bool {
+    path.strip_prefix(cgroup).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 impl ContainerTarget {
+    /// See [`ContainerRun::check_placed`]; nothing to check for other containers.
+    pub fn check_placed(&self) -> Result<(), Error> {
+        match self {
+            ContainerTarget::Run(run) => run.check_placed(),
+            _ => Ok(()),
+        }
+    }
+
     pub fn cgroup(&self) -> &Cgroup {
         match self {
             ContainerTarget::Attached { cgroup, .. } | ContainerTarget::Restarted { cgroup, .. } => cgroup,
@@ -314,5 +359,18 @@ impl ContainerTarget {
     pub fn main_pid(&self) -> Option<u32> {
         let (runtime, name, id) = self.identity();
         Container::inspect(&id.or(name)?, Some(runtime)).ok().filter(|now| now.running && now.pid != 0).map(|now| now.pid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::under;
+
+    #[test]
+    fn a_container_is_placed_only_in_the_cgroup_or_below() {
+        assert!(under("/system.slice/docker-ab.scope", "/system.slice/docker-ab.scope"));
+        assert!(under("/capdisc-7-1/libpod-ab.scope/container", "/capdisc-7-1"));
+        assert!(!under("/system.slice/docker-abc.scope", "/system.slice/docker-ab"));
+        assert!(!under("/ops.slice/docker-ab.scope", "/system.slice/docker-ab.scope"));
     }
 }

@@ -98,8 +98,9 @@ journalctl --no-pager -o cat | grep 'capdisc guardian' | tail -n 2 | show d6 /de
 [ -e /tmp/d6.yaml ] || say d6-nothing-written yes
 docker ps -aq | xargs -r docker rm -f > /dev/null 2>&1
 
-# 7. The daemon on the cgroupfs driver: a run's container starts in /docker/ID, made first.
-sed -i 's/^{/{"exec-opts": ["native.cgroupdriver=cgroupfs"], /' /etc/docker/daemon.json
+# 7. The daemon on the cgroupfs driver, its containers under /ops (daemon.json's cgroup-parent):
+# a run's container starts in /ops/ID, made first.
+sed -i 's/^{/{"exec-opts": ["native.cgroupdriver=cgroupfs"], "cgroup-parent": "\/ops", /' /etc/docker/daemon.json
 systemctl restart docker
 wait_secs 120 sh -c '[ "$(docker info --format "{{.CgroupDriver}}")" = cgroupfs ]' && say d7-driver cgroupfs
 capdisc record -o /tmp/d7.yaml --duration 90 -- docker run --rm --network=host --tmpfs /run/app localhost/web > /tmp/d7.log 2>&1 &
@@ -107,8 +108,24 @@ rec=$!
 wait_secs 120 serves
 kill -INT $rec; wait $rec
 say d7-required "$(class_caps /tmp/d7.yaml required)"
-grep -q '^capdisc: recording container run: .* (cgroup /docker/[0-9a-f]*)$' /tmp/d7.log && say d7-cgroup /docker/ID
+grep -q '^capdisc: recording container run: .* (cgroup /ops/[0-9a-f]*)$' /tmp/d7.log && say d7-cgroup /ops/ID
 wait_secs 60 sh -c '[ -z "$(docker ps -aq)" ]' && say d7-removed yes
 show d7 /tmp/d7.log
+
+# 8. A cgroup parent capdisc cannot read (dockerd's command line): the recording stops with one
+# line, no profile is written and no container is left.
+sed -i 's/"cgroup-parent": "\/ops", //' /etc/docker/daemon.json
+printf '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --cgroup-parent=/elsewhere\n' > /etc/systemd/system/docker.service.d/elsewhere.conf
+systemctl daemon-reload
+systemctl restart docker
+wait_secs 120 docker info
+timeout 120 capdisc record -o /tmp/d8.yaml --duration 90 -- docker run --rm --network=host --tmpfs /run/app localhost/web > /tmp/d8.log 2>&1
+say d8-exit $?
+grep -q '^capdisc: error: docker started the container in /elsewhere/[0-9a-f]*, not in /docker/[0-9a-f]* where capdisc records it' /tmp/d8.log && say d8-says yes
+[ -e /tmp/d8.yaml ] || say d8-nothing-written yes
+wait_secs 60 sh -c '[ -z "$(docker ps -aq)" ]' && say d8-removed yes
+show d8 /tmp/d8.log
+rm /etc/systemd/system/docker.service.d/elsewhere.conf
+systemctl daemon-reload
 say time $(( $(date +%s) - t_all ))
 say done
