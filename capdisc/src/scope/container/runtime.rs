@@ -133,18 +133,21 @@ impl Runtime {
 
     /// Runs `program args` to its end: its stdout, or Err with its first line of stderr.
     pub fn run(self, args: &[&str]) -> Result<String, Error> {
-        let output = self
-            .command()?
-            .args(args)
-            .output()
-            .map_err(|err| Error::Target(format!("cannot run {}: {err}; is {} installed?", self.program(), self.program())))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let why = stderr.lines().find(|line| !line.trim().is_empty()).unwrap_or("no message").trim().to_owned();
-            return Err(Error::Target(format!("`{} {}` failed: {why}", self.program(), args.join(" "))));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        run_to_end(self.command()?.args(args), &format!("{} {}", self.program(), args.join(" ")))
     }
+}
+
+/// Runs `command` (`written`, in messages) to its end: its stdout, or Err with its first line
+/// of stderr.
+pub fn run_to_end(command: &mut Command, written: &str) -> Result<String, Error> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command.output().map_err(|err| Error::Target(format!("cannot run {program}: {err}; is {program} installed?")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let why = stderr.lines().find(|line| !line.trim().is_empty()).unwrap_or("no message").trim().to_owned();
+        return Err(Error::Target(format!("`{written}` failed: {why}")));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// A rootless user as their own `podman` runs: credentials and groups, home, and the

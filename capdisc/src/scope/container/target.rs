@@ -2,7 +2,7 @@
 //! its start, or run by capdisc from its run command (a recording or a proof's trial).
 use std::{cell::Cell, fs, io, path::PathBuf, process::Stdio};
 
-use super::{docker, CapSetting, Container, ContainerRestart, Engine, RunCommand, Runtime};
+use super::{docker, runtime::run_to_end, CapSetting, Container, ContainerRestart, Engine, RunCommand, Runtime};
 use crate::{
     error::Error,
     scope::{
@@ -84,20 +84,26 @@ impl ContainerRun {
         };
         let _ = fs::remove_file(&cidfile);
         let argv = run.argv(caps, trial.then_some(name.as_str()), &format!("/{}", cgroup.relative), &cidfile.to_string_lossy());
-        Ok(Self {
+        Ok(Self { delegated, ..Self::new(run, trial, name, argv, cgroup, cidfile) })
+    }
+
+    /// A run of `run` by `argv`, its container in `cgroup` and its id written to `cidfile`;
+    /// `name` is a trial's container name (`capdisc-PID-N`).
+    fn new(run: &RunCommand, trial: bool, name: String, argv: Vec<String>, cgroup: Cgroup, cidfile: PathBuf) -> Self {
+        Self {
             runtime: run.runtime,
             argv,
             cgroup,
-            delegated,
+            delegated: None,
             cidfile,
             written: run.describe(),
             remove: trial || run.removes_itself(),
             trial,
             trial_name: trial.then_some(name),
             ended: Cell::new(false),
-            // podman honours --cgroup-parent.
-            placed: Cell::new(true),
-        })
+            // podman honours --cgroup-parent; docker places a container by its own settings.
+            placed: Cell::new(run.runtime.engine != Engine::Docker),
+        }
     }
 
     /// A docker run: the container created (named `capdisc-PID-N` for a trial), its cgroup made
@@ -107,18 +113,16 @@ impl ContainerRun {
         let cidfile = PathBuf::from(CIDFILE_DIR).join(format!("{name}.cid"));
         let _ = fs::remove_file(&cidfile);
         let create = run.docker_create(caps, trial.then_some(name.as_str()), &cidfile.to_string_lossy());
-        let output = std::process::Command::new(&create[0])
-            .args(&create[1..])
-            .stdout(Stdio::null())
-            .output()
-            .map_err(|err| Error::Target(format!("cannot run {}: {err}; is docker installed?", create[0])))?;
-        let id = fs::read_to_string(&cidfile).map(|id| id.trim().to_owned()).unwrap_or_default();
-        if !output.status.success() || id.is_empty() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let why = stderr.lines().find(|line| !line.trim().is_empty()).unwrap_or("no id written").trim().to_owned();
-            let _ = fs::remove_file(&cidfile);
-            return Err(Error::Target(format!("`{}` failed: {why}", create.join(" "))));
-        }
+        let mut command = std::process::Command::new(&create[0]);
+        let created = run_to_end(command.args(&create[1..]), &create.join(" "))
+            .and_then(|_| read_id(&cidfile).ok_or_else(|| Error::Target(format!("`{}` failed: no id written", create.join(" ")))));
+        let id = match created {
+            Ok(id) => id,
+            Err(err) => {
+                let _ = fs::remove_file(&cidfile);
+                return Err(err);
+            }
+        };
         let cgroup = match docker::cgroup_of(&id).and_then(|path| Cgroup::create_at(&path)) {
             Ok(cgroup) => cgroup,
             Err(err) => {
@@ -128,19 +132,7 @@ impl ContainerRun {
                 return Err(err);
             }
         };
-        Ok(Self {
-            runtime: run.runtime,
-            argv: run.docker_start(&id),
-            cgroup,
-            delegated: None,
-            cidfile,
-            written: run.describe(),
-            remove: trial || run.removes_itself(),
-            trial,
-            trial_name: trial.then_some(name),
-            ended: Cell::new(false),
-            placed: Cell::new(false),
-        })
+        Ok(Self::new(run, trial, name, run.docker_start(&id), cgroup, cidfile))
     }
 
     /// The container's id once the runtime wrote it, or a trial's name (the client may have
@@ -150,7 +142,7 @@ impl ContainerRun {
     }
 
     fn written_id(&self) -> Option<String> {
-        fs::read_to_string(&self.cidfile).ok().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty())
+        read_id(&self.cidfile)
     }
 
     /// Err when the container runs outside the cgroup capdisc made for it: docker put it where
@@ -212,6 +204,11 @@ impl ContainerRun {
         }
         self.delegated.as_ref().map_or(&self.cgroup, |(parent, _)| parent).kill_all();
     }
+}
+
+/// The container id a runtime wrote to `cidfile`, once it did.
+fn read_id(cidfile: &std::path::Path) -> Option<String> {
+    fs::read_to_string(cidfile).ok().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty())
 }
 
 /// Whether cgroup path `path` is `cgroup` or below it.
