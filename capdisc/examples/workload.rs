@@ -35,6 +35,7 @@ fn main() {
                 (args.get(2).map(String::as_str) == Some("--on-usr1-chown")).then(|| (arg(3), arg(4).parse().unwrap_or_else(|_| usage())));
             serve(arg(1).parse().unwrap_or_else(|_| usage()), on_usr1)
         }
+        "serve-once" => serve_once(arg(1).parse().unwrap_or_else(|_| usage())),
         "connect" => connect(arg(1).parse().unwrap_or_else(|_| usage())),
         "greeted" => greeted(arg(1).parse().unwrap_or_else(|_| usage())),
         "chown-then-serve" => {
@@ -50,7 +51,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | connect PORT | greeted PORT");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT");
     exit(2)
 }
 
@@ -136,6 +137,18 @@ fn serve(port: u16, on_usr1: Option<(String, u32)>) -> ! {
             }
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
+    }
+}
+
+/// A one-shot server: binds PORT on 127.0.0.1, greets one client (`ok`), and exits 0 at once,
+/// as an inetd-style or socket-activated service does.
+fn serve_once(port: u16) {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap_or_else(|err| {
+        eprintln!("bind {port}: {err}");
+        exit(1)
+    });
+    if let Ok((mut stream, _)) = listener.accept() {
+        let _ = std::io::Write::write_all(&mut stream, b"ok\n");
     }
 }
 

@@ -12,14 +12,14 @@ fn main() {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("capdisc: error: cannot start the runtime: {err}");
+            capdisc::support::console::line("error: ", format_args!("cannot start the runtime: {err}"));
             std::process::exit(1);
         }
     };
     let code = match runtime.block_on(cli.run()) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("capdisc: error: {err}");
+            capdisc::support::console::line("error: ", format_args!("{err}"));
             err.exit_code()
         }
     };

@@ -2,6 +2,7 @@
 //! spawn the command, then wait for the end (command exit, --duration, Ctrl-C or SIGTERM,
 //! which are forwarded to a spawned command, or the target disappearing), feeding an observer
 //! with ticks and, for `trace`, ring-buffer events.
+use crate::support::console;
 use std::time::{Duration, SystemTime};
 
 use aya::{
@@ -71,7 +72,7 @@ impl Session {
         let mut probes = Probes::load(options.backend, &config)?;
         let say = |line: &str| {
             if !options.quiet {
-                eprintln!("capdisc: {line}");
+                console::say!("{line}");
             }
         };
         if probes.tracefs.1 {
@@ -136,6 +137,8 @@ impl Session {
         // With `until` (a trial's phases), a target gone is left to it to judge for a while: the
         // stop phase empties the unit's cgroup before it reads how the stop ended.
         let mut gone_since: Option<tokio::time::Instant> = None;
+        // The command ended while `until` was still deciding: how long it may go on deciding.
+        let mut until_grace: Option<tokio::time::Instant> = None;
         loop {
             let child_pid = self.child.as_ref().and_then(|child| child.id());
             tokio::select! {
@@ -144,19 +147,29 @@ impl Session {
                     exit_status = Some(code);
                     self.child = None;
                     let remaining = target.remaining_processes();
+                    if reason.is_none() && until.is_some() && remaining == 0 {
+                        // A check in flight decides, whatever the command did after (a one-shot
+                        // server answers the check's request, then exits 0).
+                        until_grace = Some(tokio::time::Instant::now() + UNTIL_GRACE);
+                        continue;
+                    }
                     if reason.is_some() || self.until_exit || remaining == 0 {
                         reason.get_or_insert("the command exited");
                         break;
                     }
                     following = true;
                     if !self.quiet {
-                        eprintln!("capdisc: the command exited ({code}); {remaining} process(es) it started still run: recording until they are gone (Ctrl-C or --duration stops; --until-exit stops with the command)");
+                        console::say!("the command exited ({code}); {remaining} process(es) it started still run: recording until they are gone (Ctrl-C or --duration stops; --until-exit stops with the command)");
                     }
                 }
                 why = async { until.as_mut().expect("guarded by if").await }, if until.is_some() => {
                     until = None;
                     reason = Some(why);
                     match child_pid { Some(pid) => stop(target, pid, libc::SIGTERM), None => break }
+                }
+                _ = async { tokio::time::sleep_until(until_grace.expect("guarded by if")).await }, if until_grace.is_some() => {
+                    reason = Some("the command exited");
+                    break;
                 }
                 _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => {
                     reason = Some("the duration elapsed");
@@ -201,6 +214,10 @@ impl Session {
 
 /// How long a session with `until` goes on after its target is gone, for `until` to decide.
 const GONE_GRACE: Duration = Duration::from_secs(10);
+
+/// How long `until` may go on deciding after the command ended: a check attempt in flight (at
+/// most `prove::check::CHECK_ATTEMPT_LIMIT`, 10 s) ends; a new one is not started.
+const UNTIL_GRACE: Duration = Duration::from_secs(12);
 
 /// SIGINT, SIGTERM and SIGHUP, caught: each ends a recording or a watch the way its owner
 /// chooses (the profile or state is written, a unit put back); a lost terminal ends it like

@@ -88,6 +88,10 @@ pub enum Class {
     Conditional,
     /// Only denied audited checks: evidence of a failure, never granted automatically.
     Denied,
+    /// Only checks against a user namespace the service made itself (it started in the host's):
+    /// it holds every capability there whatever the unit's bounding set, so not a need of the
+    /// unit (`unshare -U`, a browser's sandbox, a build tool's rootless container).
+    Userns,
     /// Only no-audit checks: the kernel asked in passing; not a need.
     Advisory,
     /// Only checks made by set-up: the service manager's child before it exec'd the service, or
@@ -106,6 +110,7 @@ impl Class {
             Class::Required => "required",
             Class::Conditional => "conditional",
             Class::Denied => "denied",
+            Class::Userns => "userns",
             Class::Advisory => "advisory",
             Class::Setup => "setup",
         }
@@ -187,6 +192,8 @@ pub struct Namespaces {
     pub checks: u64,
     /// Those against a user namespace other than the host's (initial) one.
     pub foreign: u64,
+    /// Of `foreign`, those against a user namespace the target made itself (see [`Class::Userns`]).
+    pub own: u64,
     /// The target is a rootless container: its own user namespace is the foreign one, where
     /// its capabilities (`--cap-add`) apply; it holds none in the host's.
     pub rootless: bool,
@@ -210,6 +217,10 @@ pub fn reason_of(
         Class::Denied => {
             format!("denied {denied_audited} time(s) in {top_syscall} and never granted: evidence of a failure, not a recommendation")
         }
+        Class::Userns => format!(
+            "only checks in a user namespace the service made itself ({}): it holds every capability there whatever the unit's bounding set, so not a need of the unit",
+            namespaces.own
+        ),
         Class::Advisory => format!("only no-audit checks: {noaudit_reason}"),
         Class::Setup => format!("only set-up checks: {noaudit_reason}"),
     };
@@ -223,7 +234,12 @@ pub fn reason_of(
                 "; {host} check(s) against the host's user namespace, where a rootless container holds no capability: no --cap-add grants it (a host setting or a rootful container can)"
             ));
         }
-    } else if namespaces.foreign > 0 {
+    } else if class != Class::Userns && namespaces.own > 0 {
+        reason.push_str(&format!(
+            "; {} check(s) in a user namespace the service made itself, where the bounding set does not limit it (not counted)",
+            namespaces.own
+        ));
+    } else if namespaces.foreign > namespaces.own {
         reason.push_str(&format!("; {} check(s) against a non-initial user namespace", namespaces.foreign));
     }
     reason

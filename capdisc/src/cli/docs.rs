@@ -2,6 +2,7 @@
 //! through clap_complete) and man pages (`capdisc man`, through clap_mangen), both generated from
 //! the same clap definitions as the parser, so they cannot drift from it. The main page carries
 //! the profile schema, taken from docs/profile-schema.md (one source).
+use crate::support::console;
 use std::{io::Write, path::Path};
 
 use clap::{Args, CommandFactory};
@@ -54,7 +55,7 @@ impl ManArgs {
             files::write_atomic(&dir.join(format!("{name}.1")), &page)?;
             written += 1;
         }
-        eprintln!("capdisc: {written} man page(s) written to {}", Path::new(&dir).display());
+        console::say!("{written} man page(s) written to {}", Path::new(&dir).display());
         Ok(0)
     }
 }

@@ -1,5 +1,6 @@
 //! Arguments and dispatch of the subcommands that read profiles and units: generate, apply,
 //! lint, status, decode, diff, merge.
+use crate::support::console;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -165,9 +166,9 @@ impl LintArgs {
         let profile = self.profile.as_deref().map(profile::read).transpose()?;
         let findings = lint::lint(&effective, profile.as_ref());
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&findings).map_err(|err| Error::io("cannot render JSON", err))?);
+            console::outln!("{}", serde_json::to_string_pretty(&findings).map_err(|err| Error::io("cannot render JSON", err))?);
         } else {
-            print!("{}", lint::render(&effective, &findings));
+            console::out!("{}", lint::render(&effective, &findings));
         }
         Ok(lint::exit_code(&findings))
     }
@@ -185,9 +186,9 @@ impl StatusArgs {
         let process = status::read(self.pid)?;
         if self.json {
             let value = serde_json::json!({ "process": process, "findings": status::findings(&process) });
-            println!("{value:#}");
+            console::outln!("{value:#}");
         } else {
-            print!("{}", status::render(&process));
+            console::out!("{}", status::render(&process));
         }
         Ok(0)
     }
@@ -202,7 +203,7 @@ pub struct DecodeArgs {
 
 impl DecodeArgs {
     pub fn run(self) -> Result<i32, Error> {
-        print!("{}", status::decode(&self.masks)?);
+        console::out!("{}", status::decode(&self.masks)?);
         Ok(0)
     }
 }
@@ -219,9 +220,9 @@ impl DiffArgs {
     pub fn run(self) -> Result<i32, Error> {
         let diff = profile::diff(&profile::read(&self.baseline)?, &profile::read(&self.current)?);
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&diff).map_err(|err| Error::io("cannot render JSON", err))?);
+            console::outln!("{}", serde_json::to_string_pretty(&diff).map_err(|err| Error::io("cannot render JSON", err))?);
         } else {
-            print!("{}", diff.render());
+            console::out!("{}", diff.render());
         }
         Ok(i32::from(diff.creep()))
     }
@@ -251,7 +252,7 @@ impl MergeArgs {
         let merged = profile::merge(&profiles, self.force)?;
         let format = if self.json { Format::Json } else { Format::Yaml };
         files::write_atomic(&self.output, format.render(&merged)?.as_bytes())?;
-        eprintln!("capdisc: merged {} profile(s) into {}", profiles.len(), self.output.display());
+        console::say!("merged {} profile(s) into {}", profiles.len(), self.output.display());
         Ok(0)
     }
 }
@@ -273,10 +274,10 @@ impl RestoreArgs {
         }
         let _lock = systemd::UnitLock::acquire(&unit)?;
         if systemd::runtime_dropins(&unit).is_empty() {
-            println!("{unit} has no capdisc runtime drop-in; nothing to restore");
+            console::outln!("{unit} has no capdisc runtime drop-in; nothing to restore");
             return Ok(0);
         }
-        println!("{}", systemd::restore(&unit, None)?);
+        console::outln!("{}", systemd::restore(&unit, None)?);
         Ok(0)
     }
 }
@@ -303,7 +304,7 @@ pub struct GuardArgs {
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<i32, Error> {
     match output {
         Some(path) => files::write_atomic(path, text.as_bytes())?,
-        None => print!("{text}"),
+        None => console::out!("{text}"),
     }
     Ok(0)
 }

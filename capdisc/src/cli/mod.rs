@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to the library. Exit codes are
 //! decided by `Error::exit_code`, the recorded command's status, and the documented 0/1 of
 //! `lint` and `diff`.
+use crate::support::console;
 mod docs;
 mod harden;
 mod prove;
@@ -111,7 +112,7 @@ impl Cli {
             })),
             Command::Floor { hook } => {
                 let _attached = crate::probe::attach_floor(&hook)?;
-                eprintln!("capdisc: floor attached on {hook}");
+                console::say!("floor attached on {hook}");
                 let _ = tokio::signal::ctrl_c().await;
                 Ok(0)
             }

@@ -1,6 +1,7 @@
 //! `capdisc generate`: from a profile to configuration people deploy. `Recommendation` is the
 //! one decision (which capabilities to grant, root or not); each output format is a file here
 //! that only renders it.
+use crate::support::console;
 mod container;
 mod privileges;
 mod setcap;
@@ -166,11 +167,11 @@ impl Recommendation {
     /// Says on stderr what was left out or granted unproven (`generate`, `apply`).
     pub fn warn(&self) {
         for left_out in &self.withheld {
-            eprintln!("capdisc: warning: {}", left_out.describe());
+            console::warning!("{}", left_out.describe());
         }
         if !self.unproven_dangerous.is_empty() {
-            eprintln!(
-                "capdisc: note: granted to a root service without a proof: {} (root-equivalent; `capdisc minimize` proves which it needs)",
+            console::note!(
+                "granted to a root service without a proof: {} (root-equivalent; `capdisc minimize` proves which it needs)",
                 self.unproven_dangerous.join(" ")
             );
         }

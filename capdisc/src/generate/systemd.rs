@@ -83,6 +83,7 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
         for cap in &recommendation.not_granted {
             let why = match cap.class {
                 Class::Denied => "denied only: evidence of a failure, not a need",
+                Class::Userns => "in the service's own user namespace only: the bounding set does not limit it there, not a need",
                 Class::Advisory => "advisory only: no-audit probes, not a need",
                 Class::Setup => "set-up only: the service manager's or container runtime's work, not a need",
                 Class::Required | Class::Conditional => "dropped by proof",

@@ -3,6 +3,7 @@
 //! not know without a word). It does no harm unasked: a profile that lost checks is refused
 //! (`--allow-lossy`), so is a drop-in that would grant what the unit does not grant now
 //! (`--allow-widen`), and nothing is written outside the root or through a symlink.
+use crate::support::console;
 use std::path::{Path, PathBuf};
 
 use crate::{
@@ -57,7 +58,7 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
     let content = render_dropin(&profile, &source, &recommendation);
     let intended = recommendation.mask();
 
-    println!("{}", comparison(&current, &recommendation, intended));
+    console::outln!("{}", comparison(&current, &recommendation, intended));
     // systemd's own score, before: the loaded unit live, the unit files offline.
     let analyzed_root = (!live).then_some(root.as_path());
     let exposure_before = match systemd::exposure(&unit, analyzed_root) {
@@ -77,15 +78,15 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
         )));
     }
     if options.dry_run {
-        println!("--- {} (dry run, nothing written)", target_path.display());
-        print!("{content}");
+        console::outln!("--- {} (dry run, nothing written)", target_path.display());
+        console::out!("{content}");
         return Ok(0);
     }
     let applied = apply_dropin(&root, &unit, &content)?;
     match (&applied.changed, &applied.backup) {
-        (false, _) => println!("{} is already up to date", applied.path.display()),
-        (true, Some(backup)) => println!("wrote {} (previous version kept as {})", applied.path.display(), backup.display()),
-        (true, None) => println!("wrote {}", applied.path.display()),
+        (false, _) => console::outln!("{} is already up to date", applied.path.display()),
+        (true, Some(backup)) => console::outln!("wrote {} (previous version kept as {})", applied.path.display(), backup.display()),
+        (true, None) => console::outln!("wrote {}", applied.path.display()),
     }
     let undo = |why: Error| -> Result<i32, Error> {
         let undone = revert_dropin(&root, &unit, &applied)?;
@@ -105,9 +106,9 @@ pub fn apply(options: &ApplyOptions) -> Result<i32, Error> {
     }
     let after = systemd::exposure(&unit, analyzed_root);
     match (exposure_before, &after) {
-        (Some(before), Ok(after)) => println!("exposure (systemd-analyze security, lower is better): {before:.1} -> {after:.1}"),
-        (None, Ok(after)) => println!("exposure (systemd-analyze security, lower is better): {after:.1} after"),
-        (_, Err(err)) => eprintln!("capdisc: note: no exposure score: {err}"),
+        (Some(before), Ok(after)) => console::outln!("exposure (systemd-analyze security, lower is better): {before:.1} -> {after:.1}"),
+        (None, Ok(after)) => console::outln!("exposure (systemd-analyze security, lower is better): {after:.1} after"),
+        (_, Err(err)) => console::note!("no exposure score: {err}"),
     }
     if let (Some(max), Ok(after)) = (options.max_exposure, &after) {
         if *after > max {
@@ -150,8 +151,8 @@ fn read_back(
                 problems.join("; ")
             )));
         }
-        println!("systemd reads back: bounding {}, ambient {}", mask_text(view.bounding), mask_text(view.ambient));
-        println!("restart the unit to apply it: systemctl restart {unit}");
+        console::outln!("systemd reads back: bounding {}, ambient {}", mask_text(view.bounding), mask_text(view.ambient));
+        console::outln!("restart the unit to apply it: systemctl restart {unit}");
     } else {
         // Offline: resolve the files again, the way systemd merges them, and check.
         let after = systemd::resolve(&UnitFiles::find(unit, root)?)?;
@@ -165,7 +166,7 @@ fn read_back(
             )));
         }
         if live {
-            println!("not reloaded (--no-reload): run `systemctl daemon-reload && systemctl restart {unit}`");
+            console::outln!("not reloaded (--no-reload): run `systemctl daemon-reload && systemctl restart {unit}`");
         }
     }
     Ok(())
@@ -186,7 +187,7 @@ fn runs_as(current: &Effective, requested: Option<&str>) -> Option<(String, Stri
     match (from_unit, requested) {
         (Some((user, from)), Some(requested)) => {
             if requested != user {
-                eprintln!("capdisc: warning: --user {requested} ignored: {from} decides who the service runs as");
+                console::warning!("--user {requested} ignored: {from} decides who the service runs as");
             }
             Some((user, from))
         }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::{
     caps,
+    classify::Class,
     generate::Recommendation,
     profile::Profile,
     systemd::{mask_names, mask_text, Effective},
@@ -159,34 +160,52 @@ fn against_profile(unit: &Effective, profile: &Profile, findings: &mut Vec<Findi
     // The same judgment as `generate`/`apply`: what they would leave out is not a need here.
     let user = if unit.non_root() { unit.user.clone().unwrap_or_else(|| "dynamic".into()) } else { "root".into() };
     let recommendation = Recommendation::from_profile(profile, Some((&user, "the unit")), &[]);
+    let usable = unit.usable();
+    // What `generate` withholds as root-equivalent is still what the service used: one it
+    // required (audited checks) and the unit lacks is an error like any other; one that was only
+    // file-permission fallbacks may not be needed (`generate` and `apply` leave it out unproven).
+    let withheld_mask = |required: bool| {
+        let names = recommendation.withheld.iter().filter(|left_out| (left_out.class == Class::Required) == required);
+        crate::caps::mask_of(names.map(|left_out| left_out.name.as_str()))
+    };
+    let (withheld_required, withheld_conditional) = (withheld_mask(true), withheld_mask(false));
     for left_out in &recommendation.withheld {
+        let bit = caps::number(&left_out.name).map_or(0, |number| 1u64 << number);
+        if withheld_conditional & bit == 0 || usable & bit != 0 {
+            continue;
+        }
         findings.push(finding(
             Severity::Info,
             format!(
-                "the profile's {} is not granted by capdisc: it amounts to root for {} and is unproven",
+                "the profile's {} is not granted by capdisc: it amounts to root for {}, and its checks were only file-permission fallbacks (possibly not needed)",
                 left_out.name,
                 user_label(unit)
             ),
             format!("`capdisc minimize` proves whether it is needed; `capdisc apply --allow-dangerous {}` grants it anyway", left_out.name),
         ));
     }
-    let required: u64 = recommendation.mask();
-    let usable = unit.usable();
+    let required: u64 = recommendation.mask() | withheld_required;
     for cap in caps::decode_mask(required & !usable) {
         let name = caps::name(cap);
         let used_in = profile.capability(&name).and_then(|use_| use_.syscalls.first()).map(|s| s.name.clone()).unwrap_or_default();
-        let fix = if unit.non_root() {
+        let mut fix = if unit.non_root() {
             format!("grant it: CapabilityBoundingSet= and AmbientCapabilities= must both include {name}")
         } else {
             format!("add {name} to CapabilityBoundingSet=")
         };
+        if withheld_required & (1 << cap) != 0 {
+            fix.push_str(&format!(
+                "; it amounts to root for {}, so `capdisc generate` leaves it out unproven: `capdisc minimize` proves whether it is needed",
+                user_label(unit)
+            ));
+        }
         findings.push(finding(
             Severity::Error,
-            format!("the profile needs {name} (in {used_in}), which this configuration does not grant: it will fail"),
+            format!("the profile used {name} (in {used_in}), which this configuration does not grant: it will fail"),
             fix,
         ));
     }
-    let unused = usable & !required;
+    let unused = usable & !(required | withheld_conditional);
     if unused == 0 {
         return;
     }

@@ -11,7 +11,7 @@ impl log::Log for Stderr {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        eprintln!("\ncapdisc: kernel: {}", record.args());
+        crate::support::console::raw!("\ncapdisc: kernel: {}\n", record.args());
     }
 
     fn flush(&self) {}

@@ -1,6 +1,7 @@
 //! Loading the embedded object: load-time constants (target mode, tracepoint offsets, the
 //! address of `init_user_ns`), map sizes, the task-tracking programs every backend needs, and
 //! the backend itself.
+use crate::support::console;
 use std::path::PathBuf;
 
 use aya::{
@@ -189,7 +190,7 @@ impl Probes {
                 Err(err) => {
                     // The whole verifier log, for kernel developers and bug reports.
                     if std::env::var_os("CAPDISC_VERIFIER_LOG").is_some() {
-                        eprintln!("capdisc: {backend}: {}", chain(&err));
+                        console::say!("{backend}: {}", chain(&err));
                     }
                     skipped.push(format!("{backend} skipped: {}", err.reason()))
                 }

@@ -10,7 +10,7 @@ use capdisc_common::{flags, CheckKey, CheckStats};
 use super::model::*;
 use crate::{
     caps,
-    classify::{self, call_site_frames, class_of},
+    classify::{self, call_site_frames, class_of, Class},
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
     probe::{comm_text, Backend, Drained},
@@ -31,6 +31,9 @@ pub struct RecordingMeta<'a> {
     pub cgroup_names: &'a CgroupNames,
     /// The recording ran the phases of a service's life (a trial's): each check's phase is kept.
     pub phased: bool,
+    /// The target started in the host's user namespace (`Target::starts_in_host_userns`): a
+    /// check against another user namespace is against one it made itself, never a need.
+    pub host_userns: bool,
 }
 
 pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kallsyms>) -> Profile {
@@ -62,8 +65,18 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
             totals.noaudit += stats.count
         }
         let phase = meta.phased.then(|| phase_name(key.phase).to_owned());
-        let observation =
-            Observation { key, stats, sites: &sampled, noaudit: noaudit.as_deref(), setup: setup.is_some(), fallback, exe, phase };
+        let own_userns = meta.host_userns && !rootless && key.flags & flags::FOREIGN_USERNS != 0;
+        let observation = Observation {
+            key,
+            stats,
+            sites: &sampled,
+            noaudit: noaudit.as_deref(),
+            setup: setup.is_some(),
+            fallback,
+            own_userns,
+            exe,
+            phase,
+        };
         overall.entry(key.cap).or_default().add(&observation);
         if meta.per_cgroup {
             per_cgroup.entry(key.cgroup_id).or_default().entry(key.cap).or_default().add(&observation);
@@ -136,6 +149,8 @@ struct Observation<'a> {
     setup: bool,
     /// Every sampled call site is a file-permission fallback.
     fallback: bool,
+    /// Against a user namespace the target made itself: counted, never a need.
+    own_userns: bool,
     exe: Option<String>,
     /// The phase of the service's life it was made in, for a phased recording.
     phase: Option<String>,
@@ -155,6 +170,7 @@ struct Accumulator {
     granted_fallback: u64,
     denied_audited: u64,
     foreign_userns: u64,
+    own_userns: u64,
     insetid: u64,
     phases: Vec<String>,
     paths: BTreeSet<String>,
@@ -177,6 +193,7 @@ impl Accumulator {
             self.denied += count
         }
         match seen.noaudit {
+            _ if seen.own_userns => self.own_userns += count,
             Some(reason) => {
                 self.noaudit += count;
                 if seen.setup {
@@ -255,7 +272,11 @@ impl Accumulator {
 
     /// `rootless`: the target is a rootless container (the reason says which user namespace).
     fn finish(self, number: u32, clock: &BootClock, rootless: bool) -> CapabilityUse {
-        let class = class_of(self.granted_audited, self.granted_fallback, self.denied_audited, self.setup == self.noaudit);
+        let class = match class_of(self.granted_audited, self.granted_fallback, self.denied_audited, self.setup == self.noaudit) {
+            // Nothing audited outside the service's own user namespaces, and checks there.
+            Class::Advisory | Class::Setup if self.own_userns > 0 && self.noaudit == 0 => Class::Userns,
+            class => class,
+        };
         let mut syscalls: Vec<SyscallUse> = self.syscalls.into_values().collect();
         syscalls.sort_by_key(|syscall| std::cmp::Reverse(syscall.granted + syscall.denied));
         let top = syscalls.first().map(|s| s.name.clone()).unwrap_or_default();
@@ -265,7 +286,7 @@ impl Accumulator {
             self.denied_audited,
             &top,
             self.noaudit_reason.as_deref().unwrap_or_default(),
-            classify::Namespaces { checks: self.granted + self.denied, foreign: self.foreign_userns, rootless },
+            classify::Namespaces { checks: self.granted + self.denied, foreign: self.foreign_userns, own: self.own_userns, rootless },
         );
         CapabilityUse {
             name: caps::name(number),
@@ -280,6 +301,7 @@ impl Accumulator {
             denied_audited: self.denied_audited,
             paths: self.paths.into_iter().collect(),
             foreign_userns: self.foreign_userns,
+            own_userns: self.own_userns,
             insetid: self.insetid,
             phases: self.phases,
             syscalls,

@@ -165,6 +165,7 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse, rootless: bool) {
     mine.denied += other.denied;
     mine.noaudit += other.noaudit;
     mine.foreign_userns += other.foreign_userns;
+    mine.own_userns += other.own_userns;
     mine.insetid += other.insetid;
     union_phases(&mut mine.phases, &other.phases);
     for syscall in &other.syscalls {
@@ -205,7 +206,7 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse, rootless: bool) {
     // The reason says the merged counts, not one run's (an advisory reason names its call site).
     if !matches!(mine.class, Class::Advisory | Class::Setup) {
         let top = mine.syscalls.first().map(|syscall| syscall.name.clone()).unwrap_or_default();
-        let namespaces = Namespaces { checks: mine.granted + mine.denied, foreign: mine.foreign_userns, rootless };
+        let namespaces = Namespaces { checks: mine.granted + mine.denied, foreign: mine.foreign_userns, own: mine.own_userns, rootless };
         mine.reason = reason_of(mine.class, mine.granted_audited, mine.denied_audited, &top, "", namespaces);
     }
 }

@@ -195,6 +195,11 @@ pub struct CapabilityUse {
     /// Checks made against a user namespace other than the initial one (scoped differently).
     #[serde(default)]
     pub foreign_userns: u64,
+    /// Of those, checks against a user namespace the service made itself (it started in the
+    /// host's): it holds every capability there whatever the unit's bounding set, so they are
+    /// kept and shown but never make a capability needed (class `userns` when they are all).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub own_userns: u64,
     /// Checks made while computing set-id credentials (fexit and kprobe only).
     #[serde(default)]
     pub insetid: u64,
@@ -394,6 +399,10 @@ impl Profile {
     pub fn capability(&self, name: &str) -> Option<&CapabilityUse> {
         self.capabilities.iter().find(|cap| cap.name == name)
     }
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 #[cfg(test)]

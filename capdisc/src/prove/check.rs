@@ -1,6 +1,7 @@
 //! A trial's check: `--check CMD` run with `sh -c` in a cgroup of its own (`capdisc-PID-check-N`,
 //! outside the recorded one, so it is neither counted nor able to outlive its run), at most 10 s a
 //! run and never past the phase's deadline.
+use crate::support::console;
 use std::{process::Stdio, time::Duration};
 
 use crate::scope::Cgroup;
@@ -55,7 +56,7 @@ struct CheckCgroup(Cgroup);
 impl Drop for CheckCgroup {
     fn drop(&mut self) {
         if let Err(err) = self.0.kill_and_remove() {
-            eprintln!("capdisc: warning: {err}");
+            console::warning!("{err}");
         }
     }
 }

@@ -7,6 +7,7 @@
 //! passing trial ran exactly the final set, so the result is proven sufficient, and each kept
 //! capability is proven necessary against the sets tried. The profile gets a `verification`
 //! section that `generate` and `apply` follow.
+use crate::support::console;
 use std::path::PathBuf;
 
 use super::{
@@ -52,7 +53,7 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
     }
     let say = |line: &str| {
         if !options.trial.quiet {
-            eprintln!("capdisc: {line}");
+            console::say!("{line}");
         }
     };
     let _owned = OwnedTrials::start(&options.subject)?;
@@ -157,8 +158,8 @@ fn proof(method: &str, options: &MinimizeOptions, verdicts: Vec<Verdict>, trials
 fn finish(options: &MinimizeOptions, profile: &Profile) -> Result<i32, Error> {
     interrupt::check("after the last trial, before the proof was written")?;
     files::write_atomic(&options.output, options.format.render(profile)?.as_bytes())?;
-    print!("{}", summary(profile));
-    eprintln!("capdisc: profile with its proof written to {}", options.output.display());
+    console::out!("{}", summary(profile));
+    console::say!("profile with its proof written to {}", options.output.display());
     if let (true, Subject::Unit { name }) = (options.apply, &options.subject) {
         return apply(&ApplyOptions {
             profile: options.output.clone(),
@@ -186,7 +187,7 @@ fn finish(options: &MinimizeOptions, profile: &Profile) -> Result<i32, Error> {
 async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
     let say = |line: &str| {
         if !options.trial.quiet {
-            eprintln!("capdisc: {line}");
+            console::say!("{line}");
         }
     };
     let (mut set, start_source) = match (&options.subject, &options.profile) {
@@ -257,9 +258,9 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
 /// A grow that could not reach a working set: the trials and their denials, then the reason.
 fn grow_failure(trials: &[Trial], why: &str) -> Error {
     for (index, trial) in trials.iter().enumerate() {
-        eprintln!("capdisc: trial {} under [{}]: {}", index + 1, trial.set.join(" "), trial.outcome);
+        console::say!("trial {} under [{}]: {}", index + 1, trial.set.join(" "), trial.outcome);
         for denial in &trial.denials {
-            eprintln!("capdisc:   denied {denial}");
+            console::say!("  denied {denial}");
         }
     }
     Error::Refused(format!("minimize --grow stopped: {why}"))

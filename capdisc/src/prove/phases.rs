@@ -29,15 +29,17 @@ pub async fn watch(
     marker: &PhaseMarker,
     outcome: &RefCell<Option<String>>,
 ) -> &'static str {
+    // A command's check is not tried again once the command and all it started have ended.
+    let ended = || matches!(subject, Subject::Command { .. }) && target.remaining_processes() == 0;
     let decided = async {
-        started(subject, options).await?;
+        started(subject, options, &ended).await?;
         // The rare paths the check does not drive: each once, each must succeed, then the check.
         for exercise in &options.exercise {
             marker.enter(phase::EXERCISE);
             run_check(exercise, options.timeout, target.main_pid())
                 .await
                 .map_err(|why| format!("the exercise `{exercise}` failed ({why})"))?;
-            started(subject, options).await.map_err(|why| format!("after the exercise `{exercise}`: {why}"))?;
+            started(subject, options, &ended).await.map_err(|why| format!("after the exercise `{exercise}`: {why}"))?;
         }
         let Subject::Unit { name } = subject else { return Ok("the check passed") };
         if options.phases.reload && can_reload(name) {
@@ -46,7 +48,7 @@ pub async fn watch(
             marker.enter(phase::RELOAD);
             let reloaded = Instant::now();
             systemctl_within(&["reload", name], options.timeout).await.map_err(|why| format!("reload failed: {why}"))?;
-            started(subject, options).await.map_err(|why| format!("after the reload (main pid was {before}): {why}"))?;
+            started(subject, options, &ended).await.map_err(|why| format!("after the reload (main pid was {before}): {why}"))?;
             generation_replaced(target, &old_generation, reloaded + options.timeout).await?;
         }
         if options.phases.stop {
@@ -113,7 +115,7 @@ fn can_reload(unit: &str) -> bool {
 /// The unit started again after its stop phase (under the trial's drop-in still), and its check.
 pub async fn start_again(subject: &Subject, unit: &str, options: &TrialOptions) -> Result<(), String> {
     systemctl_within(&["start", "--no-block", unit], options.timeout).await?;
-    started(subject, options).await
+    started(subject, options, &|| false).await
 }
 
 /// Waits for the start to be decided, within `--timeout`: the check passed (a unit must be
@@ -121,7 +123,8 @@ pub async fn start_again(subject: &Subject, unit: &str, options: &TrialOptions) 
 /// a check never completes here: its exit decides. A check still running at the deadline is
 /// killed, failing the phase. A stop signal ends it at once (outside a session, in the start
 /// again, nothing else would notice): the proof then reports the interruption, never this.
-async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String> {
+/// `ended`: the command is gone, so a check that has not passed yet never will.
+async fn started(subject: &Subject, options: &TrialOptions, ended: &dyn Fn() -> bool) -> Result<(), String> {
     let deadline = Instant::now() + options.timeout;
     let left = || deadline.saturating_duration_since(Instant::now());
     let secs = options.timeout.as_secs_f64();
@@ -148,6 +151,9 @@ async fn started(subject: &Subject, options: &TrialOptions) -> Result<(), String
             }
         }
         if let Some(check) = &options.check {
+            if ended() {
+                return Err(format!("the {} ended before the check `{check}` passed", subject.noun()));
+            }
             let ready = !matches!(subject, Subject::Unit { .. }) || active_since.is_some();
             if ready && !left().is_zero() {
                 match run_check(check, left().min(CHECK_ATTEMPT_LIMIT), None).await {

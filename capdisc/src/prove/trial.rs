@@ -8,6 +8,7 @@
 //!   until `--timeout`); a unit must also be `active` then;
 //! - a unit without `--check`: it reaches `active` and stays so for two seconds;
 //! - a unit: and each phase of its life it runs after the start passes (`phases`).
+use crate::support::console;
 use std::cell::RefCell;
 
 use crate::{
@@ -49,7 +50,7 @@ impl OwnedTrials {
         let guardian = Guardian::spawn_for_trials(rootless.as_deref(), start_again.as_deref())?;
         let owned = Self { guardian, stand_in };
         if let Some(container) = &owned.stand_in {
-            eprintln!("capdisc: stopping container {} while the trials run in its place (started again after them)", container.name);
+            console::say!("stopping container {} while the trials run in its place (started again after them)", container.name);
             container.runtime.run(&["stop", &container.id])?;
         }
         Ok(owned)
@@ -60,8 +61,8 @@ impl Drop for OwnedTrials {
     fn drop(&mut self) {
         if let Some(container) = &self.stand_in {
             match container.runtime.run(&["start", &container.id]) {
-                Ok(_) => eprintln!("capdisc: container {} started again", container.name),
-                Err(err) => eprintln!("capdisc: warning: could not start container {} again: {err}", container.name),
+                Ok(_) => console::say!("container {} started again", container.name),
+                Err(err) => console::warning!("could not start container {} again: {err}", container.name),
             }
         }
         self.guardian.disarm();
@@ -149,7 +150,7 @@ pub async fn run_recorded(subject: &Subject, set: u64, options: &TrialOptions) -
     let (result, profile) = observe(subject, &subject.trial_spec(set), options).await?;
     if !options.quiet {
         let verdict = if result.passed { "passed".to_owned() } else { format!("FAILED: {}", result.outcome) };
-        eprintln!("capdisc:   under {}: {verdict}", mask_text(set));
+        console::say!("  under {}: {verdict}", mask_text(set));
     }
     Ok((result, profile))
 }

@@ -1,6 +1,7 @@
 //! `capdisc verify PROFILE TARGET`: runs the target under exactly the set the profile grants
 //! and says whether it still works. Exit 0 when it passes, 1 when it fails (naming what was
 //! denied), 2 on an error, 128+N when a signal N interrupted it (no verdict).
+use crate::support::console;
 use std::path::PathBuf;
 
 use super::{
@@ -31,21 +32,21 @@ pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
             Subject::Unit { .. } => format!("; phases: {}", trial_options.phases.describe()),
             Subject::Command { .. } | Subject::Container { .. } => String::new(),
         };
-        eprintln!("capdisc: verifying {} under {} (the set {source} grants{phases})", options.subject.describe(), mask_text(set));
+        console::say!("verifying {} under {} (the set {source} grants{phases})", options.subject.describe(), mask_text(set));
     }
     let result = trial::run(&options.subject, set, &trial_options).await.map_err(|err| interrupt::locate(err, "in trial 1 of 1"))?;
     if result.passed {
-        println!("verify: passed: {} works under {}", options.subject.describe(), mask_text(set));
+        console::outln!("verify: passed: {} works under {}", options.subject.describe(), mask_text(set));
         return Ok(0);
     }
-    println!("verify: FAILED: {}", result.outcome);
+    console::outln!("verify: FAILED: {}", result.outcome);
     if result.denials.is_empty() {
-        println!(
+        console::outln!(
             "  no capability was denied: the failure is not a capability problem (a seccomp filter, a missing path, the check itself?)"
         );
     }
     for denial in &result.denials {
-        println!("  denied: {denial}");
+        console::outln!("  denied: {denial}");
     }
     Ok(1)
 }

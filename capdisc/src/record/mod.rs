@@ -1,6 +1,7 @@
 //! `capdisc record`: a session (see `session`) that aggregates in the kernel; at its end, drain,
 //! classify, write the profile atomically and print the table. Whatever ends the recording
 //! (command exit, --duration, Ctrl-C, SIGTERM, the target gone), the profile is written.
+use crate::support::console;
 mod live;
 
 use std::{path::PathBuf, time::Duration};
@@ -33,9 +34,8 @@ pub async fn record(options: RecordOptions) -> Result<i32, Error> {
     privileges::check()?;
     files::check_writable(&options.output)?;
     let target = options.target.resolve()?;
-    let result = record_target(&options, &target).await;
-    target.finish(options.quiet);
-    result
+    let _finish = target.finish_on_drop(options.quiet);
+    record_target(&options, &target).await
 }
 
 async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, Error> {
@@ -46,9 +46,9 @@ async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, 
     let text = options.format.render(&profile)?;
     files::write_atomic(&options.output, text.as_bytes())?;
     if !options.quiet {
-        eprintln!("capdisc: recording stopped: {}", ended.reason);
-        eprint!("{}", table::render(&profile));
-        eprintln!("capdisc: profile written to {}", options.output.display());
+        console::say!("recording stopped: {}", ended.reason);
+        console::raw!("{}", table::render(&profile));
+        console::say!("profile written to {}", options.output.display());
     }
     // A command capdisc itself stopped at --duration ended as asked: the recording succeeded
     // (its status, 128 + SIGTERM, stays in the profile).
@@ -68,6 +68,7 @@ pub struct CaptureOptions {
 /// Records a resolved target into a profile (nothing written): the session, the drain and the
 /// classification. `until` ends the recording early when it completes (a trial's check).
 pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Until<'_>>) -> Result<(Profile, Ended), Error> {
+    let host_userns = target.starts_in_host_userns();
     let mut session =
         Session::start(target, &SessionOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, stream: None })?;
     if let (Some(marker), Some(cgroup_id)) = (&options.phases, target.single_cgroup()) {
@@ -95,6 +96,7 @@ pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Un
             per_cgroup: matches!(target, Target::All),
             cgroup_names: &cgroup_names,
             phased: options.phases.is_some(),
+            host_userns,
         },
         kallsyms.as_ref(),
     );

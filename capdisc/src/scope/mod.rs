@@ -1,6 +1,7 @@
 //! What to record (the scope of a recording or trace): a command capdisc spawns, a running process tree, a cgroup subtree, a
 //! systemd unit's cgroup, or the whole host. Resolving a target validates it (before any
 //! probe is loaded) and says how the kernel programs must filter for it.
+use crate::support::console;
 mod cgroup;
 mod container;
 mod credentials;
@@ -227,6 +228,28 @@ impl Target {
         }
     }
 
+    /// [`Target::finish`] when the returned guard is dropped: at the end of the caller's scope,
+    /// on an early return and on a panic's unwinding alike, so nothing capdisc made outlives it.
+    pub fn finish_on_drop(&self, quiet: bool) -> FinishOnDrop<'_> {
+        FinishOnDrop { target: self, quiet }
+    }
+
+    /// Whether the target's processes start in the host's (initial) user namespace, so that a
+    /// check against any other user namespace is against one the target made (or joined)
+    /// itself, where the unit's bounding set does not limit it. Unknown answers no (every check
+    /// then counts as today). A unit with `PrivateUsers=` starts in systemd's namespace for it,
+    /// where the bounding set does apply: no.
+    pub fn starts_in_host_userns(&self) -> bool {
+        let capdisc_in_host = || pid::in_host_userns(std::process::id());
+        match self {
+            Target::Command { .. } => capdisc_in_host(),
+            Target::Pid { pid } => pid::in_host_userns(*pid),
+            Target::Cgroup { cgroup } => cgroup.processes().first().is_some_and(|pid| pid::in_host_userns(*pid)),
+            Target::Unit { name, .. } => capdisc_in_host() && crate::systemd::property(name, "PrivateUsers") == "no",
+            Target::Container(_) | Target::All => false,
+        }
+    }
+
     /// Cleans up after the session: removes capdisc's own cgroup, or restores a restarted
     /// unit (and removes the permissive drop-in). Problems are reported, never fatal: the
     /// recording is already safe.
@@ -234,21 +257,21 @@ impl Target {
         match self {
             Target::Command { cgroup, .. } => match cgroup.remove_if_owned() {
                 Ok(0) => {}
-                Ok(moved) if !quiet => eprintln!(
-                    "capdisc: note: {moved} process(es) started by the command still run; moved out of {} (no longer recorded)",
+                Ok(moved) if !quiet => console::note!(
+                    "{moved} process(es) started by the command still run; moved out of {} (no longer recorded)",
                     cgroup.path.display()
                 ),
                 Ok(_) => {}
-                Err(err) => eprintln!("capdisc: warning: {err}"),
+                Err(err) => console::warning!("{err}"),
             },
             Target::Unit { restart: Some(restart), .. } => match restart.finish() {
-                Ok(done) if !quiet => eprintln!("capdisc: {done}"),
+                Ok(done) if !quiet => console::say!("{done}"),
                 Ok(_) => {}
-                Err(err) => eprintln!("capdisc: warning: could not restore the unit: {err}"),
+                Err(err) => console::warning!("could not restore the unit: {err}"),
             },
             Target::Container(container) => {
                 if let Err(err) = container.finish() {
-                    eprintln!("capdisc: warning: {err}");
+                    console::warning!("{err}");
                 }
             }
             _ => {}
@@ -376,4 +399,16 @@ pub fn remove_cgroup(ebpf: &mut Ebpf, id: u64) -> Result<(), Error> {
 
 fn missing(name: &str) -> Error {
     Error::Runtime(format!("map {name} missing from the eBPF object"))
+}
+
+/// Finishes its target when dropped (see [`Target::finish_on_drop`]).
+pub struct FinishOnDrop<'a> {
+    target: &'a Target,
+    quiet: bool,
+}
+
+impl Drop for FinishOnDrop<'_> {
+    fn drop(&mut self) {
+        self.target.finish(self.quiet);
+    }
 }

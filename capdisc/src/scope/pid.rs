@@ -46,3 +46,12 @@ pub fn start_time(pid: u32) -> Option<u64> {
     // The command name (field 2) may hold spaces and parentheses: fields count from its last `)`.
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
+
+/// The inode number of the initial user namespace (`PROC_USER_INIT_INO`, include/linux/proc_ns.h),
+/// the same on every boot.
+const HOST_USERNS_INODE: &str = "user:[4026531837]";
+
+/// Whether the process lives in the host's (initial) user namespace.
+pub fn in_host_userns(pid: u32) -> bool {
+    fs::read_link(format!("/proc/{pid}/ns/user")).is_ok_and(|link| link.to_str() == Some(HOST_USERNS_INODE))
+}

@@ -1,6 +1,7 @@
 //! `capdisc trace`: capability checks as they happen, one line (or JSON object) per check, from
 //! the same backends, targets and in-kernel filter as `record`. Denials are explained on the
 //! spot: capability, syscall, errno, the process's five sets and the likely configuration cause.
+use crate::support::console;
 mod explain;
 mod printer;
 
@@ -32,6 +33,7 @@ pub async fn trace(options: TraceOptions) -> Result<i32, Error> {
         return Err(Error::Usage(format!("--buffer-size {} must be a power of two of at least 4096 bytes", options.buffer_bytes)));
     }
     let target = options.target.resolve()?;
+    let _finish = target.finish_on_drop(options.quiet);
     let session_options = SessionOptions {
         backend: options.backend,
         quiet: options.quiet,
@@ -47,11 +49,10 @@ pub async fn trace(options: TraceOptions) -> Result<i32, Error> {
         let ended = session.wait(&target, options.duration, false, &mut printer).await?;
         printer.tick_counters(&session.probes.ebpf);
         if !options.quiet {
-            eprintln!("capdisc: trace stopped: {}; {}", ended.reason, printer.summary());
+            console::say!("trace stopped: {}; {}", ended.reason, printer.summary());
         }
         Ok(if ended.by_duration { 0 } else { ended.exit_status.unwrap_or(0) })
     }
     .await;
-    target.finish(options.quiet);
     result
 }

@@ -1,6 +1,7 @@
 //! Formatting trace events: a table line or a JSON object per check (field names are stable
 //! and documented in docs/trace.md), `--unique`, `--denied`, no-audit hiding, and the lost-event
 //! count read from the kernel's counter.
+use crate::support::console;
 use std::{collections::HashSet, io::Write};
 
 use aya::Ebpf;
@@ -63,7 +64,7 @@ impl Printer {
     }
 
     pub fn header(&self) {
-        println!(
+        console::outln!(
             "{}",
             Row {
                 time: "TIME",
@@ -96,11 +97,9 @@ impl Printer {
             let new = lost - self.lost;
             self.lost = lost;
             if self.filter.json {
-                println!("{}", json!({ "lost": new, "lost_total": lost }));
+                console::outln!("{}", json!({ "lost": new, "lost_total": lost }));
             } else {
-                eprintln!(
-                    "capdisc: {new} event(s) lost (ring buffer full; {lost} in all): use --buffer-size, --unique or a narrower target"
-                );
+                console::say!("{new} event(s) lost (ring buffer full; {lost} in all): use --buffer-size, --unique or a narrower target");
             }
         }
     }

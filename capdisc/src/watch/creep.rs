@@ -6,6 +6,7 @@
 //! was hardened to that set and now fails for a capability the proof did not cover. It is
 //! announced as an error (journal priority 3, its own MESSAGE_ID) with what to do. Denials the
 //! proof's passing trial had too, and file-permission fallbacks, stay denied creep.
+use crate::support::console;
 use std::collections::BTreeSet;
 
 use crate::{profile::Profile, systemd::journal};
@@ -107,7 +108,7 @@ impl Announcer {
             "creep: target={} capability={} syscall={} comm={} first_seen={} verdict={}",
             creep.target, creep.capability, creep.syscall, creep.comm, creep.first_seen, creep.verdict
         );
-        eprintln!("capdisc: {line}");
+        console::say!("{line}");
         let message = format!(
             "{} {} {} outside its baseline ({} in {} by {})",
             creep.target,
@@ -138,7 +139,7 @@ impl Announcer {
             creep.capability,
             creep.capability
         );
-        eprintln!("capdisc: {message}");
+        console::say!("{message}");
         self.journal(creep, &message, "3", REGRESSION_MESSAGE_ID);
     }
 
@@ -170,7 +171,7 @@ impl Announcer {
             fields.push(("OBJECT_SYSTEMD_UNIT", creep.target.as_str()));
         }
         if let Err(err) = journal::send(&fields) {
-            eprintln!("capdisc: warning: cannot write the creep event to the journal: {err}");
+            console::warning!("cannot write the creep event to the journal: {err}");
         }
     }
 }

@@ -270,6 +270,8 @@ impl Ledger {
                 per_cgroup: false,
                 cgroup_names: &self.known,
                 phased: false,
+                // A watched unit may run with PrivateUsers=: its foreign checks count as they are.
+                host_userns: false,
             },
             kallsyms,
         );

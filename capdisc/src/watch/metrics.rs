@@ -1,6 +1,7 @@
 //! The Prometheus side of `watch`: counters in a `prometheus-client` registry, served as
 //! OpenMetrics text at `/metrics` by axum on the runtime capdisc already uses. Label
 //! cardinality is bounded by the host: targets x at most 41 capabilities x 2 verdicts.
+use crate::support::console;
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use axum::{http::header, response::IntoResponse, routing::get, Router};
@@ -208,7 +209,7 @@ impl Server {
         );
         tokio::spawn(async move {
             if let Err(err) = axum::serve(self.listener, app).await {
-                eprintln!("capdisc: warning: the metrics endpoint stopped: {err}");
+                console::warning!("the metrics endpoint stopped: {err}");
             }
         });
     }

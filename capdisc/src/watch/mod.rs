@@ -6,6 +6,7 @@
 //! restarted `watch` resumes from, and the Prometheus counters move to what was written (never
 //! ahead of it, so no death makes them go back). Named targets are followed by path (`presence`).
 //! `capdisc report` reads the state.
+use crate::support::console;
 mod baseline;
 mod creep;
 mod ledger;
@@ -91,7 +92,7 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     let mut signals = StopSignals::install()?;
     let say = |line: &str| {
         if !options.quiet {
-            eprintln!("capdisc: {line}");
+            console::say!("{line}");
         }
     };
 
@@ -125,7 +126,7 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     };
     watcher.resume(&mut metrics)?;
     if !probes.backend.sees_opts() && watcher.kallsyms.as_ref().is_none_or(Kallsyms::is_empty) {
-        eprintln!("capdisc: warning: /proc/kallsyms shows no addresses (CAP_SYSLOG missing, or kptr_restrict=2): call sites cannot be named, so on the {} backend no-audit probes count as audited and may be reported as creep", probes.backend);
+        console::warning!("/proc/kallsyms shows no addresses (CAP_SYSLOG missing, or kptr_restrict=2): call sites cannot be named, so on the {} backend no-audit probes count as audited and may be reported as creep", probes.backend);
     }
     if let Some(server) = server {
         if let Some(address) = server.address() {
@@ -150,16 +151,16 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
             // map read refused): said on stderr, tried again at the next tick.
             _ = scan.tick() => {
                 if let Err(err) = watcher.step(&mut probes, &mut metrics) {
-                    eprintln!("capdisc: warning: scan failed: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
+                    console::warning!("scan failed: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
                 }
                 if let Err(err) = presence.refresh(&mut probes.ebpf, &metrics, &watcher.ledger.live_targets) {
-                    eprintln!("capdisc: warning: cannot look at the named targets: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
+                    console::warning!("cannot look at the named targets: {err}; trying again in {} s", SCAN_PERIOD.as_secs());
                 }
                 kernel_log.flush();
             }
             _ = save.tick() => {
                 if let Err(err) = watcher.save(&mut metrics) {
-                    eprintln!("capdisc: warning: cannot write the state directory: {err}; trying again in {} s", options.interval.as_secs_f64());
+                    console::warning!("cannot write the state directory: {err}; trying again in {} s", options.interval.as_secs_f64());
                 }
             }
             _ = async { tokio::time::sleep_until(deadline.expect("guarded by if")).await }, if deadline.is_some() => break "the duration elapsed",
@@ -279,8 +280,8 @@ impl Watcher {
                         let learned = profile.clone();
                         if !self.quiet {
                             let names = learned.granted_names();
-                            eprintln!(
-                                "capdisc: learned the baseline of {name}: {}",
+                            console::say!(
+                                "learned the baseline of {name}: {}",
                                 if names.is_empty() { "no capabilities".to_owned() } else { names.join(" ") }
                             );
                         }
@@ -289,7 +290,9 @@ impl Watcher {
                 }
                 Standing::Unjudged => {
                     if self.unjudged.insert(name.clone()) && !self.quiet {
-                        eprintln!("capdisc: note: {name} has no baseline: its checks are counted, never judged (give it one in --baseline DIR, or --learn)");
+                        console::note!(
+                            "{name} has no baseline: its checks are counted, never judged (give it one in --baseline DIR, or --learn)"
+                        );
                     }
                 }
             }

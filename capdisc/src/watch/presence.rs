@@ -3,6 +3,7 @@
 //! its mkdir; each scan re-arms what it could not follow), and a target missing at the start or
 //! gone later is waited for while the others are counted. Each change is said once on stderr and
 //! shows in `capdisc_target_present{target}`.
+use crate::support::console;
 use std::{
     collections::{BTreeMap, HashSet},
     path::Path,
@@ -60,13 +61,11 @@ impl Presence {
             return Ok(());
         }
         let followed = self.paths.iter().filter(|path| path.path.relative.len() < WATCH_PATH_LEN).count();
-        let warn = |why: &str| {
-            match name_all {
-            true => eprintln!("capdisc: warning: {why}: a cgroup that comes and goes between two scans is counted as (unnamed cgroups)"),
-            false => eprintln!(
-                "capdisc: warning: {why}: a re-created --cgroup is armed at the next scan (within 1 s), and what it does before that is not counted"
+        let warn = |why: &str| match name_all {
+            true => console::warning!("{why}: a cgroup that comes and goes between two scans is counted as (unnamed cgroups)"),
+            false => console::warning!(
+                "{why}: a re-created --cgroup is armed at the next scan (within 1 s), and what it does before that is not counted"
             ),
-        }
         };
         if self.by_cgroup && (followed < self.paths.len() || self.paths.len() > MAX_WATCH_PATHS as usize) {
             warn(&format!("more than {MAX_WATCH_PATHS} paths, or one longer than {} bytes", WATCH_PATH_LEN - 1));
@@ -145,10 +144,10 @@ impl Presence {
             }
             match (before, present) {
                 (None, true) | (Some(true), true) => {}
-                (None, false) => eprintln!("capdisc: {kind} {target} is not there yet: waiting for it; the other targets are counted"),
-                (Some(false), true) => eprintln!("capdisc: {kind} {target} is there again: counting it"),
+                (None, false) => console::say!("{kind} {target} is not there yet: waiting for it; the other targets are counted"),
+                (Some(false), true) => console::say!("{kind} {target} is there again: counting it"),
                 (Some(_), false) => {
-                    eprintln!("capdisc: {kind} {target} is gone: waiting for it to come back; the other targets are counted")
+                    console::say!("{kind} {target} is gone: waiting for it to come back; the other targets are counted")
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! `capdisc report --state-dir DIR`: the host's table from what `watch` kept. Per target: the
 //! bounding set systemd declares for it (when it is a unit on this host), what it used, what it
 //! holds but never used (the candidates for hardening), and creep since its baseline.
+use crate::support::console;
 use std::{collections::BTreeSet, path::PathBuf};
 
 use serde::Serialize;
@@ -75,9 +76,9 @@ pub fn report(options: &ReportOptions) -> Result<i32, Error> {
     }
     if options.json {
         let text = serde_json::to_string_pretty(&rows).map_err(|err| Error::Runtime(format!("cannot render the report: {err}")))?;
-        println!("{text}");
+        console::outln!("{text}");
     } else {
-        print!("{}", render(&rows));
+        console::out!("{}", render(&rows));
     }
     Ok(0)
 }

@@ -131,7 +131,7 @@ fn lint_catches_names_systemd_ignores_and_unused_or_missing_grants() {
         .expect("lint");
     let text = stdout_of(&output);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text.contains("error: the profile needs CAP_NET_BIND_SERVICE (in bind), which this configuration does not grant"), "{text}");
+    assert!(text.contains("error: the profile used CAP_NET_BIND_SERVICE (in bind), which this configuration does not grant"), "{text}");
     assert!(text.contains("info: CAP_CHOWN is granted but the profile never used it"), "{text}");
 }
 
@@ -418,4 +418,33 @@ fn apply_scores_the_unit_before_and_after_and_keeps_nothing_above_max_exposure()
     let bad = apply(&["--max-exposure", "11"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("is not an exposure level from 0.0 to 10.0"), "{}", stderr(&bad));
+}
+
+/// A root-equivalent capability a non-root service used (CAP_CHOWN, which `generate` withholds
+/// unproven) is still one it used: granted, lint does not call it unused; not granted, lint says
+/// the service will fail (it said "granted but never used" and "not granted by capdisc").
+#[test]
+fn lint_judges_a_withheld_capability_as_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let story = fs::read_to_string(fixtures().join("story-app.yaml")).expect("fixture");
+    let chown = story
+        .replace("- name: CAP_NET_BIND_SERVICE\n  number: 10\n", "- name: CAP_CHOWN\n  number: 0\n")
+        .replace("mostly in bind", "mostly in chown");
+    assert_ne!(chown, story, "the fixture changed shape");
+    let profile = dir.path().join("chown.yaml");
+    fs::write(&profile, chown).expect("write profile");
+
+    let granted = unit_root("[Service]\nExecStart=/bin/app\nUser=app\nCapabilityBoundingSet=CAP_CHOWN\nAmbientCapabilities=CAP_CHOWN\n");
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&granted), "--profile"]).arg(&profile).output().expect("lint");
+    let text = stdout_of(&output);
+    assert!(!text.contains("never used"), "{text}");
+    assert!(!text.contains("not granted by capdisc"), "{text}");
+    assert!(text.contains("holds CAP_CHOWN as an ambient capability, which amounts to root"), "{text}");
+
+    let nothing = unit_root("[Service]\nExecStart=/bin/app\nUser=app\nCapabilityBoundingSet=\n");
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&nothing), "--profile"]).arg(&profile).output().expect("lint");
+    let text = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("error: the profile used CAP_CHOWN (in bind), which this configuration does not grant: it will fail"), "{text}");
+    assert!(text.contains("`capdisc minimize` proves whether it is needed"), "{text}");
 }

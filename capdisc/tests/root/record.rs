@@ -250,3 +250,65 @@ fn a_terminal_gets_the_live_line_and_quiet_silences_it() {
     assert!(!quiet_screen.contains("capdisc:") && !quiet_screen.contains("CAP_KILL"), "-q prints nothing of capdisc's: {quiet_screen}");
     assert!(quiet_screen.contains("200000 kill(pid, 0) calls"), "the command's own output passes through: {quiet_screen}");
 }
+
+/// A command that makes its own user namespace holds every capability there whatever the
+/// unit's bounding set: its checks there are kept and shown (class userns) but never granted.
+#[test]
+fn checks_in_a_user_namespace_the_command_made_are_never_granted() {
+    if skip_without_root() {
+        return;
+    }
+    let run = record(&[], &["--", "unshare", "-Urn", "ip", "link", "set", "lo", "up"]);
+    assert!(run.output.status.success(), "{}", stderr(&run.output));
+    let net_admin = cap(&run.profile, "CAP_NET_ADMIN");
+    assert_eq!(net_admin.class, Class::Userns, "{net_admin:#?}");
+    assert!(net_admin.own_userns > 0 && net_admin.own_userns == net_admin.foreign_userns, "{net_admin:#?}");
+    assert!(net_admin.reason.contains("a user namespace the service made itself"), "{}", net_admin.reason);
+    assert!(!required(&run.profile).contains(&"CAP_SYS_ADMIN"), "{:?}", run.profile.capabilities);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ns.yaml");
+    fs::write(&path, serde_yaml::to_string(&run.profile).expect("yaml")).expect("write");
+    let generated = capdisc().args(["generate"]).arg(&path).output().expect("generate");
+    let dropin = String::from_utf8_lossy(&generated.stdout).into_owned();
+    assert!(dropin.lines().any(|line| line == "CapabilityBoundingSet="), "{dropin}");
+    assert!(dropin.contains("CAP_NET_ADMIN (in the service's own user namespace only"), "{dropin}");
+}
+
+/// A reader that closes stderr or stdout early (`| head -1`) loses text, never the run: no
+/// panic, the command's status, and capdisc's cgroup removed (it was left behind).
+#[test]
+fn a_closed_pipe_leaves_nothing_behind() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (subcommand, extra) in [("record", vec!["-o", "p.yaml"]), ("trace", vec![])] {
+        let mut child = capdisc()
+            .current_dir(dir.path())
+            .arg(subcommand)
+            .args(&extra)
+            .args(["--", "sh", "-c", "exit 3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run capdisc");
+        let pid = child.id();
+        // Both readers gone before capdisc writes a line.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(3), "{subcommand}: the command's own status, not a panic's 101");
+        assert_eq!(cgroups_of(pid), Vec::<String>::new(), "{subcommand} left a cgroup behind");
+    }
+    assert!(dir.path().join("p.yaml").exists(), "record wrote its profile");
+}
+
+/// The cgroups capdisc process `pid` made (`capdisc-PID-...` at the cgroup v2 root).
+fn cgroups_of(pid: u32) -> Vec<String> {
+    fs::read_dir("/sys/fs/cgroup")
+        .expect("cgroup v2")
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&format!("capdisc-{pid}-")))
+        .collect()
+}

@@ -376,3 +376,30 @@ fn an_exercise_drives_a_rare_path_into_the_recording_and_every_trial() {
     assert_eq!(failing.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("verify: FAILED: the exercise `false` failed (exit 1: )"), "{stdout}");
 }
+
+/// A one-shot server answers the check's request and exits 0: the check passed, so the trial
+/// passes, whatever the command did after (every trial failed: "the command ended (0) before the
+/// check passed"). Without CAP_NET_BIND_SERVICE its bind fails, it exits 1, and no check can
+/// pass: that trial fails, quickly, so the capability is kept.
+#[test]
+fn a_one_shot_service_passes_when_its_check_passed() {
+    if skip_without_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("proven.yaml");
+    let workload = workload_path();
+    let check = format!("{workload} greeted 452");
+    let output = capdisc()
+        .args(["minimize", "-o", out.to_str().expect("utf-8"), "--timeout", "20", "--check", &check, "--", &workload, "serve-once", "452"])
+        .output()
+        .expect("run capdisc");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    let proven = capdisc::profile::read(&out).expect("profile reads back");
+    let verification = proven.verification.as_ref().expect("a proof");
+    let kept: Vec<&str> = verification.capabilities.iter().filter(|v| v.verdict == "kept").map(|v| v.name.as_str()).collect();
+    assert_eq!(kept, vec!["CAP_NET_BIND_SERVICE"], "{stdout}{stderr}");
+    assert!(verification.passed, "{stdout}{stderr}");
+    assert!(stderr.contains("ended before the check"), "the trial without the bind says why: {stderr}");
+}
