@@ -51,6 +51,8 @@ pub const CAPABILITIES: [&str; 41] = [
 
 pub const CAP_NET_BIND_SERVICE: u32 = 10;
 pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_DAC_OVERRIDE: u32 = 1;
+pub const CAP_SYSLOG: u32 = 34;
 pub const CAP_BPF: u32 = 39;
 pub const CAP_PERFMON: u32 = 38;
 

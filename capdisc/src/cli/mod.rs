@@ -8,6 +8,7 @@ mod prove;
 mod record;
 mod target;
 mod trace;
+mod values;
 mod watch;
 
 use clap::{Parser, Subcommand};

@@ -4,7 +4,6 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use super::record::parse_duration;
 use crate::{
     error::Error,
     probe::BackendChoice,
@@ -43,10 +42,10 @@ pub struct TrialArgs {
     /// status and a unit must stay active.
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
-    /// Seconds each phase of a trial may take (the check is retried every half second until
+    /// How long each phase of a trial may take (seconds, or 2m...; the check is retried every half second until
     /// then; one still running at the deadline is killed).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub timeout: f64,
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = super::values::duration, allow_negative_numbers = true)]
+    pub timeout: Duration,
     /// The phases of a unit's life each trial runs: start (with the check; always), reload
     /// (`systemctl reload`, when the unit can, then the check again), stop (`systemctl stop` must
     /// succeed without systemd killing anything; then a start again and the check once more).
@@ -60,7 +59,7 @@ pub struct TrialArgs {
     #[arg(long, value_name = "CMD")]
     pub exercise: Vec<String>,
     /// How to watch cap_capable (see `record`).
-    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    #[arg(long, default_value = "auto", value_parser = super::values::backend())]
     pub backend: BackendChoice,
     /// Use a profile that lost checks.
     #[arg(long)]
@@ -72,10 +71,6 @@ pub struct TrialArgs {
 
 fn parse_phases(text: &str) -> Result<Phases, String> {
     Phases::parse(text)
-}
-
-fn parse_backend(text: &str) -> Result<BackendChoice, String> {
-    text.parse()
 }
 
 impl SubjectArgs {
@@ -130,7 +125,7 @@ impl SubjectArgs {
 
 impl TrialArgs {
     fn options(&self) -> Result<TrialOptions, Error> {
-        let timeout = parse_duration("--timeout", Some(self.timeout))?.unwrap_or(Duration::from_secs(30));
+        let timeout = self.timeout;
         if self.check.as_deref().is_some_and(|check| check.trim().is_empty()) {
             return Err(Error::Usage("--check is empty; give a command that exits 0 when the service works".into()));
         }

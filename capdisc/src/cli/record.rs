@@ -16,7 +16,7 @@ use crate::{
 pub struct RecordArgs {
     /// How to watch cap_capable: auto (the cheapest this kernel offers: raw_tp, tp_btf, fexit,
     /// kprobe, then the tracepoint), or one of those.
-    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    #[arg(long, default_value = "auto", value_parser = super::values::backend())]
     pub backend: BackendChoice,
     /// Where to write the profile (written atomically).
     #[arg(short, long, value_name = "FILE")]
@@ -24,9 +24,9 @@ pub struct RecordArgs {
     /// Write the profile as JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
-    /// Stop after this many seconds (a spawned command gets SIGTERM).
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    /// Stop after this long (seconds, or 500ms, 2m...; a spawned command gets SIGTERM).
+    #[arg(long, value_name = "DURATION", value_parser = super::values::duration, allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -40,17 +40,13 @@ pub struct RecordArgs {
     pub max_stacks: u32,
 }
 
-fn parse_backend(text: &str) -> Result<BackendChoice, String> {
-    text.parse()
-}
-
 impl RecordArgs {
     pub fn into_options(self) -> Result<RecordOptions, Error> {
         let target = self
             .target
             .spec()?
             .ok_or_else(|| Error::Usage("name what to record: -- CMD ARGS, --pid PID, --cgroup PATH, --unit NAME or --all".into()))?;
-        let duration = parse_duration("--duration", self.duration)?;
+        let duration = self.duration;
         if self.max_keys == 0 || self.max_stacks == 0 {
             return Err(Error::Usage("--max-keys and --max-stacks must be at least 1".into()));
         }
@@ -65,15 +61,5 @@ impl RecordArgs {
             target,
             limits: MapLimits { checks: self.max_keys, stacks: self.max_stacks, ..MapLimits::default() },
         })
-    }
-}
-
-/// `--duration SECS`: a positive number of seconds.
-/// A positive number of seconds given to `flag` (`--duration`, `--timeout`, `--interval`).
-pub fn parse_duration(flag: &str, secs: Option<f64>) -> Result<Option<Duration>, Error> {
-    match secs {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => Err(Error::Usage(format!("{flag} {secs} is not a positive number of seconds"))),
-        Some(secs) => Ok(Some(Duration::from_secs_f64(secs))),
-        None => Ok(None),
     }
 }

@@ -1,7 +1,9 @@
 //! `capdisc trace` arguments.
+use std::time::Duration;
+
 use clap::Args;
 
-use super::{record::parse_duration, target::TargetArgs};
+use super::target::TargetArgs;
 use crate::{
     error::Error,
     probe::BackendChoice,
@@ -12,7 +14,7 @@ use crate::{
 #[derive(Args, Debug)]
 pub struct TraceArgs {
     /// How to watch cap_capable: auto, raw_tp, tp_btf, fexit, kprobe or tracepoint.
-    #[arg(long, default_value = "auto", value_parser = |text: &str| text.parse::<BackendChoice>())]
+    #[arg(long, default_value = "auto", value_parser = super::values::backend())]
     pub backend: BackendChoice,
     /// Print each distinct (target, capability, verdict, syscall) once.
     #[arg(long)]
@@ -34,9 +36,9 @@ pub struct TraceArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    /// Stop after this long (seconds, or 500ms, 2m...).
+    #[arg(long, value_name = "DURATION", value_parser = super::values::duration, allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
     /// Ring buffer size in bytes (a power of two).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub buffer_size: u32,
@@ -61,7 +63,7 @@ impl TraceArgs {
                 json: self.json,
                 fallbacks: self.fallbacks,
             },
-            duration: parse_duration("--duration", self.duration)?,
+            duration: self.duration,
             buffer_bytes: self.buffer_size,
             quiet: self.quiet,
         })

@@ -3,7 +3,6 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use super::record::parse_duration;
 use crate::{
     error::Error,
     probe::{BackendChoice, MapLimits},
@@ -30,23 +29,23 @@ pub struct WatchArgs {
     pub baseline: Option<PathBuf>,
     /// Learn the baseline of each target that has none from what it uses during this long after
     /// it is first seen (e.g. 10m, 1h, 7d); written to the state directory.
-    #[arg(long, value_name = "DURATION", value_parser = parse_human_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::values::duration, allow_negative_numbers = true)]
     pub learn: Option<Duration>,
     /// Serve Prometheus metrics (OpenMetrics) at http://ADDR:PORT/metrics.
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = super::values::listen_address)]
     pub listen: Option<SocketAddr>,
     /// Where the per-target profiles and baselines are kept; a restarted watch resumes from it.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// Seconds between durable writes of the state directory (also at SIGTERM/SIGINT); the
-    /// Prometheus counters move at each write, never ahead of what is written.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub interval: f64,
-    /// Stop after this many seconds (default: until SIGTERM or Ctrl-C).
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    /// Time between durable writes of the state directory (seconds, or 500ms, 1m...; also at
+    /// SIGTERM/SIGINT); the Prometheus counters move at each write, never ahead of what is written.
+    #[arg(long, value_name = "DURATION", default_value = "10", value_parser = super::values::duration, allow_negative_numbers = true)]
+    pub interval: Duration,
+    /// Stop after this long (seconds, or 30m, 1h...; default: until SIGTERM or Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = super::values::duration, allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
     /// How to watch cap_capable (as for `record`).
-    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    #[arg(long, default_value = "auto", value_parser = super::values::backend())]
     pub backend: BackendChoice,
     /// Distinct kinds of checks of live cgroups the kernel side can keep (more are counted as lost).
     #[arg(long, value_name = "N", default_value_t = MapLimits::default().checks)]
@@ -59,21 +58,9 @@ pub struct WatchArgs {
     pub quiet: bool,
 }
 
-fn parse_backend(text: &str) -> Result<BackendChoice, String> {
-    text.parse()
-}
-
-fn parse_human_duration(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        Ok(_) => Err("the learning window must be longer than 0".into()),
-        Err(err) => Err(format!("{err} (write e.g. 30s, 10m, 1h, 7d)")),
-    }
-}
-
 impl WatchArgs {
     pub fn into_options(self) -> Result<WatchOptions, Error> {
-        let interval = parse_duration("--interval", Some(self.interval))?.unwrap_or(Duration::from_secs(10));
+        let interval = self.interval;
         if self.max_keys == 0 {
             return Err(Error::Usage("--max-keys must be at least 1".into()));
         }
@@ -85,7 +72,7 @@ impl WatchArgs {
             listen: self.listen,
             state_dir: self.state_dir,
             interval,
-            duration: parse_duration("--duration", self.duration)?,
+            duration: self.duration,
             limits: MapLimits { checks: self.max_keys, cgroup_names: 8_192, ..MapLimits::default() },
             allow_lossy: self.allow_lossy,
             quiet: self.quiet,

@@ -15,6 +15,9 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
         profile.started_at, profile.ended_at, profile.duration_secs, profile.host, profile.kernel, profile.backend
     );
     let _ = writeln!(out, "# Target: {}", profile.target.description);
+    if let Some(note) = profile.unit_phases_not_covered() {
+        let _ = writeln!(out, "# Phases: {note}.");
+    }
     match &recommendation.runs_as {
         RunsAs::Root => {
             let _ = writeln!(out, "# Runs as root ({}): only the bounding set matters.", recommendation.runs_as_source);

@@ -334,6 +334,22 @@ impl Profile {
         self.target.rootless()
     }
 
+    /// What of a unit's life the recording covered, when that is less than every phase: a unit
+    /// recorded (from its start, or attached) without a proof ran no reload and no stop under
+    /// capdisc, so what `ExecReload=` or `ExecStop=` need is not in it. `None` for other targets,
+    /// and for a proof or a phased recording (`minimize`'s), which name their phases.
+    pub fn unit_phases_not_covered(&self) -> Option<String> {
+        let unit = self.target.unit.as_deref().filter(|_| self.target.kind == "unit")?;
+        let phased = self.verification.is_some() || self.capabilities.iter().any(|cap| !cap.phases.is_empty());
+        if phased {
+            return None;
+        }
+        Some(format!(
+            "recorded the unit's {} only: no reload and no stop ran under capdisc, so what ExecReload= or ExecStop= need is not in it (`capdisc minimize --unit {unit}` runs and records every phase)",
+            if self.target.description.ends_with("from its restart") { "start and what ran while it was recorded" } else { "run while it was recorded" }
+        ))
+    }
+
     /// Whether a proven set is present.
     pub fn proven(&self) -> bool {
         self.verification.as_ref().is_some_and(|verification| verification.passed)

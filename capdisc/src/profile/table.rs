@@ -22,6 +22,9 @@ pub fn render(profile: &Profile) -> String {
         let label = group.unit.as_deref().unwrap_or(&group.cgroup);
         let _ = writeln!(out, "{label}: required {}", if required.is_empty() { "none".into() } else { required.join(" ") });
     }
+    if let Some(note) = profile.unit_phases_not_covered() {
+        let _ = writeln!(out, "phases: {note}");
+    }
     let _ = write!(out, "{}", losses_text(profile));
     out
 }

@@ -45,7 +45,7 @@ pub struct MinimizeOptions {
 }
 
 pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
-    privileges::check()?;
+    privileges::check_root_for("minimize")?;
     options.subject.check_provable()?;
     files::check_writable(&options.output)?;
     if options.apply && !matches!(options.subject, Subject::Unit { .. }) {

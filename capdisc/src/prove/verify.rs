@@ -18,7 +18,7 @@ pub struct VerifyOptions {
 }
 
 pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
-    privileges::check()?;
+    privileges::check_root_for("verify")?;
     options.subject.check_provable()?;
     let _owned = OwnedTrials::start(&options.subject)?;
     let source = options.profile.display().to_string();

@@ -18,6 +18,9 @@ pub fn spawn_in_cgroup(
     stdio: impl FnOnce(&mut tokio::process::Command),
 ) -> io::Result<tokio::process::Child> {
     let run_as = run_as.cloned();
+    // A non-root capdisc holds what it needs to trace (kernel::privileges::NON_ROOT_NEEDS) in
+    // its ambient set, which exec would pass on: the command runs as its user, without them.
+    let clear_ambient = unsafe { libc::geteuid() } != 0;
     let last_cap = crate::caps::last_cap().min(63) as u64;
     let procs = CString::new(cgroup.path.join("cgroup.procs").into_os_string().into_encoded_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cgroup path contains NUL"))?;
@@ -43,6 +46,9 @@ pub fn spawn_in_cgroup(
                         return Err(io::Error::last_os_error());
                     }
                 }
+            }
+            if clear_ambient && libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
             }
             match &run_as {
                 // SAFETY: between fork and exec, as switch() requires.

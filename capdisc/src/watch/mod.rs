@@ -83,7 +83,6 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     let resumed = state.targets()?;
     let previous = state.host()?;
     let baselines = Baselines::new(options.baseline.as_deref(), options.learn, state.baselines()?, options.allow_lossy)?;
-    state.create()?;
     let mut metrics = Metrics::new();
     let server = match options.listen {
         Some(address) => Some(metrics.listen(address).await?),
@@ -108,6 +107,9 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     let resumed_count = resumed.len();
     let ledger = Ledger::new(selectors.clone(), resumed, probes.backend, probes.selection.clone());
     presence.refresh(&mut probes.ebpf, &metrics, &ledger.live_targets)?;
+    // Made once everything that can refuse the run (the listen address, the probes) has not: a
+    // refused watch leaves no state directory behind.
+    state.create()?;
     let mut watcher = Watcher {
         ledger,
         baselines,

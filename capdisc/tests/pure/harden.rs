@@ -448,3 +448,25 @@ fn lint_judges_a_withheld_capability_as_used() {
     assert!(text.contains("error: the profile used CAP_CHOWN (in bind), which this configuration does not grant: it will fail"), "{text}");
     assert!(text.contains("`capdisc minimize` proves whether it is needed"), "{text}");
 }
+
+/// A unit recorded without its reload and stop (the README's first workflow) says so where the
+/// user reads the result: a unit whose ExecReload= needs a capability is not covered by it.
+#[test]
+fn a_unit_recording_says_which_phases_it_covered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let story = fs::read_to_string(fixtures().join("story-app.yaml")).expect("fixture");
+    let unit = story.replace("  kind: command\n", "  kind: unit\n  unit: app.service\n").replace(
+        "description: 'command: /usr/local/bin/app'",
+        "description: unit app.service (cgroup /system.slice/app.service) from its restart",
+    );
+    assert_ne!(unit, story, "the fixture changed shape");
+    let profile = dir.path().join("unit.yaml");
+    fs::write(&profile, unit).expect("write");
+    let dropin = stdout_of(&capdisc().arg("generate").arg(&profile).output().expect("generate"));
+    assert!(
+        dropin.contains("# Phases: recorded the unit's start and what ran while it was recorded only: no reload and no stop ran under capdisc, so what ExecReload= or ExecStop= need is not in it (`capdisc minimize --unit app.service` runs and records every phase)."),
+        "{dropin}"
+    );
+    let command = stdout_of(&capdisc().arg("generate").arg(fixtures().join("story-app.yaml")).output().expect("generate"));
+    assert!(!command.contains("# Phases:"), "a command's run is its whole life: {command}");
+}

@@ -251,10 +251,24 @@ fn small_mistakes_name_the_right_flag_or_fact() {
     let timeout =
         capdisc().arg("verify").arg(fixtures().join("story-app.yaml")).args(["--timeout", "0", "--", "true"]).output().expect("verify");
     assert_eq!(timeout.status.code(), Some(2));
-    assert!(stderr(&timeout).contains("--timeout 0 is not a positive number of seconds"), "{}", stderr(&timeout));
+    assert!(
+        stderr(&timeout).contains("invalid value '0' for '--timeout <DURATION>': `0` is not a positive duration"),
+        "{}",
+        stderr(&timeout)
+    );
     let interval = capdisc().args(["watch", "--cgroup", "/", "--interval", "0", "--learn", "1s"]).output().expect("watch");
     assert_eq!(interval.status.code(), Some(2));
-    assert!(stderr(&interval).contains("--interval 0 is not a positive number of seconds"), "{}", stderr(&interval));
+    assert!(
+        stderr(&interval).contains("invalid value '0' for '--interval <DURATION>': `0` is not a positive duration"),
+        "{}",
+        stderr(&interval)
+    );
+    // One syntax for every time, and a negative one is a bad value, not a flag (clap's tip was
+    // to write `-- -1`, which would have made -1 the command).
+    let negative = capdisc().args(["record", "--duration", "-1", "--", "true"]).output().expect("record");
+    assert_eq!(negative.status.code(), Some(2));
+    assert!(stderr(&negative).contains("`-1` is not a positive duration"), "{}", stderr(&negative));
+    assert!(!stderr(&negative).contains("-- -1"), "{}", stderr(&negative));
     let phases = capdisc()
         .arg("verify")
         .arg(fixtures().join("story-app.yaml"))

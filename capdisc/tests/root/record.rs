@@ -303,10 +303,10 @@ fn a_closed_pipe_leaves_nothing_behind() {
     assert!(dir.path().join("p.yaml").exists(), "record wrote its profile");
 }
 
-/// The cgroups capdisc process `pid` made (`capdisc-PID-...` at the cgroup v2 root).
+/// The cgroups capdisc process `pid` made (`capdisc-PID-...` under the cgroup v2 root).
 fn cgroups_of(pid: u32) -> Vec<String> {
-    fs::read_dir("/sys/fs/cgroup")
-        .expect("cgroup v2")
+    fs::read_dir(capdisc::kernel::cgroup2_mount().expect("cgroup v2"))
+        .expect("cgroup v2 root")
         .flatten()
         .filter_map(|entry| entry.file_name().into_string().ok())
         .filter(|name| name.starts_with(&format!("capdisc-{pid}-")))
