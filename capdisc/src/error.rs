@@ -20,7 +20,7 @@ pub enum Error {
     #[error("{0}")]
     Target(String),
     /// An output file could not be written: exit 2.
-    #[error("cannot write {path}: {source}; choose a writable path with -o")]
+    #[error("cannot write {path}: {source}; {}", write_advice(.source))]
     Output { path: PathBuf, source: std::io::Error },
     /// A spawned command could not be run: 127 when not found, 126 otherwise (like a shell).
     #[error("{message}")]
@@ -71,6 +71,17 @@ impl Error {
             Error::Interrupted { signal, .. } => 128 + signal,
             _ => 2,
         }
+    }
+}
+
+/// What to do about a path capdisc could not write: a non-root user refused is told to run it
+/// as root (the unit directories, /run/capdisc and the watch state are root's); otherwise the
+/// path is the problem.
+fn write_advice(source: &std::io::Error) -> &'static str {
+    if source.kind() == std::io::ErrorKind::PermissionDenied && unsafe { libc::geteuid() } != 0 {
+        "run capdisc as root (sudo), or give a path this user may write where the subcommand takes one (-o)"
+    } else {
+        "give a path that can be written (its directory must exist)"
     }
 }
 

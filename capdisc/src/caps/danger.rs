@@ -3,10 +3,10 @@
 //! "False Boundaries and Arbitrary Code Execution" and the Linux Privilege Escalation
 //! literature). `lint` warns when a non-root service holds any of them.
 pub const ROOT_EQUIVALENT: &[(&str, &str)] = &[
-    ("CAP_SYS_ADMIN", "mount, namespaces, BPF, device and many more operations; a catch-all that reaches root"),
+    ("CAP_SYS_ADMIN", "mounts file systems, makes namespaces, loads BPF and does many more operations: a catch-all that reaches root"),
     ("CAP_SYS_MODULE", "loads kernel modules: arbitrary code in the kernel"),
     ("CAP_SYS_PTRACE", "traces and injects code into any process, root's included"),
-    ("CAP_SYS_RAWIO", "raw I/O ports and /dev/mem: reads and writes kernel memory"),
+    ("CAP_SYS_RAWIO", "uses raw I/O ports and /dev/mem: reads and writes kernel memory"),
     ("CAP_SETUID", "becomes any user, uid 0 included"),
     ("CAP_SETGID", "joins any group, such as shadow or disk"),
     ("CAP_SETPCAP", "grants itself capabilities from its bounding set"),
@@ -40,6 +40,16 @@ mod tests {
         for (name, why) in super::ROOT_EQUIVALENT {
             assert!(crate::caps::number(name).is_some(), "{name}");
             assert!(!why.is_empty());
+        }
+    }
+
+    /// Every reason reads after "it" (`lint`: "... which amounts to root: it mounts file
+    /// systems, ..."); the CAP_SYS_ADMIN one read "it mount, namespaces, BPF".
+    #[test]
+    fn every_reason_is_a_verb_phrase_after_it() {
+        for (name, why) in super::ROOT_EQUIVALENT {
+            let verb = why.split_whitespace().next().unwrap_or_default();
+            assert!(verb.ends_with('s') && verb.chars().all(|c| c.is_ascii_lowercase()), "{name}: `it {why}`");
         }
     }
 }

@@ -159,6 +159,7 @@ impl LintArgs {
             effective.ambient = view.ambient;
             effective.source = "systemd (systemctl show) and unit files".into();
             effective.leftovers = systemd::leftovers(&files.name);
+            effective.live = true;
         } else if self.unit.is_some() {
             // Offline (--root, or no systemd running): no capdisc owns a runtime drop-in there.
             effective.leftovers = systemd::offline_leftovers(self.root.as_deref().unwrap_or("/".as_ref()), &files.name);
@@ -196,16 +197,39 @@ impl StatusArgs {
 
 #[derive(Args, Debug)]
 pub struct DecodeArgs {
-    /// Masks: 0x400, 0000000000000400, or `CapEff:\t...` lines.
-    #[arg(required = true)]
+    /// Masks: 0x400, 0000000000000400, or `CapEff:\t...` lines; none: read pasted lines from
+    /// stdin (`grep Cap /proc/PID/status | capdisc decode`).
     pub masks: Vec<String>,
 }
 
+/// The most `decode` reads from stdin (a status file is under 2 KiB).
+const DECODE_STDIN_LIMIT: u64 = 1 << 20;
+
 impl DecodeArgs {
     pub fn run(self) -> Result<i32, Error> {
-        console::out!("{}", status::decode(&self.masks)?);
+        let masks = if self.masks.is_empty() { vec![read_pasted()?] } else { self.masks };
+        console::out!("{}", status::decode(&masks)?);
         Ok(0)
     }
+}
+
+/// What was pasted or piped into stdin, for `decode` without arguments.
+fn read_pasted() -> Result<String, Error> {
+    use std::io::{IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Usage(
+            "give masks to decode (capdisc decode 0x400), or pipe lines in (grep Cap /proc/PID/status | capdisc decode)".into(),
+        ));
+    }
+    let mut text = String::new();
+    stdin.lock().take(DECODE_STDIN_LIMIT).read_to_string(&mut text).map_err(|err| Error::Usage(format!("cannot read stdin: {err}")))?;
+    if text.trim().is_empty() {
+        return Err(Error::Usage(
+            "nothing to decode on stdin: pipe in masks or `CapEff:` lines (grep Cap /proc/PID/status | capdisc decode)".into(),
+        ));
+    }
+    Ok(text)
 }
 
 #[derive(Args, Debug)]

@@ -18,8 +18,15 @@ pub fn render(profile: &Profile, recommendation: &Recommendation) -> String {
         }
     }
     let mut out = format!("# file capabilities for the executables recorded in {}\n", profile.target.description);
+    for left_out in &recommendation.withheld {
+        out.push_str(&format!("# {}\n", left_out.describe()));
+    }
     if per_exe.is_empty() {
-        out.push_str("# no capability was required: nothing to set\n");
+        out.push_str(if recommendation.withheld.is_empty() {
+            "# no capability was required: nothing to set\n"
+        } else {
+            "# nothing else is granted: nothing to set\n"
+        });
     }
     for (exe, (mut caps, comms)) in per_exe {
         caps.sort();

@@ -56,13 +56,18 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
         findings.push(finding(Severity::Error, format!("{setting}= contains `{word}`, which systemd silently ignores ({why})"), fix));
     }
     for path in &unit.leftovers {
+        let fix = if unit.live {
+            format!("capdisc restore --unit {}", unit.unit)
+        } else {
+            format!("delete {} (offline: no systemd runs this unit here for `capdisc restore` to put back)", path.display())
+        };
         findings.push(finding(
             Severity::Error,
             format!(
                 "{} is a capdisc drop-in that no running capdisc owns: the unit may run with its capability restrictions lifted",
                 path.display()
             ),
-            format!("capdisc restore --unit {}", unit.unit),
+            fix,
         ));
     }
     for anomaly in &unit.anomalies {

@@ -54,7 +54,21 @@ losses! {
     skipped_before_exec = BEFORE_EXEC,
 }
 
+/// Counters that are notes, not losses: every check was still counted (a key's call sites
+/// beyond its 4 distinct examples; checks before a spawned command's exec, skipped on purpose).
+pub const NOTES: [&str; 2] = ["call_site_slots_full", "skipped_before_exec"];
+
 impl Losses {
+    /// Counters that say something was not kept (checks, samples, paths), by schema name.
+    pub fn lost_entries(&self) -> Vec<(&'static str, u64)> {
+        self.entries().into_iter().filter(|(name, _)| !NOTES.contains(name)).collect()
+    }
+
+    /// Counters that are notes (see [`NOTES`]), by schema name.
+    pub fn note_entries(&self) -> Vec<(&'static str, u64)> {
+        self.entries().into_iter().filter(|(name, _)| NOTES.contains(name)).collect()
+    }
+
     /// Checks that were lost: a profile with any is incomplete, and may miss a capability.
     pub fn lost_checks(&self) -> u64 {
         self.checks_map_full + self.pids_map_full + self.pending_map_full + self.unpaired_returns

@@ -18,6 +18,8 @@ pub struct RunAs {
     pub ambient: u64,
     /// For messages: `app:app`.
     pub label: String,
+    /// HOME, USER, LOGNAME and SHELL of the user, as systemd sets them for `User=`.
+    pub environment: Vec<(String, String)>,
 }
 
 impl RunAs {
@@ -27,21 +29,33 @@ impl RunAs {
             Some((user, group)) => (user, Some(group)),
             None => (spec, None),
         };
-        let (uid, primary_gid, name) = lookup_user(user)?;
+        let (uid, primary_gid, entry) = lookup_user(user)?;
         let gid = match group {
             Some(group) => lookup_group(group)?,
             None => primary_gid,
         };
-        let groups = match &name {
-            Some(name) => group_list(name, gid)?,
+        let groups = match &entry {
+            Some(entry) => group_list(&entry.name, gid)?,
             None => vec![gid],
+        };
+        let name = entry.as_ref().map(|entry| entry.name.clone());
+        // What systemd sets for `User=` (systemd.exec(5), "Environment variables in spawned
+        // processes"): the command sees its user's home, not capdisc's /root.
+        let environment = match &entry {
+            Some(entry) => vec![
+                ("HOME".to_owned(), entry.home.clone()),
+                ("USER".to_owned(), entry.name.clone()),
+                ("LOGNAME".to_owned(), entry.name.clone()),
+                ("SHELL".to_owned(), entry.shell.clone()),
+            ],
+            None => vec![("HOME".to_owned(), "/".to_owned())],
         };
         let mut mask = 0u64;
         for word in ambient.iter().flat_map(|list| list.split([',', ' '])).filter(|word| !word.is_empty()) {
             let number = caps::parse_name(word).map_err(|err| Error::Usage(format!("--ambient: {err}")))?;
             mask |= 1 << number;
         }
-        Ok(Self { uid, gid, groups, ambient: mask, label: format!("{}:{gid}", name.unwrap_or_else(|| uid.to_string())) })
+        Ok(Self { uid, gid, groups, ambient: mask, label: format!("{}:{gid}", name.unwrap_or_else(|| uid.to_string())), environment })
     }
 
     /// Switches this (forked, not yet exec'd) process to the user. Only async-signal-safe calls.
@@ -93,28 +107,61 @@ struct CapData {
     inheritable: u32,
 }
 
-/// (uid, primary gid, name) of a user name or number.
-fn lookup_user(user: &str) -> Result<(u32, u32, Option<String>), Error> {
+/// A user's passwd entry, as systemd's `User=` reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passwd {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    pub shell: String,
+}
+
+/// The passwd entry of a uid, if it has one (the one place capdisc reads passwd by uid).
+pub fn passwd_of_uid(uid: u32) -> Option<Passwd> {
+    passwd_from(unsafe { libc::getpwuid(uid) })
+}
+
+fn passwd_from(entry: *const libc::passwd) -> Option<Passwd> {
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: getpw* returned a valid entry; its fields are read at once, before any other call
+    // that could reuse it.
+    unsafe {
+        let entry = &*entry;
+        let text = |field: *const libc::c_char| {
+            if field.is_null() {
+                String::new()
+            } else {
+                std::ffi::CStr::from_ptr(field).to_string_lossy().into_owned()
+            }
+        };
+        Some(Passwd {
+            name: text(entry.pw_name),
+            uid: entry.pw_uid,
+            gid: entry.pw_gid,
+            home: text(entry.pw_dir),
+            shell: text(entry.pw_shell),
+        })
+    }
+}
+
+/// The passwd entry of a user name or number; a bare number without one is still a uid (its
+/// group: the same number).
+fn lookup_user(user: &str) -> Result<(u32, u32, Option<Passwd>), Error> {
     let entry = match user.parse::<u32>() {
-        Ok(uid) => unsafe { libc::getpwuid(uid) },
+        Ok(uid) => passwd_of_uid(uid),
         Err(_) => {
             let name = CString::new(user).map_err(|_| Error::Usage(format!("--user {user:?} is not a user name")))?;
-            unsafe { libc::getpwnam(name.as_ptr()) }
+            passwd_from(unsafe { libc::getpwnam(name.as_ptr()) })
         }
     };
-    if entry.is_null() {
-        return match user.parse::<u32>() {
-            // A bare number without a passwd entry is still a uid (its group: the same number).
-            Ok(uid) => Ok((uid, uid, None)),
-            Err(_) => Err(Error::Usage(format!("--user: no user `{user}` on this host (see /etc/passwd)"))),
-        };
+    match (entry, user.parse::<u32>()) {
+        (Some(entry), _) => Ok((entry.uid, entry.gid, Some(entry))),
+        (None, Ok(uid)) => Ok((uid, uid, None)),
+        (None, Err(_)) => Err(Error::Usage(format!("--user: no user `{user}` on this host (see /etc/passwd)"))),
     }
-    // SAFETY: getpw* returned a valid entry; its fields are read before any other call.
-    let (uid, gid, name) = unsafe {
-        let entry = &*entry;
-        (entry.pw_uid, entry.pw_gid, std::ffi::CStr::from_ptr(entry.pw_name).to_string_lossy().into_owned())
-    };
-    Ok((uid, gid, Some(name)))
 }
 
 fn lookup_group(group: &str) -> Result<u32, Error> {
@@ -156,6 +203,8 @@ mod tests {
         let nobody = RunAs::parse("nobody", &["CAP_NET_BIND_SERVICE".into()]).expect("nobody exists");
         assert_eq!(nobody.uid, 65534);
         assert_eq!(nobody.ambient, 1 << 10);
+        assert!(nobody.environment.contains(&("USER".to_owned(), "nobody".to_owned())), "{:?}", nobody.environment);
+        assert!(nobody.environment.iter().any(|(key, home)| key == "HOME" && home != "/root"), "{:?}", nobody.environment);
         let numeric = RunAs::parse("4242:4343", &[]).expect("numbers need no entry");
         assert_eq!((numeric.uid, numeric.gid, numeric.groups.clone()), (4242, 4343, vec![4343]));
         assert!(RunAs::parse("no-such-user-capdisc", &[]).expect_err("unknown").to_string().contains("no user `no-such-user-capdisc`"));

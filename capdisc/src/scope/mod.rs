@@ -22,7 +22,7 @@ pub use cgroup::{remove_trial_cgroups, Cgroup, CgroupNames, CgroupPath};
 pub use container::{
     remove_trial_containers, user_name, CapSetting, Container, ContainerTarget, Engine, RunCommand, Runtime, USER_NOT_FOR_CONTAINERS,
 };
-pub use credentials::RunAs;
+pub use credentials::{passwd_of_uid, Passwd, RunAs};
 pub use phase::PhaseMarker;
 pub use spawn::{exit_code_of, spawn_in_cgroup};
 

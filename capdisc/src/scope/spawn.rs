@@ -26,6 +26,9 @@ pub fn spawn_in_cgroup(
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cgroup path contains NUL"))?;
     let mut command = tokio::process::Command::new(&argv[0]);
     command.args(&argv[1..]);
+    if let Some(run_as) = &run_as {
+        command.envs(run_as.environment.iter().map(|(key, value)| (key, value)));
+    }
     stdio(&mut command);
     // SAFETY: the closure only makes async-signal-safe calls (open, write, close, prctl, and
     // the credential calls of `RunAs::switch`).

@@ -13,7 +13,7 @@ pub fn systemd_running() -> bool {
 pub fn require_running() -> Result<(), Error> {
     if !systemd_running() {
         return Err(Error::Target(
-            "systemd is not running on this host (no /run/systemd/system); record with --cgroup PATH or --pid PID instead".into(),
+            "systemd is not running on this host (no /run/systemd/system), so it has no units: name the service's processes instead (record, trace and watch take --cgroup PATH; record and trace --pid PID; verify and minimize its command, -- CMD)".into(),
         ));
     }
     Ok(())

@@ -30,7 +30,8 @@ impl UnitFiles {
     pub fn find(name: &str, root: &Path) -> Result<Self, Error> {
         let name = unit_name(name);
         let main = UNIT_DIRS.iter().map(|dir| root.join(dir).join(&name)).find(|path| path.exists()).ok_or_else(|| {
-            Error::Usage(format!("unit {name} not found under {} (looked in /etc, /run, /usr/lib systemd directories)", root.display()))
+            let looked: Vec<String> = UNIT_DIRS.iter().map(|dir| format!("/{dir}")).collect();
+            Error::Usage(format!("unit {name} not found under {} (looked in {})", root.display(), looked.join(", ")))
         })?;
         if fs::read_link(&main).is_ok_and(|target| target == Path::new("/dev/null")) {
             return Err(Error::Usage(format!("unit {name} is masked ({} -> /dev/null)", main.display())));
@@ -105,8 +106,11 @@ pub struct Effective {
     /// Unit text that systemd reads differently from what it seems to say (a malformed section
     /// header, an assignment outside any section): file, line and what is wrong.
     pub anomalies: Vec<String>,
-    /// capdisc runtime drop-ins no live capdisc owns (live systems only).
+    /// capdisc runtime drop-ins no live capdisc owns.
     pub leftovers: Vec<PathBuf>,
+    /// Read from the running systemd (`systemctl show`): a leftover is put back with `capdisc
+    /// restore`; offline (`--root`, no systemd) it is a file to delete.
+    pub live: bool,
 }
 
 impl Effective {

@@ -124,21 +124,7 @@ impl Announcer {
     /// A hardening regression: an error, with the capability, where it was checked, and the two
     /// ways out (prove again over the path that failed, or add just that capability).
     fn regression(&self, creep: &Creep) {
-        let path = creep.path.as_deref().map(|path| format!(" {path}")).unwrap_or_default();
-        let phases = if creep.phases.is_empty() { String::new() } else { format!(" in phase {}", creep.phases.join(", ")) };
-        let message = format!(
-            "hardening regression: {} was denied {} ({} time(s) in {}{path} by {}{phases}), outside its proven set; re-prove over the path that failed (capdisc minimize --unit {} with --exercise or its phases), or add just {} (systemctl edit {}: CapabilityBoundingSet={}, and AmbientCapabilities={} for a non-root service)",
-            creep.target,
-            creep.capability,
-            creep.checks,
-            creep.syscall,
-            creep.comm,
-            creep.target,
-            creep.capability,
-            creep.target,
-            creep.capability,
-            creep.capability
-        );
+        let message = regression_message(creep);
         console::say!("{message}");
         self.journal(creep, &message, "3", REGRESSION_MESSAGE_ID);
     }
@@ -182,6 +168,32 @@ impl Default for Announcer {
     }
 }
 
+/// The line and journal message of a hardening regression. A `--cgroup` target is a unit's when
+/// its path is a service's; otherwise the advice names what starts the service, which capdisc
+/// cannot know (it said `systemctl edit /PATH`).
+fn regression_message(creep: &Creep) -> String {
+    let path = creep.path.as_deref().map(|path| format!(" {path}")).unwrap_or_default();
+    let phases = if creep.phases.is_empty() { String::new() } else { format!(" in phase {}", creep.phases.join(", ")) };
+    let cap = &creep.capability;
+    let unit = if creep.target.starts_with('/') {
+        crate::systemd::unit_of_cgroup_path(&creep.target).filter(|unit| unit.ends_with(".service"))
+    } else {
+        Some(creep.target.clone())
+    };
+    let ways_out = match unit {
+            Some(unit) => format!(
+                "re-prove over the path that failed (capdisc minimize --unit {unit} with --exercise or its phases), or add just {cap} (systemctl edit {unit}: CapabilityBoundingSet={cap}, and AmbientCapabilities={cap} for a non-root service)"
+            ),
+            None => format!(
+                "re-prove the service that runs in it over the path that failed (capdisc minimize -- CMD or --container NAME, with --exercise), or add just {cap} where it is started (its container's --cap-add={cap}, or its service manager's bounding and ambient sets)"
+            ),
+        };
+    format!(
+        "hardening regression: {} was denied {cap} ({} time(s) in {}{path} by {}{phases}), outside its proven set; {ways_out}",
+        creep.target, creep.checks, creep.syscall, creep.comm,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +220,31 @@ mod tests {
         let verdicts: Vec<(String, &str)> =
             outside("x", &mixed, &nothing).into_iter().map(|creep| (creep.capability, creep.verdict)).collect();
         assert_eq!(verdicts, [("CAP_CHOWN".to_owned(), "granted"), ("CAP_NET_BIND_SERVICE".to_owned(), "denied")]);
+    }
+
+    #[test]
+    fn a_regression_names_the_way_out_the_target_has() {
+        let creep = |target: &str| Creep {
+            target: target.into(),
+            capability: "CAP_KILL".into(),
+            verdict: "denied",
+            checks: 1,
+            syscall: "kill".into(),
+            path: None,
+            comm: "kill".into(),
+            phases: Vec::new(),
+            first_seen: String::new(),
+            regression: true,
+        };
+        let unit = regression_message(&creep("reload-kill.service"));
+        assert!(
+            unit.contains("capdisc minimize --unit reload-kill.service") && unit.contains("systemctl edit reload-kill.service:"),
+            "{unit}"
+        );
+        let unit_cgroup = regression_message(&creep("/system.slice/reload-kill.service"));
+        assert!(unit_cgroup.contains("systemctl edit reload-kill.service:"), "{unit_cgroup}");
+        let cgroup = regression_message(&creep("/capdisc-watch-test"));
+        assert!(!cgroup.contains("--unit") && !cgroup.contains("systemctl edit"), "{cgroup}");
+        assert!(cgroup.contains("--cap-add=CAP_KILL"), "{cgroup}");
     }
 }

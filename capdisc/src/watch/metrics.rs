@@ -12,7 +12,10 @@ use prometheus_client::{
 };
 
 use super::creep::Creep;
-use crate::{error::Error, profile::Profile};
+use crate::{
+    error::Error,
+    profile::{Losses, Profile},
+};
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -47,6 +50,7 @@ pub struct Metrics {
     creep: Family<CheckLabels, Counter>,
     regressions: Family<RegressionLabels, Counter>,
     lost: Family<LostLabels, Counter>,
+    noted: Family<LostLabels, Counter>,
     present: Family<TargetLabels, Gauge>,
     targets: Gauge,
     kernel_keys: Gauge,
@@ -62,6 +66,7 @@ impl Metrics {
         let creep = Family::<CheckLabels, Counter>::default();
         let regressions = Family::<RegressionLabels, Counter>::default();
         let lost = Family::<LostLabels, Counter>::default();
+        let noted = Family::<LostLabels, Counter>::default();
         let present = Family::<TargetLabels, Gauge>::default();
         let targets = Gauge::default();
         let (kernel_keys, kernel_keys_max) = (Gauge::default(), Gauge::default());
@@ -82,8 +87,13 @@ impl Metrics {
         );
         registry.register(
             "capdisc_lost",
-            "What capdisc could not keep (a full map, pairing losses), and checks skipped on purpose, by reason",
+            "What capdisc could not keep (checks lost to a full map or pairing; call-site samples, paths), by reason",
             lost.clone(),
+        );
+        registry.register(
+            "capdisc_noted",
+            "Counted, not lost: call sites beyond a key's 4 examples, checks before a spawned command's exec (skipped on purpose), by reason",
+            noted.clone(),
         );
         registry.register("capdisc_targets", "Targets watched (units, cgroups)", targets.clone());
         registry.register(
@@ -107,6 +117,7 @@ impl Metrics {
             creep,
             regressions,
             lost,
+            noted,
             present,
             targets,
             kernel_keys,
@@ -136,12 +147,15 @@ impl Metrics {
         }
     }
 
-    /// Host-wide losses and skips by reason (earlier runs included).
-    pub fn update_lost(&mut self, entries: &[(&'static str, u64)]) {
-        for (reason, total) in entries {
-            let labels = LostLabels { reason };
-            let delta = advance(&mut self.exported_lost, labels.clone(), *total);
-            self.lost.get_or_create(&labels).inc_by(delta);
+    /// Host-wide losses (`capdisc_lost_total`) and notes (`capdisc_noted_total`) by reason,
+    /// earlier runs included.
+    pub fn update_lost(&mut self, losses: &Losses) {
+        for (family, entries) in [(&self.lost, losses.lost_entries()), (&self.noted, losses.note_entries())] {
+            for (reason, total) in entries {
+                let labels = LostLabels { reason };
+                let delta = advance(&mut self.exported_lost, labels.clone(), total);
+                family.get_or_create(&labels).inc_by(delta);
+            }
         }
     }
 

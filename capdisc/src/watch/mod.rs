@@ -248,7 +248,7 @@ impl Watcher {
                 }
             }
         }
-        metrics.update_lost(&self.previous.losses.entries());
+        metrics.update_lost(&self.previous.losses);
         Ok(())
     }
 
@@ -346,7 +346,7 @@ impl Watcher {
             updated: now,
         };
         self.state.write_host(&host)?;
-        metrics.update_lost(&host.losses.entries());
+        metrics.update_lost(&host.losses);
         self.saves.record(started.elapsed());
         Ok(())
     }

@@ -61,6 +61,14 @@ impl StateDir {
 
     /// An existing state directory (for `report`).
     pub fn existing(root: &Path) -> Result<Self, Error> {
+        if let Err(err) = fs::read_dir(root) {
+            if err.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(Error::Usage(format!(
+                    "cannot read the state directory {}: {err}; it is root's (mode 0750): run capdisc report as root",
+                    root.display()
+                )));
+            }
+        }
         if !root.join("targets").is_dir() {
             return Err(Error::Usage(format!(
                 "{} is not a capdisc watch state directory (no targets/ in it); give the --state-dir of `capdisc watch`",

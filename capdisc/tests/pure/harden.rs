@@ -470,3 +470,19 @@ fn a_unit_recording_says_which_phases_it_covered() {
     let command = stdout_of(&capdisc().arg("generate").arg(fixtures().join("story-app.yaml")).output().expect("generate"));
     assert!(!command.contains("# Phases:"), "a command's run is its whole life: {command}");
 }
+
+/// `--format setcap` for a non-root recording whose only need is withheld says it was withheld,
+/// not that nothing was required.
+#[test]
+fn setcap_says_what_it_withheld() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let story = fs::read_to_string(fixtures().join("story-app.yaml")).expect("fixture");
+    let chown = story.replace("- name: CAP_NET_BIND_SERVICE\n  number: 10\n", "- name: CAP_CHOWN\n  number: 0\n");
+    let profile = dir.path().join("chown.yaml");
+    fs::write(&profile, chown).expect("write profile");
+    let output = capdisc().arg("generate").arg(&profile).args(["--format", "setcap"]).output().expect("generate");
+    let text = stdout_of(&output);
+    assert!(text.contains("# CAP_CHOWN left out: it amounts to root for a non-root service"), "{text}");
+    assert!(text.contains("# nothing else is granted: nothing to set"), "{text}");
+    assert!(!text.contains("no capability"), "{text}");
+}

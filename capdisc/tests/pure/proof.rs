@@ -203,6 +203,10 @@ fn offline_lint_and_apply_see_capdiscs_own_leftovers() {
     let findings: serde_json::Value = serde_json::from_str(&stdout_of(&lint)).expect("json");
     let leftover = findings.as_array().expect("list").iter().find(|f| f["cause"].as_str().unwrap_or("").contains("zz-capdisc-trial.conf"));
     assert_eq!(leftover.map(|f| f["severity"].clone()), Some("error".into()), "{findings}");
+    // Offline the fix is the file to delete: `capdisc restore` needs the running systemd (and
+    // pointed back at lint).
+    let fix = leftover.and_then(|f| f["fix"].as_str()).unwrap_or_default();
+    assert!(fix.starts_with("delete ") && fix.contains("zz-capdisc-trial.conf") && !fix.contains("capdisc restore --unit"), "{fix}");
 
     let apply = capdisc()
         .arg("apply")

@@ -88,8 +88,8 @@ fn as_nobody_with(caps: &str, dir: &std::path::Path, args: &[&str]) -> std::proc
     std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
     Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(format!("--inh-caps=-all,{caps}"))
-        .arg(format!("--ambient-caps=-all,{caps}"))
+        .arg(format!("--inh-caps=-all{}", if caps.is_empty() { String::new() } else { format!(",{caps}") }))
+        .arg(format!("--ambient-caps=-all{}", if caps.is_empty() { String::new() } else { format!(",{caps}") }))
         .arg(env!("CARGO_BIN_EXE_capdisc"))
         .args(args)
         .current_dir(dir)
@@ -132,6 +132,22 @@ fn a_non_root_capdisc_with_the_documented_capabilities_records() {
     let _ = sleeper.wait();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(dir.path().join("pid.yaml").exists());
+
+    // A non-root user is told to run as root, not to use flags the subcommand lacks (apply has
+    // no -o) or that a state directory it may not read has no targets/.
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc/systemd/system")).expect("mkdir");
+    std::fs::write(root.join("etc/systemd/system/app.service"), "[Service]\nExecStart=/bin/true\n").expect("unit");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/story-app.yaml");
+    let output = as_nobody_with("", dir.path(), &["apply", fixture, "--unit", "app", "--root", root.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("Permission denied") && stderr(&output).contains("run capdisc as root"), "{}", stderr(&output));
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(state.join("targets")).expect("mkdir");
+    std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o750)).expect("chmod");
+    let output = as_nobody_with("", dir.path(), &["report", "--state-dir", state.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("run capdisc report as root"), "{}", stderr(&output));
 
     let output = as_nobody_with(four, dir.path(), &["verify", "p.yaml", "--", "true"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));

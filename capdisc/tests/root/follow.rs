@@ -86,6 +86,12 @@ fn user_runs_the_command_as_systemds_user_would_without_counting_the_switch() {
     assert!(required(&denied.profile).is_empty());
     assert_eq!(cap(&denied.profile, "CAP_NET_BIND_SERVICE").class, capdisc::classify::Class::Denied);
 
+    // The environment systemd gives User=: the user's HOME (it stayed /root, so programs made
+    // denied DAC checks that a real unit would not), USER, LOGNAME, SHELL.
+    let home = capdisc::scope::passwd_of_uid(65534).expect("nobody has an entry").home;
+    let env = record(&["--user", "nobody"], &["--", "sh", "-c", "echo \"$HOME $USER $LOGNAME\""]);
+    assert_eq!(String::from_utf8_lossy(&env.output.stdout).trim(), format!("{home} nobody nobody"));
+
     let unknown = capdisc().args(["record", "-q", "--user", "no-such-user-capdisc", "--", "true"]).output().expect("run");
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("--user: no user `no-such-user-capdisc`"), "{}", stderr(&unknown));

@@ -30,6 +30,11 @@ fn watch_counts_exactly_flags_creep_serves_prometheus_and_resumes() {
     assert_eq!(counted, Some(100_000), "exactly the storm's checks; stderr:\n{}", watch.stderr());
     watch.wait_for("capability=CAP_KILL syscall=kill comm=workload", "the creep line");
     assert_eq!(watch.metric(&series(KILL_CREEP)), Some(100_000));
+    // Notes are not losses: counted under their own name (they were under capdisc_lost_total).
+    assert!(watch.metric(r#"capdisc_noted_total{reason="skipped_before_exec"}"#).is_some(), "stderr:\n{}", watch.stderr());
+    assert!(watch.metric(r#"capdisc_noted_total{reason="call_site_slots_full"}"#).is_some());
+    assert_eq!(watch.metric(r#"capdisc_lost_total{reason="skipped_before_exec"}"#), None);
+    assert_eq!(watch.metric(r#"capdisc_lost_total{reason="checks_map_full"}"#), Some(0));
 
     // A real Prometheus scrapes the endpoint and answers for the series.
     let prometheus = Prometheus::start(dir.path(), watch.port).expect("prometheus is installed (cargo xtask setup installs it)");

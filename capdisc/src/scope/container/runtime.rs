@@ -8,7 +8,10 @@ use std::{
     process::Command,
 };
 
-use crate::{error::Error, scope::RunAs};
+use crate::{
+    error::Error,
+    scope::{passwd_of_uid, RunAs},
+};
 
 /// The container engines capdisc drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,25 +181,13 @@ fn runtime_dir(uid: u32) -> PathBuf {
     Path::new("/run/user").join(uid.to_string())
 }
 
-/// A uid's passwd entry: its name and home directory.
-fn passwd_entry(uid: u32) -> Option<(String, PathBuf)> {
-    // SAFETY: getpwuid's entry is read at once, before any other call that could reuse it.
-    unsafe {
-        let entry = libc::getpwuid(uid);
-        (!entry.is_null()).then(|| {
-            let text = |field: *const libc::c_char| std::ffi::CStr::from_ptr(field).to_string_lossy().into_owned();
-            (text((*entry).pw_name), PathBuf::from(text((*entry).pw_dir)))
-        })
-    }
-}
-
 fn home_of(uid: u32) -> Option<PathBuf> {
-    passwd_entry(uid).map(|(_, home)| home)
+    passwd_of_uid(uid).map(|entry| PathBuf::from(entry.home))
 }
 
 /// A uid's name (its number when it has no passwd entry).
 pub fn user_name(uid: u32) -> String {
-    passwd_entry(uid).map_or_else(|| uid.to_string(), |(name, _)| name)
+    passwd_of_uid(uid).map_or_else(|| uid.to_string(), |entry| entry.name)
 }
 
 #[cfg(test)]
