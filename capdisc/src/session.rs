@@ -147,9 +147,11 @@ impl Session {
                     exit_status = Some(code);
                     self.child = None;
                     let remaining = target.remaining_processes();
-                    if reason.is_none() && until.is_some() && remaining == 0 {
+                    if reason.is_none() && until.is_some() && remaining == 0 && matches!(target, Target::Command { .. }) {
                         // A check in flight decides, whatever the command did after (a one-shot
-                        // server answers the check's request, then exits 0).
+                        // server answers the check's request, then exits 0); `until` starts no
+                        // new attempt once the command is gone (prove::phases). A container's
+                        // client says nothing of its container: its end decides at once.
                         until_grace = Some(tokio::time::Instant::now() + UNTIL_GRACE);
                         continue;
                     }

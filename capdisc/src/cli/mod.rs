@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 
-/// The exit codes of every subcommand (docs/proving.md, "Exit codes"; `capdisc(1)`, EXIT STATUS).
+/// The exit codes of every subcommand: `--help`, `capdisc(1)` and README.md ("Exit status",
+/// verbatim: tests/pure/docs.rs keeps them in step).
 pub const EXIT_CODES: &str = "\
 Exit status:
   0      it works, or it is proven: recorded, generated, applied and read back, verify passed,
@@ -29,8 +30,9 @@ Exit status:
          a capdisc leftover in the way, no privileges to load eBPF programs
   128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) during verify or
          minimize: the trial in flight was discarded, the target put back, nothing written
-  record -- CMD exits with the command's own status (127 not found, 126 not runnable,
-  128+N killed by signal N; 0 when capdisc stopped it at --duration).";
+  record -- CMD and trace -- CMD exit with the command's own status (127 not found, 126 not
+  runnable, 128+N killed by signal N, a forwarded Ctrl-C included; 0 when capdisc stopped it at
+  --duration). Without a command, record, trace and watch exit 0 when stopped.";
 
 #[derive(Parser, Debug)]
 #[command(

@@ -83,3 +83,98 @@ fn every_subcommand_is_documented() {
         .collect();
     assert!(undocumented.is_empty(), "subcommands no page of docs/ documents: {}", undocumented.join(", "));
 }
+
+/// The page that documents each subcommand.
+const PAGES: &[(&str, &str)] = &[
+    ("record", "docs/recording.md"),
+    ("trace", "docs/trace.md"),
+    ("watch", "docs/watch.md"),
+    ("report", "docs/watch.md"),
+    ("verify", "docs/proving.md"),
+    ("minimize", "docs/proving.md"),
+    ("generate", "docs/hardening.md"),
+    ("apply", "docs/hardening.md"),
+    ("lint", "docs/hardening.md"),
+    ("status", "docs/hardening.md"),
+    ("decode", "docs/hardening.md"),
+    ("diff", "docs/hardening.md"),
+    ("merge", "docs/hardening.md"),
+    ("restore", "docs/hardening.md"),
+    ("completions", "README.md"),
+    ("man", "README.md"),
+];
+
+/// Every option of every subcommand's `--help` is named in its page, as `--long` (or `-s` for
+/// a short-only one), so the pages and the program stay in step (a page showed `--cgroup
+/// PATH...` where the flag is repeated, and left out `--all`, `--permissive`, `--backend`...).
+#[test]
+fn every_option_is_named_in_its_page() {
+    let command = capdisc::cli::Cli::command();
+    let mut missing = Vec::new();
+    for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        let name = sub.get_name();
+        let page = PAGES.iter().find(|(command, _)| *command == name).map(|(_, page)| *page);
+        let Some(page) = page else {
+            missing.push(format!("{name}: no page in PAGES"));
+            continue;
+        };
+        let text = fs::read_to_string(workspace().join(page)).expect("page");
+        for arg in sub.get_arguments().filter(|arg| !arg.is_hide_set()) {
+            let flags: Vec<String> = arg
+                .get_long()
+                .map(|long| format!("--{long}"))
+                .into_iter()
+                .chain(arg.get_short().map(|short| format!("-{short}")))
+                .collect();
+            if flags.is_empty() || flags.iter().any(|flag| ["--help", "--version"].contains(&flag.as_str())) {
+                continue;
+            }
+            let is_named = |flag: &String| {
+                text.match_indices(flag.as_str()).any(|(at, _)| {
+                    let before = text[..at].chars().next_back();
+                    let next = text[at + flag.len()..].chars().next();
+                    !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+                        && !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                })
+            };
+            if !flags.iter().any(is_named) {
+                missing.push(format!("{page}: capdisc {name} {}", flags.join(" / ")));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "options their page does not name:\n{}", missing.join("\n"));
+}
+
+/// A flag that may be given several times is written `--flag X`, repeated, never `--flag X...`
+/// (clap takes one value per flag: `--cgroup A B` makes B the command).
+#[test]
+fn no_page_shows_a_repeatable_flag_as_a_list() {
+    let command = capdisc::cli::Cli::command();
+    let mut wrong = Vec::new();
+    for (path, text) in documents() {
+        for sub in command.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let (Some(long), Some(names)) = (arg.get_long(), arg.get_value_names()) else { continue };
+                let shown = format!("--{long} {}...", names.first().map(|name| name.as_str()).unwrap_or_default());
+                if text.contains(&shown) {
+                    wrong.push(format!("{}: {shown}", path.display()));
+                }
+            }
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(wrong.is_empty(), "repeatable flags shown as lists:\n{}", wrong.join("\n"));
+}
+
+/// README.md's exit status is the program's, word for word (`--help` and `capdisc(1)` print
+/// the same constant).
+#[test]
+fn the_readme_gives_the_programs_exit_status() {
+    let readme = fs::read_to_string(workspace().join("README.md")).expect("README.md");
+    assert!(
+        readme.contains(capdisc::cli::EXIT_CODES),
+        "README.md's exit status differs from capdisc::cli::EXIT_CODES:\n{}",
+        capdisc::cli::EXIT_CODES
+    );
+}
