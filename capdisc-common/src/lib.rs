@@ -135,6 +135,15 @@ pub struct CheckStats {
     pub call_sites: [u32; CALL_SITE_SLOTS],
     /// `bpf_jiffies64` when `last_ns` was read (kernel-side bookkeeping).
     pub last_jiffies: u64,
+    /// Denied checks whose system call then returned success (0 or more), seen when the
+    /// syscall-outcome program is attached (`SYSCALL_OUTCOMES`): the refusal failed nothing (a
+    /// probe such as `capset`'s of CAP_SETPCAP). A denial whose outcome was not seen is in
+    /// neither count.
+    pub syscall_ok: u64,
+    /// Denied checks whose system call then returned an error; `syscall_errno` is the last one.
+    pub syscall_failed: u64,
+    /// The errno (positive) the system call last returned after a denied check of this key.
+    pub syscall_errno: u64,
 }
 
 /// The last key a CPU counted, with the checks counted here and not yet added to its `CHECKS`
@@ -209,6 +218,21 @@ pub struct TraceEvent {
     /// The path the system call named.
     pub path: [u8; PATH_SAMPLE_LEN],
 }
+
+/// `capdisc trace`: what a system call returned after one of its checks was denied, a ring
+/// buffer item of its own (told from a [`TraceEvent`] by its size: [`SYSCALL_OUTCOME_BYTES`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SyscallOutcome {
+    pub tid: u32,
+    /// The system call that exited.
+    pub syscall: i32,
+    /// Its return value (negative errno on failure).
+    pub ret: i64,
+}
+
+/// The size of a [`SyscallOutcome`] item in the ring buffer.
+pub const SYSCALL_OUTCOME_BYTES: usize = core::mem::size_of::<SyscallOutcome>();
 
 /// Arguments of a `cap_capable` call remembered between kprobe and kretprobe.
 #[repr(C)]

@@ -6,6 +6,8 @@
 //! - `fexit`: fexit on `cap_capable` (arguments and return value together),
 //! - `task`: fork/exit/exec tracepoints that keep the target set current and arm the exec gate,
 //! - `stream`: the per-event path of `capdisc trace` (ring buffer), off unless STREAM is set,
+//! - `outcome`: what a system call returned after a denied check (`raw_syscalls:sys_exit`),
+//!   attached only when asked,
 //! - `floor`: empty programs on the same hooks, for the benchmark's floor.
 //!
 //! Userspace loads only the programs of the backend it chose.
@@ -20,9 +22,11 @@ mod filter;
 mod floor;
 mod kprobe;
 mod maps;
+mod outcome;
 mod path;
 mod raw_tracepoint;
 mod record;
+mod regs;
 mod stream;
 mod task;
 mod tracepoint;

@@ -64,6 +64,11 @@ pub static MKDIR_LAYOUT: Array<MkdirLayout> = Array::with_max_entries(1, 0);
 #[map]
 pub static CGROUP_NAMES: LruHashMap<u64, PathSample> = LruHashMap::with_max_entries(1, 0);
 
+/// Denied checks whose system call has not returned yet: thread id -> the check's key
+/// (`outcome`, only with SYSCALL_OUTCOMES).
+#[map]
+pub static DENIED_IN_FLIGHT: LruHashMap<u32, CheckKey> = LruHashMap::with_max_entries(1, 0);
+
 /// `capdisc trace`: one event per check (only when STREAM is set).
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(4096, 0);
@@ -87,6 +92,9 @@ pub static USE_MEMO: u32 = 0;
 /// `capdisc trace`: stream events instead of aggregating.
 #[unsafe(no_mangle)]
 pub static STREAM: u32 = 0;
+/// Tell what a system call returned after a denied check (`outcome`; its program attached).
+#[unsafe(no_mangle)]
+pub static SYSCALL_OUTCOMES: u32 = 0;
 /// `capdisc trace --stacks`: put the kernel stack in every event.
 #[unsafe(no_mangle)]
 pub static STREAM_STACKS: u32 = 0;

@@ -4,14 +4,7 @@
 use aya_ebpf::helpers::{bpf_probe_read_user_str_bytes, generated::bpf_task_pt_regs};
 use capdisc_common::{PATH_ARGS_SYSCALLS, PATH_SAMPLE_LEN};
 
-use crate::maps::PATH_ARGS;
-
-/// Offsets in `struct pt_regs` of the system call arguments 0..4 (x86_64: di, si, dx, r10;
-/// arm64: regs[0..4]).
-#[cfg(bpf_target_arch = "aarch64")]
-const ARG_OFFSETS: [usize; 4] = [0, 8, 16, 24];
-#[cfg(not(bpf_target_arch = "aarch64"))]
-const ARG_OFFSETS: [usize; 4] = [112, 104, 96, 56];
+use crate::{maps::PATH_ARGS, regs::ARG_OFFSETS};
 
 /// The path argument of the current system call, read from user memory into `buffer`: its
 /// length with the NUL, or 0 when the system call names no path or it cannot be read.

@@ -13,7 +13,7 @@ use aya_ebpf::{
     EbpfContext,
 };
 use aya_log_ebpf::warn;
-use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckMemo, CheckStats, PathKey, CALL_SITE_SLOTS, COMM_LEN, NO_SYSCALL};
+use capdisc_common::{cap_opt, counter, flags, CheckKey, CheckMemo, CheckStats, PathKey, COMM_LEN, NO_SYSCALL};
 
 use crate::{
     filter::current_target,
@@ -21,15 +21,11 @@ use crate::{
         bump, constant, CHECKS, CRED_UID_OFFSET, INIT_USER_NS, JIFFY_CLOCK, MEMO, PATHS, PATH_SCRATCH, SELF_TGID, STACKS, STREAM,
         STREAM_STACKS, TASK_COMM_OFFSET, TASK_CRED_OFFSET, USERNS, USE_MEMO,
     },
+    outcome,
     path::read_syscall_path,
+    regs::SYSCALL_NR_OFFSET,
     stream,
 };
-
-/// Offset of the syscall number in `struct pt_regs` (orig_ax on x86_64, syscallno on arm64).
-#[cfg(bpf_target_arch = "aarch64")]
-const SYSCALL_NR_OFFSET: usize = 288;
-#[cfg(not(bpf_target_arch = "aarch64"))]
-const SYSCALL_NR_OFFSET: usize = 120;
 
 /// One `cap_capable` call as a backend saw it.
 pub struct Check {
@@ -80,6 +76,9 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         phase,
         comm: current_comm(task),
     };
+    if check.ret != 0 {
+        outcome::denied_in_flight(&key);
+    }
     if constant(&STREAM) != 0 {
         // The tracepoint has no opts: its events always carry the stack, so userspace can
         // tell no-audit call sites.
@@ -106,7 +105,7 @@ pub fn on_check<C: EbpfContext + StackIdContext>(ctx: &C, check: Check) {
         return;
     }
     let now = unsafe { bpf_ktime_get_boot_ns() };
-    let fresh = CheckStats { count: 1, first_ns: now, last_ns: now, call_sites: [0; CALL_SITE_SLOTS], last_jiffies: jiffies };
+    let fresh = CheckStats { count: 1, first_ns: now, last_ns: now, last_jiffies: jiffies, ..CheckStats::default() };
     // BPF_NOEXIST: when another CPU inserted the key meanwhile, count into its entry.
     match CHECKS.insert(&key, &fresh, 1) {
         Ok(()) => {
@@ -206,7 +205,7 @@ fn flush_memo(memo: *mut CheckMemo) {
             }
             None => {
                 let now = bpf_ktime_get_boot_ns();
-                let fresh = CheckStats { count: pending, first_ns: now, last_ns: now, call_sites: [0; CALL_SITE_SLOTS], last_jiffies: 0 };
+                let fresh = CheckStats { count: pending, first_ns: now, last_ns: now, ..CheckStats::default() };
                 if CHECKS.insert(&key, &fresh, 1).is_err() {
                     if let Some(stats) = CHECKS.get_ptr_mut(&key) {
                         atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).count, pending);

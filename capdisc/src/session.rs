@@ -9,7 +9,7 @@ use aya::{
     maps::{MapData, RingBuf},
     Ebpf,
 };
-use capdisc_common::TraceEvent;
+use capdisc_common::{SyscallOutcome, TraceEvent, SYSCALL_OUTCOME_BYTES};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{signal, Signal, SignalKind},
@@ -28,6 +28,8 @@ pub struct SessionOptions {
     pub limits: MapLimits,
     /// `trace`: stream events through the ring buffer.
     pub stream: Option<StreamConfig>,
+    /// Tell what each system call returned after a denied check (`ProbeConfig::syscall_outcomes`).
+    pub syscall_outcomes: bool,
 }
 
 /// What a session tells its user about while it runs.
@@ -36,6 +38,8 @@ pub trait Observer {
     fn tick(&mut self, _ebpf: &Ebpf) {}
     /// Every ring-buffer event (`trace` only).
     fn event(&mut self, _event: &TraceEvent) {}
+    /// What a system call returned after a denied check (`trace` only).
+    fn outcome(&mut self, _outcome: &SyscallOutcome) {}
 }
 
 /// An end condition from outside the session (a trial's check passing, or its target failing):
@@ -67,8 +71,14 @@ impl Session {
     pub fn start(target: &Target, options: &SessionOptions) -> Result<Self, Error> {
         let signals = StopSignals::install()?;
         let (mode, cgroup_level) = target.filter();
-        let config =
-            ProbeConfig { mode, cgroup_level, single_cgroup: target.single_cgroup(), limits: options.limits, stream: options.stream };
+        let config = ProbeConfig {
+            mode,
+            cgroup_level,
+            single_cgroup: target.single_cgroup(),
+            limits: options.limits,
+            stream: options.stream,
+            syscall_outcomes: options.syscall_outcomes,
+        };
         let mut probes = Probes::load(options.backend, &config)?;
         let say = |line: &str| {
             if !options.quiet {
@@ -249,12 +259,17 @@ impl StopSignals {
     }
 }
 
+/// The ring buffer's items, told apart by size: a check's `TraceEvent`, or a `SyscallOutcome`.
 fn drain_events(ring: &mut RingBuf<MapData>, observer: &mut dyn Observer) {
     while let Some(item) = ring.next() {
         if item.len() >= std::mem::size_of::<TraceEvent>() {
             // SAFETY: the kernel wrote a TraceEvent (#[repr(C)], plain data) at this address.
             let event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<TraceEvent>()) };
             observer.event(&event);
+        } else if item.len() == SYSCALL_OUTCOME_BYTES {
+            // SAFETY: the kernel wrote a SyscallOutcome (#[repr(C)], plain data) at this address.
+            let outcome = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<SyscallOutcome>()) };
+            observer.outcome(&outcome);
         }
     }
 }

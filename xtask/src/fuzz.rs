@@ -13,7 +13,7 @@ use crate::{
     setup,
 };
 
-pub const TARGETS: [&str; 4] = ["unit_file", "profile", "capability_text", "proc_status"];
+pub const TARGETS: [&str; 6] = ["unit_file", "unit_dir", "profile", "capability_text", "proc_status", "command_line"];
 
 pub fn fuzz(seconds: u64) -> Result<()> {
     let nightly = setup::nightly()?;

@@ -8,7 +8,7 @@ mod prove;
 mod record;
 mod target;
 mod trace;
-mod values;
+pub mod values;
 mod watch;
 
 use clap::{Parser, Subcommand};

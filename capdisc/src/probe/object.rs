@@ -77,6 +77,9 @@ pub struct ProbeConfig {
     pub single_cgroup: Option<u64>,
     pub limits: MapLimits,
     pub stream: Option<StreamConfig>,
+    /// Tell what each system call returned after a denied check (a program on every system call
+    /// exit of the host while attached: `trace` and trials ask for it, `record` and `watch` not).
+    pub syscall_outcomes: bool,
 }
 
 /// Loaded and attached programs with their maps. Dropping it detaches everything.
@@ -121,6 +124,7 @@ impl Probes {
         let task_comm = layout.task_comm.unwrap_or(0);
         let stream = u32::from(config.stream.is_some());
         let stream_stacks = u32::from(config.stream.is_some_and(|stream| stream.stacks));
+        let syscall_outcomes = u32::from(config.syscall_outcomes);
         let ring_bytes = config.stream.map(|stream| stream.buffer_bytes).unwrap_or(4096);
         let limits = config.limits;
         let cuts = PerCheckCuts::from_env();
@@ -138,6 +142,8 @@ impl Probes {
             .override_global("USE_MEMO", &use_memo, true)
             .override_global("STREAM", &stream, true)
             .override_global("STREAM_STACKS", &stream_stacks, true)
+            .override_global("SYSCALL_OUTCOMES", &syscall_outcomes, true)
+            .map_max_entries("DENIED_IN_FLIGHT", 4_096)
             .map_max_entries("EVENTS", ring_bytes)
             .override_global("INIT_USER_NS", &init_user_ns, true)
             .override_global("SELF_TGID", &self_tgid, true)
@@ -170,6 +176,9 @@ impl Probes {
         let mut ebpf = loader.load(OBJECT).map_err(|err| Error::Kernel(format!("cannot load capdisc's eBPF object: {}", chain(&err))))?;
         fill_path_arguments(&mut ebpf)?;
         attach_task_tracking(&mut ebpf, config.mode, &layout)?;
+        if config.syscall_outcomes {
+            attach_syscall_outcomes(&mut ebpf)?;
+        }
 
         let mut skipped = Vec::new();
         for backend in choice.candidates() {
@@ -257,6 +266,20 @@ fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32, layout: &crate::kerne
         })?;
     }
     Ok(())
+}
+
+/// The program that tells what a system call returned after a denied check
+/// (`raw_syscalls:sys_exit`, a raw tracepoint: no perf event).
+fn attach_syscall_outcomes(ebpf: &mut Ebpf) -> Result<(), Error> {
+    const NAME: &str = "capdisc_sys_exit";
+    let attach = |ebpf: &mut Ebpf| -> Result<(), AttachError> {
+        let raw: &mut RawTracePoint = program(ebpf, NAME)?;
+        raw.load().map_err(|source| AttachError::Load { program: NAME, source })?;
+        raw.attach("sys_exit").map_err(|source| AttachError::Attach { program: NAME, source })?;
+        Ok(())
+    };
+    attach(ebpf)
+        .map_err(|err| Error::Kernel(format!("cannot attach to raw_syscalls:sys_exit (what a denied call returned): {}", err.reason())))
 }
 
 /// Makes one capability check in capdisc's own (initial) user namespace, so the kernel side

@@ -223,6 +223,9 @@ impl Accumulator {
             noaudit: 0,
             check_errno: None,
             phases: Vec::new(),
+            returned_ok: 0,
+            returned_failed: 0,
+            returned_errno: None,
         });
         let phase: &[String] = seen.phase.as_slice();
         union_phases(&mut syscall.phases, phase);
@@ -232,6 +235,11 @@ impl Accumulator {
         } else {
             syscall.denied += count;
             syscall.check_errno = Some(errno_name(key.ret));
+            syscall.returned_ok += seen.stats.syscall_ok;
+            syscall.returned_failed += seen.stats.syscall_failed;
+            if seen.stats.syscall_failed > 0 {
+                syscall.returned_errno = Some(crate::kernel::errno::name(seen.stats.syscall_errno));
+            }
         }
         if seen.noaudit.is_some() {
             syscall.noaudit += count

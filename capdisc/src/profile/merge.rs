@@ -177,6 +177,11 @@ fn merge_use(mine: &mut CapabilityUse, other: &CapabilityUse, rootless: bool) {
                 if s.check_errno.is_none() {
                     s.check_errno = syscall.check_errno.clone();
                 }
+                s.returned_ok += syscall.returned_ok;
+                s.returned_failed += syscall.returned_failed;
+                if s.returned_errno.is_none() {
+                    s.returned_errno = syscall.returned_errno.clone();
+                }
                 union_phases(&mut s.phases, &syscall.phases);
             }
             None => mine.syscalls.push(syscall.clone()),

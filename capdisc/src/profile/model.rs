@@ -230,6 +230,15 @@ pub struct SyscallUse {
     /// The phases it was made in (see [`CapabilityUse::phases`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<String>,
+    /// Of the denied checks, how many times the system call then succeeded (the refusal failed
+    /// nothing) and failed, and the errno it last returned: seen by trials (`verify`,
+    /// `minimize`), which watch system call exits; absent from a plain `record`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub returned_ok: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub returned_failed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned_errno: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

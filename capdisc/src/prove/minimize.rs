@@ -232,7 +232,12 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
             result
                 .denials
                 .iter()
-                .find(|denial| denial.fallback == fallback && caps::number(&denial.cap).is_some_and(|n| set & (1 << n.min(63)) == 0))
+                // A denial whose call succeeded anyway failed nothing: adding it fixes nothing.
+                .find(|denial| {
+                    !denial.failed_nothing
+                        && denial.fallback == fallback
+                        && caps::number(&denial.cap).is_some_and(|n| set & (1 << n.min(63)) == 0)
+                })
         };
         let Some(denial) = missing(false).or_else(|| missing(true)) else {
             return Err(grow_failure(&trials, &format!(
@@ -289,6 +294,9 @@ fn record_trial(set: u64, testing: String, result: &TrialResult) -> Trial {
 /// well explains nothing.
 fn kept_evidence(cap: &CapabilityUse, result: &TrialResult, passing: &[Denial]) -> String {
     let new = |denial: &&Denial| {
+        if denial.failed_nothing {
+            return false;
+        }
         let before = passing.iter().find(|seen| seen.cap == denial.cap && seen.syscall == denial.syscall && seen.path == denial.path);
         before.is_none_or(|seen| seen.count < denial.count)
     };

@@ -130,13 +130,17 @@ pub struct Denial {
     /// When the capability was first checked (RFC 3339): the earliest denial is the likeliest
     /// cause of a failure.
     pub first_seen: String,
+    /// The system call succeeded every time it was seen return after this denial: the refusal
+    /// failed nothing (`capset`'s probe of CAP_SETPCAP), so it explains no failure.
+    pub failed_nothing: bool,
 }
 
 impl std::fmt::Display for Denial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = self.path.as_deref().map(|path| format!(" {path}")).unwrap_or_default();
         let fallback = if self.fallback { "; a file-permission fallback" } else { "" };
-        write!(f, "{} in {}{path} ({}; {} time(s), by {}{fallback})", self.cap, self.syscall, self.errno, self.count, self.comm)
+        let result = if self.failed_nothing { format!("{} succeeded anyway", self.syscall) } else { self.errno.clone() };
+        write!(f, "{} in {}{path} ({result}; {} time(s), by {}{fallback})", self.cap, self.syscall, self.count, self.comm)
     }
 }
 
@@ -172,6 +176,7 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
             limits: MapLimits::default(),
             duration: None,
             phases: Some(marker.clone()),
+            syscall_outcomes: true,
         };
         capture(&target, &capture_options, Some(watcher.as_mut())).await
         // The watcher ends here: a check still running is killed with its cgroup.
@@ -233,9 +238,11 @@ fn denials(profile: &Profile) -> Vec<Denial> {
         for syscall in cap.syscalls.iter().filter(|syscall| syscall.denied > 0) {
             let path = cap.call_sites.iter().find_map(|site| site.path.clone()).or_else(|| cap.paths.first().cloned());
             let fallback = cap.call_sites.iter().find_map(|site| crate::classify::fallback_site(&site.frames));
-            let errno = match fallback {
-                Some(fallback) => fallback.errno.to_owned(),
-                None => crate::classify::denial_errno(&syscall.name).to_owned(),
+            // What the call returned when the trial saw it; else what it returns when refused.
+            let errno = match (&syscall.returned_errno, fallback) {
+                (Some(returned), _) => returned.clone(),
+                (None, Some(fallback)) => fallback.errno.to_owned(),
+                (None, None) => crate::classify::denial_errno(&syscall.name).to_owned(),
             };
             found.push(Denial {
                 cap: cap.name.clone(),
@@ -253,10 +260,12 @@ fn denials(profile: &Profile) -> Vec<Denial> {
                 errno,
                 fallback: fallback.is_some(),
                 first_seen: cap.first_seen.clone(),
+                failed_nothing: syscall.returned_ok > 0 && syscall.returned_failed == 0,
             });
         }
     }
-    // Strongest evidence first: denials that are not fallbacks, then the earliest.
-    found.sort_by(|a, b| (a.fallback, &a.first_seen).cmp(&(b.fallback, &b.first_seen)));
+    // Strongest evidence first: denials whose call failed, then those that are not fallbacks,
+    // then the earliest.
+    found.sort_by(|a, b| (a.failed_nothing, a.fallback, &a.first_seen).cmp(&(b.failed_nothing, b.fallback, &b.first_seen)));
     found
 }

@@ -39,8 +39,14 @@ pub async fn record(options: RecordOptions) -> Result<i32, Error> {
 }
 
 async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, Error> {
-    let capture_options =
-        CaptureOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, duration: options.duration, phases: None };
+    let capture_options = CaptureOptions {
+        backend: options.backend,
+        quiet: options.quiet,
+        limits: options.limits,
+        duration: options.duration,
+        phases: None,
+        syscall_outcomes: false,
+    };
     let (mut profile, ended) = capture(target, &capture_options, None).await?;
     profile.coverage = coverage::of(&profile);
     let text = options.format.render(&profile)?;
@@ -63,14 +69,25 @@ pub struct CaptureOptions {
     /// Mark the phases of the target's life (a trial's): attached once the programs are loaded,
     /// and every check's phase kept in the profile.
     pub phases: Option<PhaseMarker>,
+    /// Tell what each system call returned after a denied check (trials: a denial that failed
+    /// nothing is not evidence).
+    pub syscall_outcomes: bool,
 }
 
 /// Records a resolved target into a profile (nothing written): the session, the drain and the
 /// classification. `until` ends the recording early when it completes (a trial's check).
 pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Until<'_>>) -> Result<(Profile, Ended), Error> {
     let host_userns = target.starts_in_host_userns();
-    let mut session =
-        Session::start(target, &SessionOptions { backend: options.backend, quiet: options.quiet, limits: options.limits, stream: None })?;
+    let mut session = Session::start(
+        target,
+        &SessionOptions {
+            backend: options.backend,
+            quiet: options.quiet,
+            limits: options.limits,
+            stream: None,
+            syscall_outcomes: options.syscall_outcomes,
+        },
+    )?;
     if let (Some(marker), Some(cgroup_id)) = (&options.phases, target.single_cgroup()) {
         marker.attach(&session.probes.ebpf, cgroup_id)?;
     }

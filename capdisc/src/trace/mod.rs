@@ -39,6 +39,8 @@ pub async fn trace(options: TraceOptions) -> Result<i32, Error> {
         quiet: options.quiet,
         limits: MapLimits::default(),
         stream: Some(StreamConfig { buffer_bytes: options.buffer_bytes, stacks: options.filter.stacks }),
+        // Each denial shown is followed by what its system call returned.
+        syscall_outcomes: true,
     };
     let result = async {
         let mut session = Session::start(&target, &session_options)?;

@@ -2,10 +2,13 @@
 //! and documented in docs/trace.md), `--unique`, `--denied`, no-audit hiding, and the lost-event
 //! count read from the kernel's counter.
 use crate::support::console;
-use std::{collections::HashSet, io::Write};
+use std::{
+    collections::{HashMap, HashSet},
+    io::Write,
+};
 
 use aya::Ebpf;
-use capdisc_common::{counter, flags, TraceEvent};
+use capdisc_common::{counter, flags, SyscallOutcome, TraceEvent};
 use serde_json::json;
 
 use super::explain::{explain, CredSets};
@@ -43,6 +46,9 @@ pub struct Printer {
     lost: u64,
     /// File-permission fallbacks not shown (without --fallbacks).
     hidden_fallbacks: u64,
+    /// Threads whose denial was shown and whose system call has not returned yet: what it
+    /// returned is shown after it.
+    awaiting: HashMap<u32, i32>,
 }
 
 impl Printer {
@@ -60,6 +66,7 @@ impl Printer {
             shown: 0,
             lost: 0,
             hidden_fallbacks: 0,
+            awaiting: HashMap::new(),
         }
     }
 
@@ -155,6 +162,9 @@ impl crate::session::Observer for Printer {
         let at_check = (event.sets_known != 0).then_some(CredSets { euid: event.euid, sets: event.sets });
         let explanation =
             denied.then(|| explain(event.pid, event.cap, &syscall, event.flags & flags::FOREIGN_USERNS != 0, at_check, fallback));
+        if denied {
+            self.awaiting.insert(event.tid, event.syscall);
+        }
         let mut out = std::io::stdout().lock();
         if self.filter.json {
             let mut object = json!({
@@ -215,7 +225,7 @@ impl crate::session::Observer for Printer {
                 let kind = if fallback.is_some() { "a file-permission fallback: " } else { "" };
                 let _ = writeln!(
                     out,
-                    "  which permission: {kind}{} in {syscall}{at} ({syscall}() fails with {}){sets}; cause: {}",
+                    "  which permission: {kind}{} in {syscall}{at} ({syscall}() returns {} when refused){sets}; cause: {}",
                     caps::name(event.cap),
                     explanation.errno,
                     explanation.cause
@@ -226,6 +236,24 @@ impl crate::session::Observer for Printer {
             }
         }
         let _ = out.flush();
+    }
+
+    fn outcome(&mut self, outcome: &SyscallOutcome) {
+        if self.awaiting.get(&outcome.tid) != Some(&outcome.syscall) {
+            return;
+        }
+        self.awaiting.remove(&outcome.tid);
+        let syscall = syscalls::name(outcome.syscall);
+        let errno = (outcome.ret < 0).then(|| crate::kernel::errno::name(outcome.ret.unsigned_abs()));
+        if self.filter.json {
+            let returned = json!({ "tid": outcome.tid, "syscall": syscall, "value": outcome.ret, "errno": errno });
+            console::outln!("{}", json!({ "returned": returned }));
+        } else {
+            match errno {
+                Some(errno) => console::outln!("  {syscall}() returned {errno}: the refusal failed it"),
+                None => console::outln!("  {syscall}() succeeded (returned {}): the refusal failed nothing", outcome.ret),
+            }
+        }
     }
 }
 

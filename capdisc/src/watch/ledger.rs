@@ -361,8 +361,8 @@ mod tests {
     #[test]
     fn piles_from_several_cgroups_add_up_without_their_cgroup_ids() {
         let mut pile = Pile::default();
-        let first = CheckStats { count: 10, first_ns: 100, last_ns: 200, call_sites: [7, 0, 0, 0], last_jiffies: 0 };
-        let second = CheckStats { count: 5, first_ns: 50, last_ns: 150, call_sites: [9, 7, 0, 0], last_jiffies: 0 };
+        let first = CheckStats { count: 10, first_ns: 100, last_ns: 200, call_sites: [7, 0, 0, 0], ..CheckStats::default() };
+        let second = CheckStats { count: 5, first_ns: 50, last_ns: 150, call_sites: [9, 7, 0, 0], ..CheckStats::default() };
         pile.add(&key(1), &first, |slot| (slot == 0).then(|| "/etc/a".to_owned()));
         pile.add(&key(2), &second, |slot| (slot == 0).then(|| "/etc/b".to_owned()));
         assert_eq!(pile.checks.len(), 1, "one key once the cgroup id is dropped");

@@ -96,7 +96,14 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
     };
 
     // No single-cgroup fast path: a watched cgroup made again has a new id the filter must learn.
-    let config = ProbeConfig { mode: filter.0, cgroup_level: filter.1, single_cgroup: None, limits: options.limits, stream: None };
+    let config = ProbeConfig {
+        mode: filter.0,
+        cgroup_level: filter.1,
+        single_cgroup: None,
+        limits: options.limits,
+        stream: None,
+        syscall_outcomes: false,
+    };
     let mut probes = Probes::load(options.backend, &config)?;
     say(&probes.selection);
     let mut kernel_log = KernelLog::start(&mut probes.ebpf);

@@ -25,10 +25,11 @@ fn a_denied_bind_answers_which_permission_in_one_line() {
     let text = String::from_utf8_lossy(&output.stdout);
     // The workload's own stdout passes through first; capdisc's table starts at its header.
     let lines: Vec<&str> = text.lines().skip_while(|line| !line.starts_with("TIME")).collect();
-    assert_eq!(lines.len(), 3, "header, the denial and its explanation: {text}");
+    assert_eq!(lines.len(), 4, "header, the denial, its explanation and what the call returned: {text}");
     assert!(lines[1].contains("CAP_NET_BIND_SERVICE(10)") && lines[1].contains("DENIED") && lines[1].ends_with("bind"), "{text}");
-    assert!(lines[2].contains("which permission: CAP_NET_BIND_SERVICE in bind (bind() fails with EACCES)"), "{text}");
+    assert!(lines[2].contains("which permission: CAP_NET_BIND_SERVICE in bind (bind() returns EACCES when refused)"), "{text}");
     assert!(lines[2].contains("AmbientCapabilities=CAP_NET_BIND_SERVICE (or a file capability) is missing"), "{text}");
+    assert_eq!(lines[3], "  bind() returned EACCES: the refusal failed it", "seen at the call's exit: {text}");
 }
 
 #[test]
@@ -63,6 +64,17 @@ fn an_empty_bounding_set_is_named_as_the_cause() {
     assert_eq!(bind["explain"]["sets"]["bounding"], "(none)", "sets read at the check, though the process is gone: {bind}");
     assert_eq!(bind["explain"]["sets"]["effective"], "(none)");
     assert!(bind["explain"]["cause"].as_str().expect("cause").contains("outside the bounding set"), "{bind}");
+    // What each denied call returned, seen at its exit: the bind failed with EACCES; setpriv's
+    // capset, refused CAP_SETPCAP, succeeded anyway (it was said as EPERM).
+    let returned = |syscall: &str| {
+        events.iter().find(|event| event["returned"]["syscall"] == syscall).map(|event| event["returned"].clone()).unwrap_or_default()
+    };
+    assert_eq!(returned("bind")["errno"], "EACCES", "{events:?}");
+    assert_eq!(returned("bind")["value"], -13);
+    if events.iter().any(|event| event["syscall"] == "capset" && event["verdict"] == "denied") {
+        assert_eq!(returned("capset")["value"], 0, "{events:?}");
+        assert_eq!(returned("capset")["errno"], Value::Null);
+    }
 }
 
 #[test]

@@ -241,6 +241,12 @@ fn kept_evidence_is_a_denial_the_passing_trial_did_not_have() {
     let proof = profile.verification.as_ref().expect("proof");
     let passing: Vec<&String> = proof.trials.iter().filter(|trial| trial.passed).flat_map(|trial| &trial.denials).collect();
     assert!(passing.iter().any(|denial| denial.starts_with("CAP_SETPCAP in capset")), "the probe is denied when it works too: {passing:?}");
+    // What the call returned is seen at its exit: the probe's capset succeeded (it was reported
+    // as EPERM, the table's answer for a refused capset).
+    assert!(
+        passing.iter().any(|denial| denial.starts_with("CAP_SETPCAP in capset (capset succeeded anyway;")),
+        "the refusal failed nothing: {passing:?}"
+    );
     let bind = proof.capabilities.iter().find(|verdict| verdict.name == "CAP_NET_BIND_SERVICE").expect("verdict");
     assert_eq!(bind.verdict, "kept");
     assert!(!bind.evidence.contains("CAP_SETPCAP"), "a denial the passing trial shows explains nothing: {}", bind.evidence);

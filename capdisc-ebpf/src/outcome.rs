@@ -1,0 +1,64 @@
+//! What a system call returned after one of its capability checks was denied, attached only when
+//! asked (`SYSCALL_OUTCOMES`: `trace`, and the trials of `verify`/`minimize`): a denied check
+//! leaves its key under the thread's id in `DENIED_IN_FLIGHT`, and the thread's next exit from
+//! that system call (`raw_syscalls:sys_exit`) takes it back and tells the outcome: counted on
+//! the key (`syscall_ok`, `syscall_failed`, `syscall_errno`) or, for `trace`, streamed as a
+//! `SyscallOutcome`. A denial does not always fail its call: `capset` checks CAP_SETPCAP only to
+//! learn whether the inheritable set is capped, and succeeds either way. The program runs on
+//! every system call exit of the host while attached (a map lookup that misses for every thread
+//! without a denial in flight), which is why it is not attached by default.
+use core::intrinsics::{atomic_xadd, AtomicOrdering};
+
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, helpers::bpf_probe_read_kernel, macros::raw_tracepoint, programs::RawTracePointContext};
+use capdisc_common::{CheckKey, SyscallOutcome};
+
+use crate::{
+    maps::{constant, CHECKS, DENIED_IN_FLIGHT, EVENTS, STREAM, SYSCALL_OUTCOMES},
+    regs::SYSCALL_NR_OFFSET,
+};
+
+/// Remembers a denied check of the current thread until its system call returns.
+#[inline(always)]
+pub fn denied_in_flight(key: &CheckKey) {
+    if constant(&SYSCALL_OUTCOMES) == 0 || key.syscall < 0 {
+        return;
+    }
+    let tid = bpf_get_current_pid_tgid() as u32;
+    // An LRU map: a thread that never returns (killed in its call) is forgotten in time.
+    let _ = DENIED_IN_FLIGHT.insert(&tid, key, 0);
+}
+
+/// `TP_PROTO(struct pt_regs *regs, long ret)`.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn capdisc_sys_exit(ctx: RawTracePointContext) -> i32 {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let Some(key) = (unsafe { DENIED_IN_FLIGHT.get(&tid) }) else { return 0 };
+    let key = *key;
+    let _ = DENIED_IN_FLIGHT.remove(&tid);
+    let regs: u64 = ctx.arg(0);
+    let ret: i64 = ctx.arg(1);
+    // The call that exits is the one the check was made in (a check outside any call, or an
+    // exit that is not its call's, tells nothing).
+    let number = unsafe { bpf_probe_read_kernel((regs as *const u8).wrapping_add(SYSCALL_NR_OFFSET) as *const i64) };
+    if number.map(|number| number as i32) != Ok(key.syscall) {
+        return 0;
+    }
+    if constant(&STREAM) != 0 {
+        if let Some(mut entry) = EVENTS.reserve::<SyscallOutcome>(0) {
+            unsafe { entry.as_mut_ptr().write(SyscallOutcome { tid, syscall: key.syscall, ret }) };
+            entry.submit(0);
+        }
+        return 0;
+    }
+    if let Some(stats) = CHECKS.get_ptr_mut(&key) {
+        unsafe {
+            if ret >= 0 {
+                atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).syscall_ok, 1);
+            } else {
+                atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).syscall_failed, 1);
+                (*stats).syscall_errno = (-ret) as u64;
+            }
+        }
+    }
+    0
+}
