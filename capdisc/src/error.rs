@@ -25,6 +25,16 @@ pub enum Error {
     /// A spawned command could not be run: 127 when not found, 126 otherwise (like a shell).
     #[error("{message}")]
     Spawn { message: String, code: i32 },
+    /// Input that cannot be used as it is (a file, a directory, an address, a cgroup), with its
+    /// cause kept as the source and what to do after it: exit 2.
+    #[error("{context}: {source}{advice}")]
+    Input {
+        context: String,
+        #[source]
+        source: Cause,
+        /// What to do, `; ...`, or empty.
+        advice: String,
+    },
     /// Anything else that went wrong while running: exit 1.
     #[error("{0}")]
     Runtime(String),
@@ -52,6 +62,11 @@ impl Error {
     /// A failure while doing `context`, keeping its cause.
     pub fn io(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Failed { context: context.into(), source: Box::new(source) }
+    }
+
+    /// Input that cannot be used (exit 2): `context: cause; advice`, the cause kept.
+    pub fn input(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static, advice: &str) -> Self {
+        Error::Input { context: context.into(), source: Box::new(source), advice: advice.to_owned() }
     }
 
     /// A spawned command that could not run is an operational error (exit 2), for the

@@ -17,9 +17,10 @@ use tokio::{
 
 use crate::{
     error::Error,
+    host::{exit_code_of, spawn_in_cgroup},
     kernel::program_log::KernelLog,
     probe::{BackendChoice, MapLimits, ProbeConfig, Probes, StreamConfig},
-    scope::{exit_code_of, spawn_in_cgroup, Target},
+    scope::Target,
 };
 
 pub struct SessionOptions {

@@ -3,7 +3,7 @@
 //! trial in every way capdisc does; `--phases`; a duration; a `--listen` address. No input may
 //! panic.
 #![no_main]
-use capdisc::scope::{CapSetting, RunCommand};
+use capdisc::container::{CapSetting, RunCommand};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

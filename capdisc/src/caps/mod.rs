@@ -130,15 +130,6 @@ pub fn decode_mask(mask: u64) -> Vec<u32> {
     (0..64).filter(|bit| mask & (1u64 << bit) != 0).collect()
 }
 
-/// Whether capability `number` is set in the effective set of the current process.
-pub fn in_own_effective_set(number: u32) -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| status.lines().find_map(|line| line.strip_prefix("CapEff:").map(str::trim).map(str::to_owned)))
-        .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
-        .is_some_and(|mask| mask & (1u64 << number) != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -223,7 +223,7 @@ fn read_pasted() -> Result<String, Error> {
         ));
     }
     let mut text = String::new();
-    stdin.lock().take(DECODE_STDIN_LIMIT).read_to_string(&mut text).map_err(|err| Error::Usage(format!("cannot read stdin: {err}")))?;
+    stdin.lock().take(DECODE_STDIN_LIMIT).read_to_string(&mut text).map_err(|err| Error::input("cannot read stdin", err, ""))?;
     if text.trim().is_empty() {
         return Err(Error::Usage(
             "nothing to decode on stdin: pipe in masks or `CapEff:` lines (grep Cap /proc/PID/status | capdisc decode)".into(),

@@ -5,11 +5,12 @@ use std::{path::PathBuf, time::Duration};
 use clap::Args;
 
 use crate::{
+    container::{Container, RunCommand, USER_NOT_FOR_CONTAINERS},
     error::Error,
+    host::RunAs,
     probe::BackendChoice,
     profile::Format,
     prove::{minimize, verify, MinimizeOptions, Phases, Subject, TrialOptions, VerifyOptions},
-    scope::{Container, RunAs, RunCommand, USER_NOT_FOR_CONTAINERS},
     systemd::unit_name,
 };
 

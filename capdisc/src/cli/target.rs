@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::{
+    container::{CapSetting, Engine, RunCommand, Runtime, USER_NOT_FOR_CONTAINERS},
     error::Error,
-    scope::{CapSetting, Engine, RunAs, RunCommand, Runtime, TargetSpec, USER_NOT_FOR_CONTAINERS},
+    host::RunAs,
+    scope::TargetSpec,
     systemd::RuntimeChange,
 };
 

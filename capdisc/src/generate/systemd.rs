@@ -4,7 +4,10 @@
 use std::fmt::Write;
 
 use super::{Recommendation, RunsAs};
-use crate::{classify::Class, profile::Profile};
+use crate::{
+    classify::Class,
+    profile::{phase_names, Profile},
+};
 
 pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommendation) -> String {
     let mut out = String::new();
@@ -39,7 +42,7 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
     }
     if let Some(proof) = profile.verification.as_ref().filter(|proof| proof.passed) {
         let check = proof.check.as_deref().map(|check| format!(", check `{check}`")).unwrap_or_default();
-        let phases = if proof.phases.is_empty() { String::new() } else { format!(", phases: {}", proof.phases.join(", ")) };
+        let phases = if proof.phases.is_empty() { String::new() } else { format!(", phases: {}", phase_names(&proof.phases)) };
         let _ = writeln!(out, "# Proven by capdisc {} on {} ({} trial(s){check}{phases}).", proof.method, proof.date, proof.trials.len());
     }
     let _ = writeln!(out, "#");
@@ -49,7 +52,7 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
         let _ = writeln!(out, "# Granted (granted, audited checks seen):");
         for cap in &recommendation.evidence {
             for syscall in cap.syscalls.iter().filter(|syscall| syscall.granted > syscall.noaudit) {
-                let phases = if syscall.phases.is_empty() { String::new() } else { format!("; {}", syscall.phases.join(", ")) };
+                let phases = if syscall.phases.is_empty() { String::new() } else { format!("; {}", phase_names(&syscall.phases)) };
                 let _ = writeln!(out, "#   {}: {} ({} check(s){phases})", cap.name, syscall.name, syscall.granted - syscall.noaudit);
             }
             if let Some(site) = cap.call_sites.iter().find(|site| site.noaudit.is_none()) {

@@ -197,16 +197,11 @@ fn runs_as(current: &Effective, requested: Option<&str>) -> Option<(String, Stri
     }
 }
 
-/// Whether every capability in `mask` was kept by a trial that failed without it.
+/// Whether every capability in `mask` was kept by a trial that failed without it (read from the
+/// proof's trials, never from the wording of a verdict's evidence).
 fn proven_necessary(profile: &Profile, mask: u64) -> bool {
     let Some(proof) = profile.verification.as_ref().filter(|proof| proof.passed) else { return false };
-    caps::decode_mask(mask).into_iter().all(|number| {
-        let name = caps::name(number);
-        proof
-            .capabilities
-            .iter()
-            .any(|verdict| verdict.name == name && verdict.verdict == "kept" && verdict.evidence.starts_with("the check failed"))
-    })
+    caps::decode_mask(mask).into_iter().all(|number| proof.proven_necessary(&caps::name(number)))
 }
 
 fn widening_evidence(profile: &Profile, widened: u64) -> String {

@@ -3,7 +3,7 @@
 //! The parser is kept rather than the procfs crate's: it also reads pasted text (`decode`, and
 //! it is fuzzed as such), while procfs reads only a live /proc and is a large dependency for the
 //! eight fields used here.
-use std::fs;
+use crate::kernel::procfs;
 
 use serde::Serialize;
 
@@ -25,14 +25,14 @@ pub struct ProcessCaps {
 }
 
 pub fn read(pid: u32) -> Result<ProcessCaps, Error> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status"))
+    let text = procfs::status(procfs::Proc::Pid(pid))
         .map_err(|_| Error::Target(format!("no process with pid {pid}; check it with `ps -p {pid}`")))?;
     parse(pid, &text)
 }
 
 pub fn parse(pid: u32, text: &str) -> Result<ProcessCaps, Error> {
-    let field = |key: &str| text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(':')).map(str::trim).unwrap_or("");
-    let mask = |key: &str| u64::from_str_radix(field(key), 16).map_err(|_| Error::Runtime(format!("/proc/{pid}/status has no {key} line")));
+    let field = |key: &str| procfs::status_field(text, key);
+    let mask = |key: &str| procfs::status_mask(text, key).ok_or_else(|| Error::Runtime(format!("/proc/{pid}/status has no {key} line")));
     let ids = |key: &str| {
         let mut ids = [0u32; 4];
         for (slot, value) in ids.iter_mut().zip(field(key).split_whitespace()) {

@@ -6,8 +6,7 @@ use crate::error::Error;
 /// Where cgroup v2 is mounted (`/sys/fs/cgroup` on unified hosts, `/sys/fs/cgroup/unified` on
 /// hybrid ones), from /proc/self/mountinfo.
 pub fn cgroup2_mount() -> Result<PathBuf, Error> {
-    let mountinfo =
-        fs::read_to_string("/proc/self/mountinfo").map_err(|err| Error::Kernel(format!("cannot read /proc/self/mountinfo: {err}")))?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|err| Error::input("cannot read /proc/self/mountinfo", err, ""))?;
     mountinfo
         .lines()
         .find_map(|line| {

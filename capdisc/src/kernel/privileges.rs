@@ -2,6 +2,7 @@
 //! BTF (the programs read the current task through BTF-typed helpers).
 use std::path::Path;
 
+use super::procfs;
 use crate::{caps, error::Error};
 
 /// What a non-root capdisc must hold to record, trace or watch, and why each: loading and
@@ -22,7 +23,7 @@ pub fn check() -> Result<(), Error> {
     if unsafe { libc::geteuid() } != 0 {
         let missing: Vec<String> = NON_ROOT_NEEDS
             .iter()
-            .filter(|(cap, _)| !caps::in_own_effective_set(*cap))
+            .filter(|(cap, _)| !in_own_effective_set(*cap))
             .map(|(cap, why)| format!("{} ({why})", caps::name(*cap)))
             .collect();
         if !missing.is_empty() {
@@ -55,4 +56,10 @@ fn kernel_ready() -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// Whether capability `number` is in capdisc's own effective set.
+fn in_own_effective_set(number: u32) -> bool {
+    let text = procfs::status(procfs::Proc::Own).unwrap_or_default();
+    procfs::status_mask(&text, "CapEff").is_some_and(|mask| mask & (1u64 << number) != 0)
 }

@@ -47,7 +47,7 @@ impl Format {
     pub fn read(tracefs: &Path, category: &str, name: &str) -> Result<Self, Error> {
         let path = tracefs.join("events").join(category).join(name).join("format");
         let text = fs::read_to_string(&path)
-            .map_err(|err| Error::Kernel(format!("cannot read the tracepoint format {}: {err}", path.display())))?;
+            .map_err(|err| Error::input(format!("cannot read the tracepoint format {}", path.display()), err, ""))?;
         Ok(Self::parse(&text))
     }
 

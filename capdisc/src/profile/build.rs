@@ -11,10 +11,10 @@ use super::model::*;
 use crate::{
     caps,
     classify::{self, call_site_frames, class_of, Class},
+    host::CgroupNames,
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
     probe::{comm_text, Backend, Drained},
-    scope::CgroupNames,
     support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
@@ -64,7 +64,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         if noaudit.is_some() {
             totals.noaudit += stats.count
         }
-        let phase = meta.phased.then(|| phase_name(key.phase).to_owned());
+        let phase = if meta.phased { Phase::of_marker(key.phase) } else { None };
         let own_userns = meta.host_userns && !rootless && key.flags & flags::FOREIGN_USERNS != 0;
         let observation = Observation {
             key,
@@ -153,7 +153,7 @@ struct Observation<'a> {
     own_userns: bool,
     exe: Option<String>,
     /// The phase of the service's life it was made in, for a phased recording.
-    phase: Option<String>,
+    phase: Option<Phase>,
 }
 
 /// Distinct paths kept per capability.
@@ -172,7 +172,7 @@ struct Accumulator {
     foreign_userns: u64,
     own_userns: u64,
     insetid: u64,
-    phases: Vec<String>,
+    phases: Vec<Phase>,
     paths: BTreeSet<String>,
     noaudit_reason: Option<String>,
     syscalls: BTreeMap<i32, SyscallUse>,
@@ -227,7 +227,7 @@ impl Accumulator {
             returned_failed: 0,
             returned_errno: None,
         });
-        let phase: &[String] = seen.phase.as_slice();
+        let phase: &[Phase] = seen.phase.as_slice();
         union_phases(&mut syscall.phases, phase);
         union_phases(&mut self.phases, phase);
         if granted {

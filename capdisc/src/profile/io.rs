@@ -30,11 +30,11 @@ pub const MAX_PROFILE_BYTES: u64 = 64 << 20;
 /// (YAML alias bombs are stopped by serde_yaml's repetition limit, reported as invalid YAML.)
 pub fn read(path: &Path) -> Result<Profile, Error> {
     use std::io::Read;
-    let file = fs::File::open(path).map_err(|err| Error::Usage(format!("cannot read profile {}: {err}", path.display())))?;
+    let file = fs::File::open(path).map_err(|err| Error::input(format!("cannot read profile {}", path.display()), err, ""))?;
     let mut text = String::new();
     file.take(MAX_PROFILE_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|err| Error::Usage(format!("cannot read profile {}: {err}", path.display())))?;
+        .map_err(|err| Error::input(format!("cannot read profile {}", path.display()), err, ""))?;
     if text.len() as u64 > MAX_PROFILE_BYTES {
         return Err(Error::Usage(format!(
             "{} is larger than {} MiB, too large for a capdisc profile; give the profile `capdisc record` wrote",

@@ -94,7 +94,7 @@ fn service_of(profile: &Profile) -> String {
         return format!("command {name}");
     }
     match (&target.cgroup, target.pid) {
-        _ if target.kind == "all" => "every task on the host".to_owned(),
+        _ if target.kind == TargetKind::All => "every task on the host".to_owned(),
         (Some(cgroup), _) => format!("cgroup {cgroup}"),
         (None, Some(pid)) => format!("pid {pid}"),
         _ => target.description.trim_start_matches("merged: ").to_owned(),

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::{
     losses::Losses,
-    target::{ContainerInfo, TargetInfo},
+    target::{ContainerInfo, TargetInfo, TargetKind},
 };
 use crate::{classify::Class, probe::Backend};
 
@@ -96,7 +96,7 @@ pub struct Hint {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
     /// `minimize` (shrink from a recording) or `minimize --grow` (grow from the current set).
-    pub method: String,
+    pub method: Method,
     /// What was run: the command, or the unit.
     pub target: String,
     /// The check that decided each trial (besides the command's exit or the unit staying active).
@@ -105,7 +105,7 @@ pub struct Verification {
     /// The phases of the service's life each trial ran (`start`, `reload`, `stop`, `start again`
     /// for a unit; `start` for a command's run): what the proof covers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub phases: Vec<String>,
+    pub phases: Vec<Phase>,
     /// The `--exercise` commands each trial ran after its check, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exercise: Vec<String>,
@@ -128,10 +128,66 @@ pub struct Verification {
 pub struct Verdict {
     pub name: String,
     /// `kept` or `dropped`.
-    pub verdict: String,
+    pub verdict: Decision,
     /// Why, e.g. "the check failed without it: bind EACCES" or "not needed: the check passed
     /// while it was denied 3 time(s) in newfstatat /home/app".
     pub evidence: String,
+}
+
+/// What a proof decided for one capability (`kept`, `dropped`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Kept,
+    Dropped,
+}
+
+impl Decision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Kept => "kept",
+            Decision::Dropped => "dropped",
+        }
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How `minimize` reached its set (`minimize`: shrink from a recording; `minimize --grow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Method {
+    #[serde(rename = "minimize")]
+    Shrink,
+    #[serde(rename = "minimize --grow")]
+    Grow,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Shrink => "minimize",
+            Method::Grow => "minimize --grow",
+        })
+    }
+}
+
+impl Verification {
+    /// The capabilities the proof keeps, by name.
+    pub fn kept(&self) -> impl Iterator<Item = &str> {
+        self.capabilities.iter().filter(|verdict| verdict.verdict == Decision::Kept).map(|verdict| verdict.name.as_str())
+    }
+
+    /// Whether `name` is kept because a trial that ran without it failed: the typed fact (the
+    /// trials' sets and results, never a verdict's wording) that makes a capability proven
+    /// necessary. A capability kept untried (`--max-trials`) or from where growing started was
+    /// never run without, so it is not.
+    pub fn proven_necessary(&self, name: &str) -> bool {
+        self.kept().any(|kept| kept == name) && self.trials.iter().any(|trial| !trial.passed && !trial.set.iter().any(|cap| cap == name))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -206,7 +262,7 @@ pub struct CapabilityUse {
     /// The phases of the service's life it was checked in (`start`, `exercise`, `reload`,
     /// `stop`), for recordings that ran them (`minimize`'s recording and trials); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub phases: Vec<String>,
+    pub phases: Vec<Phase>,
     pub syscalls: Vec<SyscallUse>,
     pub call_sites: Vec<CallSite>,
     pub commands: Vec<CommandInfo>,
@@ -229,7 +285,7 @@ pub struct SyscallUse {
     pub check_errno: Option<String>,
     /// The phases it was made in (see [`CapabilityUse::phases`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub phases: Vec<String>,
+    pub phases: Vec<Phase>,
     /// Of the denied checks, how many times the system call then succeeded (the refusal failed
     /// nothing) and failed, and the errno it last returned: seen by trials (`verify`,
     /// `minimize`), which watch system call exits; absent from a plain `record`.
@@ -255,29 +311,67 @@ pub struct CallSite {
     pub path: Option<String>,
     /// The phases it was sampled in (see [`CapabilityUse::phases`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub phases: Vec<String>,
+    pub phases: Vec<Phase>,
 }
 
-/// The name of a phase of the service's life (`capdisc_common::phase`).
-pub fn phase_name(phase: u32) -> &'static str {
-    match phase {
-        capdisc_common::phase::START => "start",
-        capdisc_common::phase::EXERCISE => "exercise",
-        capdisc_common::phase::RELOAD => "reload",
-        capdisc_common::phase::STOP => "stop",
-        _ => "unknown",
+/// A phase of a service's life, as trials run them and profiles name them (in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Phase {
+    #[serde(rename = "start")]
+    Start,
+    #[serde(rename = "exercise")]
+    Exercise,
+    #[serde(rename = "reload")]
+    Reload,
+    #[serde(rename = "stop")]
+    Stop,
+    /// A unit's start after its stop phase (judged, not recorded: a proof's `phases` only).
+    #[serde(rename = "start again")]
+    StartAgain,
+}
+
+impl Phase {
+    /// The phase the kernel marked a check with (`capdisc_common::phase`).
+    pub fn of_marker(marker: u32) -> Option<Self> {
+        match marker {
+            capdisc_common::phase::START => Some(Phase::Start),
+            capdisc_common::phase::EXERCISE => Some(Phase::Exercise),
+            capdisc_common::phase::RELOAD => Some(Phase::Reload),
+            capdisc_common::phase::STOP => Some(Phase::Stop),
+            _ => None,
+        }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Start => "start",
+            Phase::Exercise => "exercise",
+            Phase::Reload => "reload",
+            Phase::Stop => "stop",
+            Phase::StartAgain => "start again",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Phases by name, joined (`start, reload`).
+pub fn phase_names(phases: &[Phase]) -> String {
+    phases.iter().map(|phase| phase.name()).collect::<Vec<_>>().join(", ")
 }
 
 /// Adds `more` phases to `phases`, kept in the order of a service's life.
-pub fn union_phases(phases: &mut Vec<String>, more: &[String]) {
+pub fn union_phases(phases: &mut Vec<Phase>, more: &[Phase]) {
     for phase in more {
         if !phases.contains(phase) {
-            phases.push(phase.clone());
+            phases.push(*phase);
         }
     }
-    let order = |name: &String| (0..capdisc_common::phase::COUNT).position(|phase| phase_name(phase) == name).unwrap_or(usize::MAX);
-    phases.sort_by_key(order);
+    phases.sort();
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -313,12 +407,7 @@ impl Profile {
     pub fn granted_names(&self) -> Vec<String> {
         match self.verification.as_ref().filter(|verification| verification.passed) {
             Some(verification) => {
-                let mut names: Vec<String> = verification
-                    .capabilities
-                    .iter()
-                    .filter(|verdict| verdict.verdict == "kept")
-                    .map(|verdict| verdict.name.clone())
-                    .collect();
+                let mut names: Vec<String> = verification.kept().map(str::to_owned).collect();
                 names.sort_by_key(|name| crate::caps::number(name).unwrap_or(u32::MAX));
                 names
             }
@@ -348,7 +437,7 @@ impl Profile {
     /// capdisc, so what `ExecReload=` or `ExecStop=` need is not in it. `None` for other targets,
     /// and for a proof or a phased recording (`minimize`'s), which name their phases.
     pub fn unit_phases_not_covered(&self) -> Option<String> {
-        let unit = self.target.unit.as_deref().filter(|_| self.target.kind == "unit")?;
+        let unit = self.target.unit.as_deref().filter(|_| self.target.kind == TargetKind::Unit)?;
         let phased = self.verification.is_some() || self.capabilities.iter().any(|cap| !cap.phases.is_empty());
         if phased {
             return None;
@@ -434,14 +523,64 @@ fn is_zero(count: &u64) -> bool {
 mod tests {
     use super::*;
 
+    fn trial(set: &[&str], passed: bool) -> Trial {
+        Trial {
+            set: set.iter().map(|name| (*name).to_owned()).collect(),
+            testing: String::new(),
+            passed,
+            outcome: String::new(),
+            denials: Vec::new(),
+        }
+    }
+
+    fn verdict(name: &str, verdict: Decision, evidence: &str) -> Verdict {
+        Verdict { name: name.into(), verdict, evidence: evidence.into() }
+    }
+
+    /// `apply` may widen a unit only by what a failed trial proved necessary: read from the
+    /// trials (a trial without it failed), whatever a verdict's evidence says (it read
+    /// `evidence.starts_with("the check failed")`: rewording a message changed what apply allows).
+    #[test]
+    fn proven_necessary_reads_the_trials_never_the_wording() {
+        let proof = Verification {
+            method: Method::Shrink,
+            target: "unit app.service".into(),
+            check: None,
+            phases: Vec::new(),
+            exercise: Vec::new(),
+            date: String::new(),
+            passed: true,
+            capabilities: vec![
+                verdict("CAP_NET_BIND_SERVICE", Decision::Kept, "reworded: the service needed it"),
+                verdict("CAP_CHOWN", Decision::Kept, "the check failed without it (says the text, untried)"),
+                verdict("CAP_DAC_READ_SEARCH", Decision::Dropped, "not needed"),
+            ],
+            trials: vec![
+                trial(&["CAP_CHOWN", "CAP_DAC_READ_SEARCH", "CAP_NET_BIND_SERVICE"], true),
+                trial(&["CAP_CHOWN", "CAP_NET_BIND_SERVICE"], true),
+                trial(&["CAP_CHOWN"], false),
+            ],
+            digest: String::new(),
+        };
+        assert!(proof.proven_necessary("CAP_NET_BIND_SERVICE"), "a trial without it failed");
+        assert!(!proof.proven_necessary("CAP_CHOWN"), "kept, never run without: not proven necessary");
+        assert!(!proof.proven_necessary("CAP_DAC_READ_SEARCH"), "dropped");
+        assert_eq!(proof.kept().collect::<Vec<_>>(), ["CAP_NET_BIND_SERVICE", "CAP_CHOWN"]);
+        let text = serde_yaml::to_string(&proof).expect("yaml");
+        assert!(text.contains("method: minimize\n") && text.contains("verdict: kept\n") && text.contains("verdict: dropped\n"), "{text}");
+        let grow: Verification = serde_yaml::from_str(&text.replace("method: minimize\n", "method: minimize --grow\n")).expect("reads");
+        assert_eq!(grow.method, Method::Grow);
+    }
+
     #[test]
     fn phases_are_united_once_each_in_the_order_of_a_service_s_life() {
-        let mut phases = vec!["stop".to_owned()];
-        union_phases(&mut phases, &["reload".to_owned(), "start".to_owned(), "stop".to_owned()]);
-        assert_eq!(phases, ["start", "reload", "stop"]);
-        union_phases(&mut phases, &["exercise".to_owned()]);
-        assert_eq!(phases, ["start", "exercise", "reload", "stop"]);
-        assert_eq!(phase_name(capdisc_common::phase::RELOAD), "reload");
-        assert_eq!(phase_name(capdisc_common::phase::COUNT), "unknown");
+        let mut phases = vec![Phase::Stop];
+        union_phases(&mut phases, &[Phase::Reload, Phase::Start, Phase::Stop]);
+        assert_eq!(phases, [Phase::Start, Phase::Reload, Phase::Stop]);
+        union_phases(&mut phases, &[Phase::Exercise]);
+        assert_eq!(phase_names(&phases), "start, exercise, reload, stop");
+        assert_eq!(Phase::of_marker(capdisc_common::phase::RELOAD), Some(Phase::Reload));
+        assert_eq!(Phase::of_marker(capdisc_common::phase::COUNT), None);
+        assert_eq!(serde_yaml::to_string(&[Phase::StartAgain, Phase::Exercise]).expect("yaml"), "- start again\n- exercise\n");
     }
 }

@@ -45,7 +45,7 @@ fn capability_rows(capabilities: &[CapabilityUse]) -> String {
         };
         let row = format!("{:<24} {:<11} {:>10} {:>8} {:>8}  {top}", cap.name, cap.class.name(), cap.granted, cap.denied, cap.noaudit);
         let _ = match phased {
-            true => write!(out, "\n{row:<80} {}", cap.phases.join(",")),
+            true => write!(out, "\n{row:<80} {}", cap.phases.iter().map(|phase| phase.name()).collect::<Vec<_>>().join(",")),
             false => write!(out, "\n{row}"),
         };
     }

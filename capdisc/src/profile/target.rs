@@ -1,10 +1,23 @@
 //! What a profile says it recorded (`target:`): the kind of target and what names it.
 use serde::{Deserialize, Serialize};
 
+/// What kind of target a profile recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Command,
+    Pid,
+    Cgroup,
+    Unit,
+    Container,
+    /// Every task on the host (`--all`).
+    All,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetInfo {
     /// command, pid, cgroup, unit, container or all.
-    pub kind: String,
+    pub kind: TargetKind,
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,

@@ -4,7 +4,7 @@
 use crate::support::console;
 use std::{process::Stdio, time::Duration};
 
-use crate::scope::Cgroup;
+use crate::host::Cgroup;
 
 /// The longest one run of the check may take before it is killed and tried again (never past
 /// the trial's `--timeout`).
@@ -32,7 +32,7 @@ impl std::fmt::Display for CheckFailed {
 /// the service's main process, as `$MAINPID` in its environment (for `--exercise`).
 pub async fn run_check(check: &str, limit: Duration, main_pid: Option<u32>) -> Result<(), CheckFailed> {
     let cgroup = CheckCgroup(Cgroup::create_check_leaf().map_err(|err| CheckFailed::Failed(err.to_string()))?);
-    let child = crate::scope::spawn_in_cgroup(&["sh".to_owned(), "-c".to_owned(), check.to_owned()], &cgroup.0, None, None, |command| {
+    let child = crate::host::spawn_in_cgroup(&["sh".to_owned(), "-c".to_owned(), check.to_owned()], &cgroup.0, None, None, |command| {
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         if let Some(pid) = main_pid {
             command.env("MAINPID", pid.to_string());

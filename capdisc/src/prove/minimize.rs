@@ -21,7 +21,7 @@ use crate::{
     error::Error,
     harden::apply::{apply, ApplyOptions},
     kernel::privileges,
-    profile::{self, CapabilityUse, Format, Profile, Trial, Verdict, Verification},
+    profile::{self, CapabilityUse, Decision, Format, Method, Profile, Trial, Verdict, Verification},
     support::clock::rfc3339,
     support::files,
     systemd::mask_text,
@@ -106,7 +106,7 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
     for cap in candidates {
         let bit = 1u64 << cap.number.min(63);
         if trials.len() >= limit {
-            verdicts.push(Verdict { name: cap.name.clone(), verdict: "kept".into(), evidence: "not tried (--max-trials reached)".into() });
+            verdicts.push(Verdict { name: cap.name.clone(), verdict: Decision::Kept, evidence: "not tried (--max-trials reached)".into() });
             continue;
         }
         let trying = current & !bit;
@@ -119,12 +119,12 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
         verdicts.push(if result.passed {
             current = trying;
             passing_denials = result.denials.clone();
-            Verdict { name: cap.name.clone(), verdict: "dropped".into(), evidence: dropped_evidence(cap, &result) }
+            Verdict { name: cap.name.clone(), verdict: Decision::Dropped, evidence: dropped_evidence(cap, &result) }
         } else {
-            Verdict { name: cap.name.clone(), verdict: "kept".into(), evidence: kept_evidence(cap, &result, &passing_denials) }
+            Verdict { name: cap.name.clone(), verdict: Decision::Kept, evidence: kept_evidence(cap, &result, &passing_denials) }
         });
     }
-    seal(&mut profile, proof("minimize", &options, verdicts, trials));
+    seal(&mut profile, proof(Method::Shrink, &options, verdicts, trials));
     finish(&options, &profile)
 }
 
@@ -139,9 +139,9 @@ fn seal(profile: &mut Profile, mut verification: Verification) {
 }
 
 /// The `verification` section of a proof that ended with a passing trial.
-fn proof(method: &str, options: &MinimizeOptions, verdicts: Vec<Verdict>, trials: Vec<Trial>) -> Verification {
+fn proof(method: Method, options: &MinimizeOptions, verdicts: Vec<Verdict>, trials: Vec<Trial>) -> Verification {
     Verification {
-        method: method.into(),
+        method,
         target: options.subject.describe(),
         check: options.trial.check.clone(),
         phases: phases::phases_run(&options.subject, options.trial.phases),
@@ -209,7 +209,7 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
         .into_iter()
         .map(|number| Verdict {
             name: caps::name(number),
-            verdict: "kept".into(),
+            verdict: Decision::Kept,
             evidence: format!("in {start_source}, where growing starts"),
         })
         .collect();
@@ -225,7 +225,7 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
         trials.push(record_trial(set, format!("the set after {} addition(s)", trials.len()), &result));
         if result.passed {
             let mut profile = recording;
-            seal(&mut profile, proof("minimize --grow", options, verdicts, trials));
+            seal(&mut profile, proof(Method::Grow, options, verdicts, trials));
             return finish(options, &profile);
         }
         let missing = |fallback: bool| {
@@ -254,7 +254,7 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
         say(&format!("  adding {} (denied {denial})", denial.cap));
         verdicts.push(Verdict {
             name: denial.cap.clone(),
-            verdict: "kept".into(),
+            verdict: Decision::Kept,
             evidence: format!("the check failed without it: trial {} failed ({}); denied {denial}", trials.len(), result.outcome),
         });
     }

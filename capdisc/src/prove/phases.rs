@@ -12,10 +12,21 @@ use super::{
     subject::{Phases, Subject, TrialOptions},
 };
 use crate::{
-    scope::{still_running, PhaseMarker, Target},
+    probe::PhaseMarker,
+    profile::Phase,
+    scope::{still_running, Target},
     systemd::{property, show, systemctl_within},
 };
 use capdisc_common::phase;
+
+/// How the watcher of a trial's phases decided it (`phases::watch`); a trial it did not decide
+/// (a command without a check) is decided by how the run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    /// Why it failed.
+    Failed(String),
+}
 
 /// Completes when the trial is decided, with the verdict in `outcome`: the start and its check,
 /// then for a unit each phase it runs (reload and the check again, stop). A command without a
@@ -27,7 +38,7 @@ pub async fn watch(
     options: &TrialOptions,
     target: &Target,
     marker: &PhaseMarker,
-    outcome: &RefCell<Option<String>>,
+    outcome: &RefCell<Option<Outcome>>,
 ) -> &'static str {
     // A command's check is not tried again once the command and all it started have ended.
     let ended = || matches!(subject, Subject::Command { .. }) && target.remaining_processes() == 0;
@@ -64,11 +75,11 @@ pub async fn watch(
     };
     match decided.await {
         Ok(why) => {
-            outcome.replace(Some("passed".to_owned()));
+            outcome.replace(Some(Outcome::Passed));
             why
         }
         Err(why) => {
-            outcome.replace(Some(why));
+            outcome.replace(Some(Outcome::Failed(why)));
             "a phase failed"
         }
     }
@@ -97,13 +108,10 @@ async fn generation_replaced(target: &Target, old: &[(u32, u64, String)], deadli
 }
 
 /// The phases a trial of `subject` runs, by name, for the proof: a command's run is its start.
-pub fn phases_run(subject: &Subject, phases: Phases) -> Vec<String> {
+pub fn phases_run(subject: &Subject, phases: Phases) -> Vec<Phase> {
     match subject {
-        Subject::Command { .. } | Subject::Container { .. } => vec!["start".to_owned()],
-        Subject::Unit { name } => {
-            let phases = Phases { reload: phases.reload && can_reload(name), ..phases };
-            phases.describe().split(", ").map(str::to_owned).collect()
-        }
+        Subject::Command { .. } | Subject::Container { .. } => vec![Phase::Start],
+        Subject::Unit { name } => Phases { reload: phases.reload && can_reload(name), ..phases }.run(),
     }
 }
 

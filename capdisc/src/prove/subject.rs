@@ -4,9 +4,12 @@
 use std::time::Duration;
 
 use crate::{
+    container::{CapSetting, Container, RunCommand},
     error::Error,
+    host::RunAs,
     probe::BackendChoice,
-    scope::{CapSetting, Container, RunAs, RunCommand, TargetSpec},
+    profile::{phase_names, Phase},
+    scope::TargetSpec,
     systemd::{all_caps, RuntimeChange, UnitFiles},
 };
 
@@ -147,15 +150,20 @@ impl Phases {
         Ok(phases)
     }
 
-    pub fn describe(self) -> String {
-        let mut names = vec!["start"];
+    /// The phases run, in order: the start, then reload, then stop and the start again.
+    pub fn run(self) -> Vec<Phase> {
+        let mut run = vec![Phase::Start];
         if self.reload {
-            names.push("reload");
+            run.push(Phase::Reload);
         }
         if self.stop {
-            names.extend(["stop", "start again"]);
+            run.extend([Phase::Stop, Phase::StartAgain]);
         }
-        names.join(", ")
+        run
+    }
+
+    pub fn describe(self) -> String {
+        phase_names(&self.run())
     }
 }
 

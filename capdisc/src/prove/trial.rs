@@ -12,16 +12,21 @@ use crate::support::console;
 use std::cell::RefCell;
 
 use crate::{
+    container::{Container, Runtime},
     error::Error,
     probe::MapLimits,
+    probe::PhaseMarker,
     profile::Profile,
     record::{capture, CaptureOptions},
-    scope::{Container, PhaseMarker, Runtime, TargetSpec},
+    scope::TargetSpec,
     systemd::{mask_text, show, Guardian},
 };
 
 pub use super::subject::{Subject, TrialOptions};
-use super::{interrupt, phases};
+use super::{
+    interrupt,
+    phases::{self, Outcome},
+};
 
 /// Everything a proof's trials start is owned: from here until it is dropped, capdisc's death
 /// (SIGKILL included) makes the guardian kill and remove every trial cgroup (`capdisc-PID-*`:
@@ -78,8 +83,8 @@ pub fn undo_trials(trials_of: Option<u32>, trial_runtime: Option<&str>, start_ag
     let mut failed = false;
     if let Some(pid) = trials_of {
         let rootless = trial_runtime.and_then(|text| Runtime::parse(text).ok());
-        said.extend(crate::scope::remove_trial_containers(pid, rootless));
-        match crate::scope::remove_trial_cgroups(pid) {
+        said.extend(crate::container::remove_trial_containers(pid, rootless));
+        match crate::host::remove_trial_cgroups(pid) {
             (0, 0) => {}
             (removed, 0) => {
                 said.push(format!("capdisc (pid {pid}) ended in the middle of a proof: killed and removed {removed} trial cgroup(s)"))
@@ -165,7 +170,7 @@ pub async fn run_recorded(subject: &Subject, set: u64, options: &TrialOptions) -
 pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOptions) -> Result<(TrialResult, Profile), Error> {
     interrupt::check("before the run")?;
     let target = spec.resolve()?;
-    let outcome: RefCell<Option<String>> = RefCell::new(None);
+    let outcome: RefCell<Option<Outcome>> = RefCell::new(None);
     let marker = PhaseMarker::default();
     let captured = {
         let watcher = phases::watch(subject, options, &target, &marker, &outcome);
@@ -187,11 +192,11 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
     target.kill_leftovers();
     // The stop phase ended the recording with the unit's cgroup: the start again is judged, not
     // recorded (its cgroup is a new one).
-    let passed_so_far = outcome.borrow().as_deref() == Some("passed");
+    let passed_so_far = outcome.borrow().as_ref() == Some(&Outcome::Passed);
     if let (Subject::Unit { name }, true, true) = (subject, passed_so_far, options.phases.stop) {
         if interrupt::received().is_none() {
             if let Err(why) = phases::start_again(subject, name, options).await {
-                outcome.replace(Some(format!("the start after the stop failed: {why}")));
+                outcome.replace(Some(Outcome::Failed(format!("the start after the stop failed: {why}"))));
             }
         }
     }
@@ -201,7 +206,8 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
     let denials = denials(&profile);
     let verdict = outcome.borrow().clone();
     let (passed, outcome) = match (verdict, &options.check, subject) {
-        (Some(verdict), _, _) => (verdict == "passed", verdict),
+        (Some(Outcome::Passed), _, _) => (true, "passed".to_owned()),
+        (Some(Outcome::Failed(why)), _, _) => (false, why),
         // A command without a check: its exit status decides.
         (None, None, Subject::Command { .. } | Subject::Container { .. }) => match container_exit.or(ended.exit_status) {
             Some(status) if status == options.expected_status => (true, "passed".to_owned()),

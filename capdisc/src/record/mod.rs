@@ -11,10 +11,11 @@ use crate::{
     error::Error,
     kernel::kallsyms::Kallsyms,
     kernel::privileges,
+    probe::PhaseMarker,
     probe::{drain, BackendChoice, MapLimits},
     profile::table,
     profile::{self, ContainerInfo, Format, Profile, RecordingMeta, TargetInfo},
-    scope::{PhaseMarker, Target, TargetSpec},
+    scope::{Target, TargetSpec},
     session::{Ended, Session, SessionOptions, Until},
     support::files,
 };
@@ -122,7 +123,7 @@ pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Un
 
 fn target_info(target: &Target) -> TargetInfo {
     let mut info = TargetInfo {
-        kind: target.kind().into(),
+        kind: target.kind(),
         description: target.describe(),
         command: None,
         pid: None,
@@ -145,7 +146,7 @@ fn target_info(target: &Target) -> TargetInfo {
             let (runtime, name, id) = container.identity();
             info.cgroup = Some(container.cgroup().relative.clone());
             info.command = container.client().map(<[String]>::to_vec);
-            let rootless_user = runtime.user.map(crate::scope::user_name);
+            let rootless_user = runtime.user.map(crate::container::user_name);
             info.container = Some(ContainerInfo { runtime: runtime.program().into(), name, id, rootless_user });
         }
         Target::All => {}

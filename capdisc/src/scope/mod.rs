@@ -2,32 +2,19 @@
 //! systemd unit's cgroup, or the whole host. Resolving a target validates it (before any
 //! probe is loaded) and says how the kernel programs must filter for it.
 use crate::support::console;
-mod cgroup;
-mod container;
-mod credentials;
-mod phase;
-mod pid;
-mod spawn;
 mod unit;
 
 use std::path::PathBuf;
 
-use aya::{
-    maps::{Array, HashMap},
-    Ebpf,
-};
+use aya::Ebpf;
 use capdisc_common::{cgroup_state, mode};
 
-pub use cgroup::{remove_trial_cgroups, Cgroup, CgroupNames, CgroupPath};
-pub use container::{
-    remove_trial_containers, user_name, CapSetting, Container, ContainerTarget, Engine, RunCommand, Runtime, USER_NOT_FOR_CONTAINERS,
-};
-pub use credentials::{passwd_of_uid, Passwd, RunAs};
-pub use phase::PhaseMarker;
-pub use spawn::{exit_code_of, spawn_in_cgroup};
-
 use crate::{
+    container::{self, CapSetting, Container, ContainerTarget, RunCommand, Runtime},
     error::Error,
+    host::{pid, Cgroup, CgroupNames, RunAs},
+    probe::{insert_cgroup, insert_pids},
+    profile::TargetKind,
     systemd::{unit_name, RuntimeChange, UnitRestart},
 };
 
@@ -139,23 +126,28 @@ impl TargetSpec {
 }
 
 impl Target {
+    /// The one cgroup the target is (a command's, a cgroup, a unit's, a container's); none for a
+    /// process tree or the host.
+    pub fn cgroup(&self) -> Option<&Cgroup> {
+        match self {
+            Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => Some(cgroup),
+            Target::Container(container) => Some(container.cgroup()),
+            Target::Pid { .. } | Target::All => None,
+        }
+    }
+
     /// Filter mode and cgroup depth for the kernel programs.
     pub fn filter(&self) -> (u32, u32) {
-        match self {
-            Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => (mode::CGROUP, cgroup.level),
-            Target::Container(container) => (mode::CGROUP, container.cgroup().level),
-            Target::Pid { .. } => (mode::PIDS, 0),
-            Target::All => (mode::ALL, 0),
+        match (self, self.cgroup()) {
+            (_, Some(cgroup)) => (mode::CGROUP, cgroup.level),
+            (Target::Pid { .. }, None) => (mode::PIDS, 0),
+            _ => (mode::ALL, 0),
         }
     }
 
     /// The one target cgroup, for the kernel's single-cgroup fast path (mode CGROUP).
     pub fn single_cgroup(&self) -> Option<u64> {
-        match self {
-            Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => Some(cgroup.id),
-            Target::Container(container) => Some(container.cgroup().id),
-            Target::Pid { .. } | Target::All => None,
-        }
+        self.cgroup().map(|cgroup| cgroup.id)
     }
 
     /// Fills the target maps once the programs are loaded.
@@ -167,14 +159,7 @@ impl Target {
             // No exec gate: the runtime execs more than the container's command; its set-up is
             // told apart by its processes (`classify::setup_reason`).
             Target::Container(container) => insert_cgroup(ebpf, container.cgroup().id, cgroup_state::RECORDING),
-            Target::Pid { pid } => {
-                let map = ebpf.map_mut("PIDS").ok_or_else(|| missing("PIDS"))?;
-                let mut pids: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map PIDS", err))?;
-                for member in pid::tree(*pid) {
-                    pids.insert(member, 1, 0).map_err(|err| Error::io("cannot add to map PIDS", err))?;
-                }
-                Ok(())
-            }
+            Target::Pid { pid } => insert_pids(ebpf, &pid::tree(*pid)),
             Target::All => Ok(()),
         }
     }
@@ -182,11 +167,8 @@ impl Target {
     /// The host's cgroup names, with the target's own cgroup among them even once it is gone.
     pub fn cgroup_names(&self) -> CgroupNames {
         let mut names = CgroupNames::scan();
-        if let Target::Command { cgroup, .. } | Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } = self {
+        if let Some(cgroup) = self.cgroup() {
             names.remember(cgroup);
-        }
-        if let Target::Container(container) = self {
-            names.remember(container.cgroup());
         }
         names
     }
@@ -207,14 +189,14 @@ impl Target {
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> TargetKind {
         match self {
-            Target::Command { .. } => "command",
-            Target::Pid { .. } => "pid",
-            Target::Cgroup { .. } => "cgroup",
-            Target::Unit { .. } => "unit",
-            Target::Container(_) => "container",
-            Target::All => "all",
+            Target::Command { .. } => TargetKind::Command,
+            Target::Pid { .. } => TargetKind::Pid,
+            Target::Cgroup { .. } => TargetKind::Cgroup,
+            Target::Unit { .. } => TargetKind::Unit,
+            Target::Container(_) => TargetKind::Container,
+            Target::All => TargetKind::All,
         }
     }
 
@@ -281,13 +263,7 @@ impl Target {
     /// Whether the target is still there (for --pid: the process or a descendant lives).
     pub fn alive(&self, ebpf: &Ebpf) -> bool {
         match self {
-            Target::Pid { pid } => {
-                pid::exists(*pid)
-                    || ebpf
-                        .map("PIDS")
-                        .and_then(|map| HashMap::<_, u32, u8>::try_from(map).ok())
-                        .is_some_and(|pids| pids.keys().any(|key| key.is_ok_and(pid::exists)))
-            }
+            Target::Pid { pid } => pid::exists(*pid) || crate::probe::target_pids(ebpf).into_iter().any(pid::exists),
             Target::Cgroup { cgroup } | Target::Unit { cgroup, .. } => cgroup.path.is_dir(),
             Target::Container(container) => container.alive(),
             Target::Command { .. } | Target::All => true,
@@ -344,9 +320,9 @@ impl Target {
     /// and comm (a reload's old generation, see [`still_running`]).
     pub fn generation(&self) -> Vec<(u32, u64, String)> {
         let main = self.main_pid();
-        let pids = match self {
-            Target::Unit { cgroup, .. } | Target::Command { cgroup, .. } | Target::Cgroup { cgroup } => cgroup.processes(),
-            Target::Pid { .. } | Target::Container(_) | Target::All => Vec::new(),
+        let pids = match (self, self.cgroup()) {
+            (Target::Container(_), _) | (_, None) => Vec::new(),
+            (_, Some(cgroup)) => cgroup.processes(),
         };
         pids.into_iter()
             .filter(|pid| Some(*pid) != main)
@@ -376,29 +352,6 @@ impl Target {
 /// `main` (the main process now, a new one after a re-exec) aside.
 pub fn still_running(generation: &[(u32, u64, String)], main: Option<u32>) -> Vec<&(u32, u64, String)> {
     generation.iter().filter(|(pid, start, _)| Some(*pid) != main && pid::start_time(*pid) == Some(*start)).collect()
-}
-
-/// Adds a target cgroup in its state, to the map and to the single-cgroup slot (the kernel
-/// reads the slot when it was loaded with this cgroup as its only one, the map otherwise).
-pub fn insert_cgroup(ebpf: &mut Ebpf, id: u64, state: u8) -> Result<(), Error> {
-    let map = ebpf.map_mut("CGROUPS").ok_or_else(|| missing("CGROUPS"))?;
-    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
-    cgroups.insert(id, state, 0).map_err(|err| Error::io("cannot add to map CGROUPS", err))?;
-    let map = ebpf.map_mut("SINGLE_STATE").ok_or_else(|| missing("SINGLE_STATE"))?;
-    let mut single: Array<_, u8> = Array::try_from(map).map_err(|err| Error::io("cannot open map SINGLE_STATE", err))?;
-    single.set(0, state, 0).map_err(|err| Error::io("cannot set map SINGLE_STATE", err))
-}
-
-/// Takes a target cgroup out of the map (a gone one, whose id will not come back).
-pub fn remove_cgroup(ebpf: &mut Ebpf, id: u64) -> Result<(), Error> {
-    let map = ebpf.map_mut("CGROUPS").ok_or_else(|| missing("CGROUPS"))?;
-    let mut cgroups: HashMap<_, u64, u8> = HashMap::try_from(map).map_err(|err| Error::io("cannot open map CGROUPS", err))?;
-    let _ = cgroups.remove(&id);
-    Ok(())
-}
-
-fn missing(name: &str) -> Error {
-    Error::Runtime(format!("map {name} missing from the eBPF object"))
 }
 
 /// Finishes its target when dropped (see [`Target::finish_on_drop`]).

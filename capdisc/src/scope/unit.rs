@@ -4,7 +4,7 @@
 //! permissive drop-in) is `systemd`'s.
 use std::fs;
 
-use super::cgroup::Cgroup;
+use crate::host::Cgroup;
 use crate::kernel::cgroup2_mount;
 use crate::{
     error::Error,

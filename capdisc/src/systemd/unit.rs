@@ -138,7 +138,7 @@ impl Effective {
 pub fn resolve(files: &UnitFiles) -> Result<Effective, Error> {
     let mut texts = Vec::new();
     for path in files.all() {
-        let text = fs::read_to_string(path).map_err(|err| Error::Usage(format!("cannot read {}: {err}", path.display())))?;
+        let text = fs::read_to_string(path).map_err(|err| Error::input(format!("cannot read {}", path.display()), err, ""))?;
         texts.push((path.clone(), text));
     }
     Ok(resolve_texts(&files.name, &texts))

@@ -15,9 +15,9 @@ use super::explain::{explain, CredSets};
 use crate::{
     caps,
     classify::{self, call_site_frames},
+    host::CgroupNames,
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
-    scope::CgroupNames,
     support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };

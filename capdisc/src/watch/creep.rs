@@ -9,7 +9,10 @@
 use crate::support::console;
 use std::collections::BTreeSet;
 
-use crate::{profile::Profile, systemd::journal};
+use crate::{
+    profile::{phase_names, Phase, Profile},
+    systemd::journal,
+};
 
 /// systemd journal MESSAGE_ID of creep events (stable: alerting may match on it).
 pub const MESSAGE_ID: &str = "5f3b0c1e9a7d4b2c8e6f1a0d3c9b7e21";
@@ -29,7 +32,7 @@ pub struct Creep {
     pub path: Option<String>,
     pub comm: String,
     /// The phases of the service's life it was seen in, when the recording knew them.
-    pub phases: Vec<String>,
+    pub phases: Vec<Phase>,
     pub first_seen: String,
     /// Denied outside a proven baseline: the hardened service lacks a capability it needs.
     pub regression: bool,
@@ -133,7 +136,7 @@ impl Announcer {
         if !self.journal {
             return;
         }
-        let phases = creep.phases.join(",");
+        let phases = creep.phases.iter().map(|phase| phase.name()).collect::<Vec<_>>().join(",");
         let mut fields = vec![
             ("MESSAGE", message),
             ("PRIORITY", priority),
@@ -173,7 +176,7 @@ impl Default for Announcer {
 /// cannot know (it said `systemctl edit /PATH`).
 fn regression_message(creep: &Creep) -> String {
     let path = creep.path.as_deref().map(|path| format!(" {path}")).unwrap_or_default();
-    let phases = if creep.phases.is_empty() { String::new() } else { format!(" in phase {}", creep.phases.join(", ")) };
+    let phases = if creep.phases.is_empty() { String::new() } else { format!(" in phase {}", phase_names(&creep.phases)) };
     let cap = &creep.capability;
     let unit = if creep.target.starts_with('/') {
         crate::systemd::unit_of_cgroup_path(&creep.target).filter(|unit| unit.ends_with(".service"))

@@ -14,10 +14,10 @@ use capdisc_common::{counter, CheckKey, CheckStats, PathKey, PathSample, COMM_LE
 use super::naming::Selector;
 use crate::{
     error::Error,
+    host::CgroupNames,
     kernel::kallsyms::Kallsyms,
     probe::{drain_new_stacks, Backend, Drained},
     profile::{self, Profile, RecordingMeta, TargetInfo},
-    scope::CgroupNames,
 };
 
 /// Under `--all`, checks of a cgroup that came and went between two scans: its name was never
@@ -333,7 +333,7 @@ fn forget_keys(ebpf: &mut Ebpf, keys: &[CheckKey]) -> Result<(), Error> {
 fn target_info(name: &str, selectors: &[Selector]) -> TargetInfo {
     let cgroup_target = selectors.iter().any(|selector| matches!(selector, Selector::Cgroup(path) if path == name));
     let mut info = TargetInfo {
-        kind: "unit".into(),
+        kind: crate::profile::TargetKind::Unit,
         description: format!("{name} (watched)"),
         command: None,
         pid: None,
@@ -342,7 +342,7 @@ fn target_info(name: &str, selectors: &[Selector]) -> TargetInfo {
         container: None,
     };
     if cgroup_target || name.contains('/') || name == UNNAMED {
-        info.kind = "cgroup".into();
+        info.kind = crate::profile::TargetKind::Cgroup;
         info.cgroup = Some(name.to_owned());
     } else {
         info.unit = Some(name.to_owned());

@@ -176,7 +176,7 @@ impl Metrics {
     pub async fn listen(&self, address: SocketAddr) -> Result<Server, Error> {
         let listener = tokio::net::TcpListener::bind(address)
             .await
-            .map_err(|err| Error::Usage(format!("cannot listen on {address}: {err}; choose another --listen HOST:PORT")))?;
+            .map_err(|err| Error::input(format!("cannot listen on {address}"), err, "; choose another --listen HOST:PORT"))?;
         Ok(Server { listener, registry: self.registry.clone() })
     }
 }

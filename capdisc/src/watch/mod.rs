@@ -39,12 +39,12 @@ use self::{
 };
 use crate::{
     error::Error,
+    host::CgroupPath,
     kernel::kallsyms::Kallsyms,
     kernel::privileges,
     kernel::program_log::KernelLog,
     probe::{BackendChoice, MapLimits, ProbeConfig, Probes},
     profile::{Losses, Profile},
-    scope::CgroupPath,
     session::StopSignals,
     support::clock::rfc3339,
     systemd,

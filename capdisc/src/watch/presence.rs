@@ -15,8 +15,9 @@ use capdisc_common::{cgroup_state, MkdirLayout, WatchPath, MAX_WATCH_PATHS, WATC
 use super::metrics::Metrics;
 use crate::{
     error::Error,
+    host::CgroupPath,
     kernel::tracefs,
-    scope::{insert_cgroup, remove_cgroup, CgroupPath},
+    probe::{insert_cgroup, remove_cgroup},
 };
 
 /// A `--cgroup` target: where it is, and the cgroup id the kernel filter has for it now.

@@ -53,7 +53,7 @@ impl StateDir {
     pub fn create(&self) -> Result<(), Error> {
         for dir in [self.root.clone(), self.root.join("targets"), self.root.join("baselines")] {
             fs::DirBuilder::new().recursive(true).mode(0o750).create(&dir).map_err(|err| {
-                Error::Usage(format!("cannot create the state directory {}: {err}; give a writable --state-dir", dir.display()))
+                Error::input(format!("cannot create the state directory {}", dir.display()), err, "; give a writable --state-dir")
             })?;
         }
         Ok(())
@@ -124,7 +124,7 @@ fn read_profiles(dir: &Path) -> Result<BTreeMap<String, Profile>, Error> {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(profiles),
         Err(err) => {
-            return Err(Error::Usage(format!("cannot read {}: {err}; give a --state-dir capdisc may read and write", dir.display())))
+            return Err(Error::input(format!("cannot read {}", dir.display()), err, "; give a --state-dir capdisc may read and write"))
         }
     };
     let mut paths: Vec<PathBuf> =

@@ -5,7 +5,7 @@
 //! drop-in it could not read back.
 use std::{fs, path::Path};
 
-use capdisc::profile::{self, Profile, Trial, Verdict, Verification};
+use capdisc::profile::{self, Decision, Method, Phase, Profile, Trial, Verdict, Verification};
 
 use crate::{
     common::*,
@@ -19,7 +19,7 @@ fn permissive() -> Profile {
 }
 
 /// The permissive recording with the proof `minimize` writes for it: `dac` kept or dropped.
-fn proven(dac: &str) -> Profile {
+fn proven(dac: Decision) -> Profile {
     let mut profile = permissive();
     let (both, bind) = (vec!["CAP_DAC_READ_SEARCH".to_owned(), "CAP_NET_BIND_SERVICE".to_owned()], vec!["CAP_NET_BIND_SERVICE".to_owned()]);
     let trial = |set: Vec<String>, testing: &str, passed: bool| Trial {
@@ -30,22 +30,26 @@ fn proven(dac: &str) -> Profile {
         denials: Vec::new(),
     };
     let mut proof = Verification {
-        method: "minimize".into(),
+        method: Method::Shrink,
         target: "unit app.service".into(),
         check: Some("curl -fsS http://127.0.0.1:444/".into()),
-        phases: vec!["start".into(), "stop".into(), "start again".into()],
+        phases: vec![Phase::Start, Phase::Stop, Phase::StartAgain],
         exercise: Vec::new(),
         date: "2026-11-29T03:00:00.000Z".into(),
         passed: true,
         capabilities: vec![
-            Verdict { name: "CAP_DAC_READ_SEARCH".into(), verdict: dac.into(), evidence: "from the trial without it".into() },
-            Verdict { name: "CAP_NET_BIND_SERVICE".into(), verdict: "kept".into(), evidence: "the check failed without it".into() },
+            Verdict { name: "CAP_DAC_READ_SEARCH".into(), verdict: dac, evidence: "from the trial without it".into() },
+            Verdict { name: "CAP_NET_BIND_SERVICE".into(), verdict: Decision::Kept, evidence: "the check failed without it".into() },
         ],
         trials: vec![
             trial(both.clone(), "the whole recorded set", true),
-            trial(bind.clone(), "without CAP_DAC_READ_SEARCH", dac == "dropped"),
+            trial(bind.clone(), "without CAP_DAC_READ_SEARCH", dac == Decision::Dropped),
             // Removed from the set the last passing trial ran.
-            trial(if dac == "kept" { vec!["CAP_DAC_READ_SEARCH".into()] } else { Vec::new() }, "without CAP_NET_BIND_SERVICE", false),
+            trial(
+                if dac == Decision::Kept { vec!["CAP_DAC_READ_SEARCH".into()] } else { Vec::new() },
+                "without CAP_NET_BIND_SERVICE",
+                false,
+            ),
         ],
         digest: String::new(),
     };
@@ -70,7 +74,7 @@ fn as_value(profile: &Profile) -> serde_yaml::Value {
 #[test]
 fn a_proof_is_checked_when_read_and_an_edited_one_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sealed = write(dir.path(), "proven.yaml", &as_value(&proven("dropped")));
+    let sealed = write(dir.path(), "proven.yaml", &as_value(&proven(Decision::Dropped)));
     let generated = capdisc().arg("generate").arg(&sealed).output().expect("generate");
     assert!(generated.status.success(), "{}", stderr(&generated));
     let dropin = stdout_of(&generated);
@@ -83,13 +87,13 @@ fn a_proof_is_checked_when_read_and_an_edited_one_is_refused() {
         (
             "maybe",
             Box::new(|v| v["verification"]["capabilities"][0]["verdict"] = "maybe".into()),
-            "`verification.capabilities[0].verdict` is `maybe`, not kept or dropped",
+            "unknown variant `maybe`, expected `kept` or `dropped`",
         ),
         (
             "module",
             Box::new(|v| {
                 let kept =
-                    serde_yaml::to_value(Verdict { name: "CAP_SYS_MODULE".into(), verdict: "kept".into(), evidence: "trust me".into() })
+                    serde_yaml::to_value(Verdict { name: "CAP_SYS_MODULE".into(), verdict: Decision::Kept, evidence: "trust me".into() })
                         .expect("value");
                 v["verification"]["capabilities"].as_sequence_mut().expect("list").push(kept);
             }),
@@ -114,7 +118,7 @@ fn a_proof_is_checked_when_read_and_an_edited_one_is_refused() {
     ];
     let root = unit_root(STORY_BROKEN);
     for (name, edit, says) in edits {
-        let mut value = as_value(&proven("dropped"));
+        let mut value = as_value(&proven(Decision::Dropped));
         edit(&mut value);
         let edited = write(dir.path(), &format!("{name}.yaml"), &value);
         let out = dir.path().join(format!("{name}.conf"));
@@ -155,7 +159,7 @@ fn an_unproven_root_equivalent_capability_is_left_out_for_a_non_root_service() {
     // A rootless container's capabilities are its user namespace's: none amounts to root on the
     // host, so the same recording as a rootless container's grants what it used.
     let mut rootless = permissive();
-    rootless.target.kind = "container".into();
+    rootless.target.kind = profile::TargetKind::Container;
     rootless.target.container =
         Some(profile::ContainerInfo { runtime: "podman".into(), name: Some("web".into()), id: None, rootless_user: Some("alice".into()) });
     let rootless = write(dir.path(), "rootless.yaml", &as_value(&rootless));
@@ -167,7 +171,7 @@ fn an_unproven_root_equivalent_capability_is_left_out_for_a_non_root_service() {
     let asked =
         stdout_of(&capdisc().arg("generate").arg(&recorded).args(["--allow-dangerous", "dac_read_search"]).output().expect("generate"));
     assert!(asked.contains("\nAmbientCapabilities=CAP_NET_BIND_SERVICE CAP_DAC_READ_SEARCH\n"), "{asked}");
-    let kept = write(dir.path(), "kept.yaml", &as_value(&proven("kept")));
+    let kept = write(dir.path(), "kept.yaml", &as_value(&proven(Decision::Kept)));
     let proven_dropin = stdout_of(&capdisc().arg("generate").arg(&kept).output().expect("generate"));
     assert!(
         proven_dropin.contains("\nAmbientCapabilities=CAP_DAC_READ_SEARCH CAP_NET_BIND_SERVICE\n"),

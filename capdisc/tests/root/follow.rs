@@ -88,7 +88,7 @@ fn user_runs_the_command_as_systemds_user_would_without_counting_the_switch() {
 
     // The environment systemd gives User=: the user's HOME (it stayed /root, so programs made
     // denied DAC checks that a real unit would not), USER, LOGNAME, SHELL.
-    let home = capdisc::scope::passwd_of_uid(65534).expect("nobody has an entry").home;
+    let home = capdisc::host::passwd_of_uid(65534).expect("nobody has an entry").home;
     let env = record(&["--user", "nobody"], &["--", "sh", "-c", "echo \"$HOME $USER $LOGNAME\""]);
     assert_eq!(String::from_utf8_lossy(&env.output.stdout).trim(), format!("{home} nobody nobody"));
 

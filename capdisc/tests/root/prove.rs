@@ -37,13 +37,13 @@ fn minimize_proves_the_bind_and_drops_the_fallback_with_its_path() {
     let proof = profile.verification.as_ref().expect("verification section");
     assert!(proof.passed);
     let verdict = |name: &str| proof.capabilities.iter().find(|verdict| verdict.name == name).expect("verdict").clone();
-    assert_eq!(verdict("CAP_DAC_READ_SEARCH").verdict, "dropped");
+    assert_eq!(verdict("CAP_DAC_READ_SEARCH").verdict, capdisc::profile::Decision::Dropped);
     assert!(
         verdict("CAP_DAC_READ_SEARCH").evidence.contains(&format!("denied 1 time(s) in openat {locked}")),
         "{:?}",
         verdict("CAP_DAC_READ_SEARCH")
     );
-    assert_eq!(verdict("CAP_NET_BIND_SERVICE").verdict, "kept");
+    assert_eq!(verdict("CAP_NET_BIND_SERVICE").verdict, capdisc::profile::Decision::Kept);
     assert!(
         verdict("CAP_NET_BIND_SERVICE").evidence.contains("denied CAP_NET_BIND_SERVICE in bind (EACCES"),
         "{:?}",
@@ -97,7 +97,7 @@ fn grow_reaches_exactly_what_the_workload_needs_from_nothing() {
     let profile = capdisc::profile::read(&out).expect("profile");
     assert_eq!(profile.granted_names(), vec!["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
     let proof = profile.verification.as_ref().expect("verification");
-    assert_eq!(proof.method, "minimize --grow");
+    assert_eq!(proof.method, capdisc::profile::Method::Grow);
     let sets: Vec<Vec<String>> = proof.trials.iter().map(|trial| trial.set.clone()).collect();
     assert_eq!(
         sets,

@@ -226,7 +226,7 @@ fn cgroup_target_records_its_tasks_and_sigint_writes_the_profile() {
     assert!(status.success());
     let profile = capdisc::profile::read(&output).expect("profile");
     assert_eq!(required(&profile), vec!["CAP_CHOWN"]);
-    assert_eq!(profile.target.kind, "cgroup");
+    assert_eq!(profile.target.kind, capdisc::profile::TargetKind::Cgroup);
 }
 
 #[test]

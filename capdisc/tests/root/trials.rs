@@ -248,7 +248,7 @@ fn kept_evidence_is_a_denial_the_passing_trial_did_not_have() {
         "the refusal failed nothing: {passing:?}"
     );
     let bind = proof.capabilities.iter().find(|verdict| verdict.name == "CAP_NET_BIND_SERVICE").expect("verdict");
-    assert_eq!(bind.verdict, "kept");
+    assert_eq!(bind.verdict, capdisc::profile::Decision::Kept);
     assert!(!bind.evidence.contains("CAP_SETPCAP"), "a denial the passing trial shows explains nothing: {}", bind.evidence);
     assert!(bind.evidence.contains("no denial explains the failure"), "{}", bind.evidence);
     let setuid = proof.capabilities.iter().find(|verdict| verdict.name == "CAP_SETUID").expect("verdict");
@@ -363,13 +363,13 @@ fn an_exercise_drives_a_rare_path_into_the_recording_and_every_trial() {
     assert_eq!(proof.exercise, vec!["kill -USR1 $MAINPID"]);
     // Each check knows its phase: the bind at the start, the chown after the exercise began.
     let phases_of = |name: &str| profile.capability(name).map(|cap| cap.phases.clone()).unwrap_or_default();
-    assert_eq!(phases_of("CAP_NET_BIND_SERVICE"), vec!["start"]);
-    assert_eq!(phases_of("CAP_CHOWN"), vec!["exercise"]);
+    assert_eq!(phases_of("CAP_NET_BIND_SERVICE"), vec![capdisc::profile::Phase::Start]);
+    assert_eq!(phases_of("CAP_CHOWN"), vec![capdisc::profile::Phase::Exercise]);
     assert!(!profile.coverage.unexercised.iter().any(|hint| hint.capability == "CAP_CHOWN"), "{:?}", profile.coverage);
     let chown_use = profile.capability("CAP_CHOWN").expect("CAP_CHOWN recorded");
-    assert!(chown_use.call_sites.iter().all(|site| site.phases == ["exercise"]), "{:?}", chown_use.call_sites);
+    assert!(chown_use.call_sites.iter().all(|site| site.phases == [capdisc::profile::Phase::Exercise]), "{:?}", chown_use.call_sites);
     let chown = proof.capabilities.iter().find(|verdict| verdict.name == "CAP_CHOWN").expect("verdict");
-    assert_eq!(chown.verdict, "kept");
+    assert_eq!(chown.verdict, capdisc::profile::Decision::Kept);
     assert!(chown.evidence.contains(&format!("denied CAP_CHOWN in chown {file}")), "{}", chown.evidence);
 
     let failing = capdisc()
@@ -404,7 +404,7 @@ fn a_one_shot_service_passes_when_its_check_passed() {
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
     let proven = capdisc::profile::read(&out).expect("profile reads back");
     let verification = proven.verification.as_ref().expect("a proof");
-    let kept: Vec<&str> = verification.capabilities.iter().filter(|v| v.verdict == "kept").map(|v| v.name.as_str()).collect();
+    let kept: Vec<&str> = verification.kept().collect();
     assert_eq!(kept, vec!["CAP_NET_BIND_SERVICE"], "{stdout}{stderr}");
     assert!(verification.passed, "{stdout}{stderr}");
     assert!(stderr.contains("ended before the check"), "the trial without the bind says why: {stderr}");

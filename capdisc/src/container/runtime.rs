@@ -10,7 +10,7 @@ use std::{
 
 use crate::{
     error::Error,
-    scope::{passwd_of_uid, RunAs},
+    host::{passwd_of_uid, RunAs},
 };
 
 /// The container engines capdisc drives.
@@ -144,7 +144,8 @@ impl Runtime {
 /// of stderr.
 pub fn run_to_end(command: &mut Command, written: &str) -> Result<String, Error> {
     let program = command.get_program().to_string_lossy().into_owned();
-    let output = command.output().map_err(|err| Error::Target(format!("cannot run {program}: {err}; is {program} installed?")))?;
+    let output =
+        command.output().map_err(|err| Error::input(format!("cannot run {program}"), err, &format!("; is {program} installed?")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let why = stderr.lines().find(|line| !line.trim().is_empty()).unwrap_or("no message").trim().to_owned();

@@ -12,6 +12,7 @@
 //! The runtime's own work in the container's cgroup (crun or runc setting up namespaces,
 //! credentials and capabilities before the container's command is exec'd, conmon, and the same
 //! for `podman exec`) is set-up, never a need: `classify::setup_reason` knows its processes.
+use crate::kernel::procfs;
 mod docker;
 mod run_command;
 mod runtime;
@@ -25,7 +26,7 @@ pub use run_command::{CapSetting, RunCommand, USER_NOT_FOR_CONTAINERS};
 pub use runtime::{user_name, Engine, Runtime};
 pub use target::{ContainerRun, ContainerTarget};
 
-use super::cgroup::Cgroup;
+use crate::host::Cgroup;
 use crate::{error::Error, kernel::cgroup2_mount, systemd::Guardian};
 
 /// A container as its runtime describes it.
@@ -90,10 +91,11 @@ impl Container {
                 self.runtime.program()
             )));
         }
-        let text = fs::read_to_string(format!("/proc/{}/cgroup", self.pid))
-            .map_err(|err| Error::Target(format!("cannot read the cgroup of container {}'s process {}: {err}", self.name, self.pid)))?;
-        let own = text.lines().find_map(|line| line.strip_prefix("0::")).ok_or_else(|| {
-            Error::Kernel(format!("container {}'s process {} has no cgroup v2 path; capdisc needs cgroup v2", self.name, self.pid))
+        let own = procfs::cgroup_path(procfs::Proc::Pid(self.pid)).ok_or_else(|| {
+            Error::Kernel(format!(
+                "cannot read the cgroup v2 path of container {}'s process {} (it exited, or has none); capdisc needs cgroup v2",
+                self.name, self.pid
+            ))
         })?;
         let parts: Vec<&str> = own.trim_matches('/').split('/').collect();
         let depth = parts.iter().position(|part| !self.id.is_empty() && part.contains(&self.id)).map(|at| at + 1).unwrap_or(parts.len());

@@ -10,7 +10,10 @@ use std::{
     time::Duration,
 };
 
-use crate::{error::Error, kernel::cgroup2_mount};
+use crate::{
+    error::Error,
+    kernel::{cgroup2_mount, procfs},
+};
 
 #[derive(Clone, Debug)]
 pub struct Cgroup {
@@ -96,7 +99,7 @@ impl Cgroup {
         let mount = cgroup2_mount()?;
         let path = mount.join(serial_name(role));
         fs::create_dir(&path).map_err(|err| {
-            Error::Kernel(format!("cannot create a cgroup at {}: {err}; capdisc needs a writable cgroup v2 hierarchy", path.display()))
+            Error::input(format!("cannot create a cgroup at {}", path.display()), err, "; capdisc needs a writable cgroup v2 hierarchy")
         })?;
         Self::open(&mount, &path, true)
     }
@@ -104,7 +107,8 @@ impl Cgroup {
     /// The cgroup a runtime will put a container it created in (docker's scope), made first,
     /// empty, and capdisc's to remove when the run ends (the runtime may have removed it).
     pub fn create_at(path: &Path) -> Result<Self, Error> {
-        fs::create_dir_all(path).map_err(|err| Error::Kernel(format!("cannot create the container's cgroup {}: {err}", path.display())))?;
+        fs::create_dir_all(path)
+            .map_err(|err| Error::input(format!("cannot create the container's cgroup {}", path.display()), err, ""))?;
         Self::open(&cgroup2_mount()?, path, true)
     }
 
@@ -118,7 +122,7 @@ impl Cgroup {
         let parent = Self::create_leaf()?;
         let child = |name: &str| -> Result<Self, Error> {
             let path = parent.path.join(name);
-            fs::create_dir(&path).map_err(|err| Error::Kernel(format!("cannot create the cgroup {}: {err}", path.display())))?;
+            fs::create_dir(&path).map_err(|err| Error::input(format!("cannot create the cgroup {}", path.display()), err, ""))?;
             Self::delegate_to(&path, uid, gid)?;
             Self::open(&cgroup2_mount()?, &path, true)
         };
@@ -138,7 +142,7 @@ impl Cgroup {
         for file in ["", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"] {
             let target = path.join(file);
             std::os::unix::fs::chown(&target, Some(uid), Some(gid))
-                .map_err(|err| Error::Kernel(format!("cannot delegate the cgroup {} to uid {uid}: {err}", target.display())))?;
+                .map_err(|err| Error::input(format!("cannot delegate the cgroup {} to uid {uid}", target.display()), err, ""))?;
         }
         Ok(())
     }
@@ -264,11 +268,8 @@ pub fn remove_trial_cgroups(pid: u32) -> (usize, usize) {
 
 /// `cgroup.procs` of the cgroup capdisc itself runs in (from /proc/self/cgroup, line `0::`).
 fn own_cgroup_procs() -> Result<PathBuf, Error> {
-    let text = fs::read_to_string("/proc/self/cgroup").map_err(|err| Error::io("cannot read /proc/self/cgroup", err))?;
-    let relative = text
-        .lines()
-        .find_map(|line| line.strip_prefix("0::"))
-        .ok_or_else(|| Error::Kernel("/proc/self/cgroup has no cgroup v2 line".into()))?;
+    let relative = procfs::cgroup_path(procfs::Proc::Own)
+        .ok_or_else(|| Error::Kernel("/proc/self/cgroup has no cgroup v2 line (or cannot be read)".into()))?;
     Ok(cgroup2_mount()?.join(relative.trim_start_matches('/')).join("cgroup.procs"))
 }
 

@@ -1,11 +1,12 @@
 //! A container as a resolved target: attached to a running one, restarted to be recorded from
 //! its start, or run by capdisc from its run command (a recording or a proof's trial).
+use crate::kernel::procfs;
 use std::{cell::Cell, fs, io, path::PathBuf, process::Stdio};
 
 use super::{docker, runtime::run_to_end, CapSetting, Container, ContainerRestart, Engine, RunCommand, Runtime};
 use crate::{
     error::Error,
-    scope::{
+    host::{
         cgroup::{serial_name, Cgroup},
         spawn_in_cgroup,
     },
@@ -159,8 +160,7 @@ impl ContainerRun {
         let Some(pid) = state.strip_prefix("true ").and_then(|pid| pid.trim().parse::<u32>().ok()).filter(|pid| *pid != 0) else {
             return Ok(());
         };
-        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return Ok(()) };
-        let actual = text.lines().find_map(|line| line.strip_prefix("0::")).unwrap_or_default().trim().to_owned();
+        let Some(actual) = procfs::cgroup_path(procfs::Proc::Pid(pid)) else { return Ok(()) };
         if under(&actual, &self.cgroup.relative) {
             self.placed.set(true);
             return Ok(());
