@@ -56,8 +56,8 @@ pub fn guest_script() -> String {
     for backend in ["fexit", "kprobe"] {
         script.push_str(&format!(
             "capdisc trace -q --json --denied --backend {backend} -- /bin/workload --as-user 65534 bind 443 > /tmp/trace.out 2>/dev/null\n\
-             echo \"CAPDISC-TRACE {backend} $(grep -c '\"verdict\":\"denied\"' /tmp/trace.out) $(grep -c '\"syscall\":\"bind\"' /tmp/trace.out) $(grep -c 'outside the bounding set\\|does not hold it' /tmp/trace.out) $(grep -c '\"source\":\"check\"' /tmp/trace.out)\"\n\
-             grep '\"verdict\"' /tmp/trace.out | sed 's/^/CAPDISC-TRACE-EVENT {backend} /'\n"
+             echo \"CAPDISC-TRACE {backend} $(grep -c '\"verdict\":\"denied\"' /tmp/trace.out) $(grep '\"verdict\"' /tmp/trace.out | grep -c '\"syscall\":\"bind\"') $(grep -c 'outside the bounding set\\|does not hold it' /tmp/trace.out) $(grep -c '\"source\":\"check\"' /tmp/trace.out) $(grep '\"returned\"' /tmp/trace.out | grep '\"syscall\":\"bind\"' | grep -c '\"errno\":\"EACCES\"')\"\n\
+             grep '\"verdict\"\\|\"returned\"' /tmp/trace.out | sed 's/^/CAPDISC-TRACE-EVENT {backend} /'\n"
         ));
     }
     // watch --cgroup through a re-creation: the mkdir program arms the new cgroup before the
@@ -151,13 +151,15 @@ pub fn parse_guest(serial: &str) -> Vec<GuestLine> {
 /// What `trace --denied` streamed for the denied bind with one backend.
 pub struct TraceResult {
     /// One denied event, in bind, explained from the sets read in the kernel at the check (a
-    /// regression test too: verifiers 5.17-6.7 once pruned that read on fexit).
+    /// regression test too: verifiers 5.17-6.7 once pruned that read on fexit), followed by
+    /// what the bind returned (EACCES), seen at its exit.
     pub streamed: bool,
     /// Its cause is the expected one (the non-root process does not hold the capability).
     pub expected_cause: bool,
 }
 
-/// `CAPDISC-TRACE backend denied bind expected-cause sets-from-check` lines, counted in the guest.
+/// `CAPDISC-TRACE backend denied bind expected-cause sets-from-check returned-EACCES` lines,
+/// counted in the guest.
 pub fn trace_results(serial: &str) -> BTreeMap<String, TraceResult> {
     marked_lines(serial)
         .filter_map(|line| {
@@ -166,7 +168,9 @@ pub fn trace_results(serial: &str) -> BTreeMap<String, TraceResult> {
             let counts: Vec<u32> = parts.filter_map(|count| count.parse().ok()).collect();
             let explained = marked_lines(serial)
                 .any(|event| event.starts_with(&format!("CAPDISC-TRACE-EVENT {backend} ")) && event.contains("\"explain\":{\"cause\""));
-            let streamed = counts.first() == Some(&1) && counts.get(1) == Some(&1) && counts.get(3) == Some(&1) && explained;
+            // What the bind returned, seen at its exit (raw_syscalls:sys_exit) on this kernel.
+            let returned = counts.get(4) == Some(&1);
+            let streamed = counts.first() == Some(&1) && counts.get(1) == Some(&1) && counts.get(3) == Some(&1) && explained && returned;
             Some((backend, TraceResult { streamed, expected_cause: counts.get(2) == Some(&1) }))
         })
         .collect()
@@ -188,7 +192,7 @@ pub fn judge_traces(serial: &str, kernel: &str, outcomes: &mut BTreeMap<String, 
         }
         if !ok {
             failures.push(format!(
-                "{kernel} trace --backend {backend}: the denied bind was not streamed and explained from the checked credentials; events: {}",
+                "{kernel} trace --backend {backend}: the denied bind was not streamed, explained from the checked credentials and followed by what it returned (EACCES); events: {}",
                 if events.is_empty() { "none".to_owned() } else { events.join(" | ") }
             ));
         }
