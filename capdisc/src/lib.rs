@@ -6,7 +6,8 @@
 //!   `caps` (names, numbers, masks; `danger`, the root-equivalent ones), `kernel` (privileges
 //!   and BTF, type offsets, kallsyms, tracefs, system calls, errno names, procfs, the cgroup v2
 //!   mount, the programs' log);
-//! - the host and the kernel side: `host` (cgroups, pid trees, credentials, spawning), `probe`
+//! - the host and the kernel side: `host` (cgroups, pid trees, credentials, spawning), `guardian`
+//!   (undo on any death of capdisc: the process, its pipe, its undo actions), `probe`
 //!   (the eBPF object, backend selection, draining and writing its maps, the phase marker);
 //! - the service managers: `systemd` (names, unit files and merge rules, the live view,
 //!   drop-ins, restarts, the guardian) and `container` (runtimes, run commands, container
@@ -25,6 +26,7 @@ pub mod container;
 pub mod coverage;
 pub mod error;
 pub mod generate;
+pub mod guardian;
 pub mod harden;
 pub mod host;
 pub mod kernel;

@@ -110,9 +110,16 @@ impl Cli {
             Command::Restore(args) => args.run(),
             Command::Completions(args) => args.run(),
             Command::Man(args) => args.run(),
-            Command::Guard(args) => Ok(crate::systemd::guard_main(args.unit.as_deref(), args.was_active, || {
-                crate::prove::undo_trials(args.cgroups_of, args.trial_runtime.as_deref(), args.start_container.as_deref())
-            })),
+            Command::Guard(args) => {
+                // A proof's trials and a stopped container first, then the unit put back.
+                let mut undo: Vec<crate::guardian::Undo<'_>> = vec![Box::new(|| {
+                    crate::prove::undo_trials(args.cgroups_of, args.trial_runtime.as_deref(), args.start_container.as_deref())
+                })];
+                if let Some(unit) = args.unit.as_deref() {
+                    undo.push(Box::new(move || crate::systemd::undo_after_death(unit, args.was_active)));
+                }
+                Ok(crate::guardian::guard_main(undo))
+            }
             Command::Floor { hook } => {
                 let _attached = crate::probe::attach_floor(&hook)?;
                 console::say!("floor attached on {hook}");

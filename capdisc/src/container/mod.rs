@@ -27,7 +27,7 @@ pub use runtime::{user_name, Engine, Runtime};
 pub use target::{ContainerRun, ContainerTarget};
 
 use crate::host::Cgroup;
-use crate::{error::Error, kernel::cgroup2_mount, systemd::Guardian};
+use crate::{error::Error, guardian::Guardian, kernel::cgroup2_mount};
 
 /// A container as its runtime describes it.
 #[derive(Clone, Debug)]

@@ -14,12 +14,13 @@ use std::cell::RefCell;
 use crate::{
     container::{Container, Runtime},
     error::Error,
+    guardian::Guardian,
     probe::MapLimits,
     probe::PhaseMarker,
     profile::Profile,
     record::{capture, CaptureOptions},
     scope::TargetSpec,
-    systemd::{mask_text, show, Guardian},
+    systemd::{mask_text, show},
 };
 
 pub use super::subject::{Subject, TrialOptions};

@@ -4,9 +4,9 @@
 mod capset;
 mod dropin;
 mod exposure;
-mod guard;
 mod implicit;
 pub mod journal;
+mod leftovers;
 mod live;
 mod lock;
 mod names;
@@ -18,11 +18,11 @@ pub use dropin::{
     apply_dropin, check_dropin, remove_runtime_dropin, revert_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR,
 };
 pub use exposure::exposure;
-pub use guard::{
-    guard_main, leftover_error, leftovers, offline_leftovers, refuse_leftovers, refuse_offline_leftovers, restore, runtime_dropins,
-    Guardian,
-};
 pub use implicit::IMPLICIT_DROPS;
+pub use leftovers::{
+    guard_unit, leftover_error, leftovers, offline_leftovers, refuse_leftovers, refuse_offline_leftovers, restore, runtime_dropins,
+    undo_after_death,
+};
 pub use live::{live_view, names_mask, property, require_running, show, systemctl, systemctl_within, systemd_running, LiveView};
 pub use lock::UnitLock;
 pub use names::{is_root_user, slice_path, unit_name, unit_of_cgroup_path};

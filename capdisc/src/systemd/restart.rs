@@ -7,8 +7,8 @@
 
 use super::{
     dropin::write_runtime_dropin,
-    guard::{refuse_leftovers, restore, Guardian},
     is_root_user,
+    leftovers::{guard_unit, refuse_leftovers, restore},
     live::{require_running, show, systemctl},
     lock::UnitLock,
     names::unit_name,
@@ -38,7 +38,7 @@ pub struct UnitRestart {
     /// The slice the unit's cgroup lives under (`system.slice`).
     pub slice: String,
     was_active: bool,
-    guardian: Guardian,
+    guardian: crate::guardian::Guardian,
     _lock: UnitLock,
 }
 
@@ -53,7 +53,7 @@ impl UnitRestart {
         refuse_leftovers(&unit)?;
         let was_active = matches!(values.get("ActiveState").map(String::as_str), Some("active" | "activating" | "reloading"));
         let slice = values.get("Slice").filter(|slice| !slice.is_empty()).cloned().unwrap_or_else(|| "system.slice".into());
-        let guardian = Guardian::spawn(&unit, was_active, &lock)?;
+        let guardian = guard_unit(&unit, was_active, &lock)?;
         lock.describe(&format!("capdisc pid {}, its guardian pid {}", std::process::id(), guardian.pid));
         let restart = Self { unit: unit.clone(), slice, was_active, guardian, _lock: lock };
         let non_root = values.get("DynamicUser").is_some_and(|v| v == "yes") || values.get("User").is_some_and(|user| !is_root_user(user));
