@@ -74,3 +74,15 @@ pub fn skip_without_root() -> bool {
     eprintln!("skipping {name}: it loads eBPF programs or changes uids, which needs root");
     true
 }
+
+/// The cgroups (`capdisc-PID-*`) capdisc process `pid` made that are still under the cgroup v2
+/// root: a run, a trial or a check must leave none.
+pub fn capdisc_cgroups_of(pid: u32) -> Vec<String> {
+    let prefix = format!("capdisc-{pid}-");
+    std::fs::read_dir(capdisc::kernel::cgroup2_mount().expect("cgroup v2"))
+        .expect("cgroup v2 root")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&prefix))
+        .collect()
+}

@@ -298,17 +298,7 @@ fn a_closed_pipe_leaves_nothing_behind() {
         drop(child.stderr.take());
         let status = child.wait().expect("wait");
         assert_eq!(status.code(), Some(3), "{subcommand}: the command's own status, not a panic's 101");
-        assert_eq!(cgroups_of(pid), Vec::<String>::new(), "{subcommand} left a cgroup behind");
+        assert_eq!(capdisc_cgroups_of(pid), Vec::<String>::new(), "{subcommand} left a cgroup behind");
     }
     assert!(dir.path().join("p.yaml").exists(), "record wrote its profile");
-}
-
-/// The cgroups capdisc process `pid` made (`capdisc-PID-...` under the cgroup v2 root).
-fn cgroups_of(pid: u32) -> Vec<String> {
-    fs::read_dir(capdisc::kernel::cgroup2_mount().expect("cgroup v2"))
-        .expect("cgroup v2 root")
-        .flatten()
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|name| name.starts_with(&format!("capdisc-{pid}-")))
-        .collect()
 }

@@ -26,18 +26,6 @@ fn wait_until(secs: u64, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-/// The trial cgroups (`capdisc-PID-*`) of capdisc `pid` still under the cgroup v2 root.
-fn trial_cgroups(pid: u32) -> Vec<String> {
-    let root = capdisc::kernel::cgroup2_mount().expect("cgroup v2");
-    let prefix = format!("capdisc-{pid}-");
-    std::fs::read_dir(root)
-        .expect("cgroup root")
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&prefix))
-        .collect()
-}
-
 /// Pids whose command line has `word` as one of its arguments.
 fn processes_with(word: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")
@@ -145,7 +133,7 @@ fn an_interrupt_in_a_shrink_trial_proves_nothing_and_writes_nothing() {
     assert!(stderr.contains("interrupted (SIGINT) in trial 2 of 2; nothing proven"), "{stderr}");
     assert!(!stdout.contains("proven set") && !stdout.contains("kept"), "no verdict: {stdout}");
     assert!(!out.exists(), "no profile written");
-    assert!(trial_cgroups(pid).is_empty(), "{:?}", trial_cgroups(pid));
+    assert!(capdisc_cgroups_of(pid).is_empty(), "{:?}", capdisc_cgroups_of(pid));
     assert!(!answers(446), "the workload died with its trial");
 }
 
@@ -171,13 +159,13 @@ fn an_interrupt_stops_grow_and_verify_without_a_verdict() {
     let verify = ["verify", empty.to_str().expect("utf-8"), "--check", &check, "--", &workload, "serve", "447"];
     let running = start_until(&verify, "verifying");
     let pid = running.child.id();
-    assert!(wait_until(60, || !trial_cgroups(pid).is_empty()), "the trial started");
+    assert!(wait_until(60, || !capdisc_cgroups_of(pid).is_empty()), "the trial started");
     running.signal(libc::SIGTERM);
     let (code, stdout, stderr) = running.finish();
     assert_eq!(code, Some(143), "128 + SIGTERM: {stdout}{stderr}");
     assert!(!stdout.contains("FAILED") && !stdout.contains("passed"), "{stdout}");
     assert!(stderr.contains("interrupted (SIGTERM) in trial 1 of 1; nothing proven"), "{stderr}");
-    assert!(trial_cgroups(pid).is_empty());
+    assert!(capdisc_cgroups_of(pid).is_empty());
 }
 
 #[test]
@@ -199,7 +187,7 @@ fn sigkill_of_capdisc_kills_the_trials_workload_and_check() {
     assert_eq!(code, None, "killed");
     assert!(wait_until(30, || processes_with("1071").is_empty()), "the check outlived capdisc: {:?}", processes_with("1071"));
     assert!(wait_until(30, || !answers(448)), "the workload outlived capdisc");
-    assert!(wait_until(30, || trial_cgroups(pid).is_empty()), "{:?}", trial_cgroups(pid));
+    assert!(wait_until(30, || capdisc_cgroups_of(pid).is_empty()), "{:?}", capdisc_cgroups_of(pid));
 }
 
 #[test]
