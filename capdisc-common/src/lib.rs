@@ -95,8 +95,10 @@ pub mod counter {
     pub const EVENTS_LOST: u32 = 8;
     /// A sampled path could not be stored (`PATHS` full).
     pub const PATHS_MAP_FULL: u32 = 9;
+    /// A sandbox refusal of a new kind could not be kept (`REFUSALS` full).
+    pub const REFUSALS_MAP_FULL: u32 = 10;
     /// Number of slots.
-    pub const SLOTS: u32 = 10;
+    pub const SLOTS: u32 = 11;
 }
 
 /// Aggregation key of one kind of capability check.
@@ -231,6 +233,63 @@ pub struct SyscallOutcome {
     pub ret: i64,
 }
 
+/// How the target's sandbox refused a system call ([`Refusal::how`], [`RefusalKey::how`]).
+pub mod refusal {
+    /// The call's body never ran: its exit came without its entry, which only a seccomp filter
+    /// (or a tracer) can cause. Its return value is the filter's errno, or the call's own number
+    /// when the filter trapped or killed (the kernel rolls the registers back before SIGSYS).
+    pub const SKIPPED: u32 = 0;
+    /// The call ran and failed the way a sandbox's file system fails it: EROFS from any call (a
+    /// read-only mount), EACCES or EPERM from a call that names a path.
+    pub const FAILED: u32 = 1;
+}
+
+/// Aggregation key of one kind of sandbox refusal (`REFUSALS`: trials and recordings).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RefusalKey {
+    pub cgroup_id: u64,
+    /// What the call returned (negative errno; or its number when trapped or killed).
+    pub ret: i64,
+    pub syscall: i32,
+    /// One of [`refusal`].
+    pub how: u32,
+    /// The [`phase`] of the target's life.
+    pub phase: u32,
+    pub _pad: u32,
+}
+
+/// What was kept for one [`RefusalKey`]: a count and the first one's arguments, command and path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RefusalStats {
+    /// Number of refusals (atomically incremented).
+    pub count: u64,
+    /// The first refusal's system call arguments 0..4.
+    pub args: [u64; 4],
+    pub comm: [u8; COMM_LEN],
+    /// Bytes in `path`, the NUL included (0: the call names no path, or it was unreadable).
+    pub path_len: u32,
+    pub _pad: u32,
+    pub path: [u8; PATH_SAMPLE_LEN],
+}
+
+/// `capdisc trace`: one system call of the target that its sandbox refused, a ring buffer item
+/// of its own (told apart by its size: [`REFUSAL_BYTES`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Refusal {
+    pub ts_ns: u64,
+    pub key: RefusalKey,
+    pub stats: RefusalStats,
+    pub pid: u32,
+    pub tid: u32,
+}
+
+/// The size of a [`Refusal`] item in the ring buffer.
+pub const REFUSAL_BYTES: usize = core::mem::size_of::<Refusal>();
+const _: () = assert!(REFUSAL_BYTES != core::mem::size_of::<TraceEvent>() && REFUSAL_BYTES != SYSCALL_OUTCOME_BYTES);
+
 /// The size of a [`SyscallOutcome`] item in the ring buffer.
 pub const SYSCALL_OUTCOME_BYTES: usize = core::mem::size_of::<SyscallOutcome>();
 
@@ -297,4 +356,6 @@ mod pod {
     unsafe impl aya::Pod for super::PathSample {}
     unsafe impl aya::Pod for super::WatchPath {}
     unsafe impl aya::Pod for super::MkdirLayout {}
+    unsafe impl aya::Pod for super::RefusalKey {}
+    unsafe impl aya::Pod for super::RefusalStats {}
 }

@@ -13,6 +13,18 @@ use crate::maps::{bump, constant, CGROUPS, MODE, PIDS, SELF_TGID, SINGLE_CGROUP,
 /// task's own: one helper call fewer, and a target's keys stay together.
 #[inline(always)]
 pub fn current_target() -> Option<(u64, u32)> {
+    target_of_current(true)
+}
+
+/// [`current_target`] for the system-call hooks: a target cgroup before its exec is no target,
+/// without counting a check skipped (none was made).
+#[inline(always)]
+pub fn current_target_quietly() -> Option<(u64, u32)> {
+    target_of_current(false)
+}
+
+#[inline(always)]
+fn target_of_current(count_skips: bool) -> Option<(u64, u32)> {
     match constant(&MODE) {
         mode::CGROUP => {
             let level = constant(&TARGET_CGROUP_LEVEL) as i32;
@@ -25,7 +37,9 @@ pub fn current_target() -> Option<(u64, u32)> {
                 return match SINGLE_STATE.get(0) {
                     Some(&state) if state >= cgroup_state::RECORDING => Some((ancestor, (state - cgroup_state::RECORDING) as u32)),
                     _ => {
-                        bump(counter::BEFORE_EXEC);
+                        if count_skips {
+                            bump(counter::BEFORE_EXEC);
+                        }
                         None
                     }
                 };
@@ -33,7 +47,9 @@ pub fn current_target() -> Option<(u64, u32)> {
             match unsafe { CGROUPS.get(&ancestor) } {
                 Some(&state) if state >= cgroup_state::RECORDING => Some((ancestor, (state - cgroup_state::RECORDING) as u32)),
                 Some(_) => {
-                    bump(counter::BEFORE_EXEC);
+                    if count_skips {
+                        bump(counter::BEFORE_EXEC);
+                    }
                     None
                 }
                 None => None,

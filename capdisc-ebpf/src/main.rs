@@ -6,8 +6,9 @@
 //! - `fexit`: fexit on `cap_capable` (arguments and return value together),
 //! - `task`: fork/exit/exec tracepoints that keep the target set current and arm the exec gate,
 //! - `stream`: the per-event path of `capdisc trace` (ring buffer), off unless STREAM is set,
-//! - `outcome`: what a system call returned after a denied check (`raw_syscalls:sys_exit`),
-//!   attached only when asked,
+//! - `outcome`: what a system call returned after a denied check, and `sandbox`: the system
+//!   calls the target's sandbox refused, both fed by `syscall_hooks` (`raw_syscalls:sys_enter`
+//!   and `sys_exit`), attached only when asked,
 //! - `floor`: empty programs on the same hooks, for the benchmark's floor.
 //!
 //! Userspace loads only the programs of the backend it chose.
@@ -27,7 +28,9 @@ mod path;
 mod raw_tracepoint;
 mod record;
 mod regs;
+mod sandbox;
 mod stream;
+mod syscall_hooks;
 mod task;
 mod tracepoint;
 

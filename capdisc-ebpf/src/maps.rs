@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use capdisc_common::{
-    counter, CheckKey, CheckMemo, CheckStats, ExePath, MkdirLayout, PathKey, PathSample, PendingCheck, WatchPath, COMM_LEN,
-    MAX_WATCH_PATHS, PATH_ARGS_SYSCALLS,
+    counter, CheckKey, CheckMemo, CheckStats, ExePath, MkdirLayout, PathKey, PathSample, PendingCheck, RefusalKey, RefusalStats, WatchPath,
+    COMM_LEN, MAX_WATCH_PATHS, PATH_ARGS_SYSCALLS,
 };
 
 /// Aggregated checks: the recording itself.
@@ -69,6 +69,18 @@ pub static CGROUP_NAMES: LruHashMap<u64, PathSample> = LruHashMap::with_max_entr
 #[map]
 pub static DENIED_IN_FLIGHT: LruHashMap<u32, CheckKey> = LruHashMap::with_max_entries(1, 0);
 
+/// Sandbox evidence (`SANDBOX`): thread id -> whether its current system call entered
+/// (`sandbox::ENTERED`) or it is between calls (`sandbox::BETWEEN`). A thread not in the map is
+/// not known yet (capdisc attached while it was in a call): its exit tells nothing.
+#[map]
+pub static SYSCALL_STATE: LruHashMap<u32, u8> = LruHashMap::with_max_entries(1, 0);
+/// Sandbox refusals, aggregated (trials and recordings; `trace` streams them instead).
+#[map]
+pub static REFUSALS: HashMap<RefusalKey, RefusalStats> = HashMap::with_max_entries(1, 0);
+/// Per-CPU room to build a refusal's first sample in (too large for the BPF stack).
+#[map]
+pub static REFUSAL_SCRATCH: PerCpuArray<RefusalStats> = PerCpuArray::with_max_entries(1, 0);
+
 /// `capdisc trace`: one event per check (only when STREAM is set).
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(4096, 0);
@@ -95,6 +107,9 @@ pub static STREAM: u32 = 0;
 /// Tell what a system call returned after a denied check (`outcome`; its program attached).
 #[unsafe(no_mangle)]
 pub static SYSCALL_OUTCOMES: u32 = 0;
+/// See the target's sandbox refusals (`sandbox`; its programs attached).
+#[unsafe(no_mangle)]
+pub static SANDBOX: u32 = 0;
 /// `capdisc trace --stacks`: put the kernel stack in every event.
 #[unsafe(no_mangle)]
 pub static STREAM_STACKS: u32 = 0;

@@ -9,7 +9,7 @@
 //! without a denial in flight), which is why it is not attached by default.
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
-use aya_ebpf::{helpers::bpf_get_current_pid_tgid, helpers::bpf_probe_read_kernel, macros::raw_tracepoint, programs::RawTracePointContext};
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel};
 use capdisc_common::{CheckKey, SyscallOutcome};
 
 use crate::{
@@ -28,27 +28,25 @@ pub fn denied_in_flight(key: &CheckKey) {
     let _ = DENIED_IN_FLIGHT.insert(&tid, key, 0);
 }
 
-/// `TP_PROTO(struct pt_regs *regs, long ret)`.
-#[raw_tracepoint(tracepoint = "sys_exit")]
-pub fn capdisc_sys_exit(ctx: RawTracePointContext) -> i32 {
+/// A system call exits (`syscall_hooks`): `regs` and `ret` are the tracepoint's arguments.
+#[inline(always)]
+pub fn on_exit(regs: u64, ret: i64) {
     let tid = bpf_get_current_pid_tgid() as u32;
-    let Some(key) = (unsafe { DENIED_IN_FLIGHT.get(&tid) }) else { return 0 };
+    let Some(key) = (unsafe { DENIED_IN_FLIGHT.get(&tid) }) else { return };
     let key = *key;
     let _ = DENIED_IN_FLIGHT.remove(&tid);
-    let regs: u64 = ctx.arg(0);
-    let ret: i64 = ctx.arg(1);
     // The call that exits is the one the check was made in (a check outside any call, or an
     // exit that is not its call's, tells nothing).
     let number = unsafe { bpf_probe_read_kernel((regs as *const u8).wrapping_add(SYSCALL_NR_OFFSET) as *const i64) };
     if number.map(|number| number as i32) != Ok(key.syscall) {
-        return 0;
+        return;
     }
     if constant(&STREAM) != 0 {
         if let Some(mut entry) = EVENTS.reserve::<SyscallOutcome>(0) {
             unsafe { entry.as_mut_ptr().write(SyscallOutcome { tid, syscall: key.syscall, ret }) };
             entry.submit(0);
         }
-        return 0;
+        return;
     }
     if let Some(stats) = CHECKS.get_ptr_mut(&key) {
         unsafe {
@@ -60,5 +58,4 @@ pub fn capdisc_sys_exit(ctx: RawTracePointContext) -> i32 {
             }
         }
     }
-    0
 }

@@ -42,6 +42,9 @@ fn main() {
             chown(&arg(1), arg(2).parse().unwrap_or_else(|_| usage()));
             serve(arg(3).parse().unwrap_or_else(|_| usage()), None)
         }
+        "filtered" => filtered(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
+        "filtered-socket" => filtered_socket(arg(1).parse().unwrap_or_else(|_| usage())),
+        "write-file" => write_file(&arg(1)),
         "bind-and-chown" => {
             bind(arg(1).parse().unwrap_or_else(|_| usage()));
             chown(&arg(2), arg(3).parse().unwrap_or_else(|_| usage()));
@@ -51,7 +54,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT | filtered SYSCALL ERRNO | filtered-socket FAMILY | write-file PATH");
     exit(2)
 }
 
@@ -293,5 +296,74 @@ fn wait_for(file: &str, action: &[String]) {
         Some("chown") if action.len() == 3 => children(1, &action[1]),
         Some("noop") | None => {}
         _ => usage(),
+    }
+}
+
+/// Refuses SYSCALL with ERRNO (a real seccomp filter, as systemd's `SystemCallFilter=` installs
+/// one), then makes the call: what a sandboxed service meets.
+fn filtered(name: &str, errno: u32) {
+    let number = name.parse::<syscalls::Sysno>().unwrap_or_else(|_| usage()).id() as u32;
+    install_filter(number, None, errno);
+    let ret = unsafe { libc::syscall(number as libc::c_long, 0, 0, 0) };
+    report(name, ret);
+}
+
+/// Refuses socket(FAMILY, ...) with EAFNOSUPPORT, as `RestrictAddressFamilies=` does, then asks
+/// for one.
+fn filtered_socket(family: u32) {
+    install_filter(libc::SYS_socket as u32, Some(family), libc::EAFNOSUPPORT as u32);
+    let fd = unsafe { libc::socket(family as i32, libc::SOCK_RAW, 0) };
+    report("socket", fd as i64);
+}
+
+/// Creates PATH and writes a line to it (a service keeping its state).
+fn write_file(path: &str) {
+    match std::fs::write(path, "1\n") {
+        Ok(()) => println!("write-file: wrote {path}"),
+        Err(err) => {
+            println!("write-file: {path}: {err}");
+            exit(1)
+        }
+    }
+}
+
+/// What the call returned; a refused call fails the workload (exit 1), as it fails a service.
+fn report(call: &str, ret: i64) {
+    if ret < 0 {
+        let err = std::io::Error::last_os_error();
+        println!("{call}: refused: {err}");
+        exit(1);
+    } else {
+        println!("{call}: returned {ret}");
+    }
+}
+
+/// A classic-BPF seccomp filter: this architecture's call NUMBER (with its first argument equal
+/// to ARG0, when given) returns ERRNO; every other call is allowed.
+fn install_filter(number: u32, arg0: Option<u32>, errno: u32) {
+    const LOAD_WORD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JUMP_EQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const RETURN: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    #[cfg(target_arch = "x86_64")]
+    const ARCH: u32 = 0xc000_003e;
+    #[cfg(target_arch = "aarch64")]
+    const ARCH: u32 = 0xc000_00b7;
+    let statement = |code: u16, k: u32| libc::sock_filter { code, jt: 0, jf: 0, k };
+    let jump = |k: u32, jt: u8, jf: u8| libc::sock_filter { code: JUMP_EQ, jt, jf, k };
+    // seccomp_data: nr at 0, arch at 4, args at 16 (the low word of args[0] on little endian).
+    let mut program = vec![statement(LOAD_WORD, 4), jump(ARCH, 1, 0), statement(RETURN, libc::SECCOMP_RET_ALLOW), statement(LOAD_WORD, 0)];
+    match arg0 {
+        Some(arg0) => program.extend([jump(number, 0, 3), statement(LOAD_WORD, 16), jump(arg0, 0, 1)]),
+        None => program.push(jump(number, 0, 1)),
+    }
+    program.push(statement(RETURN, libc::SECCOMP_RET_ERRNO | (errno & libc::SECCOMP_RET_DATA)));
+    program.push(statement(RETURN, libc::SECCOMP_RET_ALLOW));
+    let filter = libc::sock_fprog { len: program.len() as u16, filter: program.as_mut_ptr() };
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &filter as *const libc::sock_fprog) != 0
+        {
+            fail("install the seccomp filter");
+        }
     }
 }

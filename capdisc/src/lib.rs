@@ -14,7 +14,8 @@
 //!   targets);
 //! - what is traced: `scope` (the target model: command, pid, cgroup, unit, container, all) and
 //!   `session` (one tracing session shared by `record` and `trace`);
-//! - judging: `classify` (verdict rules as data), `profile` (the versioned document, built from
+//! - judging: `classify` (verdict rules as data), `sandbox` (the refusals of a target's sandbox
+//!   and the unit setting behind each), `profile` (the versioned document, built from
 //!   drained data; its terminal table, diff, merge), `coverage` (paths not exercised);
 //! - the subcommands: `record`, `trace`, `watch` (months-long recording, metrics, creep, and its
 //!   host `report`), `prove` (`verify`, `minimize`), `generate`, `harden` (`apply`, `lint`,
@@ -34,6 +35,7 @@ pub mod probe;
 pub mod profile;
 pub mod prove;
 pub mod record;
+pub mod sandbox;
 pub mod scope;
 pub mod session;
 pub mod support;

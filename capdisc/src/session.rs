@@ -9,7 +9,7 @@ use aya::{
     maps::{MapData, RingBuf},
     Ebpf,
 };
-use capdisc_common::{SyscallOutcome, TraceEvent, SYSCALL_OUTCOME_BYTES};
+use capdisc_common::{Refusal, SyscallOutcome, TraceEvent, REFUSAL_BYTES, SYSCALL_OUTCOME_BYTES};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{signal, Signal, SignalKind},
@@ -31,6 +31,8 @@ pub struct SessionOptions {
     pub stream: Option<StreamConfig>,
     /// Tell what each system call returned after a denied check (`ProbeConfig::syscall_outcomes`).
     pub syscall_outcomes: bool,
+    /// See the system calls the target's sandbox refused (`ProbeConfig::sandbox`).
+    pub sandbox: bool,
 }
 
 /// What a session tells its user about while it runs.
@@ -41,6 +43,8 @@ pub trait Observer {
     fn event(&mut self, _event: &TraceEvent) {}
     /// What a system call returned after a denied check (`trace` only).
     fn outcome(&mut self, _outcome: &SyscallOutcome) {}
+    /// A system call the target's sandbox refused (`trace` only).
+    fn refusal(&mut self, _refusal: &Refusal) {}
 }
 
 /// An end condition from outside the session (a trial's check passing, or its target failing):
@@ -79,6 +83,7 @@ impl Session {
             limits: options.limits,
             stream: options.stream,
             syscall_outcomes: options.syscall_outcomes,
+            sandbox: options.sandbox,
         };
         let mut probes = Probes::load(options.backend, &config)?;
         let say = |line: &str| {
@@ -260,10 +265,15 @@ impl StopSignals {
     }
 }
 
-/// The ring buffer's items, told apart by size: a check's `TraceEvent`, or a `SyscallOutcome`.
+/// The ring buffer's items, told apart by size: a check's `TraceEvent`, a `SyscallOutcome`, or
+/// a sandbox's `Refusal`.
 fn drain_events(ring: &mut RingBuf<MapData>, observer: &mut dyn Observer) {
     while let Some(item) = ring.next() {
-        if item.len() >= std::mem::size_of::<TraceEvent>() {
+        if item.len() == REFUSAL_BYTES {
+            // SAFETY: the kernel wrote a Refusal (#[repr(C)], plain data) at this address.
+            let refusal = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<Refusal>()) };
+            observer.refusal(&refusal);
+        } else if item.len() >= std::mem::size_of::<TraceEvent>() {
             // SAFETY: the kernel wrote a TraceEvent (#[repr(C)], plain data) at this address.
             let event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<TraceEvent>()) };
             observer.event(&event);

@@ -38,6 +38,12 @@ pub struct RecordArgs {
     /// Distinct kernel stacks the kernel side can keep.
     #[arg(long, value_name = "N", default_value_t = MapLimits::default().stacks)]
     pub max_stacks: u32,
+    /// Also keep the system calls the target's sandbox refuses (a seccomp filter's refusal, a
+    /// write to a read-only path, a path made inaccessible), each with the unit setting that
+    /// refused it and the narrowest fix (the profile's `refusals`). Two programs on every system
+    /// call of the host while recording (docs/how-it-records.md measures them).
+    #[arg(long)]
+    pub sandbox: bool,
 }
 
 impl RecordArgs {
@@ -60,6 +66,7 @@ impl RecordArgs {
             quiet: self.quiet,
             target,
             limits: MapLimits { checks: self.max_keys, stacks: self.max_stacks, ..MapLimits::default() },
+            sandbox: self.sandbox,
         })
     }
 }

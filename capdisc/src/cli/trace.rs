@@ -33,6 +33,12 @@ pub struct TraceArgs {
     /// checks that decide (a bind, a chown) stand out.
     #[arg(long)]
     pub fallbacks: bool,
+    /// Do not watch for the system calls the target's sandbox refuses (a seccomp filter's
+    /// refusal, a write to a read-only path, a path made inaccessible): shown by default, each
+    /// with the unit setting that refused it and the narrowest fix. They cost two programs on
+    /// every system call of the host while tracing.
+    #[arg(long)]
+    pub no_sandbox: bool,
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
@@ -66,6 +72,7 @@ impl TraceArgs {
             duration: self.duration,
             buffer_bytes: self.buffer_size,
             quiet: self.quiet,
+            sandbox: !self.no_sandbox,
         })
     }
 }

@@ -6,7 +6,7 @@ use aya::{
     maps::{HashMap as BpfHashMap, PerCpuArray, StackTraceMap},
     Ebpf,
 };
-use capdisc_common::{counter, CheckKey, CheckMemo, CheckStats, ExePath, PathKey, PathSample, COMM_LEN};
+use capdisc_common::{counter, CheckKey, CheckMemo, CheckStats, ExePath, PathKey, PathSample, RefusalKey, RefusalStats, COMM_LEN};
 
 use crate::error::Error;
 
@@ -29,6 +29,8 @@ pub struct Drained {
     pub execs: HashMap<[u8; COMM_LEN], String>,
     /// (key, call-site slot) -> the path its system call named.
     pub paths: HashMap<(CheckKey, u32), String>,
+    /// Sandbox refusals, when their programs were attached (`ProbeConfig::sandbox`).
+    pub refusals: Vec<(RefusalKey, RefusalStats)>,
 }
 
 /// Reads everything.
@@ -72,6 +74,9 @@ pub fn drain_new_stacks(ebpf: &Ebpf, known: impl Fn(u32) -> bool) -> Result<Drai
             drained.paths.insert((key.check, key.slot), String::from_utf8_lossy(&sample.path[..len]).into_owned());
         }
     }
+    let refusals: BpfHashMap<_, RefusalKey, RefusalStats> =
+        BpfHashMap::try_from(map(ebpf, "REFUSALS")?).map_err(|err| Error::io("cannot open map REFUSALS", err))?;
+    drained.refusals = refusals.iter().flatten().collect();
     Ok(drained)
 }
 

@@ -25,11 +25,13 @@ pub struct MapLimits {
     pub cgroups: u32,
     /// Names of cgroups made between two of `watch`'s scans (1 elsewhere: unused).
     pub cgroup_names: u32,
+    /// Kinds of sandbox refusal kept (trials and recordings with the sandbox evidence).
+    pub refusals: u32,
 }
 
 impl Default for MapLimits {
     fn default() -> Self {
-        Self { checks: 16_384, stacks: 4_096, pids: 65_536, cgroups: 4_096, cgroup_names: 1 }
+        Self { checks: 16_384, stacks: 4_096, pids: 65_536, cgroups: 4_096, cgroup_names: 1, refusals: 1_024 }
     }
 }
 
@@ -80,6 +82,9 @@ pub struct ProbeConfig {
     /// Tell what each system call returned after a denied check (a program on every system call
     /// exit of the host while attached: `trace` and trials ask for it, `record` and `watch` not).
     pub syscall_outcomes: bool,
+    /// See the system calls the target's sandbox refused (`sys_enter` and `sys_exit` programs on
+    /// every system call of the host while attached: `trace` and trials ask for it).
+    pub sandbox: bool,
 }
 
 /// Loaded and attached programs with their maps. Dropping it detaches everything.
@@ -96,6 +101,7 @@ impl Probes {
     /// Stops counting (the backend detached, the maps kept): what is drained afterwards is exact.
     pub fn stop(&mut self) {
         self.backend.detach(&mut self.ebpf);
+        detach_syscall_hooks(&mut self.ebpf);
     }
 
     pub fn load(choice: BackendChoice, config: &ProbeConfig) -> Result<Self, Error> {
@@ -125,6 +131,7 @@ impl Probes {
         let stream = u32::from(config.stream.is_some());
         let stream_stacks = u32::from(config.stream.is_some_and(|stream| stream.stacks));
         let syscall_outcomes = u32::from(config.syscall_outcomes);
+        let sandbox = u32::from(config.sandbox);
         let ring_bytes = config.stream.map(|stream| stream.buffer_bytes).unwrap_or(4096);
         let limits = config.limits;
         let cuts = PerCheckCuts::from_env();
@@ -144,6 +151,10 @@ impl Probes {
             .override_global("STREAM_STACKS", &stream_stacks, true)
             .override_global("SYSCALL_OUTCOMES", &syscall_outcomes, true)
             .map_max_entries("DENIED_IN_FLIGHT", 4_096)
+            .override_global("SANDBOX", &sandbox, true)
+            .map_max_entries("SYSCALL_STATE", 16_384)
+            .map_max_entries("REFUSALS", limits.refusals)
+            .map_max_entries("REFUSAL_SCRATCH", 1)
             .map_max_entries("EVENTS", ring_bytes)
             .override_global("INIT_USER_NS", &init_user_ns, true)
             .override_global("SELF_TGID", &self_tgid, true)
@@ -176,9 +187,7 @@ impl Probes {
         let mut ebpf = loader.load(OBJECT).map_err(|err| Error::Kernel(format!("cannot load capdisc's eBPF object: {}", chain(&err))))?;
         fill_path_arguments(&mut ebpf)?;
         attach_task_tracking(&mut ebpf, config.mode, &layout)?;
-        if config.syscall_outcomes {
-            attach_syscall_outcomes(&mut ebpf)?;
-        }
+        attach_syscall_hooks(&mut ebpf, config)?;
 
         let mut skipped = Vec::new();
         for backend in choice.candidates() {
@@ -268,18 +277,40 @@ fn attach_task_tracking(ebpf: &mut Ebpf, target_mode: u32, layout: &crate::kerne
     Ok(())
 }
 
-/// The program that tells what a system call returned after a denied check
-/// (`raw_syscalls:sys_exit`, a raw tracepoint: no perf event).
-fn attach_syscall_outcomes(ebpf: &mut Ebpf) -> Result<(), Error> {
-    const NAME: &str = "capdisc_sys_exit";
-    let attach = |ebpf: &mut Ebpf| -> Result<(), AttachError> {
-        let raw: &mut RawTracePoint = program(ebpf, NAME)?;
-        raw.load().map_err(|source| AttachError::Load { program: NAME, source })?;
-        raw.attach("sys_exit").map_err(|source| AttachError::Attach { program: NAME, source })?;
+/// The system-call programs (raw tracepoints: no perf event), when asked: `sys_exit` tells what
+/// a system call returned after a denied check and, with `sys_enter`, which calls the target's
+/// sandbox refused. `sys_enter` is attached first: an exit is judged against its entry, and an
+/// entry missed because its program was not there yet would read as a refusal.
+fn attach_syscall_hooks(ebpf: &mut Ebpf, config: &ProbeConfig) -> Result<(), Error> {
+    let attach = |ebpf: &mut Ebpf, name: &'static str, event: &str| -> Result<(), AttachError> {
+        let raw: &mut RawTracePoint = program(ebpf, name)?;
+        raw.load().map_err(|source| AttachError::Load { program: name, source })?;
+        raw.attach(event).map_err(|source| AttachError::Attach { program: name, source })?;
         Ok(())
     };
-    attach(ebpf)
-        .map_err(|err| Error::Kernel(format!("cannot attach to raw_syscalls:sys_exit (what a denied call returned): {}", err.reason())))
+    let what = match (config.syscall_outcomes, config.sandbox) {
+        (_, true) => "the sandbox's refusals",
+        (true, false) => "what a denied call returned",
+        (false, false) => return Ok(()),
+    };
+    let failed = |event: &str, err: AttachError| Error::Kernel(format!("cannot attach to raw_syscalls:{event} ({what}): {}", err.reason()));
+    if config.sandbox {
+        attach(ebpf, SYS_ENTER, "sys_enter").map_err(|err| failed("sys_enter", err))?;
+    }
+    attach(ebpf, SYS_EXIT, "sys_exit").map_err(|err| failed("sys_exit", err))
+}
+
+const SYS_ENTER: &str = "capdisc_sys_enter";
+const SYS_EXIT: &str = "capdisc_sys_exit";
+
+/// Detaches the system-call programs, `sys_exit` first (the reverse of their attaching: an exit
+/// is never judged without its entry's program), before anything is read back.
+fn detach_syscall_hooks(ebpf: &mut Ebpf) {
+    for name in [SYS_EXIT, SYS_ENTER] {
+        if let Some(raw) = ebpf.program_mut(name).and_then(|program| <&mut RawTracePoint>::try_from(program).ok()) {
+            let _ = raw.unload();
+        }
+    }
 }
 
 /// Makes one capability check in capdisc's own (initial) user namespace, so the kernel side

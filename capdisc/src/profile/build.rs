@@ -15,6 +15,7 @@ use crate::{
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
     probe::{comm_text, Backend, Drained},
+    sandbox::{self, Refused, Settings, SyscallGroups},
     support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
@@ -42,6 +43,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     let mut per_cgroup: BTreeMap<u64, BTreeMap<u32, Accumulator>> = BTreeMap::new();
     let mut totals = Totals::default();
     let rootless = meta.target.rootless();
+    let (meta_unit, meta_phased) = (meta.target.unit.clone(), meta.phased);
     for (key, stats) in &drained.checks {
         let sampled = call_sites(drained, key, stats, kallsyms);
         let sites: Vec<Vec<String>> = sampled.iter().map(|(frames, _)| frames.clone()).collect();
@@ -119,7 +121,50 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         },
         coverage: Coverage::default(),
         verification: None,
+        refusals: refusals(drained, &meta_unit, meta_phased),
+        refusals_lost: drained.counters[capdisc_common::counter::REFUSALS_MAP_FULL as usize],
     }
+}
+
+/// The sandbox's refusals, one per kind (phases merged), each attributed to the unit's setting
+/// (read from systemd once, only when there are refusals); most frequent first.
+fn refusals(drained: &Drained, unit: &Option<String>, phased: bool) -> Vec<SandboxRefusal> {
+    if drained.refusals.is_empty() {
+        return Vec::new();
+    }
+    let settings = unit.as_deref().and_then(|unit| Settings::of_unit(unit).ok());
+    let groups = SyscallGroups::of_this_host();
+    let mut kinds: BTreeMap<(i32, u32, i64, Option<String>), SandboxRefusal> = BTreeMap::new();
+    for (key, stats) in &drained.refusals {
+        let refused = Refused::from_kernel(key, stats);
+        let Some(attribution) = sandbox::attribute(&refused, settings.as_ref(), &groups) else { continue };
+        let phase = if phased { Phase::of_marker(key.phase) } else { None };
+        let family = matches!(refused.syscall.as_str(), "socket" | "socketpair").then(|| sandbox::family_name(refused.args[0] as u32));
+        let entry = kinds.entry((key.syscall, key.how, key.ret, family.clone())).or_insert_with(|| SandboxRefusal {
+            syscall: refused.syscall.clone(),
+            by: if refused.at_entry { RefusedBy::Seccomp } else { RefusedBy::FileSystem },
+            errno: refused.errno(),
+            path: refused.path.clone(),
+            family,
+            comm: refused.comm.clone(),
+            count: 0,
+            phases: Vec::new(),
+            setting: attribution.setting,
+            why: attribution.why,
+            fix: attribution.fix,
+            fix_alternative: attribution.alternative,
+        });
+        entry.count += refused.count;
+        if let Some(phase) = phase {
+            if !entry.phases.contains(&phase) {
+                entry.phases.push(phase);
+                entry.phases.sort();
+            }
+        }
+    }
+    let mut refusals: Vec<SandboxRefusal> = kinds.into_values().collect();
+    refusals.sort_by(|a, b| b.count.cmp(&a.count).then(a.syscall.cmp(&b.syscall)));
+    refusals
 }
 
 /// Symbolized, trimmed call sites of one key.

@@ -48,6 +48,79 @@ pub struct Profile {
     /// need, which it works without, and the trials that showed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// System calls the target's sandbox refused (`record --sandbox`, and every trial), each
+    /// with the unit setting that refused it and the narrowest fix; most frequent first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<SandboxRefusal>,
+    /// Kinds of refusal the kernel could not keep (its map was full): the list may miss some.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refusals_lost: u64,
+}
+
+/// One kind of system call the target's sandbox refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxRefusal {
+    pub syscall: String,
+    /// `seccomp`: refused at entry by a filter; `file system`: failed by a read-only or hidden path.
+    pub by: RefusedBy,
+    /// What the call returned (EPERM...); absent when a filter trapped or killed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<String>,
+    /// The path the call named (the first one seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The socket family asked for (`socket`, `socketpair`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    pub comm: String,
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
+    /// The unit setting that refused it (`SystemCallFilter=~@privileged`); absent when none of
+    /// the unit's settings explains it, or the target is not a unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+    pub why: String,
+    /// The narrowest line that allows it (not proven by this recording).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_alternative: Option<String>,
+}
+
+impl std::fmt::Display for SandboxRefusal {
+    /// `adjtimex refused by a seccomp filter (EPERM; 3 time(s), by chronyd): by
+    /// SystemCallFilter=~@privileged: adjtimex is in @clock...; fix: SystemCallFilter=@clock`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match (&self.path, &self.family) {
+            (Some(path), _) => format!(" {path}"),
+            (None, Some(family)) => format!(" {family}"),
+            (None, None) => String::new(),
+        };
+        let result = self.errno.clone().unwrap_or_else(|| "trapped or killed".into());
+        let how = match self.by {
+            RefusedBy::Seccomp => "refused by a seccomp filter",
+            RefusedBy::FileSystem => "failed",
+        };
+        write!(f, "{}{target} {how} ({result}; {} time(s), by {})", self.syscall, self.count, self.comm)?;
+        if let Some(setting) = &self.setting {
+            write!(f, ": by {setting}")?;
+        }
+        write!(f, ": {}", self.why)?;
+        match (&self.fix, &self.fix_alternative) {
+            (Some(fix), Some(alternative)) => write!(f, "; fix: {fix} (or {alternative})"),
+            (Some(fix), None) => write!(f, "; fix: {fix}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RefusedBy {
+    #[serde(rename = "seccomp")]
+    Seccomp,
+    #[serde(rename = "file system")]
+    FileSystem,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +275,10 @@ pub struct Trial {
     /// Denials seen during the trial: `CAP_X in syscall (path) by comm`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denials: Vec<String>,
+    /// What the sandbox refused during the trial, with the setting behind each (see
+    /// [`SandboxRefusal`]'s one-line form).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -530,6 +607,7 @@ mod tests {
             passed,
             outcome: String::new(),
             denials: Vec::new(),
+            refusals: Vec::new(),
         }
     }
 

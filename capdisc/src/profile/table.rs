@@ -22,6 +22,15 @@ pub fn render(profile: &Profile) -> String {
         let label = group.unit.as_deref().unwrap_or(&group.cgroup);
         let _ = writeln!(out, "{label}: required {}", if required.is_empty() { "none".into() } else { required.join(" ") });
     }
+    if !profile.refusals.is_empty() {
+        let _ = writeln!(out, "refused by the sandbox:");
+        for refusal in &profile.refusals {
+            let _ = writeln!(out, "  {refusal}");
+        }
+    }
+    if profile.refusals_lost > 0 {
+        let _ = writeln!(out, "{} kind(s) of sandbox refusal could not be kept (the map was full)", profile.refusals_lost);
+    }
     if let Some(note) = profile.unit_phases_not_covered() {
         let _ = writeln!(out, "phases: {note}");
     }

@@ -240,11 +240,15 @@ async fn grow(options: &MinimizeOptions) -> Result<i32, Error> {
                 })
         };
         let Some(denial) = missing(false).or_else(|| missing(true)) else {
-            return Err(grow_failure(&trials, &format!(
-                "trial {} failed ({}) with no denied capability to add: not a capability problem (a seccomp filter, a missing path, the check itself?)",
-                trials.len(),
-                result.outcome
-            )));
+            return Err(grow_failure(
+                &trials,
+                &format!(
+                    "trial {} failed ({}) with no denied capability to add: {}",
+                    trials.len(),
+                    result.outcome,
+                    result.no_denial_explained()
+                ),
+            ));
         };
         if trials.len() >= limit {
             return Err(grow_failure(&trials, &format!("--max-trials {limit} reached; the next step would add {}", denial.cap)));
@@ -286,6 +290,7 @@ fn record_trial(set: u64, testing: String, result: &TrialResult) -> Trial {
         passed: result.passed,
         outcome: result.outcome.clone(),
         denials: result.denials.iter().map(ToString::to_string).collect(),
+        refusals: result.refusals.iter().map(ToString::to_string).collect(),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::{
     guardian::Guardian,
     probe::MapLimits,
     probe::PhaseMarker,
-    profile::Profile,
+    profile::{Profile, SandboxRefusal},
     record::{capture, CaptureOptions},
     scope::TargetSpec,
     systemd::{mask_text, show},
@@ -121,6 +121,8 @@ pub struct TrialResult {
     pub outcome: String,
     /// What was denied during the trial, strongest evidence first.
     pub denials: Vec<Denial>,
+    /// What the unit's sandbox refused during the trial (seccomp, read-only or hidden paths).
+    pub refusals: Vec<SandboxRefusal>,
 }
 
 #[derive(Clone, Debug)]
@@ -139,6 +141,20 @@ pub struct Denial {
     /// The system call succeeded every time it was seen return after this denial: the refusal
     /// failed nothing (`capset`'s probe of CAP_SETPCAP), so it explains no failure.
     pub failed_nothing: bool,
+}
+
+impl TrialResult {
+    /// Why a failed trial with no denied capability failed, as far as the kernel saw: the
+    /// sandbox's refusals, or that nothing was refused (the check itself, a missing file...).
+    pub fn no_denial_explained(&self) -> String {
+        match self.refusals.first() {
+            Some(refusal) => format!("not a capability problem: refused by the sandbox: {refusal}"),
+            None => {
+                "not a capability problem, and the sandbox refused nothing the kernel could see (the check itself, a missing file, an LSM?)"
+                    .to_owned()
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Denial {
@@ -183,6 +199,8 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
             duration: None,
             phases: Some(marker.clone()),
             syscall_outcomes: true,
+            // A failing trial names what the sandbox refused, not only what was denied.
+            sandbox: true,
         };
         capture(&target, &capture_options, Some(watcher.as_mut())).await
         // The watcher ends here: a check still running is killed with its cgroup.
@@ -231,7 +249,8 @@ pub async fn observe(subject: &Subject, spec: &TargetSpec, options: &TrialOption
             (false, format!("the unit stopped before the check passed ({active}, result {result})"))
         }
     };
-    Ok((TrialResult { passed, outcome, denials }, profile))
+    let refusals = profile.refusals.clone();
+    Ok((TrialResult { passed, outcome, denials, refusals }, profile))
 }
 
 /// Audited denials of a trial's recording.

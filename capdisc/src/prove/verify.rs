@@ -40,13 +40,14 @@ pub async fn verify(options: VerifyOptions) -> Result<i32, Error> {
         return Ok(0);
     }
     console::outln!("verify: FAILED: {}", result.outcome);
-    if result.denials.is_empty() {
-        console::outln!(
-            "  no capability was denied: the failure is not a capability problem (a seccomp filter, a missing path, the check itself?)"
-        );
+    if result.denials.is_empty() && result.refusals.is_empty() {
+        console::outln!("  no capability was denied: {}", result.no_denial_explained());
     }
     for denial in &result.denials {
         console::outln!("  denied: {denial}");
+    }
+    for refusal in &result.refusals {
+        console::outln!("  refused: {refusal}");
     }
     Ok(1)
 }

@@ -28,6 +28,8 @@ pub struct RecordOptions {
     pub quiet: bool,
     pub target: TargetSpec,
     pub limits: MapLimits,
+    /// Keep the sandbox's refusals (`--sandbox`).
+    pub sandbox: bool,
 }
 
 /// Runs a recording; returns the exit code (the spawned command's, or 0).
@@ -47,6 +49,7 @@ async fn record_target(options: &RecordOptions, target: &Target) -> Result<i32, 
         duration: options.duration,
         phases: None,
         syscall_outcomes: false,
+        sandbox: options.sandbox,
     };
     let (mut profile, ended) = capture(target, &capture_options, None).await?;
     profile.coverage = coverage::of(&profile);
@@ -73,6 +76,8 @@ pub struct CaptureOptions {
     /// Tell what each system call returned after a denied check (trials: a denial that failed
     /// nothing is not evidence).
     pub syscall_outcomes: bool,
+    /// See the system calls the target's sandbox refused (trials: a failing trial names them).
+    pub sandbox: bool,
 }
 
 /// Records a resolved target into a profile (nothing written): the session, the drain and the
@@ -87,6 +92,7 @@ pub async fn capture(target: &Target, options: &CaptureOptions, until: Option<Un
             limits: options.limits,
             stream: None,
             syscall_outcomes: options.syscall_outcomes,
+            sandbox: options.sandbox,
         },
     )?;
     if let (Some(marker), Some(cgroup_id)) = (&options.phases, target.single_cgroup()) {

@@ -199,6 +199,18 @@ pub fn resolve_texts(unit: &str, texts: &[(PathBuf, String)]) -> Effective {
     effective
 }
 
+/// Every `[Service]` assignment of `key` in the unit's files, in the order systemd reads them
+/// (the unit file, then its drop-ins), with the file each is in. Unreadable files are skipped.
+pub fn assignments(files: &UnitFiles, key: &str) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    for path in files.all() {
+        let Ok(text) = fs::read_to_string(path) else { continue };
+        let (settings, _) = service_settings(&text);
+        found.extend(settings.into_iter().filter(|(name, _)| name == key).map(|(_, value)| (path.clone(), value)));
+    }
+    found
+}
+
 /// `[Service]` settings in file order, continuation lines joined, and the lines systemd would
 /// read differently from what they seem to say.
 fn service_settings(text: &str) -> (Vec<(String, String)>, Vec<String>) {

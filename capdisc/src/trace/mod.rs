@@ -25,6 +25,8 @@ pub struct TraceOptions {
     pub duration: Option<Duration>,
     pub buffer_bytes: u32,
     pub quiet: bool,
+    /// Also show the system calls the target's sandbox refused (seccomp, read-only paths).
+    pub sandbox: bool,
 }
 
 pub async fn trace(options: TraceOptions) -> Result<i32, Error> {
@@ -41,6 +43,7 @@ pub async fn trace(options: TraceOptions) -> Result<i32, Error> {
         stream: Some(StreamConfig { buffer_bytes: options.buffer_bytes, stacks: options.filter.stacks }),
         // Each denial shown is followed by what its system call returned.
         syscall_outcomes: true,
+        sandbox: options.sandbox,
     };
     let result = async {
         let mut session = Session::start(&target, &session_options)?;

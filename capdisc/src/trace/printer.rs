@@ -1,6 +1,6 @@
-//! Formatting trace events: a table line or a JSON object per check (field names are stable
-//! and documented in docs/trace.md), `--unique`, `--denied`, no-audit hiding, and the lost-event
-//! count read from the kernel's counter.
+//! Formatting trace events: a table line or a JSON object per check and per sandbox refusal
+//! (field names are stable and documented in docs/trace.md), `--unique`, `--denied`, no-audit
+//! hiding, and the lost-event count read from the kernel's counter.
 use crate::support::console;
 use std::{
     collections::{HashMap, HashSet},
@@ -8,7 +8,7 @@ use std::{
 };
 
 use aya::Ebpf;
-use capdisc_common::{counter, flags, SyscallOutcome, TraceEvent};
+use capdisc_common::{counter, flags, Refusal, SyscallOutcome, TraceEvent};
 use serde_json::json;
 
 use super::explain::{explain, CredSets};
@@ -18,6 +18,7 @@ use crate::{
     host::CgroupNames,
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
+    sandbox::{self, Refused, Settings, SyscallGroups},
     support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
@@ -49,6 +50,16 @@ pub struct Printer {
     /// Threads whose denial was shown and whose system call has not returned yet: what it
     /// returned is shown after it.
     awaiting: HashMap<u32, i32>,
+    /// Sandbox refusals seen, and those shown.
+    refusals: u64,
+    refusals_shown: u64,
+    /// Failed file accesses no sandbox setting explains (the files' own permissions): not shown.
+    not_sandbox: u64,
+    /// Each unit's sandboxing settings, read once at its first refusal (None: not readable).
+    settings: HashMap<String, Option<Settings>>,
+    /// This host's system-call groups, read at the first refusal at entry.
+    groups: Option<SyscallGroups>,
+    seen_refusals: HashSet<(u64, i32, u32, i64)>,
 }
 
 impl Printer {
@@ -67,6 +78,12 @@ impl Printer {
             lost: 0,
             hidden_fallbacks: 0,
             awaiting: HashMap::new(),
+            refusals: 0,
+            refusals_shown: 0,
+            not_sandbox: 0,
+            settings: HashMap::new(),
+            groups: None,
+            seen_refusals: HashSet::new(),
         }
     }
 
@@ -93,7 +110,15 @@ impl Printer {
             0 => String::new(),
             count => format!(", {count} file-permission fallback(s) hidden (--fallbacks shows them)"),
         };
-        format!("{} check(s) seen, {} shown, {} lost{hidden}", self.events, self.shown, self.lost)
+        let refusals = match (self.refusals, self.not_sandbox) {
+            (0, _) => String::new(),
+            (seen, 0) => format!(", {seen} sandbox refusal(s) seen, {} shown", self.refusals_shown),
+            (seen, other) => format!(
+                ", {seen} sandbox refusal(s) seen, {} shown ({other} failed file access(es) no sandbox setting explains hidden)",
+                self.refusals_shown
+            ),
+        };
+        format!("{} check(s) seen, {} shown, {} lost{hidden}{refusals}", self.events, self.shown, self.lost)
     }
 
     /// Reports events the kernel could not queue since the last call.
@@ -236,6 +261,77 @@ impl crate::session::Observer for Printer {
             }
         }
         let _ = out.flush();
+    }
+
+    fn refusal(&mut self, refusal: &Refusal) {
+        self.refusals += 1;
+        let refused = Refused::from_kernel(&refusal.key, &refusal.stats);
+        let (cgroup, unit) = self.unit(refusal.key.cgroup_id);
+        if refused.at_entry && self.groups.is_none() {
+            self.groups = Some(SyscallGroups::of_this_host());
+        }
+        let settings =
+            unit.as_ref().and_then(|unit| self.settings.entry(unit.clone()).or_insert_with(|| Settings::of_unit(unit).ok()).as_ref());
+        let groups = self.groups.clone().unwrap_or_default();
+        let Some(attribution) = sandbox::attribute(&refused, settings, &groups) else {
+            self.not_sandbox += 1;
+            return;
+        };
+        let key = (refusal.key.cgroup_id, refusal.key.syscall, refusal.key.how, refusal.key.ret);
+        if self.filter.unique && !self.seen_refusals.insert(key) {
+            return;
+        }
+        self.refusals_shown += 1;
+        let time = rfc3339(self.clock.wall(refusal.ts_ns));
+        let by = if refused.at_entry { "seccomp" } else { "file system" };
+        if self.filter.json {
+            let object = json!({
+                "time": time,
+                "pid": refusal.pid,
+                "tid": refusal.tid,
+                "comm": refused.comm,
+                "cgroup": cgroup,
+                "unit": unit,
+                "verdict": "refused",
+                "syscall": refused.syscall,
+                "syscall_nr": refused.number,
+                "path": refused.path,
+                "refused": {
+                    "by": by,
+                    "returned": refused.returned,
+                    "errno": refused.errno(),
+                    "args": refused.args,
+                },
+                "setting": attribution.setting,
+                "why": attribution.why,
+                "fix": attribution.fix,
+                "fix_alternative": attribution.alternative,
+            });
+            console::outln!("{object}");
+            return;
+        }
+        let clock = time.get(11..23).unwrap_or(&time).to_owned();
+        let (pid, tid) = (refusal.pid.to_string(), refusal.tid.to_string());
+        let setting = attribution.setting.as_deref().and_then(|line| line.split_once('=')).map(|(key, _)| key).unwrap_or(by);
+        let row = Row {
+            time: &clock,
+            pid: &pid,
+            tid: &tid,
+            uid: "-",
+            comm: &refused.comm,
+            unit: unit.as_deref().unwrap_or("-"),
+            cap: setting,
+            verdict: "REFUSED",
+            audit: "-",
+            syscall: &refused.syscall,
+        };
+        let by_setting = attribution.setting.as_deref().map(|setting| format!(" by {setting}")).unwrap_or_default();
+        let fix = match (&attribution.fix, &attribution.alternative) {
+            (Some(fix), Some(alternative)) => format!("; fix: {fix} (or {alternative})"),
+            (Some(fix), None) => format!("; fix: {fix}"),
+            _ => String::new(),
+        };
+        console::outln!("{row}\n  which permission: {}{by_setting}: {}{fix}", refused.describe(), attribution.why);
     }
 
     fn outcome(&mut self, outcome: &SyscallOutcome) {

@@ -103,6 +103,7 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
         limits: options.limits,
         stream: None,
         syscall_outcomes: false,
+        sandbox: false,
     };
     let mut probes = Probes::load(options.backend, &config)?;
     say(&probes.selection);

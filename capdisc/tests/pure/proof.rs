@@ -28,6 +28,7 @@ fn proven(dac: Decision) -> Profile {
         passed,
         outcome: if passed { "passed".into() } else { "the check failed".into() },
         denials: Vec::new(),
+        refusals: Vec::new(),
     };
     let mut proof = Verification {
         method: Method::Shrink,

@@ -10,6 +10,7 @@ mod fleet;
 mod follow;
 mod prove;
 mod record;
+mod sandbox;
 mod status;
 mod trace;
 mod trials;

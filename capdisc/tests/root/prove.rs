@@ -111,4 +111,22 @@ fn grow_reaches_exactly_what_the_workload_needs_from_nothing() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("with no denied capability to add: not a capability problem"), "{}", stderr(&output));
     assert!(!dir.path().join("never.yaml").exists());
+
+    // A failure a seccomp filter caused is named from the kernel's evidence: the call, what it
+    // returned, its systemd group.
+    let output = capdisc()
+        .args(["minimize", "--grow", "-q", "-o"])
+        .arg(dir.path().join("filtered.yaml"))
+        .args(["--", &workload, "filtered", "adjtimex", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "not a capability problem: refused by the sandbox: adjtimex refused by a seccomp filter (EPERM; 1 time(s), by workload)"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("adjtimex is in systemd's @clock"), "{}", stderr(&output));
 }
