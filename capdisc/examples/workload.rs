@@ -27,6 +27,7 @@ fn main() {
         "raw-socket" => raw_socket(),
         "mmap" => map_memory(arg(1).parse().unwrap_or_else(|_| usage())),
         "storm" => storm(arg(1).parse().unwrap_or_else(|_| usage())),
+        "syscalls" => syscalls(arg(1).parse().unwrap_or_else(|_| usage())),
         "children" => children(arg(1).parse().unwrap_or_else(|_| usage()), &arg(2)),
         "wait-for" => wait_for(&arg(1), &args[2..]),
         "peek-and-bind" => peek_and_bind(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
@@ -54,7 +55,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT | filtered SYSCALL ERRNO | filtered-socket FAMILY | write-file PATH");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | syscalls N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT | filtered SYSCALL ERRNO | filtered-socket FAMILY | write-file PATH");
     exit(2)
 }
 
@@ -222,6 +223,16 @@ fn storm(count: u64) {
     let elapsed = started.elapsed();
     child.finish();
     println!("{count} kill(pid, 0) calls in {} ns", elapsed.as_nanos());
+}
+
+/// N system calls that check no capability (getppid), timed: what every system call pays for
+/// capdisc's system-call programs (sandbox evidence).
+fn syscalls(count: u64) {
+    let started = std::time::Instant::now();
+    for _ in 0..count {
+        unsafe { libc::syscall(libc::SYS_getppid) };
+    }
+    println!("{count} getppid() calls in {} ns", started.elapsed().as_nanos());
 }
 
 /// A child that runs as uid 65534 until the parent closes its pipe (so ending it needs no kill).

@@ -12,7 +12,12 @@
 //! - while capdisc records another target (the cost a non-target process pays): a `--pid`
 //!   (a pid-set lookup) and a `--cgroup` (one compare),
 //! - under bpftrace `@[args->cap, args->ret] = count()` on the classic tracepoint (the plain
-//!   peer count).
+//!   peer count),
+//! - under `record --sandbox` (the sandbox evidence: two programs on every system call).
+//!
+//! The same rounds time a loop of system calls that check nothing (`getppid`), untraced, under
+//! `record`, under `record --sandbox`, and beside a `record --sandbox` of another cgroup: what
+//! any system call pays for the sandbox evidence, in the target and outside it.
 //!
 //! Then the scale rows: `record --all` with 1, 100 and 10,000 extra cgroups each holding a
 //! sleeping process (cost per check, time from start to recording, capdisc's peak RSS), and a
@@ -72,6 +77,10 @@ pub fn bench(checks: u64, rounds: u32, watch_only: bool) -> Result<()> {
     }
     modes.extend(backends.iter().map(|backend| format!("capdisc {backend}")));
     modes.extend(["capdisc other pid".to_owned(), "capdisc other cgroup".to_owned(), "bpftrace".to_owned()]);
+    if let Some(auto) = backends.first() {
+        modes.push(format!("capdisc {auto} sandbox"));
+    }
+    modes.extend(["syscalls untraced", "syscalls capdisc", "syscalls capdisc sandbox", "syscalls other sandbox"].map(str::to_owned));
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for round in 1..=rounds {
         for (index, mode) in modes.iter().enumerate() {
@@ -127,14 +136,64 @@ pub fn bench(checks: u64, rounds: u32, watch_only: bool) -> Result<()> {
     if let (Some(floor), Some(untraced)) = (value("floor raw_tp"), value("untraced")) {
         println!("ratio floor/untraced {:.2}  (an empty program on the raw tracepoint)", floor / untraced);
     }
+    if let (Some(sandbox), Some(capdisc)) = (value(&format!("{auto} sandbox")), value(&auto)) {
+        println!("ratio sandbox/capdisc {:.2}  (the storm under record --sandbox against record)", sandbox / capdisc);
+    }
+    if let (Some(untraced), Some(recorded), Some(sandbox), Some(other)) =
+        (value("syscalls untraced"), value("syscalls capdisc"), value("syscalls capdisc sandbox"), value("syscalls other sandbox"))
+    {
+        println!(
+            "system calls that check nothing: record {:.2}x, record --sandbox {:.2}x ({:+.1} ns per call), beside a --sandbox recording of another cgroup {:.2}x ({:+.1} ns)",
+            recorded / untraced,
+            sandbox / untraced,
+            sandbox - untraced,
+            other / untraced,
+            other - untraced
+        );
+    }
     println!("ratio scale10000/1 {:.2}", scale_ns[2] / scale_ns[0]);
     crate::bench_watch::watch_rows(&tools.capdisc, &tools.workload, &cgroup2_mount()?)
 }
 
 fn run_mode(tools: &Tools, mode: &str) -> Result<f64> {
     let storm = || storm_ns(&mut tools.storm());
+    let calls = || {
+        let mut command = Command::new(&tools.workload);
+        command.args(["syscalls", &tools.checks.to_string()]);
+        command
+    };
+    let recorded = |extra: &[&str], workload: &[&str]| {
+        storm_ns(
+            Command::new(&tools.capdisc)
+                .args(["record", "-q", "-o", "/tmp/capdisc-bench.yaml"])
+                .args(extra)
+                .arg("--")
+                .arg(&tools.workload)
+                .args(workload),
+        )
+    };
+    let checks = tools.checks.to_string();
     match mode {
         "untraced" => storm(),
+        "syscalls untraced" => storm_ns(&mut calls()),
+        "syscalls capdisc" => recorded(&[], &["syscalls", &checks]),
+        "syscalls capdisc sandbox" => recorded(&["--sandbox"], &["syscalls", &checks]),
+        "syscalls other sandbox" => {
+            let mut sleeper = Command::new("sleep").arg("3600").spawn()?;
+            let cgroup = cgroup2_mount()?.join(format!("capdisc-bench-other-{}", std::process::id()));
+            std::fs::create_dir_all(&cgroup)?;
+            std::fs::write(cgroup.join("cgroup.procs"), sleeper.id().to_string())?;
+            let target = vec!["--sandbox".to_owned(), "--cgroup".to_owned(), cgroup.display().to_string()];
+            let result = with_background(&mut capdisc_elsewhere(&tools.capdisc, &target)?, "capdisc: recording", || storm_ns(&mut calls()));
+            let _ = sleeper.kill();
+            let _ = sleeper.wait();
+            let _ = std::fs::remove_dir(&cgroup);
+            result
+        }
+        sandbox if sandbox.ends_with(" sandbox") => {
+            let backend = sandbox.trim_start_matches("capdisc ").trim_end_matches(" sandbox");
+            recorded(&["--backend", backend, "--sandbox"], &["storm", &checks])
+        }
         "bpftrace" => with_background(&mut bpftrace()?, "Attaching", storm),
         "capdisc other pid" | "capdisc other cgroup" => {
             let mut sleeper = Command::new("sleep").arg("3600").spawn()?;

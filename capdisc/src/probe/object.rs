@@ -152,8 +152,9 @@ impl Probes {
             .override_global("SYSCALL_OUTCOMES", &syscall_outcomes, true)
             .map_max_entries("DENIED_IN_FLIGHT", 4_096)
             .override_global("SANDBOX", &sandbox, true)
-            .map_max_entries("SYSCALL_STATE", 16_384)
-            .map_max_entries("REFUSALS", limits.refusals)
+            // Preallocated maps: their room only when the sandbox's programs run.
+            .map_max_entries("SYSCALL_STATE", if config.sandbox { 16_384 } else { 1 })
+            .map_max_entries("REFUSALS", if config.sandbox { limits.refusals } else { 1 })
             .map_max_entries("REFUSAL_SCRATCH", 1)
             .map_max_entries("EVENTS", ring_bytes)
             .override_global("INIT_USER_NS", &init_user_ns, true)

@@ -80,6 +80,7 @@ pub fn vm(only: Only) -> Result<crate::tally::Tally> {
         let mut outcomes = scenario::judge(&results, &host, &mut failures, &kernel.release);
         scenario::judge_traces(&serial, &kernel.release, &mut outcomes, &mut failures);
         scenario::judge_watch(&serial, &kernel.release, &mut outcomes, &mut failures);
+        scenario::judge_sandbox(&serial, &kernel.release, &mut outcomes, &mut failures);
         columns.push((kernel.release.clone(), outcomes));
     }
     columns.push((format!("{host_kernel} (host)"), scenario::host_column(&host)));
