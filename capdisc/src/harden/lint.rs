@@ -8,7 +8,9 @@ use crate::{
     caps,
     classify::Class,
     generate::Recommendation,
-    profile::Profile,
+    kernel::errno,
+    profile::{Profile, RefusedBy, SandboxRefusal},
+    sandbox::{self, Refused, Settings, SyscallGroups},
     systemd::{mask_names, mask_text, Effective},
 };
 
@@ -110,6 +112,7 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
             ));
         }
         against_profile(unit, profile, &mut findings);
+        against_refusals(unit, profile, &mut findings);
     } else if !unit.bounding_assigned {
         findings.push(finding(
             Severity::Info,
@@ -158,6 +161,59 @@ fn ambient_outside_bounding(unit: &Effective, findings: &mut Vec<Finding>) {
             cause.push_str("; bind() to ports below 1024 will fail with EACCES (bind: permission denied)");
         }
         findings.push(finding(Severity::Error, cause, format!("add {name} to the bounding set: CapabilityBoundingSet={name}")));
+    }
+}
+
+/// What the recording saw the sandbox refuse, judged against this unit's settings: each refusal
+/// one of its settings explains is an error (the service met it), with the setting, why and the
+/// narrowest fix; one none explains is said as information.
+fn against_refusals(unit: &Effective, profile: &Profile, findings: &mut Vec<Finding>) {
+    if profile.refusals.is_empty() {
+        return;
+    }
+    let groups = SyscallGroups::of_this_host();
+    let live = if unit.live { Settings::of_unit(&unit.unit).ok() } else { None };
+    let settings = live.unwrap_or_else(|| Settings::from_files(&unit.unit, &unit.files, &groups));
+    for seen in &profile.refusals {
+        let refused = refused_of(seen);
+        let Some(attribution) = sandbox::attribute(&refused, Some(&settings), &groups) else { continue };
+        let what = refused.describe();
+        let times = format!("{} time(s) in the recording, by {}", seen.count, seen.comm);
+        match (&attribution.setting, &attribution.fix) {
+            (Some(setting), fix) => {
+                let fix = match (fix, &attribution.alternative) {
+                    (Some(fix), Some(alternative)) => format!("add {fix} (or {alternative}), then prove it with a trial (capdisc verify)"),
+                    (Some(fix), None) => format!("add {fix}, then prove it with a trial (capdisc verify)"),
+                    (None, _) => format!("loosen {setting} for this path, or change where the service writes"),
+                };
+                findings.push(finding(
+                    Severity::Error,
+                    format!("{setting} refuses what the service did: {what} ({times}): {}", attribution.why),
+                    fix,
+                ));
+            }
+            (None, _) => findings.push(finding(
+                Severity::Info,
+                format!("the recording saw {what} ({times}): {}", attribution.why),
+                "no setting of this unit explains it; see the service's own configuration".into(),
+            )),
+        }
+    }
+}
+
+/// A profile's refusal as the kernel reported it, for judging again against other settings.
+fn refused_of(seen: &SandboxRefusal) -> Refused {
+    let returned = seen.errno.as_deref().and_then(errno::number).map(|number| -(number as i64)).unwrap_or(0);
+    let family = seen.family.as_deref().and_then(sandbox::family_number).unwrap_or(0);
+    Refused {
+        syscall: seen.syscall.clone(),
+        number: -1,
+        at_entry: seen.by == RefusedBy::Seccomp,
+        returned,
+        args: [u64::from(family), 0, 0, 0],
+        path: seen.path.clone(),
+        comm: seen.comm.clone(),
+        count: seen.count,
     }
 }
 

@@ -41,6 +41,11 @@ pub fn name(errno: u64) -> String {
     NAMES.iter().find(|(number, _)| *number == errno).map(|(_, name)| (*name).to_owned()).unwrap_or_else(|| format!("errno {errno}"))
 }
 
+/// 13 for `EACCES`: the number of a name this table has.
+pub fn number(name: &str) -> Option<u64> {
+    NAMES.iter().find(|(_, known)| *known == name).map(|(number, _)| *number)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -58,6 +63,7 @@ mod tests {
             assert_eq!(*number, expected as u64, "{name}");
         }
         assert_eq!(super::name(13), "EACCES");
+        assert_eq!(super::number("EROFS"), Some(30));
         assert_eq!(super::name(4242), "errno 4242");
     }
 }

@@ -267,36 +267,42 @@ const NAMESPACES: [(u64, &str); 7] = [
 
 /// `AF_NETLINK` for 16 (include/linux/socket.h, the same on every architecture).
 pub fn family_name(family: u32) -> String {
-    const NAMES: [(u32, &str); 22] = [
-        (1, "AF_UNIX"),
-        (2, "AF_INET"),
-        (3, "AF_AX25"),
-        (4, "AF_IPX"),
-        (5, "AF_APPLETALK"),
-        (7, "AF_BRIDGE"),
-        (9, "AF_X25"),
-        (10, "AF_INET6"),
-        (15, "AF_KEY"),
-        (16, "AF_NETLINK"),
-        (17, "AF_PACKET"),
-        (29, "AF_CAN"),
-        (30, "AF_TIPC"),
-        (31, "AF_BLUETOOTH"),
-        (36, "AF_IEEE802154"),
-        (38, "AF_ALG"),
-        (39, "AF_NFC"),
-        (40, "AF_VSOCK"),
-        (41, "AF_KCM"),
-        (42, "AF_QIPCRTR"),
-        (43, "AF_SMC"),
-        (44, "AF_XDP"),
-    ];
-    NAMES
+    FAMILIES
         .iter()
         .find(|(number, _)| *number == family)
         .map(|(_, name)| (*name).to_owned())
         .unwrap_or_else(|| format!("address family {family}"))
 }
+
+/// 16 for `AF_NETLINK`: the number of a family this table names.
+pub fn family_number(name: &str) -> Option<u32> {
+    FAMILIES.iter().find(|(_, known)| *known == name).map(|(number, _)| *number)
+}
+
+const FAMILIES: [(u32, &str); 22] = [
+    (1, "AF_UNIX"),
+    (2, "AF_INET"),
+    (3, "AF_AX25"),
+    (4, "AF_IPX"),
+    (5, "AF_APPLETALK"),
+    (7, "AF_BRIDGE"),
+    (9, "AF_X25"),
+    (10, "AF_INET6"),
+    (15, "AF_KEY"),
+    (16, "AF_NETLINK"),
+    (17, "AF_PACKET"),
+    (29, "AF_CAN"),
+    (30, "AF_TIPC"),
+    (31, "AF_BLUETOOTH"),
+    (36, "AF_IEEE802154"),
+    (38, "AF_ALG"),
+    (39, "AF_NFC"),
+    (40, "AF_VSOCK"),
+    (41, "AF_KCM"),
+    (42, "AF_QIPCRTR"),
+    (43, "AF_SMC"),
+    (44, "AF_XDP"),
+];
 
 #[cfg(test)]
 mod tests {

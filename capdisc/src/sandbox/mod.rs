@@ -6,8 +6,8 @@ mod attribute;
 mod settings;
 mod syscall_groups;
 
-pub use attribute::{attribute, family_name, Attribution};
-pub use settings::Settings;
+pub use attribute::{attribute, family_name, family_number, Attribution};
+pub use settings::{resolve_filter, Settings};
 pub use syscall_groups::SyscallGroups;
 
 use capdisc_common::{refusal, RefusalKey, RefusalStats};

@@ -27,4 +27,4 @@ pub use live::{live_view, names_mask, property, require_running, show, systemctl
 pub use lock::UnitLock;
 pub use names::{is_root_user, slice_path, unit_name, unit_of_cgroup_path};
 pub use restart::{RuntimeChange, UnitRestart, PERMISSIVE_DROPIN, TRIAL_DROPIN};
-pub use unit::{assignments, resolve, resolve_texts, Effective, UnitFiles};
+pub use unit::{assignments, resolve, resolve_texts, service_assignments, Effective, UnitFiles};

@@ -199,6 +199,11 @@ pub fn resolve_texts(unit: &str, texts: &[(PathBuf, String)]) -> Effective {
     effective
 }
 
+/// Every `[Service]` assignment of a unit text, in order (continuation lines joined).
+pub fn service_assignments(text: &str) -> Vec<(String, String)> {
+    service_settings(text).0
+}
+
 /// Every `[Service]` assignment of `key` in the unit's files, in the order systemd reads them
 /// (the unit file, then its drop-ins), with the file each is in. Unreadable files are skipped.
 pub fn assignments(files: &UnitFiles, key: &str) -> Vec<(PathBuf, String)> {

@@ -486,3 +486,46 @@ fn setcap_says_what_it_withheld() {
     assert!(text.contains("# nothing else is granted: nothing to set"), "{text}");
     assert!(!text.contains("no capability"), "{text}");
 }
+
+/// `lint --profile` judges the unit's sandboxing against what the recording saw it refuse: the
+/// setting, why, and the narrowest fix; the fixed unit refuses none of it.
+#[test]
+fn lint_names_the_setting_behind_each_refusal_the_recording_saw() {
+    if !Path::new("/usr/bin/systemd-analyze").exists() {
+        eprintln!("no systemd-analyze here (the system-call groups come from it): skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let story = fs::read_to_string(fixtures().join("story-app.yaml")).expect("fixture");
+    let refusals = "refusals:\n- syscall: adjtimex\n  by: seccomp\n  errno: EPERM\n  comm: chronyd\n  count: 3\n  why: recorded\n\
+                    - syscall: openat\n  by: file system\n  errno: EROFS\n  path: /var/lib/counter/hits.tmp\n  comm: python3\n  count: 2\n  why: recorded\n\
+                    - syscall: socket\n  by: seccomp\n  errno: EAFNOSUPPORT\n  family: AF_NETLINK\n  comm: chronyd\n  count: 1\n  why: recorded\n";
+    let profile = dir.path().join("refused.yaml");
+    fs::write(&profile, format!("{story}{refusals}")).expect("write profile");
+    let hardened =
+        "[Service]\nExecStart=/bin/app\nUser=app\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n\
+                    ProtectSystem=strict\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n\
+                    SystemCallFilter=@system-service\nSystemCallFilter=~@privileged\nSystemCallErrorNumber=EPERM\n";
+    let root = unit_root(hardened);
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&root), "--profile"]).arg(&profile).output().expect("lint");
+    let text = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("error: SystemCallFilter=~@privileged refuses what the service did: adjtimex() refused by a seccomp filter (EPERM) (3 time(s) in the recording, by chronyd): adjtimex is in @clock, inside @privileged (SystemCallErrorNumber=EPERM)"), "{text}");
+    assert!(text.contains("add SystemCallFilter=@clock, then prove it"), "{text}");
+    assert!(
+        text.contains("error: ProtectSystem=strict refuses what the service did: openat(/var/lib/counter/hits.tmp) failed: EROFS"),
+        "{text}"
+    );
+    assert!(text.contains("add ReadWritePaths=/var/lib/counter (or StateDirectory=counter)"), "{text}");
+    assert!(
+        text.contains("error: RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 refuses what the service did: socket(AF_NETLINK)"),
+        "{text}"
+    );
+    assert!(text.contains("add RestrictAddressFamilies=AF_NETLINK"), "{text}");
+
+    let fixed =
+        unit_root(&format!("{hardened}SystemCallFilter=@clock\nReadWritePaths=/var/lib/counter\nRestrictAddressFamilies=AF_NETLINK\n"));
+    let output = capdisc().args(["lint", "app", "--root", &root_arg(&fixed), "--profile"]).arg(&profile).output().expect("lint");
+    let text = stdout_of(&output);
+    assert!(!text.contains("refuses what the service did"), "the fixes allow every refused call: {text}");
+}
