@@ -98,3 +98,22 @@ fn file_permissions_are_not_called_the_sandbox_and_no_sandbox_sees_nothing() {
     let (_, events) = trace_json(&["--no-sandbox", "-q"], &[workload.to_str().expect("utf-8"), "filtered", "adjtimex", "1"]);
     assert!(refusals(&events).is_empty(), "--no-sandbox attaches nothing for it: {events:?}");
 }
+
+#[test]
+fn record_sandbox_keeps_each_refusal_in_the_profile_and_plain_record_none() {
+    if skip_without_root() {
+        return;
+    }
+    let recording = record_workload(&["--sandbox"], &["filtered-socket", "16"]);
+    assert_eq!(recording.output.status.code(), Some(1), "the refused socket failed the workload");
+    let refusals = &recording.profile.refusals;
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].syscall, "socket");
+    assert_eq!(refusals[0].by, capdisc::profile::RefusedBy::Seccomp);
+    assert_eq!(refusals[0].errno.as_deref(), Some("EAFNOSUPPORT"));
+    assert_eq!(refusals[0].family.as_deref(), Some("AF_NETLINK"));
+    assert_eq!((refusals[0].count, refusals[0].comm.as_str()), (1, "workload"));
+    assert_eq!(recording.profile.refusals_lost, 0);
+    let plain = record_workload(&[], &["filtered-socket", "16"]);
+    assert!(plain.profile.refusals.is_empty(), "a plain record attaches no sandbox program");
+}
