@@ -95,18 +95,7 @@ fn suid_sgid_call(call: &str) -> bool {
 /// `SystemCallFilter=`: the written line that took the call away, the group chain, and the
 /// smallest group that gives it back.
 fn system_call_filter(call: &str, settings: &Settings, groups: &SyscallGroups) -> Option<Attribution> {
-    let loaded = settings.get("SystemCallFilter");
-    if loaded.is_empty() {
-        return None;
-    }
-    let (deny_list, names) = match loaded.strip_prefix('~') {
-        Some(names) => (true, names),
-        None => (false, loaded),
-    };
-    let listed = names.split_whitespace().any(|name| name == call);
-    if listed != deny_list {
-        return None;
-    }
+    list_refuses(settings.get("SystemCallFilter"), call)?;
     let lines: Vec<&str> = settings.filter_lines.iter().map(|(_, line)| line.as_str()).collect();
     // The last written deny item that covers the call took it away; with none, an allow-list
     // never had it.
@@ -136,24 +125,32 @@ fn system_call_filter(call: &str, settings: &Settings, groups: &SyscallGroups) -
     Some(Attribution::new(Some(setting), why, Some(format!("SystemCallFilter={fix}"))))
 }
 
+/// Whether a list setting as `systemctl show` prints it (an allow-list, or a `~` deny-list)
+/// refuses `item`: `Some(true)` when its deny-list names it, `Some(false)` when its allow-list
+/// leaves it out, None when it allows it (or is unset).
+fn list_refuses(loaded: &str, item: &str) -> Option<bool> {
+    if loaded.is_empty() {
+        return None;
+    }
+    let (deny_list, names) = match loaded.strip_prefix('~') {
+        Some(names) => (true, names),
+        None => (false, loaded),
+    };
+    let listed = names.split_whitespace().any(|name| name == item);
+    (listed == deny_list).then_some(deny_list)
+}
+
 /// `RestrictAddressFamilies=`: a socket of a family it leaves out (the call's first argument).
 fn address_family(refused: &Refused, settings: &Settings) -> Option<Attribution> {
     if !matches!(refused.syscall.as_str(), "socket" | "socketpair") {
         return None;
     }
     let loaded = settings.get("RestrictAddressFamilies");
-    if loaded.is_empty() || loaded == "none" {
+    if loaded == "none" {
         return None;
     }
     let family = family_name(refused.args[0] as u32);
-    let (deny_list, names) = match loaded.strip_prefix('~') {
-        Some(names) => (true, names),
-        None => (false, loaded),
-    };
-    let listed = names.split_whitespace().any(|name| name == family);
-    if listed != deny_list {
-        return None;
-    }
+    let deny_list = list_refuses(loaded, &family)?;
     let why = if deny_list { format!("{family} is in its deny-list") } else { format!("{family} is not among the families it allows") };
     Some(Attribution::new(Some(format!("RestrictAddressFamilies={loaded}")), why, Some(format!("RestrictAddressFamilies={family}"))))
 }
