@@ -242,6 +242,11 @@ pub mod refusal {
     /// The call ran and failed the way a sandbox's file system fails it: EROFS from any call (a
     /// read-only mount), EACCES or EPERM from a call that names a path.
     pub const FAILED: u32 = 1;
+    /// An exec of a setuid or setgid file that gained nothing: the new credentials are not the
+    /// file's owner or group (`no_new_privs`, a nosuid mount). The arguments are the file's
+    /// mode, its owner and group (`uid | gid << 32`), the new euid and egid (the same), and the
+    /// task's `no_new_privs` bit.
+    pub const NO_GAIN: u32 = 2;
 }
 
 /// Aggregation key of one kind of sandbox refusal (`REFUSALS`: trials and recordings).

@@ -156,6 +156,22 @@ pub static TP_TARGET_NS_OFFSET: u32 = 0;
 pub static TASK_PID_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 pub static BPRM_FILENAME_OFFSET: u32 = 0;
+/// Offsets from kernel BTF for an exec's gain (`sandbox::capdisc_exec_gain`): `linux_binprm.file`,
+/// `file.f_inode`, `inode.i_mode`, `i_uid`, `i_gid`, `task_struct.atomic_flags`, `cred.egid`.
+#[unsafe(no_mangle)]
+pub static BPRM_FILE_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static FILE_INODE_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static INODE_MODE_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static INODE_UID_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static INODE_GID_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static TASK_ATOMIC_FLAGS_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub static CRED_EGID_OFFSET: u32 = 0;
 /// Field offset of `child_pid` in `sched:sched_process_fork`.
 #[unsafe(no_mangle)]
 pub static FORK_CHILD_PID_OFFSET: u32 = 0;

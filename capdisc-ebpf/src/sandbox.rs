@@ -14,20 +14,33 @@
 //!   read-only mount), or EACCES/EPERM from a call naming a path (an inaccessible path): which
 //!   setting made it so is userspace's to say, from the unit's settings and the path.
 //!
+//! - **An exec that gained nothing.** A setuid or setgid file exec'd whose new credentials are not
+//!   its owner's or group's (`no_new_privs`, a nosuid mount): `sched_process_exec`, reading the
+//!   file's mode and owner and the new credentials at offsets from kernel BTF.
+//!
 //! Each refusal keeps the call's arguments 0..4 (a socket's family, an mmap's protection) and the
 //! path it named. `trace` streams them (`Refusal`); trials and recordings count them per kind
 //! (`REFUSALS`, the first one's arguments and path kept). Both programs run on every system call
 //! of the host while attached; for a thread outside the target that is the target test alone.
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
-use aya_ebpf::helpers::{
-    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel, bpf_probe_read_user_str_bytes, generated::bpf_ktime_get_boot_ns,
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
+        bpf_probe_read_user_str_bytes, generated::bpf_ktime_get_boot_ns,
+    },
+    macros::raw_tracepoint,
+    programs::RawTracePointContext,
 };
-use capdisc_common::{counter, refusal, Refusal, RefusalKey, RefusalStats, PATH_ARGS_SYSCALLS};
+use capdisc_common::{counter, refusal, Refusal, RefusalKey, RefusalStats, NO_SYSCALL, PATH_ARGS_SYSCALLS};
 
 use crate::{
     filter::current_target_quietly,
-    maps::{bump, constant, EVENTS, PATH_ARGS, REFUSALS, REFUSAL_SCRATCH, STREAM, SYSCALL_STATE},
+    maps::{
+        bump, constant, BPRM_FILENAME_OFFSET, BPRM_FILE_OFFSET, CRED_EGID_OFFSET, CRED_EUID_OFFSET, EVENTS, FILE_INODE_OFFSET,
+        INODE_GID_OFFSET, INODE_MODE_OFFSET, INODE_UID_OFFSET, PATH_ARGS, REFUSALS, REFUSAL_SCRATCH, SANDBOX, STREAM, SYSCALL_STATE,
+        TASK_ATOMIC_FLAGS_OFFSET, TASK_CRED_OFFSET,
+    },
     regs::{ARG_OFFSETS, SYSCALL_NR_OFFSET},
 };
 
@@ -88,10 +101,75 @@ pub fn on_exit(regs: u64, ret: i64) {
     for (slot, offset) in args.iter_mut().zip(ARG_OFFSETS) {
         *slot = unsafe { bpf_probe_read_kernel(regs.wrapping_add(offset) as *const u64) }.unwrap_or(0);
     }
+    let path = match path_argument {
+        Some(0) => Path::User(args[0]),
+        Some(1) => Path::User(args[1]),
+        Some(2) => Path::User(args[2]),
+        Some(_) => Path::User(args[3]),
+        None => Path::None,
+    };
+    keep(key, &args, path);
+}
+
+const S_ISUID: u64 = 0o4000;
+const S_ISGID: u64 = 0o2000;
+const S_IXGRP: u64 = 0o0010;
+
+/// `TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`: a setuid or
+/// setgid file exec'd by the target whose new credentials are not its owner's or group's.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn capdisc_exec_gain(ctx: RawTracePointContext) -> i32 {
+    if constant(&SANDBOX) == 0 {
+        return 0;
+    }
+    let Some((cgroup_id, phase)) = current_target_quietly() else { return 0 };
+    let task: u64 = ctx.arg(0);
+    let bprm: u64 = ctx.arg(2);
+    let _ = exec_gain(task, bprm, cgroup_id, phase);
+    0
+}
+
+#[inline(always)]
+fn exec_gain(task: u64, bprm: u64, cgroup_id: u64, phase: u32) -> Option<()> {
+    let at = |base: u64, offset: &'static u32| (base as *const u8).wrapping_add(constant(offset) as usize);
+    let file = unsafe { bpf_probe_read_kernel(at(bprm, &BPRM_FILE_OFFSET) as *const u64) }.ok()?;
+    let inode = unsafe { bpf_probe_read_kernel(at(file, &FILE_INODE_OFFSET) as *const u64) }.ok()?;
+    let mode = u64::from(unsafe { bpf_probe_read_kernel(at(inode, &INODE_MODE_OFFSET) as *const u16) }.ok()?);
+    let setuid = mode & S_ISUID != 0;
+    let setgid = mode & (S_ISGID | S_IXGRP) == (S_ISGID | S_IXGRP);
+    if !setuid && !setgid {
+        return None;
+    }
+    let owner = unsafe { bpf_probe_read_kernel(at(inode, &INODE_UID_OFFSET) as *const u32) }.ok()?;
+    let group = unsafe { bpf_probe_read_kernel(at(inode, &INODE_GID_OFFSET) as *const u32) }.ok()?;
+    let cred = unsafe { bpf_probe_read_kernel(at(task, &TASK_CRED_OFFSET) as *const u64) }.ok()?;
+    let euid = unsafe { bpf_probe_read_kernel(at(cred, &CRED_EUID_OFFSET) as *const u32) }.ok()?;
+    let egid = unsafe { bpf_probe_read_kernel(at(cred, &CRED_EGID_OFFSET) as *const u32) }.ok()?;
+    if (!setuid || euid == owner) && (!setgid || egid == group) {
+        return None;
+    }
+    let flags = unsafe { bpf_probe_read_kernel(at(task, &TASK_ATOMIC_FLAGS_OFFSET) as *const u64) }.unwrap_or(0);
+    let filename = unsafe { bpf_probe_read_kernel(at(bprm, &BPRM_FILENAME_OFFSET) as *const u64) }.unwrap_or(0);
+    let key = RefusalKey { cgroup_id, ret: 0, syscall: NO_SYSCALL, how: refusal::NO_GAIN, phase, _pad: 0 };
+    let args = [mode, u64::from(owner) | u64::from(group) << 32, u64::from(euid) | u64::from(egid) << 32, flags & 1];
+    keep(key, &args, Path::Kernel(filename));
+    Some(())
+}
+
+/// Where a refusal's path is read from: the call's argument in user memory, or a kernel string.
+#[derive(Clone, Copy)]
+enum Path {
+    None,
+    User(u64),
+    Kernel(u64),
+}
+
+#[inline(always)]
+fn keep(key: RefusalKey, args: &[u64; 4], path: Path) {
     if constant(&STREAM) != 0 {
-        stream(key, &args, path_argument);
+        stream(key, args, path);
     } else {
-        count(key, &args, path_argument);
+        count(key, args, path);
     }
 }
 
@@ -108,7 +186,7 @@ fn path_argument(number: i64) -> Option<usize> {
 }
 
 #[inline(always)]
-fn stream(key: RefusalKey, args: &[u64; 4], path_argument: Option<usize>) {
+fn stream(key: RefusalKey, args: &[u64; 4], path: Path) {
     let Some(mut entry) = EVENTS.reserve::<Refusal>(0) else {
         bump(counter::EVENTS_LOST);
         return;
@@ -120,19 +198,19 @@ fn stream(key: RefusalKey, args: &[u64; 4], path_argument: Option<usize>) {
         (*event).key = key;
         (*event).pid = (pid_tgid >> 32) as u32;
         (*event).tid = pid_tgid as u32;
-        sample(&mut (*event).stats, args, path_argument);
+        sample(&mut (*event).stats, args, path);
     }
     entry.submit(0);
 }
 
 #[inline(always)]
-fn count(key: RefusalKey, args: &[u64; 4], path_argument: Option<usize>) {
+fn count(key: RefusalKey, args: &[u64; 4], path: Path) {
     if let Some(stats) = REFUSALS.get_ptr_mut(&key) {
         unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*stats).count, 1) };
         return;
     }
     let Some(scratch) = REFUSAL_SCRATCH.get_ptr_mut(0) else { return };
-    unsafe { sample(&mut *scratch, args, path_argument) };
+    unsafe { sample(&mut *scratch, args, path) };
     if REFUSALS.insert(&key, unsafe { &*scratch }, NO_EXIST).is_ok() {
         return;
     }
@@ -149,20 +227,18 @@ fn count(key: RefusalKey, args: &[u64; 4], path_argument: Option<usize>) {
 
 /// One refusal's arguments, command and path, counted once.
 #[inline(always)]
-fn sample(stats: &mut RefusalStats, args: &[u64; 4], path_argument: Option<usize>) {
+fn sample(stats: &mut RefusalStats, args: &[u64; 4], path: Path) {
     stats.count = 1;
     stats.args = *args;
     stats.comm = bpf_get_current_comm().unwrap_or([0; capdisc_common::COMM_LEN]);
     stats._pad = 0;
     stats.path_len = 0;
-    let user = match path_argument {
-        Some(0) => args[0],
-        Some(1) => args[1],
-        Some(2) => args[2],
-        Some(_) => args[3],
-        None => return,
-    } as *const u8;
-    if let Ok(bytes) = unsafe { bpf_probe_read_user_str_bytes(user, &mut stats.path) } {
+    let read = match path {
+        Path::None => return,
+        Path::User(address) => unsafe { bpf_probe_read_user_str_bytes(address as *const u8, &mut stats.path) },
+        Path::Kernel(address) => unsafe { bpf_probe_read_kernel_str_bytes(address as *const u8, &mut stats.path) },
+    };
+    if let Ok(bytes) = read {
         stats.path_len = bytes.len() as u32 + 1;
     }
 }

@@ -46,6 +46,7 @@ fn main() {
         "filtered" => filtered(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
         "filtered-socket" => filtered_socket(arg(1).parse().unwrap_or_else(|_| usage())),
         "write-file" => write_file(&arg(1)),
+        "exec-no-new-privs" => exec_no_new_privs(&args[1..]),
         "bind-and-chown" => {
             bind(arg(1).parse().unwrap_or_else(|_| usage()));
             chown(&arg(2), arg(3).parse().unwrap_or_else(|_| usage()));
@@ -55,7 +56,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | syscalls N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT | filtered SYSCALL ERRNO | filtered-socket FAMILY | write-file PATH");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | syscalls N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT | filtered SYSCALL ERRNO | filtered-socket FAMILY | write-file PATH | exec-no-new-privs PROGRAM [ARGS]");
     exit(2)
 }
 
@@ -377,4 +378,22 @@ fn install_filter(number: u32, arg0: Option<u32>, errno: u32) {
             fail("install the seccomp filter");
         }
     }
+}
+
+/// Sets no_new_privs (as `NoNewPrivileges=yes` does), then execs PROGRAM: a setuid PROGRAM runs
+/// without the privileges its bit would give.
+fn exec_no_new_privs(argv: &[String]) {
+    if argv.is_empty() {
+        usage();
+    }
+    let argv: Vec<CString> = argv.iter().map(|arg| CString::new(arg.as_str()).unwrap_or_else(|_| usage())).collect();
+    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail("set no_new_privs");
+        }
+        libc::execv(pointers[0], pointers.as_ptr());
+    }
+    fail("exec");
 }

@@ -10,7 +10,7 @@ use crate::{
     generate::Recommendation,
     kernel::errno,
     profile::{Profile, RefusedBy, SandboxRefusal},
-    sandbox::{self, Refused, Settings, SyscallGroups},
+    sandbox::{self, RefusalKind, Refused, Settings, SyscallGroups},
     systemd::{mask_names, mask_text, Effective},
 };
 
@@ -177,7 +177,11 @@ fn against_refusals(unit: &Effective, profile: &Profile, findings: &mut Vec<Find
     for seen in &profile.refusals {
         let refused = refused_of(seen);
         let Some(attribution) = sandbox::attribute(&refused, Some(&settings), &groups) else { continue };
-        let what = refused.describe();
+        // The profile keeps no file mode or credentials of an exec: its own words for it.
+        let what = match seen.by {
+            RefusedBy::Exec => format!("execve({}) gained nothing from its set-id bit", seen.path.as_deref().unwrap_or("?")),
+            _ => refused.describe(),
+        };
         let times = format!("{} time(s) in the recording, by {}", seen.count, seen.comm);
         match (&attribution.setting, &attribution.fix) {
             (Some(setting), fix) => {
@@ -208,9 +212,13 @@ fn refused_of(seen: &SandboxRefusal) -> Refused {
     Refused {
         syscall: seen.syscall.clone(),
         number: -1,
-        at_entry: seen.by == RefusedBy::Seccomp,
+        kind: match seen.by {
+            RefusedBy::Seccomp => RefusalKind::Filtered,
+            RefusedBy::FileSystem => RefusalKind::Failed,
+            RefusedBy::Exec => RefusalKind::NoGain,
+        },
         returned,
-        args: [u64::from(family), 0, 0, 0],
+        args: [u64::from(family), 0, 0, u64::from(seen.no_new_privs)],
         path: seen.path.clone(),
         comm: seen.comm.clone(),
         count: seen.count,

@@ -125,6 +125,21 @@ pub struct KernelLayout {
     /// Offsets of `task_struct.cred` and `cred.uid` (the key's uid by direct loads).
     pub task_cred: Option<u32>,
     pub cred_uid: Option<u32>,
+    /// What an exec's gain is judged from (the sandbox's setuid evidence).
+    pub exec_gain: Option<ExecGainLayout>,
+}
+
+/// Offsets of `linux_binprm.file`, `file.f_inode`, `inode.i_mode`, `i_uid`, `i_gid`,
+/// `task_struct.atomic_flags` and `cred.egid`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecGainLayout {
+    pub bprm_file: u32,
+    pub file_inode: u32,
+    pub inode_mode: u32,
+    pub inode_uid: u32,
+    pub inode_gid: u32,
+    pub task_atomic_flags: u32,
+    pub cred_egid: u32,
 }
 
 impl KernelLayout {
@@ -150,8 +165,23 @@ impl KernelLayout {
             bprm_filename: struct_members(&data, "linux_binprm").and_then(|members| members.get("filename").copied()),
             task_cred: task.as_ref().and_then(|members| members.get("cred").copied()),
             cred_uid: struct_members(&data, "cred").and_then(|members| members.get("uid").copied()),
+            exec_gain: exec_gain(&data, task.as_ref()),
         }
     }
+}
+
+fn exec_gain(data: &[u8], task: Option<&HashMap<String, u32>>) -> Option<ExecGainLayout> {
+    let member = |name: &str, field: &str| struct_members(data, name).and_then(|members| members.get(field).copied());
+    let inode = struct_members(data, "inode")?;
+    Some(ExecGainLayout {
+        bprm_file: member("linux_binprm", "file")?,
+        file_inode: member("file", "f_inode")?,
+        inode_mode: *inode.get("i_mode")?,
+        inode_uid: *inode.get("i_uid")?,
+        inode_gid: *inode.get("i_gid")?,
+        task_atomic_flags: *task?.get("atomic_flags")?,
+        cred_egid: member("cred", "egid")?,
+    })
 }
 
 #[cfg(test)]
@@ -175,6 +205,8 @@ mod tests {
         assert!(layout.bprm_filename.is_some_and(|offset| offset > 0));
         assert!(layout.task_cred.is_some_and(|offset| offset > 0));
         assert!(layout.cred_uid.is_some_and(|offset| offset > 0));
+        let gain = layout.exec_gain.expect("the exec-gain offsets");
+        assert!(gain.inode_uid > gain.inode_mode && gain.inode_gid > gain.inode_uid, "{gain:?}");
         assert_eq!(layout.cap_capable_arity, Some(4));
     }
 }

@@ -140,6 +140,7 @@ impl Probes {
         let use_memo = u32::from(cuts.memo);
         let (task_pid, bprm_filename) = (layout.task_pid.unwrap_or(0), layout.bprm_filename.unwrap_or(0));
         let (task_cred, cred_uid) = (layout.task_cred.unwrap_or(0), layout.cred_uid.unwrap_or(0));
+        let gain = layout.exec_gain.unwrap_or_default();
         let mut loader = EbpfLoader::new();
         loader
             .override_global("MODE", &config.mode, true)
@@ -176,6 +177,13 @@ impl Probes {
             .override_global("EXEC_FILENAME_OFFSET", &exec_filename, true)
             .override_global("TASK_PID_OFFSET", &task_pid, true)
             .override_global("BPRM_FILENAME_OFFSET", &bprm_filename, true)
+            .override_global("BPRM_FILE_OFFSET", &gain.bprm_file, true)
+            .override_global("FILE_INODE_OFFSET", &gain.file_inode, true)
+            .override_global("INODE_MODE_OFFSET", &gain.inode_mode, true)
+            .override_global("INODE_UID_OFFSET", &gain.inode_uid, true)
+            .override_global("INODE_GID_OFFSET", &gain.inode_gid, true)
+            .override_global("TASK_ATOMIC_FLAGS_OFFSET", &gain.task_atomic_flags, true)
+            .override_global("CRED_EGID_OFFSET", &gain.cred_egid, true)
             .map_max_entries("CHECKS", limits.checks)
             .map_max_entries("STACKS", limits.stacks)
             .map_max_entries("CGROUPS", limits.cgroups)
@@ -189,6 +197,7 @@ impl Probes {
         fill_path_arguments(&mut ebpf)?;
         attach_task_tracking(&mut ebpf, config.mode, &layout)?;
         attach_syscall_hooks(&mut ebpf, config)?;
+        let exec_gain = if config.sandbox { attach_exec_gain(&mut ebpf, &layout) } else { None };
 
         let mut skipped = Vec::new();
         for backend in choice.candidates() {
@@ -203,6 +212,10 @@ impl Probes {
                         format!("backend {backend}{why}")
                     } else {
                         format!("backend {backend}{why} ({})", skipped.join("; "))
+                    };
+                    let selection = match &exec_gain {
+                        Some(why) => format!("{selection}; setuid execs that gain nothing not seen: {why}"),
+                        None => selection,
                     };
                     return Ok(Self { ebpf, backend, selection, tracefs });
                 }
@@ -299,6 +312,23 @@ fn attach_syscall_hooks(ebpf: &mut Ebpf, config: &ProbeConfig) -> Result<(), Err
         attach(ebpf, SYS_ENTER, "sys_enter").map_err(|err| failed("sys_enter", err))?;
     }
     attach(ebpf, SYS_EXIT, "sys_exit").map_err(|err| failed("sys_exit", err))
+}
+
+/// The sandbox's evidence of a setuid or setgid exec that gained nothing (`sched_process_exec`,
+/// offsets from kernel BTF). Not fatal: without it the other refusals are still seen; returns why
+/// it is missing.
+fn attach_exec_gain(ebpf: &mut Ebpf, layout: &crate::kernel::btf::KernelLayout) -> Option<String> {
+    const NAME: &str = "capdisc_exec_gain";
+    if layout.exec_gain.is_none() || layout.task_cred.is_none() || layout.cred.is_none() || layout.bprm_filename.is_none() {
+        return Some("kernel BTF lacks the exec's file and credentials".into());
+    }
+    let attach = |ebpf: &mut Ebpf| -> Result<(), AttachError> {
+        let raw: &mut RawTracePoint = program(ebpf, NAME)?;
+        raw.load().map_err(|source| AttachError::Load { program: NAME, source })?;
+        raw.attach("sched_process_exec").map_err(|source| AttachError::Attach { program: NAME, source })?;
+        Ok(())
+    };
+    attach(ebpf).err().map(|err| err.reason())
 }
 
 const SYS_ENTER: &str = "capdisc_sys_enter";

@@ -15,7 +15,7 @@ use crate::{
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
     probe::{comm_text, Backend, Drained},
-    sandbox::{self, Refused, Settings, SyscallGroups},
+    sandbox::{self, RefusalKind, Refused, Settings, SyscallGroups},
     support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
@@ -142,10 +142,15 @@ fn refusals(drained: &Drained, unit: &Option<String>, phased: bool) -> Vec<Sandb
         let family = matches!(refused.syscall.as_str(), "socket" | "socketpair").then(|| sandbox::family_name(refused.args[0] as u32));
         let entry = kinds.entry((key.syscall, key.how, key.ret, family.clone())).or_insert_with(|| SandboxRefusal {
             syscall: refused.syscall.clone(),
-            by: if refused.at_entry { RefusedBy::Seccomp } else { RefusedBy::FileSystem },
+            by: match refused.kind {
+                RefusalKind::Filtered => RefusedBy::Seccomp,
+                RefusalKind::Failed => RefusedBy::FileSystem,
+                RefusalKind::NoGain => RefusedBy::Exec,
+            },
             errno: refused.errno(),
             path: refused.path.clone(),
             family,
+            no_new_privs: refused.kind == RefusalKind::NoGain && refused.gain().no_new_privs,
             comm: refused.comm.clone(),
             count: 0,
             phases: Vec::new(),

@@ -61,7 +61,8 @@ pub struct Profile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxRefusal {
     pub syscall: String,
-    /// `seccomp`: refused at entry by a filter; `file system`: failed by a read-only or hidden path.
+    /// `seccomp`: refused at entry by a filter; `file system`: failed by a read-only or hidden
+    /// path; `exec`: a setuid or setgid file exec'd without gaining (`NoNewPrivileges=`).
     pub by: RefusedBy,
     /// What the call returned (EPERM...); absent when a filter trapped or killed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +73,9 @@ pub struct SandboxRefusal {
     /// The socket family asked for (`socket`, `socketpair`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
+    /// `exec`: the task had `no_new_privs` set (otherwise a nosuid mount refused the gain).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_privs: bool,
     pub comm: String,
     pub count: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -101,6 +105,7 @@ impl std::fmt::Display for SandboxRefusal {
         let how = match self.by {
             RefusedBy::Seccomp => "refused by a seccomp filter",
             RefusedBy::FileSystem => "failed",
+            RefusedBy::Exec => "gained nothing from its set-id bit",
         };
         write!(f, "{}{target} {how} ({result}; {} time(s), by {})", self.syscall, self.count, self.comm)?;
         if let Some(setting) = &self.setting {
@@ -121,6 +126,9 @@ pub enum RefusedBy {
     Seccomp,
     #[serde(rename = "file system")]
     FileSystem,
+    /// An exec of a setuid or setgid file that gained nothing (`args`-free: see `why`).
+    #[serde(rename = "exec")]
+    Exec,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

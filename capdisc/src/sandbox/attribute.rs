@@ -1,7 +1,7 @@
 //! Which setting refused a call, and the narrowest line that would allow it: read from the
 //! unit's settings as systemd loaded them, the path the call named and, for system-call groups,
 //! this host's own systemd. Never "remove the filter": a group, a family, a path.
-use super::{Refused, Settings, SyscallGroups};
+use super::{RefusalKind, Refused, Settings, SyscallGroups};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribution {
@@ -26,8 +26,10 @@ impl Attribution {
 /// evidence says alone. None for a file-permission failure no sandbox setting explains (the
 /// file's own mode bits: not the sandbox).
 pub fn attribute(refused: &Refused, settings: Option<&Settings>, groups: &SyscallGroups) -> Option<Attribution> {
-    if refused.at_entry {
-        return Some(filtered(refused, settings, groups));
+    match refused.kind {
+        RefusalKind::Filtered => return Some(filtered(refused, settings, groups)),
+        RefusalKind::NoGain => return Some(no_gain(refused, settings)),
+        RefusalKind::Failed => {}
     }
     let errno = refused.errno()?;
     let path = refused.path.as_deref().filter(|path| path.starts_with('/'));
@@ -90,6 +92,51 @@ fn filtered(refused: &Refused, settings: Option<&Settings>, groups: &SyscallGrou
 
 fn suid_sgid_call(call: &str) -> bool {
     matches!(call, "chmod" | "fchmod" | "fchmodat" | "fchmodat2" | "mkdir" | "mkdirat" | "mknod" | "mknodat" | "open" | "openat" | "creat")
+}
+
+/// An exec of a setuid or setgid file that gained nothing: `NoNewPrivileges=` when the task had
+/// `no_new_privs` (set by the unit, or implied by its seccomp settings for a service without
+/// CAP_SYS_ADMIN), otherwise a nosuid mount.
+fn no_gain(refused: &Refused, settings: Option<&Settings>) -> Attribution {
+    let gain = refused.gain();
+    let file = refused.path.as_deref().unwrap_or("the file");
+    if !gain.no_new_privs {
+        return Attribution::new(None, format!("{file} is on a nosuid mount (no_new_privs was not set)"), None);
+    }
+    let helper = format!("{file} runs without the privileges its set-id bit would give");
+    let fix = "grant what the helper needs to the service itself (AmbientCapabilities=, a group), or NoNewPrivileges=no".to_owned();
+    match settings {
+        Some(settings) if settings.yes("NoNewPrivileges") => {
+            Attribution::new(Some("NoNewPrivileges=yes".into()), format!("it makes the kernel ignore set-id bits: {helper}"), Some(fix))
+        }
+        Some(settings) => {
+            let implied: Vec<&str> = IMPLY_NO_NEW_PRIVILEGES.iter().copied().filter(|key| settings_set(settings, key)).collect();
+            let setting = (!implied.is_empty()).then(|| format!("{}= (they imply NoNewPrivileges=yes)", implied.join("=, ")));
+            Attribution::new(setting, format!("no_new_privs was set: {helper}"), Some(fix))
+        }
+        None => Attribution::new(None, format!("no_new_privs was set on the process (PR_SET_NO_NEW_PRIVS, inherited): {helper}"), None),
+    }
+}
+
+/// Settings systemd implements with seccomp, which imply `NoNewPrivileges=yes` for a service
+/// without CAP_SYS_ADMIN (systemd.exec(5)).
+const IMPLY_NO_NEW_PRIVILEGES: [&str; 12] = [
+    "SystemCallFilter",
+    "SystemCallArchitectures",
+    "RestrictAddressFamilies",
+    "RestrictNamespaces",
+    "MemoryDenyWriteExecute",
+    "LockPersonality",
+    "RestrictRealtime",
+    "RestrictSUIDSGID",
+    "ProtectClock",
+    "ProtectKernelModules",
+    "ProtectKernelLogs",
+    "ProtectHostname",
+];
+
+fn settings_set(settings: &Settings, key: &str) -> bool {
+    !matches!(settings.get(key), "" | "no" | "false" | "0" | "off")
 }
 
 /// `SystemCallFilter=`: the written line that took the call away, the group chain, and the
@@ -306,7 +353,8 @@ mod tests {
     use super::*;
 
     fn refused(syscall: &str, at_entry: bool, returned: i64, args: [u64; 4], path: Option<&str>) -> Refused {
-        Refused { syscall: syscall.into(), number: 0, at_entry, returned, args, path: path.map(str::to_owned), comm: "x".into(), count: 1 }
+        let kind = if at_entry { RefusalKind::Filtered } else { RefusalKind::Failed };
+        Refused { syscall: syscall.into(), number: 0, kind, returned, args, path: path.map(str::to_owned), comm: "x".into(), count: 1 }
     }
 
     fn groups() -> SyscallGroups {

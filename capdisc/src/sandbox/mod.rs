@@ -8,19 +8,41 @@ mod syscall_groups;
 
 pub use attribute::{attribute, family_name, family_number, Attribution};
 pub use settings::{resolve_filter, Settings};
+
 pub use syscall_groups::SyscallGroups;
 
 use capdisc_common::{refusal, RefusalKey, RefusalStats};
 
 use crate::kernel::{errno, syscalls};
 
+/// What refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RefusalKind {
+    /// Refused at entry by a seccomp filter.
+    Filtered,
+    /// Failed by the file system the target sees (read-only, hidden).
+    Failed,
+    /// An exec of a setuid or setgid file that gained nothing.
+    NoGain,
+}
+
+impl RefusalKind {
+    /// How the profile and `trace --json` name it.
+    pub fn by(self) -> &'static str {
+        match self {
+            RefusalKind::Filtered => "seccomp",
+            RefusalKind::Failed => "file system",
+            RefusalKind::NoGain => "exec",
+        }
+    }
+}
+
 /// One kind of refusal, read from the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub syscall: String,
     pub number: i32,
-    /// Refused at entry (a seccomp filter), or failed by the file system.
-    pub at_entry: bool,
+    pub kind: RefusalKind,
     /// What the call returned: a negative errno, or its own number when a filter trapped or
     /// killed it.
     pub returned: i64,
@@ -34,9 +56,13 @@ impl Refused {
     pub fn from_kernel(key: &RefusalKey, stats: &RefusalStats) -> Self {
         let path_len = (stats.path_len as usize).saturating_sub(1).min(stats.path.len());
         Self {
-            syscall: syscalls::name(key.syscall),
+            syscall: if key.how == refusal::NO_GAIN { "execve".into() } else { syscalls::name(key.syscall) },
             number: key.syscall,
-            at_entry: key.how == refusal::SKIPPED,
+            kind: match key.how {
+                refusal::SKIPPED => RefusalKind::Filtered,
+                refusal::NO_GAIN => RefusalKind::NoGain,
+                _ => RefusalKind::Failed,
+            },
             returned: key.ret,
             args: stats.args,
             path: (path_len > 0).then(|| String::from_utf8_lossy(&stats.path[..path_len]).into_owned()),
@@ -57,11 +83,43 @@ impl Refused {
             (None, "socket" | "socketpair") => format!("{}({})", self.syscall, attribute::family_name(self.args[0] as u32)),
             (None, _) => format!("{}()", self.syscall),
         };
-        match (self.at_entry, self.errno()) {
-            (true, Some(errno)) => format!("{call} refused by a seccomp filter ({errno})"),
-            (true, None) => format!("{call} refused by a seccomp filter (trapped or killed: SIGSYS)"),
-            (false, Some(errno)) => format!("{call} failed: {errno}"),
-            (false, None) => format!("{call} failed"),
+        match (self.kind, self.errno()) {
+            (RefusalKind::Filtered, Some(errno)) => format!("{call} refused by a seccomp filter ({errno})"),
+            (RefusalKind::Filtered, None) => format!("{call} refused by a seccomp filter (trapped or killed: SIGSYS)"),
+            (RefusalKind::Failed, Some(errno)) => format!("{call} failed: {errno}"),
+            (RefusalKind::Failed, None) => format!("{call} failed"),
+            (RefusalKind::NoGain, _) => {
+                let gain = self.gain();
+                let bit =
+                    if gain.setuid { format!("setuid bit (owner {})", gain.owner) } else { format!("setgid bit (group {})", gain.group) };
+                format!("{call} gained nothing from the {bit}: euid {}, egid {}", gain.euid, gain.egid)
+            }
         }
     }
+
+    /// An exec that gained nothing: what the kernel read (see `capdisc_common::refusal::NO_GAIN`).
+    pub fn gain(&self) -> Gain {
+        let [mode, file, new, nnp] = self.args;
+        Gain {
+            setuid: mode & 0o4000 != 0,
+            owner: file as u32,
+            group: (file >> 32) as u32,
+            euid: new as u32,
+            egid: (new >> 32) as u32,
+            no_new_privs: nnp & 1 != 0,
+        }
+    }
+}
+
+/// An exec of a setuid or setgid file, as the kernel saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gain {
+    /// The setuid bit (otherwise setgid) is what gave nothing.
+    pub setuid: bool,
+    pub owner: u32,
+    pub group: u32,
+    pub euid: u32,
+    pub egid: u32,
+    /// The task had `no_new_privs` set.
+    pub no_new_privs: bool,
 }

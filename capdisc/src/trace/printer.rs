@@ -18,7 +18,7 @@ use crate::{
     host::CgroupNames,
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
-    sandbox::{self, Refused, Settings, SyscallGroups},
+    sandbox::{self, RefusalKind, Refused, Settings, SyscallGroups},
     support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
@@ -267,7 +267,7 @@ impl crate::session::Observer for Printer {
         self.refusals += 1;
         let refused = Refused::from_kernel(&refusal.key, &refusal.stats);
         let (cgroup, unit) = self.unit(refusal.key.cgroup_id);
-        if refused.at_entry && self.groups.is_none() {
+        if refused.kind == RefusalKind::Filtered && self.groups.is_none() {
             self.groups = Some(SyscallGroups::of_this_host());
         }
         let settings =
@@ -283,7 +283,7 @@ impl crate::session::Observer for Printer {
         }
         self.refusals_shown += 1;
         let time = rfc3339(self.clock.wall(refusal.ts_ns));
-        let by = if refused.at_entry { "seccomp" } else { "file system" };
+        let by = refused.kind.by();
         if self.filter.json {
             let object = json!({
                 "time": time,

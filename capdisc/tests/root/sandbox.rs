@@ -117,3 +117,47 @@ fn record_sandbox_keeps_each_refusal_in_the_profile_and_plain_record_none() {
     let plain = record_workload(&[], &["filtered-socket", "16"]);
     assert!(plain.profile.refusals.is_empty(), "a plain record attaches no sandbox program");
 }
+
+#[test]
+fn a_setuid_exec_under_no_new_privs_is_seen_gaining_nothing() {
+    if skip_without_root() {
+        return;
+    }
+    // A setuid-root copy of the workload, exec'd by uid 65534 with and without no_new_privs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    // uid 65534 must reach it (a temporary directory is 0700).
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let setuid = dir.path().join("setuid-workload");
+    std::fs::copy(workload(), &setuid).expect("copy");
+    std::fs::set_permissions(&setuid, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).expect("chmod u+s");
+    let (setuid, workload) = (setuid.to_str().expect("utf-8").to_owned(), workload().to_str().expect("utf-8").to_owned());
+    let (_, events) = trace_json(&["--denied", "-q"], &[&workload, "--as-user", "65534", "exec-no-new-privs", &setuid, "noop"]);
+    let refused = refusals(&events);
+    assert_eq!(refused.len(), 1, "{events:?}");
+    assert_eq!(refused[0]["syscall"], "execve");
+    assert_eq!(refused[0]["refused"]["by"], "exec");
+    assert_eq!(refused[0]["path"], setuid.as_str());
+    assert!(refused[0]["why"].as_str().is_some_and(|why| why.starts_with("no_new_privs was set on the process")), "{}", refused[0]);
+
+    // The same exec without no_new_privs gains its owner's uid: nothing to report.
+    let output = capdisc()
+        .args([
+            "trace",
+            "--json",
+            "--denied",
+            "-q",
+            "--",
+            "setpriv",
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            &setuid,
+            "noop",
+        ])
+        .output()
+        .expect("trace");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("\"verdict\":\"refused\""), "{text}");
+}

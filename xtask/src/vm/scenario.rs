@@ -61,13 +61,16 @@ pub fn guest_script() -> String {
         ));
     }
     // The sandbox's refusals, from the kernel's evidence: a call a real seccomp filter refused
-    // (its exit without its entry) and a write a read-only mount refused (EROFS), on every kernel.
+    // (its exit without its entry), a write a read-only mount refused (EROFS), and a setuid exec
+    // under no_new_privs that gained nothing (offsets from this kernel's BTF), on every kernel.
     script.push_str(
         "mkdir -p /tmp/ro && mount -t tmpfs -o ro tmpfs /tmp/ro
          capdisc trace -q --json --denied -- /bin/workload filtered adjtimex 1 > /tmp/sandbox.out 2>/dev/null
          capdisc trace -q --json --denied -- /bin/workload write-file /tmp/ro/hits.tmp >> /tmp/sandbox.out 2>/dev/null
+         cp /bin/workload /tmp/setuid-workload && chmod 4755 /tmp/setuid-workload
+         capdisc trace -q --json --denied -- /bin/workload --as-user 65534 exec-no-new-privs /tmp/setuid-workload noop >> /tmp/sandbox.out 2>/dev/null
          refused=$(grep '\"verdict\":\"refused\"' /tmp/sandbox.out)
-         echo \"CAPDISC-SANDBOX $(echo \"$refused\" | grep '\"syscall\":\"adjtimex\"' | grep '\"by\":\"seccomp\"' | grep -c '\"errno\":\"EPERM\"') $(echo \"$refused\" | grep '\"path\":\"/tmp/ro/hits.tmp\"' | grep -c '\"errno\":\"EROFS\"') $(grep -c '\"verdict\":\"refused\"' /tmp/sandbox.out)\"
+         echo \"CAPDISC-SANDBOX $(echo \"$refused\" | grep '\"syscall\":\"adjtimex\"' | grep '\"by\":\"seccomp\"' | grep -c '\"errno\":\"EPERM\"') $(echo \"$refused\" | grep '\"path\":\"/tmp/ro/hits.tmp\"' | grep -c '\"errno\":\"EROFS\"') $(echo \"$refused\" | grep '\"by\":\"exec\"' | grep -c '\"path\":\"/tmp/setuid-workload\"') $(grep -c '\"verdict\":\"refused\"' /tmp/sandbox.out)\"
          grep '\"verdict\":\"refused\"' /tmp/sandbox.out | sed 's/^/CAPDISC-SANDBOX-EVENT /'
 ",
     );
@@ -107,19 +110,20 @@ pub fn judge_watch(serial: &str, kernel: &str, outcomes: &mut BTreeMap<String, O
     outcomes.insert("watch/mkdir".into(), outcome);
 }
 
-/// Judges the sandbox's refusals: exactly the seccomp-refused adjtimex (EPERM) and the write the
-/// read-only mount refused (EROFS, with its path), nothing else.
+/// Judges the sandbox's refusals: exactly the seccomp-refused adjtimex (EPERM), the write the
+/// read-only mount refused (EROFS, with its path) and the setuid exec that gained nothing under
+/// no_new_privs, nothing else.
 pub fn judge_sandbox(serial: &str, kernel: &str, outcomes: &mut BTreeMap<String, Outcome>, failures: &mut Vec<String>) {
     let line = marked_lines(serial).find_map(|line| line.strip_prefix("CAPDISC-SANDBOX ")).unwrap_or("(missing)");
     let events: Vec<&str> = marked_lines(serial).filter_map(|line| line.strip_prefix("CAPDISC-SANDBOX-EVENT ")).collect();
-    let ok = line.split_whitespace().collect::<Vec<_>>() == ["1", "1", "2"];
+    let ok = line.split_whitespace().collect::<Vec<_>>() == ["1", "1", "1", "3"];
     if !ok {
         failures.push(format!(
-            "{kernel} trace's sandbox refusals: {line} (seccomp adjtimex EPERM, EROFS on /tmp/ro/hits.tmp, refusals in all; want 1 1 2) {}",
+            "{kernel} trace's sandbox refusals: {line} (seccomp adjtimex EPERM, EROFS on /tmp/ro/hits.tmp, the setuid exec under no_new_privs, refusals in all; want 1 1 1 3) {}",
             events.join(" | ")
         ));
     }
-    let outcome = if ok { Outcome::Agrees { workloads: 2, chosen: None } } else { Outcome::Differs("sandbox refusals not seen".into()) };
+    let outcome = if ok { Outcome::Agrees { workloads: 3, chosen: None } } else { Outcome::Differs("sandbox refusals not seen".into()) };
     outcomes.insert("trace/sandbox".into(), outcome);
 }
 
