@@ -160,12 +160,12 @@ fn report_checks(checks: &[(String, bool)], guest: &str, failures: &mut Vec<Stri
 }
 
 fn table(columns: &[(String, BTreeMap<String, Outcome>)]) -> String {
-    let mut out = format!("{:<12}", "backend");
+    let mut out = format!("{:<13}", "backend");
     for (kernel, _) in columns {
         out.push_str(&format!(" | {kernel:<34}"));
     }
-    for backend in BACKENDS.iter().copied().chain(["trace/fexit", "trace/kprobe"]) {
-        out.push_str(&format!("\n{backend:<12}"));
+    for backend in BACKENDS.iter().copied().chain(["trace/fexit", "trace/kprobe", "trace/sandbox", "watch/mkdir"]) {
+        out.push_str(&format!("\n{backend:<13}"));
         for (_, outcomes) in columns {
             let cell = outcomes.get(backend).map(Outcome::describe).unwrap_or_else(|| "-".into());
             out.push_str(&format!(" | {cell:<34}"));
