@@ -1,7 +1,7 @@
 //! Which setting refused a call, and the narrowest line that would allow it: read from the
 //! unit's settings as systemd loaded them, the path the call named and, for system-call groups,
 //! this host's own systemd. Never "remove the filter": a group, a family, a path.
-use super::{RefusalKind, Refused, Settings, SyscallGroups};
+use super::{settings::SECCOMP_SETTINGS, RefusalKind, Refused, Settings, SyscallGroups};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribution {
@@ -110,30 +110,13 @@ fn no_gain(refused: &Refused, settings: Option<&Settings>) -> Attribution {
             Attribution::new(Some("NoNewPrivileges=yes".into()), format!("it makes the kernel ignore set-id bits: {helper}"), Some(fix))
         }
         Some(settings) => {
-            let implied: Vec<&str> = IMPLY_NO_NEW_PRIVILEGES.iter().copied().filter(|key| settings_set(settings, key)).collect();
+            let implied: Vec<&str> = SECCOMP_SETTINGS.iter().copied().filter(|key| settings_set(settings, key)).collect();
             let setting = (!implied.is_empty()).then(|| format!("{}= (they imply NoNewPrivileges=yes)", implied.join("=, ")));
             Attribution::new(setting, format!("no_new_privs was set: {helper}"), Some(fix))
         }
         None => Attribution::new(None, format!("no_new_privs was set on the process (PR_SET_NO_NEW_PRIVS, inherited): {helper}"), None),
     }
 }
-
-/// Settings systemd implements with seccomp, which imply `NoNewPrivileges=yes` for a service
-/// without CAP_SYS_ADMIN (systemd.exec(5)).
-const IMPLY_NO_NEW_PRIVILEGES: [&str; 12] = [
-    "SystemCallFilter",
-    "SystemCallArchitectures",
-    "RestrictAddressFamilies",
-    "RestrictNamespaces",
-    "MemoryDenyWriteExecute",
-    "LockPersonality",
-    "RestrictRealtime",
-    "RestrictSUIDSGID",
-    "ProtectClock",
-    "ProtectKernelModules",
-    "ProtectKernelLogs",
-    "ProtectHostname",
-];
 
 fn settings_set(settings: &Settings, key: &str) -> bool {
     !matches!(settings.get(key), "" | "no" | "false" | "0" | "off")

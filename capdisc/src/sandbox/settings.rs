@@ -50,10 +50,10 @@ pub fn resolve_filter(lines: &[&str], groups: &SyscallGroups) -> Option<String> 
     allow.map(|allowing| if allowing { list } else { format!("~{list}") })
 }
 
-/// The properties a refusal can be traced back to.
-const PROPERTIES: [&str; 30] = [
+/// Settings systemd implements with seccomp filters. They also imply `NoNewPrivileges=yes` for a
+/// service without CAP_SYS_ADMIN (systemd.exec(5)).
+pub const SECCOMP_SETTINGS: [&str; 12] = [
     "SystemCallFilter",
-    "SystemCallErrorNumber",
     "SystemCallArchitectures",
     "RestrictAddressFamilies",
     "RestrictNamespaces",
@@ -65,6 +65,11 @@ const PROPERTIES: [&str; 30] = [
     "ProtectKernelModules",
     "ProtectKernelLogs",
     "ProtectHostname",
+];
+
+/// The other properties a refusal can be traced back to.
+const OTHER_PROPERTIES: [&str; 18] = [
+    "SystemCallErrorNumber",
     "ProtectKernelTunables",
     "ProtectControlGroups",
     "ProtectSystem",
@@ -84,6 +89,11 @@ const PROPERTIES: [&str; 30] = [
     "User",
 ];
 
+/// Every property a refusal can be traced back to.
+fn properties() -> Vec<&'static str> {
+    SECCOMP_SETTINGS.iter().chain(OTHER_PROPERTIES.iter()).copied().collect()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub unit: String,
@@ -96,7 +106,7 @@ pub struct Settings {
 impl Settings {
     /// What the running systemd loaded for `unit`.
     pub fn of_unit(unit: &str) -> Result<Self, Error> {
-        let values = systemd::show(unit, &PROPERTIES)?;
+        let values = systemd::show(unit, &properties())?;
         let filter_lines = UnitFiles::find(unit, std::path::Path::new("/"))
             .map(|files| systemd::assignments(&files, "SystemCallFilter"))
             .unwrap_or_default();
@@ -110,10 +120,11 @@ impl Settings {
     pub fn from_files(unit: &str, files: &[PathBuf], groups: &SyscallGroups) -> Self {
         let mut values: HashMap<String, String> = HashMap::new();
         let mut filter_lines = Vec::new();
+        let known = properties();
         for path in files {
             let Ok(text) = std::fs::read_to_string(path) else { continue };
             for (key, value) in systemd::service_assignments(&text) {
-                if !PROPERTIES.contains(&key.as_str()) {
+                if !known.contains(&key.as_str()) {
                     continue;
                 }
                 if key == "SystemCallFilter" {
