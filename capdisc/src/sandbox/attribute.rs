@@ -411,4 +411,27 @@ mod tests {
         let got = attribute(&refused("openat", false, -30, [0; 4], Some("/data/x")), None, &groups()).expect("attributed");
         assert_eq!(got.why, "a read-only mount");
     }
+
+    #[test]
+    fn a_setuid_exec_that_gained_nothing_names_no_new_privileges_or_what_implies_it() {
+        let exec = |nnp: u64| Refused {
+            syscall: "execve".into(),
+            number: -1,
+            kind: RefusalKind::NoGain,
+            returned: 0,
+            args: [0o104755, 0, 65534 | 65534 << 32, nnp],
+            path: Some("/usr/bin/passwd".into()),
+            comm: "passwd".into(),
+            count: 1,
+        };
+        let explicit = Settings::from_lines("x.service", "NoNewPrivileges=yes\n");
+        let got = attribute(&exec(1), Some(&explicit), &groups()).expect("attributed");
+        assert_eq!(got.setting.as_deref(), Some("NoNewPrivileges=yes"));
+        let implied = Settings::from_lines("x.service", "NoNewPrivileges=no\nSystemCallFilter=brk read\nLockPersonality=yes\n");
+        let got = attribute(&exec(1), Some(&implied), &groups()).expect("attributed");
+        assert_eq!(got.setting.as_deref(), Some("SystemCallFilter=, LockPersonality= (they imply NoNewPrivileges=yes)"));
+        let got = attribute(&exec(0), Some(&explicit), &groups()).expect("attributed");
+        assert_eq!((got.setting, got.why.as_str()), (None, "/usr/bin/passwd is on a nosuid mount (no_new_privs was not set)"));
+        assert_eq!(exec(1).describe(), "execve(/usr/bin/passwd) gained nothing from the setuid bit (owner 0): euid 65534, egid 65534");
+    }
 }
