@@ -13,7 +13,7 @@ use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel};
 use capdisc_common::{CheckKey, SyscallOutcome};
 
 use crate::{
-    maps::{constant, CHECKS, DENIED_IN_FLIGHT, EVENTS, STREAM, SYSCALL_OUTCOMES},
+    maps::{constant, CHECKS, DENIED_IN_FLIGHT, STREAM, SYSCALL_OUTCOMES},
     regs::SYSCALL_NR_OFFSET,
 };
 
@@ -42,7 +42,7 @@ pub fn on_exit(regs: u64, ret: i64) {
         return;
     }
     if constant(&STREAM) != 0 {
-        if let Some(mut entry) = EVENTS.reserve::<SyscallOutcome>(0) {
+        if let Some(mut entry) = crate::stream::reserve::<SyscallOutcome>() {
             unsafe { entry.as_mut_ptr().write(SyscallOutcome { tid, syscall: key.syscall, ret }) };
             entry.submit(0);
         }

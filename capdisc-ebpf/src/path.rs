@@ -10,13 +10,10 @@ use crate::{maps::PATH_ARGS, regs::ARG_OFFSETS};
 /// length with the NUL, or 0 when the system call names no path or it cannot be read.
 #[inline(always)]
 pub fn read_syscall_path(syscall: i32, task: *const u8, buffer: &mut [u8; PATH_SAMPLE_LEN]) -> u32 {
-    if syscall < 0 || syscall as u32 >= PATH_ARGS_SYSCALLS || task.is_null() {
+    if task.is_null() {
         return 0;
     }
-    let argument = match PATH_ARGS.get(syscall as u32) {
-        Some(&argument) if argument > 0 && (argument as usize) <= ARG_OFFSETS.len() => argument as usize - 1,
-        _ => return 0,
-    };
+    let Some(argument) = path_argument(i64::from(syscall)) else { return 0 };
     unsafe {
         let regs = bpf_task_pt_regs(task as *mut _) as *const u8;
         if regs.is_null() {
@@ -36,5 +33,17 @@ pub fn read_syscall_path(syscall: i32, task: *const u8, buffer: &mut [u8; PATH_S
             Ok(bytes) => bytes.len() as u32 + 1,
             Err(_) => 0,
         }
+    }
+}
+
+/// Which argument (0..4) of system call `number` is a path (`PATH_ARGS`), if any.
+#[inline(always)]
+pub fn path_argument(number: i64) -> Option<usize> {
+    if number < 0 || number >= i64::from(PATH_ARGS_SYSCALLS) {
+        return None;
+    }
+    match PATH_ARGS.get(number as u32) {
+        Some(&argument) if argument > 0 && (argument as usize) <= ARG_OFFSETS.len() => Some(argument as usize - 1),
+        _ => None,
     }
 }

@@ -13,7 +13,6 @@
 //! - **Refused by the file system the target sees.** A call that ran and returned EROFS (a
 //!   read-only mount), or EACCES/EPERM from a call naming a path (an inaccessible path): which
 //!   setting made it so is userspace's to say, from the unit's settings and the path.
-//!
 //! - **An exec that gained nothing.** A setuid or setgid file exec'd whose new credentials are not
 //!   its owner's or group's (`no_new_privs`, a nosuid mount): `sched_process_exec`, reading the
 //!   file's mode and owner and the new credentials at offsets from kernel BTF.
@@ -32,15 +31,16 @@ use aya_ebpf::{
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
-use capdisc_common::{counter, refusal, Refusal, RefusalKey, RefusalStats, NO_SYSCALL, PATH_ARGS_SYSCALLS};
+use capdisc_common::{counter, refusal, Refusal, RefusalKey, RefusalStats, NO_SYSCALL};
 
 use crate::{
     filter::current_target_quietly,
     maps::{
-        bump, constant, BPRM_FILENAME_OFFSET, BPRM_FILE_OFFSET, CRED_EGID_OFFSET, CRED_EUID_OFFSET, EVENTS, FILE_INODE_OFFSET,
-        INODE_GID_OFFSET, INODE_MODE_OFFSET, INODE_UID_OFFSET, PATH_ARGS, REFUSALS, REFUSAL_SCRATCH, SANDBOX, STREAM, SYSCALL_STATE,
-        TASK_ATOMIC_FLAGS_OFFSET, TASK_CRED_OFFSET,
+        bump, constant, BPRM_FILENAME_OFFSET, BPRM_FILE_OFFSET, CRED_EGID_OFFSET, CRED_EUID_OFFSET, FILE_INODE_OFFSET, INODE_GID_OFFSET,
+        INODE_MODE_OFFSET, INODE_UID_OFFSET, REFUSALS, REFUSAL_SCRATCH, SANDBOX, STREAM, SYSCALL_STATE, TASK_ATOMIC_FLAGS_OFFSET,
+        TASK_CRED_OFFSET,
     },
+    path::path_argument,
     regs::{ARG_OFFSETS, SYSCALL_NR_OFFSET},
 };
 
@@ -86,12 +86,17 @@ pub fn on_exit(regs: u64, ret: i64) {
             None
         }
     };
+    // Most calls entered and succeeded: judged on `ret` alone, before any read.
+    let skipped = state == Some(BETWEEN);
+    if !skipped && ret != -EROFS && ret != -EACCES && ret != -EPERM {
+        return;
+    }
     let regs = regs as *const u8;
     let Ok(number) = (unsafe { bpf_probe_read_kernel(regs.wrapping_add(SYSCALL_NR_OFFSET) as *const i64) }) else { return };
     let path_argument = path_argument(number);
-    let how = if state == Some(BETWEEN) && (ret < 0 || ret == number) {
+    let how = if skipped && (ret < 0 || ret == number) {
         refusal::SKIPPED
-    } else if state != Some(BETWEEN) && (ret == -EROFS || (path_argument.is_some() && (ret == -EACCES || ret == -EPERM))) {
+    } else if !skipped && (ret == -EROFS || path_argument.is_some()) {
         refusal::FAILED
     } else {
         return;
@@ -173,24 +178,9 @@ fn keep(key: RefusalKey, args: &[u64; 4], path: Path) {
     }
 }
 
-/// Which argument of system call `number` is a path (`PATH_ARGS`), if any.
-#[inline(always)]
-fn path_argument(number: i64) -> Option<usize> {
-    if number < 0 || number >= PATH_ARGS_SYSCALLS as i64 {
-        return None;
-    }
-    match PATH_ARGS.get(number as u32) {
-        Some(&argument) if argument > 0 && (argument as usize) <= ARG_OFFSETS.len() => Some(argument as usize - 1),
-        _ => None,
-    }
-}
-
 #[inline(always)]
 fn stream(key: RefusalKey, args: &[u64; 4], path: Path) {
-    let Some(mut entry) = EVENTS.reserve::<Refusal>(0) else {
-        bump(counter::EVENTS_LOST);
-        return;
-    };
+    let Some(mut entry) = crate::stream::reserve::<Refusal>() else { return };
     let event = entry.as_mut_ptr();
     let pid_tgid = bpf_get_current_pid_tgid();
     unsafe {

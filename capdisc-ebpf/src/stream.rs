@@ -16,10 +16,7 @@ use crate::path::read_syscall_path;
 
 #[inline(always)]
 pub fn emit<C: EbpfContext>(ctx: &C, key: &CheckKey, cred: u64, with_stack: bool, task: *const u8) {
-    let Some(mut entry) = EVENTS.reserve::<TraceEvent>(0) else {
-        bump(counter::EVENTS_LOST);
-        return;
-    };
+    let Some(mut entry) = reserve::<TraceEvent>() else { return };
     let event = entry.as_mut_ptr();
     let pid_tgid = bpf_get_current_pid_tgid();
     unsafe {
@@ -75,4 +72,14 @@ fn read_sets(cred: u64, event: &mut TraceEvent) {
         event.euid = euid;
         event.sets_known = 1;
     }
+}
+
+/// Room for one item of `trace`'s ring buffer; a full buffer is counted (`EVENTS_LOST`).
+#[inline(always)]
+pub fn reserve<T: 'static>() -> Option<aya_ebpf::maps::ring_buf::RingBufEntry<T>> {
+    let entry = EVENTS.reserve::<T>(0);
+    if entry.is_none() {
+        bump(counter::EVENTS_LOST);
+    }
+    entry
 }

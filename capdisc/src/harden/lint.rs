@@ -10,7 +10,7 @@ use crate::{
     generate::Recommendation,
     kernel::errno,
     profile::{Profile, RefusedBy, SandboxRefusal},
-    sandbox::{self, RefusalKind, Refused, Settings, SyscallGroups},
+    sandbox::{self, Refused, Settings, SyscallGroups},
     systemd::{mask_names, mask_text, Effective},
 };
 
@@ -183,12 +183,11 @@ fn against_refusals(unit: &Effective, profile: &Profile, findings: &mut Vec<Find
             _ => refused.describe(),
         };
         let times = format!("{} time(s) in the recording, by {}", seen.count, seen.comm);
-        match (&attribution.setting, &attribution.fix) {
-            (Some(setting), fix) => {
-                let fix = match (fix, &attribution.alternative) {
-                    (Some(fix), Some(alternative)) => format!("add {fix} (or {alternative}), then prove it with a trial (capdisc verify)"),
-                    (Some(fix), None) => format!("add {fix}, then prove it with a trial (capdisc verify)"),
-                    (None, _) => format!("loosen {setting} for this path, or change where the service writes"),
+        match &attribution.setting {
+            Some(setting) => {
+                let fix = match attribution.fix_text() {
+                    Some(fix) => format!("add {fix}, then prove it with a trial (capdisc verify)"),
+                    None => format!("loosen {setting} for this path, or change where the service writes"),
                 };
                 findings.push(finding(
                     Severity::Error,
@@ -196,7 +195,7 @@ fn against_refusals(unit: &Effective, profile: &Profile, findings: &mut Vec<Find
                     fix,
                 ));
             }
-            (None, _) => findings.push(finding(
+            None => findings.push(finding(
                 Severity::Info,
                 format!("the recording saw {what} ({times}): {}", attribution.why),
                 "no setting of this unit explains it; see the service's own configuration".into(),
@@ -212,11 +211,7 @@ fn refused_of(seen: &SandboxRefusal) -> Refused {
     Refused {
         syscall: seen.syscall.clone(),
         number: -1,
-        kind: match seen.by {
-            RefusedBy::Seccomp => RefusalKind::Filtered,
-            RefusedBy::FileSystem => RefusalKind::Failed,
-            RefusedBy::Exec => RefusalKind::NoGain,
-        },
+        kind: seen.by,
         returned,
         args: [u64::from(family), 0, 0, u64::from(seen.no_new_privs)],
         path: seen.path.clone(),

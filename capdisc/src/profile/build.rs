@@ -15,7 +15,7 @@ use crate::{
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
     probe::{comm_text, Backend, Drained},
-    sandbox::{self, RefusalKind, Refused, Settings, SyscallGroups},
+    sandbox::{self, Refused, Settings, SyscallGroups},
     support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
@@ -43,7 +43,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
     let mut per_cgroup: BTreeMap<u64, BTreeMap<u32, Accumulator>> = BTreeMap::new();
     let mut totals = Totals::default();
     let rootless = meta.target.rootless();
-    let (meta_unit, meta_phased) = (meta.target.unit.clone(), meta.phased);
+    let refusals = refusals(drained, meta.target.unit.as_deref(), meta.phased);
     for (key, stats) in &drained.checks {
         let sampled = call_sites(drained, key, stats, kallsyms);
         let sites: Vec<Vec<String>> = sampled.iter().map(|(frames, _)| frames.clone()).collect();
@@ -121,18 +121,18 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         },
         coverage: Coverage::default(),
         verification: None,
-        refusals: refusals(drained, &meta_unit, meta_phased),
+        refusals,
         refusals_lost: drained.counters[capdisc_common::counter::REFUSALS_MAP_FULL as usize],
     }
 }
 
 /// The sandbox's refusals, one per kind (phases merged), each attributed to the unit's setting
 /// (read from systemd once, only when there are refusals); most frequent first.
-fn refusals(drained: &Drained, unit: &Option<String>, phased: bool) -> Vec<SandboxRefusal> {
+fn refusals(drained: &Drained, unit: Option<&str>, phased: bool) -> Vec<SandboxRefusal> {
     if drained.refusals.is_empty() {
         return Vec::new();
     }
-    let settings = unit.as_deref().and_then(|unit| Settings::of_unit(unit).ok());
+    let settings = unit.and_then(|unit| Settings::of_unit(unit).ok());
     let groups = SyscallGroups::of_this_host();
     let mut kinds: BTreeMap<(i32, u32, i64, Option<String>), SandboxRefusal> = BTreeMap::new();
     for (key, stats) in &drained.refusals {
@@ -142,15 +142,11 @@ fn refusals(drained: &Drained, unit: &Option<String>, phased: bool) -> Vec<Sandb
         let family = matches!(refused.syscall.as_str(), "socket" | "socketpair").then(|| sandbox::family_name(refused.args[0] as u32));
         let entry = kinds.entry((key.syscall, key.how, key.ret, family.clone())).or_insert_with(|| SandboxRefusal {
             syscall: refused.syscall.clone(),
-            by: match refused.kind {
-                RefusalKind::Filtered => RefusedBy::Seccomp,
-                RefusalKind::Failed => RefusedBy::FileSystem,
-                RefusalKind::NoGain => RefusedBy::Exec,
-            },
+            by: refused.kind,
             errno: refused.errno(),
             path: refused.path.clone(),
             family,
-            no_new_privs: refused.kind == RefusalKind::NoGain && refused.gain().no_new_privs,
+            no_new_privs: refused.kind == RefusedBy::Exec && refused.gain().no_new_privs,
             comm: refused.comm.clone(),
             count: 0,
             phases: Vec::new(),

@@ -112,24 +112,14 @@ impl std::fmt::Display for SandboxRefusal {
             write!(f, ": by {setting}")?;
         }
         write!(f, ": {}", self.why)?;
-        match (&self.fix, &self.fix_alternative) {
-            (Some(fix), Some(alternative)) => write!(f, "; fix: {fix} (or {alternative})"),
-            (Some(fix), None) => write!(f, "; fix: {fix}"),
-            _ => Ok(()),
+        match crate::sandbox::fix_text(self.fix.as_deref(), self.fix_alternative.as_deref()) {
+            Some(fix) => write!(f, "; fix: {fix}"),
+            None => Ok(()),
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum RefusedBy {
-    #[serde(rename = "seccomp")]
-    Seccomp,
-    #[serde(rename = "file system")]
-    FileSystem,
-    /// An exec of a setuid or setgid file that gained nothing (`args`-free: see `why`).
-    #[serde(rename = "exec")]
-    Exec,
-}
+pub use crate::sandbox::RefusedBy;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {

@@ -1,7 +1,7 @@
 //! Which setting refused a call, and the narrowest line that would allow it: read from the
 //! unit's settings as systemd loaded them, the path the call named and, for system-call groups,
 //! this host's own systemd. Never "remove the filter": a group, a family, a path.
-use super::{settings::SECCOMP_SETTINGS, RefusalKind, Refused, Settings, SyscallGroups};
+use super::{settings::SECCOMP_SETTINGS, Refused, RefusedBy, Settings, SyscallGroups};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribution {
@@ -20,6 +20,20 @@ impl Attribution {
     fn new(setting: Option<String>, why: String, fix: Option<String>) -> Self {
         Self { setting, why, fix, alternative: None }
     }
+
+    /// `ReadWritePaths=/var/lib/x (or StateDirectory=x)`, or the fix alone; None without one.
+    pub fn fix_text(&self) -> Option<String> {
+        fix_text(self.fix.as_deref(), self.alternative.as_deref())
+    }
+}
+
+/// A fix and the line that does as well, as one text.
+pub fn fix_text(fix: Option<&str>, alternative: Option<&str>) -> Option<String> {
+    match (fix, alternative) {
+        (Some(fix), Some(alternative)) => Some(format!("{fix} (or {alternative})")),
+        (Some(fix), None) => Some(fix.to_owned()),
+        (None, _) => None,
+    }
 }
 
 /// What refused `refused`: for a unit (`settings`), its setting; otherwise what the kernel's
@@ -27,9 +41,9 @@ impl Attribution {
 /// file's own mode bits: not the sandbox).
 pub fn attribute(refused: &Refused, settings: Option<&Settings>, groups: &SyscallGroups) -> Option<Attribution> {
     match refused.kind {
-        RefusalKind::Filtered => return Some(filtered(refused, settings, groups)),
-        RefusalKind::NoGain => return Some(no_gain(refused, settings)),
-        RefusalKind::Failed => {}
+        RefusedBy::Seccomp => return Some(filtered(refused, settings, groups)),
+        RefusedBy::Exec => return Some(no_gain(refused, settings)),
+        RefusedBy::FileSystem => {}
     }
     let errno = refused.errno()?;
     let path = refused.path.as_deref().filter(|path| path.starts_with('/'));
@@ -336,7 +350,7 @@ mod tests {
     use super::*;
 
     fn refused(syscall: &str, at_entry: bool, returned: i64, args: [u64; 4], path: Option<&str>) -> Refused {
-        let kind = if at_entry { RefusalKind::Filtered } else { RefusalKind::Failed };
+        let kind = if at_entry { RefusedBy::Seccomp } else { RefusedBy::FileSystem };
         Refused { syscall: syscall.into(), number: 0, kind, returned, args, path: path.map(str::to_owned), comm: "x".into(), count: 1 }
     }
 
@@ -417,7 +431,7 @@ mod tests {
         let exec = |nnp: u64| Refused {
             syscall: "execve".into(),
             number: -1,
-            kind: RefusalKind::NoGain,
+            kind: RefusedBy::Exec,
             returned: 0,
             args: [0o104755, 0, 65534 | 65534 << 32, nnp],
             path: Some("/usr/bin/passwd".into()),

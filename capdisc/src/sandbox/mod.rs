@@ -6,7 +6,7 @@ mod attribute;
 mod settings;
 mod syscall_groups;
 
-pub use attribute::{attribute, family_name, family_number, Attribution};
+pub use attribute::{attribute, family_name, family_number, fix_text, Attribution};
 pub use settings::{resolve_filter, Settings};
 
 pub use syscall_groups::SyscallGroups;
@@ -15,24 +15,27 @@ use capdisc_common::{refusal, RefusalKey, RefusalStats};
 
 use crate::kernel::{errno, syscalls};
 
-/// What refused a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RefusalKind {
+/// What refused a call; the profile's `by` and `trace --json`'s `refused.by` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RefusedBy {
     /// Refused at entry by a seccomp filter.
-    Filtered,
+    #[serde(rename = "seccomp")]
+    Seccomp,
     /// Failed by the file system the target sees (read-only, hidden).
-    Failed,
+    #[serde(rename = "file system")]
+    FileSystem,
     /// An exec of a setuid or setgid file that gained nothing.
-    NoGain,
+    #[serde(rename = "exec")]
+    Exec,
 }
 
-impl RefusalKind {
-    /// How the profile and `trace --json` name it.
-    pub fn by(self) -> &'static str {
+impl RefusedBy {
+    /// Its name, as serialized.
+    pub fn name(self) -> &'static str {
         match self {
-            RefusalKind::Filtered => "seccomp",
-            RefusalKind::Failed => "file system",
-            RefusalKind::NoGain => "exec",
+            RefusedBy::Seccomp => "seccomp",
+            RefusedBy::FileSystem => "file system",
+            RefusedBy::Exec => "exec",
         }
     }
 }
@@ -42,7 +45,7 @@ impl RefusalKind {
 pub struct Refused {
     pub syscall: String,
     pub number: i32,
-    pub kind: RefusalKind,
+    pub kind: RefusedBy,
     /// What the call returned: a negative errno, or its own number when a filter trapped or
     /// killed it.
     pub returned: i64,
@@ -59,9 +62,9 @@ impl Refused {
             syscall: if key.how == refusal::NO_GAIN { "execve".into() } else { syscalls::name(key.syscall) },
             number: key.syscall,
             kind: match key.how {
-                refusal::SKIPPED => RefusalKind::Filtered,
-                refusal::NO_GAIN => RefusalKind::NoGain,
-                _ => RefusalKind::Failed,
+                refusal::SKIPPED => RefusedBy::Seccomp,
+                refusal::NO_GAIN => RefusedBy::Exec,
+                _ => RefusedBy::FileSystem,
             },
             returned: key.ret,
             args: stats.args,
@@ -84,11 +87,11 @@ impl Refused {
             (None, _) => format!("{}()", self.syscall),
         };
         match (self.kind, self.errno()) {
-            (RefusalKind::Filtered, Some(errno)) => format!("{call} refused by a seccomp filter ({errno})"),
-            (RefusalKind::Filtered, None) => format!("{call} refused by a seccomp filter (trapped or killed: SIGSYS)"),
-            (RefusalKind::Failed, Some(errno)) => format!("{call} failed: {errno}"),
-            (RefusalKind::Failed, None) => format!("{call} failed"),
-            (RefusalKind::NoGain, _) => {
+            (RefusedBy::Seccomp, Some(errno)) => format!("{call} refused by a seccomp filter ({errno})"),
+            (RefusedBy::Seccomp, None) => format!("{call} refused by a seccomp filter (trapped or killed: SIGSYS)"),
+            (RefusedBy::FileSystem, Some(errno)) => format!("{call} failed: {errno}"),
+            (RefusedBy::FileSystem, None) => format!("{call} failed"),
+            (RefusedBy::Exec, _) => {
                 let gain = self.gain();
                 let bit =
                     if gain.setuid { format!("setuid bit (owner {})", gain.owner) } else { format!("setgid bit (group {})", gain.group) };

@@ -18,7 +18,7 @@ use crate::{
     host::CgroupNames,
     kernel::kallsyms::Kallsyms,
     kernel::syscalls,
-    sandbox::{self, RefusalKind, Refused, Settings, SyscallGroups},
+    sandbox::{self, Refused, Settings, SyscallGroups},
     support::clock::{rfc3339, BootClock},
     systemd::unit_of_cgroup_path,
 };
@@ -57,7 +57,7 @@ pub struct Printer {
     not_sandbox: u64,
     /// Each unit's sandboxing settings, read once at its first refusal (None: not readable).
     settings: HashMap<String, Option<Settings>>,
-    /// This host's system-call groups, read at the first refusal at entry.
+    /// This host's system-call groups, read at the first refusal.
     groups: Option<SyscallGroups>,
     seen_refusals: HashSet<(u64, i32, u32, i64)>,
 }
@@ -267,13 +267,10 @@ impl crate::session::Observer for Printer {
         self.refusals += 1;
         let refused = Refused::from_kernel(&refusal.key, &refusal.stats);
         let (cgroup, unit) = self.unit(refusal.key.cgroup_id);
-        if refused.kind == RefusalKind::Filtered && self.groups.is_none() {
-            self.groups = Some(SyscallGroups::of_this_host());
-        }
         let settings =
             unit.as_ref().and_then(|unit| self.settings.entry(unit.clone()).or_insert_with(|| Settings::of_unit(unit).ok()).as_ref());
-        let groups = self.groups.clone().unwrap_or_default();
-        let Some(attribution) = sandbox::attribute(&refused, settings, &groups) else {
+        let groups = self.groups.get_or_insert_with(SyscallGroups::of_this_host);
+        let Some(attribution) = sandbox::attribute(&refused, settings, groups) else {
             self.not_sandbox += 1;
             return;
         };
@@ -283,7 +280,7 @@ impl crate::session::Observer for Printer {
         }
         self.refusals_shown += 1;
         let time = rfc3339(self.clock.wall(refusal.ts_ns));
-        let by = refused.kind.by();
+        let by = refused.kind.name();
         if self.filter.json {
             let object = json!({
                 "time": time,
@@ -326,11 +323,7 @@ impl crate::session::Observer for Printer {
             syscall: &refused.syscall,
         };
         let by_setting = attribution.setting.as_deref().map(|setting| format!(" by {setting}")).unwrap_or_default();
-        let fix = match (&attribution.fix, &attribution.alternative) {
-            (Some(fix), Some(alternative)) => format!("; fix: {fix} (or {alternative})"),
-            (Some(fix), None) => format!("; fix: {fix}"),
-            _ => String::new(),
-        };
+        let fix = attribution.fix_text().map(|fix| format!("; fix: {fix}")).unwrap_or_default();
         console::outln!("{row}\n  which permission: {}{by_setting}: {}{fix}", refused.describe(), attribution.why);
     }
 
