@@ -1,15 +1,17 @@
 //! What users type on capdisc's command lines beyond clap's own parsing: a container run command
 //! after `--` (NUL-separated words: `podman run --cap-add=... IMAGE`), read and rewritten for a
-//! trial in every way capdisc does; `--phases`; a duration; a `--listen` address. No input may
+//! trial in every way capdisc does; a runtime's `run --help` (its switches); `--phases`; a duration; a `--listen` address. No input may
 //! panic.
 #![no_main]
-use capdisc::container::{CapSetting, RunCommand};
+use capdisc::container::{CapSetting, RunCommand, Switches};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let argv: Vec<String> = text.split('\0').map(str::to_owned).collect();
-    if let Ok(Some(run)) = RunCommand::parse(&argv) {
+    // A runtime's `run --help` as capdisc reads it, and the switches it knows without one.
+    let _ = Switches::from_help(&text);
+    if let Ok(Some(run)) = RunCommand::parse_with(&argv, &Switches::known()) {
         let _ = run.name();
         let _ = run.removes_itself();
         let _ = run.describe();

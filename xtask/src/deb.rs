@@ -3,7 +3,7 @@
 //! pages and bash/zsh/fish completions, `capdisc-watch.service` (installed, not enabled; its
 //! ExecStart at /usr/bin), the Prometheus alert rules with their promtool tests, and the
 //! documentation. Installing it needs no compiler. The container outputs' guest installs, uses
-//! and removes it (guest/package.sh).
+//! and removes it (guest-tests/tests/outputs/package.rs).
 use std::{fs, path::PathBuf, process::Command};
 
 use anyhow::{bail, Context, Result};

@@ -60,6 +60,10 @@ enum Task {
         /// Only the container outputs' guest.
         #[arg(long, conflicts_with_all = ["story_only", "containers_only"])]
         outputs_only: bool,
+        /// Only the guest tests whose names contain one of these (`-- reload`), as `cargo test
+        /// NAME` selects; with --story-only, --containers-only or --outputs-only.
+        #[arg(last = true)]
+        tests: Vec<String>,
     },
     /// Man pages from the CLI definitions, one per subcommand, into target/man.
     Man,
@@ -83,14 +87,14 @@ fn main() -> anyhow::Result<()> {
         Task::Fuzz { seconds } => fuzz::fuzz(seconds),
         Task::Man => build::man(),
         Task::Deb => deb::deb().map(drop),
-        Task::Vm { story_only, containers_only, outputs_only } => {
+        Task::Vm { story_only, containers_only, outputs_only, tests } => {
             let only = match (story_only, containers_only, outputs_only) {
                 (true, _, _) => vm::Only::Story,
                 (_, true, _) => vm::Only::Containers,
                 (_, _, true) => vm::Only::Outputs,
                 _ => vm::Only::Everything,
             };
-            let tally = vm::vm(only)?;
+            let tally = vm::vm(only, &tests)?;
             println!("vm: {} passed, {} failed", tally.passed, tally.failed);
             if tally.failed > 0 {
                 anyhow::bail!("{} backend comparison(s) failed", tally.failed);

@@ -2,14 +2,17 @@
 //! enough to run it as capdisc's target: where its options end and its image begins, and the
 //! few options capdisc sets itself. Everything else passes through as the user wrote it.
 //!
-//! Options that take no value are listed (from `podman run --help` 4.x/5.x and `docker run
-//! --help` 24+); any other `--name` or `-x` takes the next word unless written `--name=value`
+//! Which options take no value is what the installed runtime's own `run --help` says
+//! ([`Switches`]); any other `--name` or `-x` takes the next word unless written `--name=value`
 //! (or `-xVALUE`). The image is the first word that is neither an option nor an option's value.
+use std::{collections::BTreeSet, sync::OnceLock};
+
 use super::{Engine, Runtime};
 use crate::error::Error;
 
-/// Long options of `run`/`create` that take no value (podman's and docker's).
-const LONG_SWITCHES: &[&str] = &[
+/// Long options of `run`/`create` that take no value, as podman 4.x/5.x and docker 24+ list
+/// them: used only when the runtime cannot be asked (not installed here, or its help unread).
+const KNOWN_LONG_SWITCHES: &[&str] = &[
     "detach",
     "disable-content-trust",
     "env-host",
@@ -34,8 +37,73 @@ const LONG_SWITCHES: &[&str] = &[
     "tty",
     "use-api-socket",
 ];
-/// Short options that take no value: -d -i -t -P -q (and clusters of them, `-it`).
-const SHORT_SWITCHES: &str = "ditPq";
+/// Short options that take no value, likewise: -d -i -t -P -q (and clusters of them, `-it`).
+const KNOWN_SHORT_SWITCHES: &str = "ditPq";
+
+/// The options of a runtime's `run` that take no value (`--rm`, `-d`...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Switches {
+    long: BTreeSet<String>,
+    short: BTreeSet<char>,
+}
+
+impl Switches {
+    /// The lists above: podman's and docker's, for when the runtime cannot be asked.
+    pub fn known() -> Self {
+        Self { long: KNOWN_LONG_SWITCHES.iter().map(|name| (*name).to_owned()).collect(), short: KNOWN_SHORT_SWITCHES.chars().collect() }
+    }
+
+    /// What `ENGINE run --help` says, asked once per engine; [`Switches::known`] when the
+    /// runtime is not installed or its help is not what this reads.
+    pub fn of(engine: Engine) -> &'static Self {
+        static PODMAN: OnceLock<Switches> = OnceLock::new();
+        static DOCKER: OnceLock<Switches> = OnceLock::new();
+        let (cell, program) = match engine {
+            Engine::Podman => (&PODMAN, "podman"),
+            Engine::Docker => (&DOCKER, "docker"),
+        };
+        cell.get_or_init(|| {
+            let help = std::process::Command::new(program).args(["run", "--help"]).stdin(std::process::Stdio::null()).output();
+            help.ok().and_then(|output| Self::from_help(&String::from_utf8_lossy(&output.stdout))).unwrap_or_else(Self::known)
+        })
+    }
+
+    /// The switches of a cobra help text (podman's and docker's): each option line is the
+    /// option's names, a type word when it takes a value (`--name string`, `--attach stdin |
+    /// stdout | stderr`), then at least two spaces and its description. None when the text
+    /// lists no `--detach` switch (not a `run --help`).
+    pub fn from_help(text: &str) -> Option<Self> {
+        let mut switches = Self { long: BTreeSet::new(), short: BTreeSet::new() };
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if !trimmed.starts_with('-') {
+                continue;
+            }
+            let names = trimmed.split("  ").next().unwrap_or_default();
+            let (short, long) = match names.split_once(", ") {
+                Some((short, long)) => (short.strip_prefix('-').filter(|flag| flag.chars().count() == 1), long),
+                None => (None, names),
+            };
+            let Some(long) = long.strip_prefix("--") else { continue };
+            if long.contains(' ') || long.is_empty() {
+                continue;
+            }
+            switches.long.insert(long.to_owned());
+            switches.short.extend(short.and_then(|flag| flag.chars().next()));
+        }
+        switches.long.contains("detach").then_some(switches)
+    }
+
+    /// Whether `--NAME` takes no value.
+    pub fn long(&self, name: &str) -> bool {
+        self.long.contains(name)
+    }
+
+    /// Whether `-FLAG` takes no value.
+    pub fn short(&self, flag: char) -> bool {
+        self.short.contains(&flag)
+    }
+}
 
 /// Options capdisc refuses: each would make the run something a trial cannot reproduce or
 /// confine (`--privileged` lifts every restriction, not only capabilities), or is capdisc's own.
@@ -49,19 +117,13 @@ const REFUSED: &[(&str, &str)] = &[
     ("pod", "a pod's containers share its cgroup; record the container alone"),
 ];
 
-/// One option as written: its name without dashes, and its words.
+/// One option as written: its name without dashes, and its words; `short_cluster`: short
+/// switches alone or clustered (`-d`, `-dit`), none taking a value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Opt {
     name: String,
     words: Vec<String>,
-}
-
-impl Opt {
-    /// Short switches alone or clustered (`-d`, `-dit`), none taking a value.
-    fn is_short_cluster(&self) -> bool {
-        let word = &self.words[0];
-        self.words.len() == 1 && !word.starts_with("--") && word.len() > 1 && word[1..].chars().all(|flag| SHORT_SWITCHES.contains(flag))
-    }
+    short_cluster: bool,
 }
 
 /// How the container's capabilities are set for a run.
@@ -91,8 +153,17 @@ pub const USER_NOT_FOR_CONTAINERS: &str = "--user applies to a command capdisc r
 
 impl RunCommand {
     /// The command as a container run, when it is one: `podman`/`docker` (any path) with a `run`
-    /// or `create` (or `container run`) subcommand. Err when it is one capdisc cannot take.
+    /// or `create` (or `container run`) subcommand, its options read as the installed runtime
+    /// says they are ([`Switches::of`]). Err when it is one capdisc cannot take.
     pub fn parse(argv: &[String]) -> Result<Option<Self>, Error> {
+        match argv.first().and_then(|program| Engine::of_program(program)) {
+            Some(engine) => Self::parse_with(argv, Switches::of(engine)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`RunCommand::parse`] with the given switches (the fuzzer's and the tests': no runtime asked).
+    pub fn parse_with(argv: &[String], switches: &Switches) -> Result<Option<Self>, Error> {
         let Some(program) = argv.first() else { return Ok(None) };
         let Some(runtime) = Runtime::of_program(program) else { return Ok(None) };
         let Some(at) = argv.iter().skip(1).position(|word| word == "run" || word == "create").map(|at| at + 1) else {
@@ -117,18 +188,19 @@ impl RunCommand {
             let opt = if let Some(long) = word.strip_prefix("--") {
                 let name = long.split('=').next().unwrap_or(long).to_owned();
                 let mut taken = vec![word.clone()];
-                if !long.contains('=') && !LONG_SWITCHES.contains(&name.as_str()) {
+                if !long.contains('=') && !switches.long(&name) {
                     taken.push(words.next().ok_or_else(|| missing_value(word))?.clone());
                 }
-                Opt { name, words: taken }
+                Opt { name, words: taken, short_cluster: false }
             } else {
                 let flags = &word[1..];
                 let mut taken = vec![word.clone()];
                 // `-it` is a cluster of switches; `-e` takes a value, `-eFOO=1` holds it.
-                if !flags.chars().all(|flag| SHORT_SWITCHES.contains(flag)) && flags.len() == 1 {
+                let cluster = !flags.is_empty() && flags.chars().all(|flag| switches.short(flag));
+                if !cluster && flags.len() == 1 {
                     taken.push(words.next().ok_or_else(|| missing_value(word))?.clone());
                 }
-                Opt { name: flags.chars().take(1).collect(), words: taken }
+                Opt { name: flags.chars().take(1).collect(), short_cluster: cluster && taken.len() == 1, words: taken }
             };
             command.options.push(opt);
         }
@@ -196,7 +268,7 @@ impl RunCommand {
         for opt in self.options.iter().filter(|opt| !Self::replaced(opt, caps, name)) {
             match opt.name.as_str() {
                 "detach" | "sig-proxy" | "detach-keys" => {}
-                _ if opt.is_short_cluster() => {
+                _ if opt.short_cluster => {
                     let flags: String = opt.words[0][1..].chars().filter(|&flag| flag != 'd').collect();
                     if !flags.is_empty() {
                         argv.push(format!("-{flags}"));
@@ -229,9 +301,9 @@ impl RunCommand {
 
     /// Whether a switch is on: `--long` (not `--long=false`) or `-s` alone or in a cluster.
     fn has_switch(&self, long: &str, short: char) -> bool {
-        self.options.iter().any(|opt| {
-            (opt.name == long && !opt.words[0].ends_with("=false")) || (opt.is_short_cluster() && opt.words[0][1..].contains(short))
-        })
+        self.options
+            .iter()
+            .any(|opt| (opt.name == long && !opt.words[0].ends_with("=false")) || (opt.short_cluster && opt.words[0][1..].contains(short)))
     }
 
     /// Options a trial sets itself: the name (a trial's) and the capabilities (unless as written).
@@ -286,7 +358,25 @@ mod tests {
     }
 
     fn parse(text: &str) -> RunCommand {
-        RunCommand::parse(&words(text)).expect("valid").expect("a container run")
+        RunCommand::parse_with(&words(text), &Switches::known()).expect("valid").expect("a container run")
+    }
+
+    #[test]
+    fn switches_are_read_from_the_runtimes_own_help() {
+        // The shapes of podman 5's and docker 26's `run --help` (cobra), abridged.
+        let podman = "Options:\n      --add-host host:ip                         Add a custom host-to-IP mapping (default [])\n  -a, --attach stdin | stdout | stderr           Attach to STDIN, STDOUT or STDERR\n  -d, --detach                                   Run container in background\n      --name string                              Assign a name to the container\n      --new-switch                               A switch this capdisc never heard of\n      --rm                                       Remove container after exit\n  -t, --tty                                      Allocate a pseudo-TTY\n";
+        let switches = Switches::from_help(podman).expect("a run --help");
+        assert_eq!(switches.long.iter().map(String::as_str).collect::<Vec<_>>(), ["detach", "new-switch", "rm", "tty"]);
+        assert_eq!(switches.short.iter().collect::<String>(), "dt");
+        let run = RunCommand::parse_with(&words("podman run --new-switch -a stdout --name web localhost/web serve"), &switches)
+            .expect("valid")
+            .expect("a container run");
+        assert_eq!(run.rest, words("localhost/web serve"));
+        assert_eq!(run.name(), Some("web"));
+        let docker = "Usage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nOptions:\n  -d, --detach                         Run container in background\n  -e, --env list                       Set environment variables\n      --rm                             Automatically remove the container\n";
+        let switches = Switches::from_help(docker).expect("a run --help");
+        assert_eq!(switches.long.iter().map(String::as_str).collect::<Vec<_>>(), ["detach", "rm"]);
+        assert_eq!(Switches::from_help("podman: command not found"), None);
     }
 
     #[test]
@@ -342,9 +432,9 @@ mod tests {
 
     #[test]
     fn what_is_not_a_container_run_is_left_alone_and_what_cannot_be_proven_is_refused() {
-        assert_eq!(RunCommand::parse(&words("podman ps -a")).expect("fine"), None);
-        assert_eq!(RunCommand::parse(&words("/usr/sbin/nginx -g daemon")).expect("fine"), None);
-        let refused = |text: &str| RunCommand::parse(&words(text)).expect_err("refused").to_string();
+        assert_eq!(RunCommand::parse_with(&words("podman ps -a"), &Switches::known()).expect("fine"), None);
+        assert_eq!(RunCommand::parse_with(&words("/usr/sbin/nginx -g daemon"), &Switches::known()).expect("fine"), None);
+        let refused = |text: &str| RunCommand::parse_with(&words(text), &Switches::known()).expect_err("refused").to_string();
         assert!(refused("podman run --privileged img").contains("--privileged"));
         assert!(refused("docker run --cgroup-parent=/x img").contains("--cgroup-parent"));
         assert!(refused("podman run -d --name").contains("--name, which takes a value"));

@@ -9,15 +9,15 @@ use std::{
     path::Path,
 };
 
-use aya::{maps::Array, programs::TracePoint, Ebpf};
-use capdisc_common::{cgroup_state, MkdirLayout, WatchPath, MAX_WATCH_PATHS, WATCH_PATH_LEN};
+use aya::Ebpf;
+use capdisc_common::{cgroup_state, MAX_WATCH_PATHS, WATCH_PATH_LEN};
 
 use super::metrics::Metrics;
 use crate::{
     error::Error,
     host::CgroupPath,
     kernel::tracefs,
-    probe::{insert_cgroup, remove_cgroup},
+    probe::{follow_mkdir, insert_cgroup, remove_cgroup},
 };
 
 /// A `--cgroup` target: where it is, and the cgroup id the kernel filter has for it now.
@@ -75,39 +75,15 @@ impl Presence {
             warn("this kernel has no cgroup:cgroup_mkdir tracepoint");
             return Ok(());
         }
-        let format = tracefs::Format::read(tracefs, "cgroup", "cgroup_mkdir")?;
-        let map = ebpf.map_mut("WATCH_PATHS").ok_or_else(|| Error::Runtime("map WATCH_PATHS missing from the eBPF object".into()))?;
-        let mut slots: Array<_, WatchPath> = Array::try_from(map).map_err(|err| Error::io("cannot open map WATCH_PATHS", err))?;
-        let mut count = 0u32;
-        let followed = self.paths.iter().filter(|path| self.by_cgroup && path.path.relative.len() < WATCH_PATH_LEN);
-        for path in followed.take(MAX_WATCH_PATHS as usize) {
-            let mut slot = WatchPath { path: [0; WATCH_PATH_LEN] };
-            slot.path[..path.path.relative.len()].copy_from_slice(path.path.relative.as_bytes());
-            slots.set(count, slot, 0).map_err(|err| Error::io("cannot fill map WATCH_PATHS", err))?;
-            count += 1;
-        }
-        let layout = MkdirLayout {
-            root_offset: format.offset("root")?,
-            level_offset: format.offset("level")?,
-            id_offset: format.offset("id")?,
-            path_offset: format.offset("path")?,
-            level,
-            count,
-            name_all: u32::from(name_all),
-            _pad: 0,
-        };
-        let map = ebpf.map_mut("MKDIR_LAYOUT").ok_or_else(|| Error::Runtime("map MKDIR_LAYOUT missing from the eBPF object".into()))?;
-        let mut slot: Array<_, MkdirLayout> = Array::try_from(map).map_err(|err| Error::io("cannot open map MKDIR_LAYOUT", err))?;
-        slot.set(0, layout, 0).map_err(|err| Error::io("cannot set map MKDIR_LAYOUT", err))?;
-        let program: &mut TracePoint = ebpf
-            .program_mut("capdisc_cgroup_mkdir")
-            .ok_or_else(|| Error::Runtime("program capdisc_cgroup_mkdir missing from the eBPF object".into()))?
-            .try_into()
-            .map_err(|err| Error::io("capdisc_cgroup_mkdir is not a tracepoint program", err))?;
+        let followed: Vec<&str> = self
+            .paths
+            .iter()
+            .filter(|path| self.by_cgroup && path.path.relative.len() < WATCH_PATH_LEN)
+            .take(MAX_WATCH_PATHS as usize)
+            .map(|path| path.path.relative.as_str())
+            .collect();
         // A kernel that refuses the program still gets every target counted: re-armed by scans.
-        let attached = program.load().map_err(|err| format!("the kernel refused capdisc_cgroup_mkdir ({err})")).and_then(|()| {
-            program.attach("cgroup", "cgroup_mkdir").map(|_| ()).map_err(|err| format!("cannot attach to cgroup:cgroup_mkdir ({err})"))
-        });
+        let attached = follow_mkdir(ebpf, tracefs, &followed, level, name_all)?;
         if let Err(why) = attached {
             warn(&why);
         }

@@ -5,15 +5,14 @@
 //! host's own backend, and `trace --denied` must explain a denied bind. Then the story end to
 //! end in a Debian guest with systemd as PID 1 (`systemd_guest`, `story`). Kernels and images
 //! are cached under target/vm; serial logs are kept there.
-mod containers;
+mod guest_tests;
 mod initramfs;
 mod kernel;
 mod qemu;
 mod scenario;
-mod story;
 mod systemd_guest;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::Path};
 
 use anyhow::{bail, Result};
 
@@ -43,7 +42,11 @@ pub enum Only {
 }
 
 /// Boots every kernel; returns the comparisons made (one per backend and kernel) as a tally.
-pub fn vm(only: Only) -> Result<crate::tally::Tally> {
+/// `tests` selects guest tests by name (as `cargo test NAME` does; all when empty).
+pub fn vm(only: Only, tests: &[String]) -> Result<crate::tally::Tally> {
+    if only == Only::Everything && !tests.is_empty() {
+        bail!("guest tests are selected by name within --story-only, --containers-only or --outputs-only");
+    }
     setup::apt_install(&["qemu-system-x86".into(), "busybox-static".into(), "xz-utils".into()])?;
     let binaries = build::static_binaries()?;
     let dir = workspace().join("target/vm");
@@ -53,10 +56,16 @@ pub fn vm(only: Only) -> Result<crate::tally::Tally> {
         let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
         let mut compared = 0;
         if only != Only::Outputs {
-            compared += story(&dir, &binaries, &story_kernel, only == Only::Containers, &mut failures)?;
+            compared += story(&dir, &binaries, &story_kernel, only == Only::Containers, tests, &mut failures)?;
         }
         if only != Only::Story {
-            compared += outputs(&dir, &binaries, &story_kernel, &mut failures)?;
+            compared += outputs(&dir, &binaries, &story_kernel, tests, &mut failures)?;
+        }
+        if compared == 0 {
+            bail!(
+                "no guest test is named like {}; list them with `target/static/x86_64-unknown-linux-gnu/release/deps/SUITE-* --list`",
+                tests.join(" or ")
+            );
         }
         return Ok(crate::tally::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 });
     }
@@ -88,75 +97,117 @@ pub fn vm(only: Only) -> Result<crate::tally::Tally> {
     let mut compared = columns.iter().map(|(_, outcomes)| outcomes.len() as u64).sum::<u64>();
 
     let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
-    compared += story(&dir, &binaries, &story_kernel, false, &mut failures)?;
-    compared += outputs(&dir, &binaries, &story_kernel, &mut failures)?;
+    compared += story(&dir, &binaries, &story_kernel, false, tests, &mut failures)?;
+    compared += outputs(&dir, &binaries, &story_kernel, tests, &mut failures)?;
     if !failures.is_empty() {
         eprintln!("xtask: vm: backends disagree with the host or are missing:\n{}", failures.join("\n"));
     }
     Ok(crate::tally::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 })
 }
 
-/// The story end to end in a Debian guest with systemd as PID 1, then its container steps (or,
-/// `containers_only`, just those); returns the checks made.
+/// The story end to end in a Debian guest with systemd as PID 1, then its container tests (or,
+/// `containers_only`, just those); `tests` selects some by name. Returns the tests run.
 fn story(
-    dir: &std::path::Path,
-    binaries: &std::path::Path,
+    dir: &Path,
+    binaries: &Path,
     kernel: &kernel::Kernel,
     containers_only: bool,
+    tests: &[String],
     failures: &mut Vec<String>,
 ) -> Result<u64> {
-    setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
-    let image = systemd_guest::image(dir, binaries, &systemd_guest::STORY, None)?;
-    eprintln!("xtask: vm: booting the systemd guest ({}) under QEMU (TCG)", kernel.release);
-    let log = dir.join("systemd-guest.log");
-    let only = if containers_only { " capdisc.only=containers" } else { "" };
-    let append = format!("console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4{only}");
-    let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "2048", &append)?;
-    let story = story::parse(&serial);
-    println!("\nthe story in a systemd guest ({}):", kernel.release);
-    let mut checks = if containers_only { Vec::new() } else { story.checks() };
-    checks.extend(containers::checks(&serial));
-    if !report_checks(&checks, "systemd guest", failures) {
-        eprintln!("xtask: vm: story steps as reported:\n{}serial log kept at {}", story.steps_text(), log.display());
-    }
-    if !containers_only {
-        println!("\nevery unit of the guest (record --all over boot and a short workload):\n{}", story.unit_table());
-    }
-    Ok(checks.len() as u64)
+    let suites: &[&str] = if containers_only { &["containers"] } else { &["story", "containers"] };
+    let guest = Booted {
+        guest: &systemd_guest::STORY,
+        deb: None,
+        memory_mb: "2048",
+        log: "systemd-guest.log",
+        title: "the story in a systemd guest",
+    };
+    guest.run(dir, binaries, kernel, suites, tests, failures)
 }
 
 /// `generate`'s container outputs run by the tools that read them (podman 5, Quadlet,
-/// podman-compose, `podman kube play`) in a trixie guest; returns the checks made.
-fn outputs(dir: &std::path::Path, binaries: &std::path::Path, kernel: &kernel::Kernel, failures: &mut Vec<String>) -> Result<u64> {
-    setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
+/// podman-compose, `podman kube play`), docker, rootless podman and the Debian package, in a
+/// trixie guest; `tests` selects some by name. Returns the tests run.
+fn outputs(dir: &Path, binaries: &Path, kernel: &kernel::Kernel, tests: &[String], failures: &mut Vec<String>) -> Result<u64> {
     let deb = crate::deb::deb()?;
     let tun = kernel.module("drivers/net/tun.ko.xz")?;
-    let image = systemd_guest::image(dir, binaries, &systemd_guest::OUTPUTS, Some((&deb, &tun)))?;
-    eprintln!("xtask: vm: booting the container outputs guest ({}) under QEMU (TCG)", kernel.release);
-    let log = dir.join("outputs-guest.log");
     // 3 GB: the initramfs (about 650 MB with docker) is unpacked into the guest's memory.
-    let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, "3072", "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4")?;
-    println!("\ncontainer outputs, run by their tools ({}):", kernel.release);
-    let mut checks = containers::output_checks(&serial);
-    checks.extend(containers::docker_checks(&serial));
-    checks.extend(containers::rootless_checks(&serial));
-    checks.extend(containers::package_checks(&serial));
-    if !report_checks(&checks, "outputs guest", failures) {
-        eprintln!("xtask: vm: serial log kept at {}", log.display());
-    }
-    Ok(checks.len() as u64)
+    let guest = Booted {
+        guest: &systemd_guest::OUTPUTS,
+        deb: Some((&deb, &tun)),
+        memory_mb: "3072",
+        log: "outputs-guest.log",
+        title: "container outputs, run by their tools",
+    };
+    guest.run(dir, binaries, kernel, &["outputs"], tests, failures)
 }
 
-/// Prints each (what, passed) check and adds the failed ones, labelled with `guest`, to
-/// `failures`; whether every check passed.
-fn report_checks(checks: &[(String, bool)], guest: &str, failures: &mut Vec<String>) -> bool {
-    for (what, passed) in checks {
-        println!("  [{}] {what}", if *passed { "ok" } else { "FAILED" });
-        if !passed {
-            failures.push(format!("{guest}: {what}"));
+/// A systemd guest booted to run guest test suites.
+struct Booted<'a> {
+    guest: &'a systemd_guest::Guest,
+    /// The outputs guest's Debian package and tun module.
+    deb: Option<(&'a Path, &'a [u8])>,
+    memory_mb: &'a str,
+    /// Its serial log's name under target/vm.
+    log: &'a str,
+    title: &'a str,
+}
+
+impl Booted<'_> {
+    /// Boots the guest with the test binaries of `suites`, runs those of their tests that
+    /// `tests` select (all when empty), and reports each; returns the tests run.
+    fn run(
+        &self,
+        dir: &Path,
+        binaries: &Path,
+        kernel: &kernel::Kernel,
+        suites: &[&str],
+        tests: &[String],
+        failures: &mut Vec<String>,
+    ) -> Result<u64> {
+        setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
+        let built: Vec<_> = build::guest_tests()?.into_iter().filter(|(suite, _)| suites.contains(&suite.as_str())).collect();
+        let mut expected = Vec::new();
+        for (suite, binary) in &built {
+            let listed = guest_tests::listed(binary, tests)?;
+            if !listed.is_empty() {
+                expected.push((suite.clone(), listed));
+            }
         }
+        if expected.is_empty() {
+            eprintln!(
+                "xtask: vm: no test of {} is named like {}: the {} guest is not booted",
+                suites.join(" or "),
+                tests.join(" or "),
+                self.guest.name
+            );
+            return Ok(0);
+        }
+        let image = systemd_guest::image(dir, binaries, self.guest, self.deb, &built)?;
+        eprintln!("xtask: vm: booting the {} guest ({}) under QEMU (TCG)", self.guest.name, kernel.release);
+        let log = dir.join(self.log);
+        let names: Vec<&str> = expected.iter().map(|(suite, _)| suite.as_str()).collect();
+        // No boot status on the console: the guest's serial log is the tests' output.
+        let mut append =
+            format!("console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4 systemd.show_status=false capdisc.suites={}", names.join(","));
+        if !tests.is_empty() {
+            append.push_str(&format!(" capdisc.tests={}", tests.join(",")));
+        }
+        let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, self.memory_mb, &append)?;
+        println!("\n{} ({}):", self.title, kernel.release);
+        let mut passed = true;
+        let mut count = 0;
+        for (suite, listed) in &expected {
+            let results = guest_tests::results(&serial, suite, listed);
+            count += results.len() as u64;
+            passed &= guest_tests::report(&results, self.guest.name, failures);
+        }
+        if !passed {
+            eprintln!("xtask: vm: serial log kept at {}", log.display());
+        }
+        Ok(count)
     }
-    checks.iter().all(|(_, passed)| *passed)
 }
 
 fn table(columns: &[(String, BTreeMap<String, Outcome>)]) -> String {

@@ -247,16 +247,6 @@ pub fn granted_of(profile: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-pub fn required_of(profile: &Value) -> BTreeSet<String> {
-    profile["capabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|cap| cap["class"] == "required")
-        .filter_map(|cap| cap["name"].as_str().map(str::to_owned))
-        .collect()
-}
-
 /// The host's backend, its selection line, and the required sets.
 pub struct HostResults {
     pub backend: String,

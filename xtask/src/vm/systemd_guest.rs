@@ -1,10 +1,12 @@
 //! The systemd guests: Debian root filesystems (debootstrap, cached) packed as an initramfs with
-//! systemd as PID 1, plus an overlay archive carrying the static capdisc and what the guest runs.
-//! The story's guest (bookworm) carries the demo service as the story's `app.service`, a unit
-//! recording every service from early boot, the story script (guest/story.sh) and its container
-//! steps (guest/containers.sh, podman 4.3); the outputs guest (trixie: podman 5 with Quadlet and
-//! podman-compose) proves the container formats `generate` writes (guest/outputs.sh). The kernel
-//! unpacks both archives, the overlay last.
+//! systemd as PID 1, plus an overlay archive carrying the static capdisc, the guest tests
+//! (guest-tests/, one binary per suite) and capdisc-guest-run, which the guest's one unit
+//! starts. The story's guest (bookworm, podman 4.3) carries the story's units (the demo service
+//! as `app.service`...) and a unit recording every service from early boot, and runs the
+//! `story` and `containers` suites; the outputs guest (trixie: podman 5 with Quadlet and
+//! podman-compose, docker) runs the `outputs` suite: the container formats `generate` writes,
+//! docker, rootless podman and the Debian package. The kernel unpacks both archives, the
+//! overlay last.
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -81,20 +83,28 @@ pub fn base_archive(dir: &Path, guest: &Guest) -> Result<(PathBuf, PathBuf)> {
     Ok((tree, archive))
 }
 
-/// What every guest's overlay holds: capdisc and the workload, podman's settings for an
-/// initramfs root, the guest's script as the one unit it starts, and no console logins.
-fn common_overlay(binaries: &Path, script: (&str, &[u8]), unit: (&str, &[u8])) -> Result<Newc> {
+/// What every guest's overlay holds: capdisc and the workload, the guest tests' runner and
+/// binaries (`tests`: suite and executable), podman's settings for an initramfs root, the one
+/// unit the guest starts (which runs the tests), and no console logins.
+fn common_overlay(binaries: &Path, tests: &[(String, PathBuf)], unit: (&str, &[u8])) -> Result<Newc> {
     let mut archive = Newc::default();
     for dir in ["usr/local/bin", "etc/containers", "etc/systemd/system/multi-user.target.wants"] {
         archive.entry(dir, 0o040755, &[], (0, 0));
     }
-    for (name, source) in [("usr/local/bin/capdisc", "capdisc"), ("usr/local/bin/capdisc-workload", "examples/workload")] {
+    for (name, source) in [
+        ("usr/local/bin/capdisc", "capdisc"),
+        ("usr/local/bin/capdisc-workload", "examples/workload"),
+        ("usr/local/bin/capdisc-guest-run", "capdisc-guest-run"),
+    ] {
         let path = binaries.join(source);
         archive.entry(name, 0o100755, &fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?, (0, 0));
     }
-    archive.entry(&format!("usr/local/bin/{}", script.0), 0o100755, script.1, (0, 0));
     archive.entry("usr/local/lib/capdisc", 0o040755, &[], (0, 0));
-    archive.entry("usr/local/lib/capdisc/container-lib.sh", 0o100644, include_bytes!("guest/container-lib.sh"), (0, 0));
+    archive.entry("usr/local/lib/capdisc/tests", 0o040755, &[], (0, 0));
+    for (suite, path) in tests {
+        let binary = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        archive.entry(&format!("usr/local/lib/capdisc/tests/{suite}"), 0o100755, &binary, (0, 0));
+    }
     // An initramfs root cannot be pivot_root'ed (crun: `pivot_root: Invalid argument`).
     archive.entry("etc/containers/containers.conf", 0o100644, b"[engine]\nno_pivot_root = true\n", (0, 0));
     // The cloud kernel's overlay module is not in the guest: images are plain copies.
@@ -115,19 +125,12 @@ fn common_overlay(binaries: &Path, script: (&str, &[u8]), unit: (&str, &[u8])) -
     Ok(archive)
 }
 
-/// The outputs guest's overlay: the common part, its script, the rootless podman and docker
-/// steps, and capdisc's Debian package with the script that installs, uses and removes it.
-pub fn outputs_overlay(binaries: &Path, deb: &Path, tun: &[u8]) -> Result<Vec<u8>> {
-    let mut archive = common_overlay(
-        binaries,
-        ("capdisc-outputs", include_bytes!("guest/outputs.sh")),
-        ("capdisc-outputs.service", include_bytes!("guest/capdisc-outputs.service")),
-    )?;
+/// The outputs guest's overlay: the common part with its tests (`tests`), docker's settings,
+/// the tun module for rootless podman, and capdisc's Debian package.
+pub fn outputs_overlay(binaries: &Path, deb: &Path, tun: &[u8], tests: &[(String, PathBuf)]) -> Result<Vec<u8>> {
+    let mut archive = common_overlay(binaries, tests, ("capdisc-outputs.service", include_bytes!("guest/capdisc-outputs.service")))?;
     archive.entry("root", 0o040700, &[], (0, 0));
     archive.entry("root/capdisc.deb", 0o100644, &fs::read(deb).with_context(|| format!("cannot read {}", deb.display()))?, (0, 0));
-    archive.entry("usr/local/bin/capdisc-package", 0o100755, include_bytes!("guest/package.sh"), (0, 0));
-    archive.entry("usr/local/bin/capdisc-rootless", 0o100755, include_bytes!("guest/rootless.sh"), (0, 0));
-    archive.entry("usr/local/bin/capdisc-docker", 0o100755, include_bytes!("guest/docker.sh"), (0, 0));
     // docker in an initramfs root: no overlay or bridge module in the guest (images are plain
     // copies, containers use the host's network), and runc cannot pivot_root (DOCKER_RAMDISK).
     for dir in ["etc/docker", "etc/systemd/system/docker.service.d"] {
@@ -144,14 +147,10 @@ pub fn outputs_overlay(binaries: &Path, deb: &Path, tun: &[u8]) -> Result<Vec<u8
     Ok(archive.finish())
 }
 
-/// The story guest's overlay: the common part, the story's units, the app user and the story
-/// script with its container steps.
-pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
-    let mut archive = common_overlay(
-        binaries,
-        ("capdisc-story", include_bytes!("guest/story.sh")),
-        ("capdisc-story.service", include_bytes!("guest/capdisc-story.service")),
-    )?;
+/// The story guest's overlay: the common part with the story's tests (`tests`), the story's
+/// units, the app user and the container steps.
+pub fn overlay(binaries: &Path, tree: &Path, tests: &[(String, PathBuf)]) -> Result<Vec<u8>> {
+    let mut archive = common_overlay(binaries, tests, ("capdisc-story.service", include_bytes!("guest/capdisc-story.service")))?;
     for dir in ["etc/capdisc", "etc/systemd/system/sysinit.target.wants", "var/lib"] {
         archive.entry(dir, 0o040755, &[], (0, 0));
     }
@@ -162,7 +161,6 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
         &fs::read(&demo).with_context(|| format!("cannot read {}", demo.display()))?,
         (0, 0),
     );
-    archive.entry("usr/local/bin/capdisc-containers", 0o100755, include_bytes!("guest/containers.sh"), (0, 0));
     archive.entry("etc/systemd/system/app.service", 0o100644, include_bytes!("guest/app.service"), (0, 0));
     archive.entry("etc/capdisc/app.service", 0o100644, include_bytes!("guest/app-story-fix.service"), (0, 0));
     archive.entry("etc/systemd/system/api.service", 0o100644, include_bytes!("guest/api.service"), (0, 0));
@@ -188,9 +186,9 @@ pub fn overlay(binaries: &Path, tree: &Path) -> Result<Vec<u8>> {
     Ok(archive.finish())
 }
 
-/// A guest's initramfs: its cached base archive followed by this run's overlay (the story's,
-/// or the outputs guest's, which carries `deb`).
-pub fn image(dir: &Path, binaries: &Path, guest: &Guest, deb: Option<(&Path, &[u8])>) -> Result<PathBuf> {
+/// A guest's initramfs: its cached base archive followed by this run's overlay with its `tests`
+/// (the story's, or the outputs guest's, which carries `deb` and the tun module).
+pub fn image(dir: &Path, binaries: &Path, guest: &Guest, deb: Option<(&Path, &[u8])>, tests: &[(String, PathBuf)]) -> Result<PathBuf> {
     let (tree, base) = base_archive(dir, guest)?;
     let image = dir.join(format!("{}-guest.cpio", guest.name));
     let mut bytes = fs::read(&base)?;
@@ -198,8 +196,8 @@ pub fn image(dir: &Path, binaries: &Path, guest: &Guest, deb: Option<(&Path, &[u
         bytes.push(0);
     }
     bytes.extend(match deb {
-        Some((deb, tun)) => outputs_overlay(binaries, deb, tun)?,
-        None => overlay(binaries, &tree)?,
+        Some((deb, tun)) => outputs_overlay(binaries, deb, tun, tests)?,
+        None => overlay(binaries, &tree, tests)?,
     });
     fs::write(&image, bytes)?;
     Ok(image)
