@@ -48,3 +48,11 @@ pub fn classed(path: &str, class: capdisc::classify::Class) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Prints `text` for `cargo xtask vm` to show under the test's result (each line marked
+/// `report: `): measurements, tables, what capdisc said.
+pub fn report(text: &str) {
+    for line in text.lines() {
+        println!("report: {line}");
+    }
+}

@@ -111,16 +111,29 @@ pub fn answers(url: &str) -> bool {
     http(url).0.starts_with('2')
 }
 
-/// Where the journal ends now: [`journal_after`] reads only what comes later.
-pub fn journal_cursor() -> String {
-    let shown = run("journalctl", &["-n", "1", "-o", "cat", "--show-cursor", "--no-pager"]).stdout;
-    shown.lines().rev().find_map(|line| line.strip_prefix("-- cursor: ")).unwrap_or_default().trim().to_owned()
+/// Now, as journalctl's `--since` reads it (`@SECONDS.MICROS`): [`journal_after`] and
+/// [`journal_export`] read only what came later. (Not a cursor: journalctl 252 with a match
+/// and `--after-cursor` skips the first entry that matches.)
+pub fn journal_mark() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("@{}.{:06}", now.as_secs(), now.subsec_micros())
 }
 
-/// The unit's journal after `cursor`, messages only.
-pub fn journal_after(unit: &str, cursor: &str) -> String {
-    if cursor.is_empty() {
-        return journal(unit);
-    }
-    run("journalctl", &["-u", unit, "--no-pager", "-o", "cat", &format!("--after-cursor={cursor}")]).stdout
+/// The unit's journal since `mark`, messages only.
+pub fn journal_after(unit: &str, mark: &str) -> String {
+    run("journalctl", &["-u", unit, "--no-pager", "-o", "cat", &format!("--since={mark}")]).stdout
+}
+
+/// The journal's entries since `mark` that have every field of `matches` (`MESSAGE_ID=...`),
+/// each as its text fields (`PRIORITY` -> `3`).
+pub fn journal_export(matches: &[&str], mark: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let since = format!("--since={mark}");
+    let mut args = vec!["-o", "export", "--no-pager", since.as_str()];
+    args.extend_from_slice(matches);
+    let export = run("journalctl", &args).stdout;
+    export
+        .split("\n\n")
+        .map(|entry| entry.lines().filter_map(|line| line.split_once('=')).map(|(key, value)| (key.to_owned(), value.to_owned())).collect())
+        .filter(|entry: &std::collections::BTreeMap<String, String>| !entry.is_empty())
+        .collect()
 }

@@ -20,16 +20,17 @@ use crate::error::Error;
 pub const EXIT_CODES: &str = "\
 Exit status:
   0      it works, or it is proven: recorded, generated, applied and read back, verify passed,
-         minimize proved a set, lint and diff found nothing to report
+         minimize proved a set, try's drop-in passed (or, --with-fixes, was installed with the
+         fixes its trials proved), lint and diff found nothing to report
   1      the set fails, or nothing is proven: verify failed, minimize's recorded set fails or
-         --grow stopped, apply refused to widen, its read-back failed or systemd scored the unit
-         above --max-exposure (the previous drop-in is put back), lint found a warning or worse,
-         diff found creep
+         --grow stopped, try's drop-in breaks the unit, apply refused to widen, its read-back
+         failed or systemd scored the unit above --max-exposure (the previous drop-in is put
+         back), lint found a warning or worse, diff found creep
   2      a usage or operational error: bad arguments, a missing command, target or unit, a
          profile that is malformed, lost checks (--allow-lossy) or carries an edited proof,
          a capdisc leftover in the way, no privileges to load eBPF programs
-  128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) during verify or
-         minimize: the trial in flight was discarded, the target put back, nothing written
+  128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) during verify,
+         minimize or try: the trial in flight was discarded, the target put back, nothing written
   record -- CMD and trace -- CMD exit with the command's own status (127 not found, 126 not
   runnable, 128+N killed by signal N, a forwarded Ctrl-C included; 0 when capdisc stopped it at
   --duration). Without a command, record, trace and watch exit 0 when stopped.";
@@ -60,6 +61,8 @@ pub enum Command {
     Verify(prove::VerifyArgs),
     /// Prove the smallest set a target works with, by trials; optionally install it.
     Minimize(prove::MinimizeArgs),
+    /// Try a hardening drop-in through a unit's whole life before it lands: what breaks, the fix.
+    Try(prove::TryArgs),
     /// Turn a profile into a systemd drop-in, container flags, setcap commands or JSON.
     Generate(harden::GenerateArgs),
     /// Write the drop-in for a unit, compare with what it grants now, check systemd's reading.
@@ -100,6 +103,7 @@ impl Cli {
             Command::Report(args) => args.run(),
             Command::Verify(args) => args.run().await,
             Command::Minimize(args) => args.run().await,
+            Command::Try(args) => args.run().await,
             Command::Generate(args) => args.run(),
             Command::Apply(args) => args.run(),
             Command::Lint(args) => args.run(),

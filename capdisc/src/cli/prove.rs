@@ -1,5 +1,5 @@
-//! `verify` and `minimize` arguments: what to run (a unit, or a command and who it runs as), the
-//! check that decides each trial, and its timeout.
+//! `verify`, `minimize` and `try` arguments: what to run (a unit, or a command and who it runs
+//! as), the check that decides each trial, and its timeout.
 use std::{path::PathBuf, time::Duration};
 
 use clap::Args;
@@ -10,7 +10,7 @@ use crate::{
     host::RunAs,
     probe::BackendChoice,
     profile::Format,
-    prove::{minimize, verify, MinimizeOptions, Phases, Subject, TrialOptions, VerifyOptions},
+    prove::{attempt, minimize, verify, MinimizeOptions, Phases, Subject, TrialOptions, TryOptions, VerifyOptions},
     systemd::unit_name,
 };
 
@@ -62,9 +62,6 @@ pub struct TrialArgs {
     /// How to watch cap_capable (see `record`).
     #[arg(long, default_value = "auto", value_parser = super::values::backend())]
     pub backend: BackendChoice,
-    /// Use a profile that lost checks.
-    #[arg(long)]
-    pub allow_lossy: bool,
     /// Print nothing but errors and the result.
     #[arg(short, long)]
     pub quiet: bool,
@@ -125,6 +122,7 @@ impl SubjectArgs {
 }
 
 impl TrialArgs {
+    /// The trials' options (a profile that lost checks aside: `verify` and `minimize` read one).
     fn options(&self) -> Result<TrialOptions, Error> {
         let timeout = self.timeout;
         if self.check.as_deref().is_some_and(|check| check.trim().is_empty()) {
@@ -150,6 +148,9 @@ impl TrialArgs {
 pub struct VerifyArgs {
     /// The profile whose set to run under.
     pub profile: PathBuf,
+    /// Use a profile that lost checks.
+    #[arg(long)]
+    pub allow_lossy: bool,
     #[command(flatten)]
     pub subject: SubjectArgs,
     #[command(flatten)]
@@ -163,7 +164,7 @@ impl VerifyArgs {
             profile: self.profile,
             subject: self.subject.subject_for(&self.trial)?,
             trial,
-            allow_lossy: self.trial.allow_lossy,
+            allow_lossy: self.allow_lossy,
         })
         .await
     }
@@ -200,6 +201,9 @@ pub struct MinimizeArgs {
     /// --check that fails when the service is broken; a command's exit status can decide.
     #[arg(long)]
     pub grow: bool,
+    /// Use a profile that lost checks.
+    #[arg(long)]
+    pub allow_lossy: bool,
     #[command(flatten)]
     pub trial: TrialArgs,
 }
@@ -224,8 +228,47 @@ impl MinimizeArgs {
             trial,
             max_trials: self.max_trials,
             apply: self.apply,
-            allow_lossy: self.trial.allow_lossy,
+            allow_lossy: self.allow_lossy,
             max_exposure: self.max_exposure,
+        })
+        .await
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TryArgs {
+    /// The proposed drop-in (a file with a [Service] section), e.g. lines from a hardening guide.
+    pub dropin: PathBuf,
+    /// The unit to try it on: it runs its whole life with the drop-in added as a temporary
+    /// runtime drop-in, and is put back afterwards.
+    #[arg(long, value_name = "NAME")]
+    pub unit: String,
+    /// At most this many trials (the drop-in, its fixes, a bisection of its settings).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_trials: usize,
+    /// Install the drop-in when its trial passed (/etc/systemd/system/UNIT.d/, its file name kept)
+    /// and check that systemd reads it.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: install it with the fixes its trials proved, when it failed as given.
+    #[arg(long, requires = "apply")]
+    pub with_fixes: bool,
+    #[command(flatten)]
+    pub trial: TrialArgs,
+}
+
+impl TryArgs {
+    pub async fn run(self) -> Result<i32, Error> {
+        if self.max_trials == 0 {
+            return Err(Error::Usage("--max-trials must be at least 1".into()));
+        }
+        attempt(TryOptions {
+            dropin: self.dropin,
+            unit: self.unit,
+            trial: self.trial.options()?,
+            max_trials: self.max_trials,
+            apply: self.apply,
+            with_fixes: self.with_fixes,
         })
         .await
     }

@@ -147,10 +147,16 @@ fn system_call_filter(call: &str, settings: &Settings, groups: &SyscallGroups) -
         let items = line.strip_prefix('~')?;
         items.split_whitespace().find_map(|item| groups.path_to(item, call, 0).map(|path| (format!("SystemCallFilter=~{item}"), path)))
     });
+    // systemd shows the number (`1`) where the unit file says the name (`EPERM`).
     let errno = match settings.get("SystemCallErrorNumber") {
         "" => String::new(),
-        number => format!(" (SystemCallErrorNumber={number})"),
+        value => match value.parse::<u64>() {
+            Ok(number) => format!(" (SystemCallErrorNumber={})", crate::kernel::errno::name(number)),
+            Err(_) => format!(" (SystemCallErrorNumber={value})"),
+        },
     };
+    // The deny-list item that refused it (`@privileged`): a fix never allows that whole item.
+    let refusing = culprit.as_ref().map(|(setting, _)| setting.trim_start_matches("SystemCallFilter=~").to_owned());
     let (setting, why) = match culprit {
         Some((setting, path)) if path.len() > 1 => {
             let mut chain: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -165,7 +171,11 @@ fn system_call_filter(call: &str, settings: &Settings, groups: &SyscallGroups) -
             (setting, format!("the allow-list does not have {call}{home}{errno}"))
         }
     };
-    let fix = groups.narrowest_group(call).unwrap_or_else(|| call.to_owned());
+    let fix = match groups.narrowest_group(call) {
+        Some(group) if Some(&group) != refusing.as_ref() => group,
+        // Named in the refusing group itself (`capset` in @privileged): the call alone.
+        _ => call.to_owned(),
+    };
     Some(Attribution::new(Some(setting), why, Some(format!("SystemCallFilter={fix}"))))
 }
 
@@ -362,12 +372,19 @@ mod tests {
 
     #[test]
     fn names_the_filter_line_the_group_chain_and_the_group_to_add() {
-        let mut settings = Settings::from_lines("chrony.service", "SystemCallFilter=brk read\nSystemCallErrorNumber=EPERM\n");
+        // As systemctl show gives it: the errno's number.
+        let mut settings = Settings::from_lines("chrony.service", "SystemCallFilter=brk read\nSystemCallErrorNumber=1\n");
         settings.filter_lines = vec![("/etc/x.conf".into(), "@system-service".into()), ("/etc/x.conf".into(), "~@privileged".into())];
         let got = attribute(&refused("adjtimex", true, -1, [0x8001, 0, 0, 0], None), Some(&settings), &groups()).expect("attributed");
         assert_eq!(got.setting.as_deref(), Some("SystemCallFilter=~@privileged"));
         assert_eq!(got.why, "adjtimex is in @clock, inside @privileged (SystemCallErrorNumber=EPERM)");
         assert_eq!(got.fix.as_deref(), Some("SystemCallFilter=@clock"));
+        // A call the refusing group names itself: the fix allows that call, not the group.
+        let got = attribute(&refused("acct", true, -1, [0; 4], None), Some(&settings), &groups()).expect("attributed");
+        assert_eq!(
+            (got.why.as_str(), got.fix.as_deref()),
+            ("acct is named there (SystemCallErrorNumber=EPERM)", Some("SystemCallFilter=acct"))
+        );
     }
 
     #[test]

@@ -104,7 +104,7 @@ impl TargetSpec {
                 Target::Unit { name: unit_name(name), cgroup, restart: None }
             }
             TargetSpec::Unit { name, restart: Some(change) } => {
-                let (cgroup, restart) = unit::prepare_restart(name, *change)?;
+                let (cgroup, restart) = unit::prepare_restart(name, change)?;
                 Target::Unit { name: unit_name(name), cgroup, restart: Some(restart) }
             }
             TargetSpec::Container { name, runtime, restart } => {

@@ -30,7 +30,7 @@ pub fn resolve_cgroup(name: &str) -> Result<Cgroup, Error> {
 }
 
 /// Stops the unit (see `UnitRestart`) and creates its cgroup.
-pub fn prepare_restart(name: &str, change: RuntimeChange) -> Result<(Cgroup, UnitRestart), Error> {
+pub fn prepare_restart(name: &str, change: &RuntimeChange) -> Result<(Cgroup, UnitRestart), Error> {
     let restart = UnitRestart::stop(name, change)?;
     let path = cgroup2_mount()?.join(slice_path(&restart.slice)).join(&restart.unit);
     if let Err(source) = fs::create_dir_all(&path) {

@@ -21,7 +21,7 @@ pub const PERMISSIVE_DROPIN: &str = "zz-capdisc-permissive.conf";
 pub const TRIAL_DROPIN: &str = "zz-capdisc-trial.conf";
 
 /// What a restart changes for its length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuntimeChange {
     /// Nothing: the unit runs under its own settings (denials become visible).
     None,
@@ -29,6 +29,8 @@ pub enum RuntimeChange {
     Permissive,
     /// Exactly this set (a trial): bounding, and ambient for a non-root service.
     Confine(u64),
+    /// A proposed drop-in, as written (`capdisc try`): the unit's own settings and this one.
+    Dropin(String),
 }
 
 /// A unit capdisc stopped, and how to put it back.
@@ -44,7 +46,7 @@ pub struct UnitRestart {
 
 impl UnitRestart {
     /// Stops the unit, after writing the runtime drop-in of `change`.
-    pub fn stop(name: &str, change: RuntimeChange) -> Result<Self, Error> {
+    pub fn stop(name: &str, change: &RuntimeChange) -> Result<Self, Error> {
         require_running()?;
         let unit = unit_name(name);
         let values = show(&unit, &["ActiveState", "Slice", "User", "DynamicUser"])?;
@@ -60,7 +62,8 @@ impl UnitRestart {
         let dropin = match change {
             RuntimeChange::None => None,
             RuntimeChange::Permissive => Some((PERMISSIVE_DROPIN, permissive_text(non_root))),
-            RuntimeChange::Confine(mask) => Some((TRIAL_DROPIN, confine_text(mask, non_root))),
+            RuntimeChange::Confine(mask) => Some((TRIAL_DROPIN, confine_text(*mask, non_root))),
+            RuntimeChange::Dropin(text) => Some((TRIAL_DROPIN, tried_text(text))),
         };
         if let Some((name, text)) = dropin {
             // Removed by `restore`, which clears every capdisc runtime drop-in of the unit.
@@ -101,6 +104,10 @@ fn confine_text(mask: u64, non_root: bool) -> String {
         }
     }
     text
+}
+
+fn tried_text(dropin: &str) -> String {
+    format!("# Written by `capdisc try` for the length of one trial; removed when it ends.\n# The proposed drop-in, as given:\n{dropin}")
 }
 
 fn permissive_text(non_root: bool) -> String {

@@ -92,6 +92,7 @@ const PAGES: &[(&str, &str)] = &[
     ("report", "docs/watch.md"),
     ("verify", "docs/proving.md"),
     ("minimize", "docs/proving.md"),
+    ("try", "docs/proving.md"),
     ("generate", "docs/hardening.md"),
     ("apply", "docs/hardening.md"),
     ("lint", "docs/hardening.md"),

@@ -75,7 +75,7 @@ fn s09_minimize_proves_and_installs_the_smallest_set() {
         proof.verification.iter().flat_map(|v| &v.capabilities).filter(|v| v.name == "CAP_DAC_READ_SEARCH").map(|v| v.verdict).collect();
     expect::equal("CAP_DAC_READ_SEARCH's verdict", &verdicts, &vec![Decision::Dropped]);
     let (after, handfix) = (unit::exposure(API, false), unit::exposure("/etc/capdisc/api.service", true));
-    println!("report: exposure of the python service after minimize {after:?}, of its hand-written fix {handfix:?}");
+    capdisc_guest_tests::report(&format!("exposure of the python service after minimize {after:?}, of its hand-written fix {handfix:?}"));
     expect::that(matches!((after, handfix), (Some(after), Some(handfix)) if after <= handfix), "after <= hand-written", (after, handfix));
 }
 
@@ -113,7 +113,7 @@ fn s09b_a_trial_killed_is_undone_and_its_check_killed() {
     verifier.signal(libc::SIGKILL);
     let killed = Instant::now();
     restored(&before);
-    println!("report: the guardian restored api.service {} s after kill -9 mid-trial", wait::seconds_since(killed));
+    capdisc_guest_tests::report(&format!("the guardian restored api.service {} s after kill -9 mid-trial", wait::seconds_since(killed)));
     wait::must(30, "the trial's check gone", || !check_runs(1071), || "sleep 1071 still runs".into());
 }
 

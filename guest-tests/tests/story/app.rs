@@ -20,17 +20,17 @@ const PERMISSIVE: &str = "/run/systemd/system/app.service.d/zz-capdisc-permissiv
 fn s01_the_broken_unit_fails_with_bind_permission_denied() {
     guest!();
     unit::shipped(APP);
-    let cursor = unit::journal_cursor();
+    let mark = unit::journal_mark();
     unit::systemctl(&["start", APP]);
     wait::must(
         20,
         "the journal says bind: permission denied",
-        || unit::journal_after(APP, &cursor).contains("bind: permission denied"),
-        || unit::journal_after(APP, &cursor),
+        || unit::journal_after(APP, &mark).contains("bind: permission denied"),
+        || unit::journal_after(APP, &mark),
     );
     let state = wait::for_value(20, || unit::state(APP), |state| state != "activating");
     expect::that(state != "active", "the unit not active", &state);
-    println!("report: exposure of the broken unit: {:?}", unit::exposure(APP, false));
+    capdisc_guest_tests::report(&format!("exposure of the broken unit: {:?}", unit::exposure(APP, false)));
 }
 
 #[test]
@@ -89,12 +89,12 @@ fn s04_apply_with_consent_fixes_the_story() {
     unit::shipped(APP);
     let applied = capdisc(&["apply", profile, "--unit", APP, "--allow-widen"]);
     applied.expect_exit(0);
-    println!("report: {}", applied.output());
+    capdisc_guest_tests::report(&applied.output());
     unit::restart_until(APP, 20, || unit::answers(APP_URL));
     expect::equal("the unit's state", unit::state(APP).as_str(), "active");
     expect::equal("its answer on :443", unit::http(APP_URL).1.trim(), "capdisc demo");
     let pid = unit::main_pid(APP).map(|pid| pid.to_string()).unwrap_or_default();
-    println!("report: capdisc status {pid}:\n{}", capdisc(&["status", &pid]).output());
+    capdisc_guest_tests::report(&format!("capdisc status {pid}:\n{}", capdisc(&["status", &pid]).output()));
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn s05_the_fix_exposes_no_more_than_the_hand_written_one() {
     guest!();
     app_fixed();
     let (after, handfix) = (unit::exposure(APP, false), unit::exposure("/etc/capdisc/app.service", true));
-    println!("report: exposure after apply {after:?}, of the story's hand-written fix {handfix:?}");
+    capdisc_guest_tests::report(&format!("exposure after apply {after:?}, of the story's hand-written fix {handfix:?}"));
     expect::that(matches!((after, handfix), (Some(after), Some(handfix)) if after <= handfix), "after <= hand-written", (after, handfix));
 }
 
@@ -112,13 +112,13 @@ fn s06_a_recording_attached_without_restart_sees_the_reload() {
     app_fixed();
     let recorder = Started::new("capdisc", &["record", "--unit", APP, "--duration", "20", "-o", "/root/attached.yaml"], "attached");
     wait::must(30, "capdisc: recording", || recorder.output().contains("capdisc: recording"), || recorder.output());
-    let cursor = unit::journal_cursor();
+    let mark = unit::journal_mark();
     unit::systemctl(&["reload", APP]).expect_exit(0);
     wait::must(
         20,
         "the service bound :443 again",
-        || unit::journal_after(APP, &cursor).contains("reloaded: bound :443 again"),
-        || unit::journal_after(APP, &cursor),
+        || unit::journal_after(APP, &mark).contains("reloaded: bound :443 again"),
+        || unit::journal_after(APP, &mark),
     );
     recorder.signal(libc::SIGINT);
     recorder.wait().expect_exit(0);
@@ -149,9 +149,9 @@ fn s07_a_killed_recording_is_undone_by_its_guardian() {
     wait::must(30, "the unit under its own set again, the drop-in gone", restored, || {
         format!("{} CapBnd {} (was {before}); drop-ins {:?}", unit::state(APP), unit::capbnd(APP), unit::capdisc_dropins(APP))
     });
-    println!("report: the guardian restored app.service {} s after kill -9", wait::seconds_since(killed));
+    capdisc_guest_tests::report(&format!("the guardian restored app.service {} s after kill -9", wait::seconds_since(killed)));
     drop(victim);
-    println!("report: {}", capdisc_guardian_lines());
+    capdisc_guest_tests::report(&capdisc_guardian_lines());
 }
 
 /// The guardian's lines in the journal.

@@ -15,7 +15,7 @@ fn s10_nginx_is_proven_through_its_life_and_verified() {
     minimized.expect_exit(0);
     let proof = profile(path);
     let verification = proof.verification.as_ref().expect("a proof");
-    println!("report: nginx recorded: {}; proven: {}", granted(&proof).join(" "), kept(&proof).join(" "));
+    capdisc_guest_tests::report(&format!("nginx recorded: {}; proven: {}", granted(&proof).join(" "), kept(&proof).join(" ")));
     expect::equal("the proof's phases", &verification.phases, &vec![Phase::Start, Phase::Reload, Phase::Stop, Phase::StartAgain]);
     let used: Vec<_> = proof.capabilities.iter().filter(|cap| cap.class.granted()).collect();
     expect::that(

@@ -25,7 +25,7 @@ fn s13_record_all_from_boot_writes_a_profile_per_unit() {
             units.entry(name.clone()).or_default().extend(required);
         }
     }
-    println!("report: every unit (record --all over boot and a short workload):\n{}", table(&units));
+    capdisc_guest_tests::report(&format!("every unit (record --all over boot and a short workload):\n{}", table(&units)));
     expect::that(units.len() >= 3, "at least 3 units recorded", units.keys().collect::<Vec<_>>());
 }
 

@@ -10,6 +10,7 @@ mod daemons;
 mod every_unit;
 mod phases;
 mod sandbox;
+mod trying;
 mod watch;
 
 use std::sync::OnceLock;

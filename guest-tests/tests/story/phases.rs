@@ -155,12 +155,10 @@ fn s11c_an_exercise_proves_a_rare_path() {
     expect::equal("CAP_CHOWN's phases", &phases_of(&proof, "CAP_CHOWN"), &vec![Phase::Exercise]);
 }
 
-/// Whether the journal has a regression entry for reload-kill.service at priority 3.
-fn regression_logged(cursor: &str) -> bool {
-    let (id, unit, after) =
-        (format!("MESSAGE_ID={REGRESSION_ID}"), format!("OBJECT_SYSTEMD_UNIT={RELOAD}"), format!("--after-cursor={cursor}"));
-    let export = run("journalctl", &["-o", "export", &id, &unit, &after, "--no-pager"]);
-    export.stdout.lines().any(|line| line == "PRIORITY=3")
+/// Whether the journal has a regression entry for reload-kill.service at priority 3 since `mark`.
+fn regression_logged(mark: &str) -> bool {
+    let (id, unit) = (format!("MESSAGE_ID={REGRESSION_ID}"), format!("OBJECT_SYSTEMD_UNIT={RELOAD}"));
+    unit::journal_export(&[&id, &unit], mark).iter().any(|entry| entry.get("PRIORITY").map(String::as_str) == Some("3"))
 }
 
 #[test]
@@ -188,7 +186,7 @@ fn s11d_watch_reports_the_reload_a_proof_left_out() {
     expect::that(!proven.iter().any(|cap| cap == "CAP_KILL"), "proven without its reload, no CAP_KILL", &proven);
     unit::restart_until(RELOAD, 60, || unit::answers(RELOAD_URL));
     let _ = std::fs::remove_dir_all("/tmp/regression-state");
-    let cursor = unit::journal_cursor();
+    let mark = unit::journal_mark();
     let watch = Started::new(
         "capdisc",
         &[
@@ -213,17 +211,19 @@ fn s11d_watch_reports_the_reload_a_proof_left_out() {
     wait::must(
         60,
         "a regression entry at priority 3",
-        || regression_logged(&cursor),
+        || regression_logged(&mark),
         || {
             let entries = run("journalctl", &["-o", "export", &format!("MESSAGE_ID={REGRESSION_ID}"), "--no-pager"]).stdout;
-            format!("the journal's entries with capdisc's MESSAGE_ID (after cursor {cursor}):\n{entries}\nwatch said:\n{}", watch.output())
+            format!("the journal's entries with capdisc's MESSAGE_ID (since {mark}):\n{entries}\nwatch said:\n{}", watch.output())
         },
     );
-    println!("report: the regression was logged within {} s of the reload", wait::seconds_since(reloaded));
-    let message =
-        run("journalctl", &[&format!("MESSAGE_ID={REGRESSION_ID}"), "--no-pager", "-o", "cat", &format!("--after-cursor={cursor}")]).stdout;
+    capdisc_guest_tests::report(&format!("the regression was logged within {} s of the reload", wait::seconds_since(reloaded)));
+    let message: Vec<String> = unit::journal_export(&[&format!("MESSAGE_ID={REGRESSION_ID}")], &mark)
+        .into_iter()
+        .filter_map(|mut entry| entry.remove("MESSAGE"))
+        .collect();
     expect::that(
-        message.lines().next().is_some_and(|line| line.starts_with("hardening regression: reload-kill.service was denied CAP_KILL")),
+        message.first().is_some_and(|line| line.starts_with("hardening regression: reload-kill.service was denied CAP_KILL")),
         "the entry: hardening regression: reload-kill.service was denied CAP_KILL",
         &message,
     );

@@ -47,7 +47,7 @@ fn refusals(unit_name: &str) -> Vec<Value> {
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|event| event["verdict"] == "refused")
         .collect();
-    println!("report: {unit_name}: {}", refused.iter().map(Value::to_string).collect::<Vec<_>>().join("\n"));
+    capdisc_guest_tests::report(&format!("{unit_name}: {}", refused.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")));
     refused
 }
 
@@ -73,24 +73,25 @@ fn s14_chrony_under_a_copied_seccomp_dropin_names_the_filter_and_group() {
         CHRONY_GUIDE,
         "[Service]\nSystemCallFilter=@system-service\nSystemCallFilter=~@privileged\nSystemCallErrorNumber=EPERM\n",
     );
-    let cursor = unit::journal_cursor();
+    let mark = unit::journal_mark();
     unit::systemctl(&["restart", CHRONY]);
-    let failed = || unit::journal_after(CHRONY, &cursor).contains("Operation not permitted");
-    wait::must(30, "chronyd says Operation not permitted", failed, || unit::journal_after(CHRONY, &cursor));
+    let failed = || unit::journal_after(CHRONY, &mark).contains("Operation not permitted");
+    wait::must(30, "chronyd says Operation not permitted", failed, || unit::journal_after(CHRONY, &mark));
     let refused = refusals(CHRONY);
     expect_named(
         &refused,
-        "adjtimex",
+        // chronyd's adjtimex() is glibc's clock_adjtime system call: the kernel's name for it.
+        "clock_adjtime",
         "SystemCallFilter=~@privileged",
-        "adjtimex is in @clock, inside @privileged",
+        "clock_adjtime is in @clock, inside @privileged (SystemCallErrorNumber=EPERM)",
         "SystemCallFilter=@clock",
     );
     // A recording of the failing unit, and lint judging the unit against it.
     capdisc(&["record", "--sandbox", "--unit", CHRONY, "--restart", "--duration", "10", "-o", "/root/chrony-refused.yaml"]).expect_exit(0);
     capdisc(&["lint", CHRONY, "--profile", "/root/chrony-refused.yaml"])
         .expect_exit(1)
-        .expect_says("SystemCallFilter=~@privileged refuses what the service did: adjtimex() refused by a seccomp filter (EPERM)")
-        .expect_says("adjtimex is in @clock, inside @privileged")
+        .expect_says("SystemCallFilter=~@privileged refuses what the service did: clock_adjtime() refused by a seccomp filter (EPERM)")
+        .expect_says("clock_adjtime is in @clock, inside @privileged")
         .expect_says("fix: add SystemCallFilter=@clock");
     drop(_guide);
     unit::restart_until(CHRONY, 30, || unit::is_active(CHRONY));

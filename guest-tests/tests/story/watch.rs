@@ -21,9 +21,9 @@ fn kill_count() -> Option<u64> {
     metrics.lines().find_map(|line| line.strip_prefix(KILL_SERIES)?.trim().parse::<f64>().ok()).map(|count| count as u64)
 }
 
-/// creep.service's journal entries about its baseline, after `cursor`.
-fn creep_entries(cursor: &str) -> Vec<String> {
-    unit::journal_after(CREEP, cursor).lines().filter(|line| line.contains("outside its baseline")).map(str::to_owned).collect()
+/// creep.service's journal entries about its baseline, since `mark`.
+fn creep_entries(mark: &str) -> Vec<String> {
+    unit::journal_after(CREEP, mark).lines().filter(|line| line.contains("outside its baseline")).map(str::to_owned).collect()
 }
 
 #[test]
@@ -32,13 +32,13 @@ fn s12_the_watch_service_reports_creep_once_and_keeps_counts() {
     unit::systemctl(&["stop", WATCH, CREEP]);
     let _ = std::fs::remove_file(FLAG);
     let _ = std::fs::remove_dir_all(STATE);
-    let cursor = unit::journal_cursor();
+    let mark = unit::journal_mark();
     unit::systemctl(&["start", CREEP]).expect_exit(0);
     std::fs::create_dir_all("/etc/default").expect("/etc/default");
     std::fs::write("/etc/default/capdisc-watch", "CAPDISC_WATCH_OPTIONS=--learn 15s --listen 127.0.0.1:9733 --interval 2\n")
         .expect("the watch's options");
     unit::systemctl(&["start", WATCH]).expect_exit(0);
-    let watch_log = || unit::journal_after(WATCH, &cursor);
+    let watch_log = || unit::journal_after(WATCH, &mark);
     wait::must(60, "capdisc: watching", || watch_log().contains("capdisc: watching"), || unit::tail(&watch_log(), 40));
     wait::must(120, "the baseline of creep.service learned", || watch_log().contains("learned the baseline of creep.service"), watch_log);
     let learned = watch_log().lines().find_map(|line| Some(line.split_once("learned the baseline of creep.service: ")?.1.to_owned()));
@@ -48,20 +48,20 @@ fn s12_the_watch_service_reports_creep_once_and_keeps_counts() {
     wait::must(
         60,
         "creep.service's CAP_KILL reported",
-        || creep_entries(&cursor).iter().any(|entry| entry.contains("CAP_KILL")),
+        || creep_entries(&mark).iter().any(|entry| entry.contains("CAP_KILL")),
         || unit::tail(&watch_log(), 20),
     );
-    let first = creep_entries(&cursor).into_iter().next().unwrap_or_default();
+    let first = creep_entries(&mark).into_iter().next().unwrap_or_default();
     expect::that(
         first.starts_with("creep.service used CAP_KILL outside its baseline"),
         "creep.service used CAP_KILL outside its baseline",
         &first,
     );
-    let export = run("journalctl", &["-o", "export", &format!("MESSAGE_ID={CREEP_ID}"), "OBJECT_SYSTEMD_UNIT=creep.service", "--no-pager"]);
+    let entries = unit::journal_export(&[&format!("MESSAGE_ID={CREEP_ID}"), "OBJECT_SYSTEMD_UNIT=creep.service"], &mark);
     expect::that(
-        export.stdout.lines().any(|line| line == "PRIORITY=4"),
+        entries.iter().any(|entry| entry.get("PRIORITY").map(String::as_str) == Some("4")),
         "the entry at priority 4 with capdisc's MESSAGE_ID",
-        unit::tail(&export.stdout, 30),
+        &entries,
     );
 
     std::fs::remove_file(FLAG).expect("the creep flag");
@@ -77,7 +77,7 @@ fn s12_the_watch_service_reports_creep_once_and_keeps_counts() {
     wait::must(60, "the metrics back after the restart", || kill_count().is_some(), || unit::tail(&watch_log(), 20));
     expect::equal("the CAP_KILL count across a restart", &kill_count(), &before_restart);
     // Announced once: a second entry would come within the watch's 2 s interval.
-    expect::that(!wait::until(3, || creep_entries(&cursor).len() > 1), "the creep announced once", creep_entries(&cursor));
+    expect::that(!wait::until(3, || creep_entries(&mark).len() > 1), "the creep announced once", creep_entries(&mark));
     // CAP_BPF CAP_PERFMON CAP_SYSLOG, as packaging/capdisc-watch.service declares.
     expect::equal("the watch's bounding set", unit::capbnd(WATCH).as_str(), "000000c400000000");
     let report = capdisc(&["report", "--state-dir", STATE]);
