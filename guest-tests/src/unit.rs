@@ -137,3 +137,35 @@ pub fn journal_export(matches: &[&str], mark: &str) -> Vec<std::collections::BTr
         .filter(|entry: &std::collections::BTreeMap<String, String>| !entry.is_empty())
         .collect()
 }
+
+/// Files a test wrote (units, drop-ins), removed when it ends however it ends, with systemd
+/// reloaded.
+pub struct Installed(Vec<String>);
+
+impl Installed {
+    /// Writes each (path, text) and reloads systemd.
+    pub fn new(files: &[(&str, &str)]) -> Installed {
+        for (path, text) in files {
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                std::fs::create_dir_all(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+            }
+            std::fs::write(path, text).unwrap_or_else(|err| panic!("{path}: {err}"));
+        }
+        systemctl(&["daemon-reload"]).expect_exit(0);
+        Installed(files.iter().map(|(path, _)| (*path).to_owned()).collect())
+    }
+
+    /// A file something else will write (capdisc), removed as these are.
+    pub fn later(path: &str) -> Installed {
+        Installed(vec![path.to_owned()])
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+        systemctl(&["daemon-reload"]);
+    }
+}

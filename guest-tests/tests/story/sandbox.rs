@@ -5,34 +5,18 @@
 //! `ProtectSystem=strict`, open a netlink or packet socket under `RestrictAddressFamilies=`, map
 //! memory writable and executable under `MemoryDenyWriteExecute=`, and run a setuid helper under
 //! `NoNewPrivileges=`.
-use capdisc_guest_tests::{command::capdisc, expect, guest, unit, wait};
+use capdisc_guest_tests::{
+    command::capdisc,
+    expect, guest,
+    unit::{self, Installed},
+    wait,
+};
 use serde_json::Value;
-
-/// A file written for a test and removed when it ends, however it ends, with systemd reloaded.
-struct Installed(String);
-
-impl Installed {
-    fn new(path: &str, text: &str) -> Installed {
-        if let Some(dir) = std::path::Path::new(path).parent() {
-            std::fs::create_dir_all(dir).expect("the unit directory");
-        }
-        std::fs::write(path, text).unwrap_or_else(|err| panic!("{path}: {err}"));
-        unit::systemctl(&["daemon-reload"]).expect_exit(0);
-        Installed(path.to_owned())
-    }
-}
-
-impl Drop for Installed {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        unit::systemctl(&["daemon-reload"]);
-    }
-}
 
 /// A service of this test, `[Service]` holding `body`, stopped when the test ends.
 fn service(name: &str, body: &str) -> Installed {
-    let installed =
-        Installed::new(&format!("/etc/systemd/system/{name}"), &format!("[Unit]\nDescription=capdisc sandbox test\n\n[Service]\n{body}"));
+    let (path, text) = (format!("/etc/systemd/system/{name}"), format!("[Unit]\nDescription=capdisc sandbox test\n\n[Service]\n{body}"));
+    let installed = Installed::new(&[(&path, &text)]);
     unit::systemctl(&["reset-failed", name]);
     installed
 }
@@ -69,10 +53,8 @@ const CHRONY_GUIDE: &str = "/etc/systemd/system/chrony.service.d/50-hardening-gu
 fn s14_chrony_under_a_copied_seccomp_dropin_names_the_filter_and_group() {
     guest!();
     unit::shipped(CHRONY);
-    let _guide = Installed::new(
-        CHRONY_GUIDE,
-        "[Service]\nSystemCallFilter=@system-service\nSystemCallFilter=~@privileged\nSystemCallErrorNumber=EPERM\n",
-    );
+    let guide = "[Service]\nSystemCallFilter=@system-service\nSystemCallFilter=~@privileged\nSystemCallErrorNumber=EPERM\n";
+    let _guide = Installed::new(&[(CHRONY_GUIDE, guide)]);
     let mark = unit::journal_mark();
     unit::systemctl(&["restart", CHRONY]);
     let failed = || unit::journal_after(CHRONY, &mark).contains("Operation not permitted");

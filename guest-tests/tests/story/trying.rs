@@ -1,37 +1,16 @@
 //! `capdisc try`: a hardening change tried through the unit's whole life before it lands. The
 //! story's change on the story's working unit, named and fixed; chrony under a drop-in copied
 //! from a hardening guide, its fix proven; and a change that passes, installed and read back.
-use capdisc_guest_tests::{command::capdisc, expect, guest, unit};
+use capdisc_guest_tests::{
+    command::capdisc,
+    expect, guest,
+    unit::{self, Installed},
+};
 
 /// The story's unit before the colleague's change: non-root, ambient CAP_NET_BIND_SERVICE, on
 /// :448 (the story's own units hold 443 to 447).
 const BEFORE: &str = "app-before.service";
 const BEFORE_URL: &str = "http://127.0.0.1:448/";
-
-/// A file written for a test and removed when it ends, however it ends, with systemd reloaded.
-struct Installed(Vec<String>);
-
-impl Installed {
-    fn new(files: &[(&str, &str)]) -> Installed {
-        for (path, text) in files {
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                std::fs::create_dir_all(dir).expect("the file's directory");
-            }
-            std::fs::write(path, text).unwrap_or_else(|err| panic!("{path}: {err}"));
-        }
-        unit::systemctl(&["daemon-reload"]).expect_exit(0);
-        Installed(files.iter().map(|(path, _)| (*path).to_owned()).collect())
-    }
-}
-
-impl Drop for Installed {
-    fn drop(&mut self) {
-        for path in &self.0 {
-            let _ = std::fs::remove_file(path);
-        }
-        unit::systemctl(&["daemon-reload"]);
-    }
-}
 
 fn working_unit() -> Installed {
     let installed = Installed::new(&[(
@@ -49,7 +28,7 @@ fn s19_the_storys_change_is_refused_naming_the_empty_bounding_set_and_its_fix_pr
     std::fs::write("/root/colleague.conf", "[Service]\nCapabilityBoundingSet=\nProtectSystem=strict\nProtectHome=true\n")
         .expect("the change");
     let dropin = "/etc/systemd/system/app-before.service.d/colleague.conf";
-    let _installed = Installed(vec![dropin.to_owned()]);
+    let _installed = Installed::later(dropin);
     let check = "curl -fsS -o /dev/null http://127.0.0.1:448/";
     let tried = capdisc(&["try", "/root/colleague.conf", "--unit", BEFORE, "--check", check, "--timeout", "60", "--apply", "--with-fixes"]);
     capdisc_guest_tests::report(&tried.output());
@@ -96,7 +75,7 @@ fn s21_a_change_that_passes_is_installed_and_read_back() {
     let _unit = working_unit();
     std::fs::write("/root/tightening.conf", "[Service]\nProtectSystem=strict\nProtectHome=true\nPrivateTmp=true\n").expect("the change");
     let dropin = "/etc/systemd/system/app-before.service.d/tightening.conf";
-    let _installed = Installed(vec![dropin.to_owned()]);
+    let _installed = Installed::later(dropin);
     let tried = capdisc(&[
         "try",
         "/root/tightening.conf",
