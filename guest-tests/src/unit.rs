@@ -33,6 +33,13 @@ pub fn status_field(unit: &str, field: &str) -> String {
     status.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':').map(|value| value.trim().to_owned())).unwrap_or_default()
 }
 
+/// The main process's `/proc/PID/status`, its fields by name, read at once (None without one).
+pub fn main_status(unit: &str) -> Option<std::collections::BTreeMap<String, String>> {
+    let pid = main_pid(unit)?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some(status.lines().filter_map(|line| line.split_once(':')).map(|(key, value)| (key.to_owned(), value.trim().to_owned())).collect())
+}
+
 /// The main process's bounding set as the kernel shows it (`000001ffffffffff`).
 pub fn capbnd(unit: &str) -> String {
     status_field(unit, "CapBnd")
