@@ -3,6 +3,8 @@
 //! left behind, and what `generate` grants from a profile.
 use std::{net::TcpStream, time::Duration};
 
+use capdisc::kernel::procfs;
+
 use crate::command::{capdisc, run, Run};
 use crate::wait;
 
@@ -87,15 +89,21 @@ pub fn web_serving() {
 }
 
 /// A line of `/proc/PID/status` (`CapEff`...).
+/// (read with capdisc's own parser, `kernel::procfs`; "" when there is no such process).
 pub fn caps_of(pid: &str, field: &str) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_owned())).unwrap_or_default()
+    let Ok(pid) = pid.parse() else { return String::new() };
+    let status = procfs::status(procfs::Proc::Pid(pid)).unwrap_or_default();
+    procfs::status_field(&status, field).to_owned()
+}
+
+/// A process's effective, bounding and ambient sets, as one line.
+pub fn sets_of_pid(pid: &str) -> String {
+    format!("{} {} {}", caps_of(pid, "CapEff"), caps_of(pid, "CapBnd"), caps_of(pid, "CapAmb"))
 }
 
 /// A container's first process's effective, bounding and ambient sets.
 pub fn sets_of(container: &str) -> String {
-    let pid = podman(&["inspect", "--format", "{{.State.Pid}}", container]).stdout.trim().to_owned();
-    format!("{} {} {}", caps_of(&pid, "CapEff"), caps_of(&pid, "CapBnd"), caps_of(&pid, "CapAmb"))
+    sets_of_pid(podman(&["inspect", "--format", "{{.State.Pid}}", container]).stdout.trim())
 }
 
 /// capdisc's trial containers and trial cgroups left (both 0 after any proof).

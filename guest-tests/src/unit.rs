@@ -1,4 +1,6 @@
 //! A systemd unit as the tests look at it, and putting it back to how the guest shipped it.
+use capdisc::kernel::procfs;
+
 use crate::command::{run, Run};
 use crate::wait;
 
@@ -29,14 +31,12 @@ pub fn main_pid(unit: &str) -> Option<u32> {
 /// A line of `/proc/PID/status` (`CapBnd`, `CapAmb`...) of the unit's main process, or "".
 pub fn status_field(unit: &str, field: &str) -> String {
     let Some(pid) = main_pid(unit) else { return String::new() };
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':').map(|value| value.trim().to_owned())).unwrap_or_default()
+    crate::container::caps_of(&pid.to_string(), field)
 }
 
 /// The main process's `/proc/PID/status`, its fields by name, read at once (None without one).
 pub fn main_status(unit: &str) -> Option<std::collections::BTreeMap<String, String>> {
-    let pid = main_pid(unit)?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = procfs::status(procfs::Proc::Pid(main_pid(unit)?)).ok()?;
     Some(status.lines().filter_map(|line| line.split_once(':')).map(|(key, value)| (key.to_owned(), value.trim().to_owned())).collect())
 }
 

@@ -213,6 +213,8 @@ fn finish(options: &TryOptions, unit: &str, dropin: &str, code: i32) -> Result<i
     if !options.apply {
         return Ok(code);
     }
+    // A stop signal after the trials (while systemd scored the unit) installs nothing.
+    interrupt::check("before installing the drop-in")?;
     let name = options
         .dropin
         .file_name()

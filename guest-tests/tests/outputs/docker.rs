@@ -88,10 +88,13 @@ fn leftovers() -> (usize, usize) {
     (trials, scopes)
 }
 
+/// `record -o PATH -- docker run --rm ...` of the test image (as capdisc's arguments).
+fn recorded_run(path: &str) -> Vec<&str> {
+    vec!["record", "-o", path, "--duration", "90", "--", "docker", "run", "--rm", "--network=host", "--tmpfs", "/run/app", "localhost/web"]
+}
+
 fn sets_of(name: &str) -> String {
-    let pid = docker(&["inspect", "--format", "{{.State.Pid}}", name]).stdout.trim().to_owned();
-    let field = |field| capdisc_guest_tests::container::caps_of(&pid, field);
-    format!("{} {} {}", field("CapEff"), field("CapBnd"), field("CapAmb"))
+    capdisc_guest_tests::container::sets_of_pid(docker(&["inspect", "--format", "{{.State.Pid}}", name]).stdout.trim())
 }
 
 #[test]
@@ -205,25 +208,7 @@ fn d07_cgroupfs_driver_a_run_is_recorded_in_its_cgroup_parent() {
     guest!();
     daemon(Daemon::Cgroupfs);
     expect::equal("the cgroup driver", docker(&["info", "--format", "{{.CgroupDriver}}"]).stdout.trim(), "cgroupfs");
-    let recorder = Started::new(
-        "capdisc",
-        &[
-            "record",
-            "-o",
-            "/tmp/d7.yaml",
-            "--duration",
-            "90",
-            "--",
-            "docker",
-            "run",
-            "--rm",
-            "--network=host",
-            "--tmpfs",
-            "/run/app",
-            "localhost/web",
-        ],
-        "d7",
-    );
+    let recorder = Started::new("capdisc", &recorded_run("/tmp/d7.yaml"), "d7");
     wait::must(120, "the run serves", || serves(PORT), || recorder.output());
     recorder.signal(libc::SIGINT);
     let recorded = recorder.wait();
@@ -244,26 +229,9 @@ fn d08_a_cgroup_parent_capdisc_cannot_read_stops_with_one_line() {
     guest!();
     daemon(Daemon::Elsewhere);
     let _ = std::fs::remove_file("/tmp/d8.yaml");
-    let recorded = run(
-        "timeout",
-        &[
-            "120",
-            "capdisc",
-            "record",
-            "-o",
-            "/tmp/d8.yaml",
-            "--duration",
-            "90",
-            "--",
-            "docker",
-            "run",
-            "--rm",
-            "--network=host",
-            "--tmpfs",
-            "/run/app",
-            "localhost/web",
-        ],
-    );
+    let mut args = vec!["120", "capdisc"];
+    args.extend(recorded_run("/tmp/d8.yaml"));
+    let recorded = run("timeout", &args);
     recorded.expect_exit(2);
     let says = recorded.output().lines().any(|line| {
         line.starts_with("capdisc: error: docker started the container in /elsewhere/")

@@ -241,9 +241,7 @@ fn r05_alices_podman_runs_the_generated_flags_with_exactly_that_set() {
     podman(&["rm", "-af", "-t", "2"]);
     podman(&run_args("web-gen", "8604:604", &flags.split_whitespace().collect::<Vec<_>>())).expect_exit(0);
     wait::must(120, "web-gen greets", || greets(8604), || podman(&["logs", "web-gen"]).output());
-    let pid = podman(&["inspect", "--format", "{{.State.Pid}}", "web-gen"]).stdout.trim().to_owned();
-    let field = |field| capdisc_guest_tests::container::caps_of(&pid, field);
-    let sets = format!("{} {} {}", field("CapEff"), field("CapBnd"), field("CapAmb"));
+    let sets = capdisc_guest_tests::container::sets_of_pid(podman(&["inspect", "--format", "{{.State.Pid}}", "web-gen"]).stdout.trim());
     podman(&["rm", "-f", "-t", "2", "web-gen"]);
     expect::equal("effective, bounding, ambient", sets.as_str(), "0000000000000401 0000000000000401 0000000000000401");
 }
