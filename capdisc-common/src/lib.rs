@@ -97,8 +97,12 @@ pub mod counter {
     pub const PATHS_MAP_FULL: u32 = 9;
     /// A sandbox refusal of a new kind could not be kept (`REFUSALS` full).
     pub const REFUSALS_MAP_FULL: u32 = 10;
+    /// A system call of a new kind (number and detail) could not be kept (`ACTIVITY` full).
+    pub const ACTIVITY_MAP_FULL: u32 = 11;
+    /// A path the target wrote or opened could not be kept (`ACTIVITY_PATHS` full).
+    pub const ACTIVITY_PATHS_MAP_FULL: u32 = 12;
     /// Number of slots.
-    pub const SLOTS: u32 = 11;
+    pub const SLOTS: u32 = 13;
 }
 
 /// Aggregation key of one kind of capability check.
@@ -348,8 +352,82 @@ pub struct MkdirLayout {
     pub _pad: u32,
 }
 
+/// What the sandboxing settings depend on, kept by the sandbox's `sys_enter` program for every
+/// system call of the target (recordings and trials; not `trace`): how to read one system call's
+/// detail, per system call number (`ACTIVITY_ARGS`, filled by userspace from its table).
+pub mod activity {
+    /// No detail: the call is counted by its number alone.
+    pub const NONE: u8 = 0;
+    /// The detail is the argument's value, masked.
+    pub const VALUE: u8 = 1;
+    /// The detail is a u32 read from user memory at the argument (a pointer) plus `offset`, masked.
+    pub const USER_U32: u8 = 2;
+
+    /// `ActivityArg::path`: the call's path is not kept.
+    pub const PATH_NONE: u8 = 0;
+    /// The call writes the file it names (mkdir, unlink, rename...): its path is kept as written.
+    pub const PATH_WRITES: u8 = 1;
+    /// The call opens the file it names (open, openat...): written when the detail (its flags,
+    /// masked to the writing ones) is not 0; a file only read is kept when it is under
+    /// [`READ_PREFIXES`].
+    pub const PATH_OPENS: u8 = 2;
+
+    /// `ActivityPathKey::access` bits.
+    pub const WRITTEN: u32 = 1;
+    /// The path is relative to a directory descriptor (not the working directory): where it is
+    /// cannot be told from the path alone.
+    pub const BESIDE_FD: u32 = 2;
+
+    /// The first bytes of the paths kept when only read: devices, kernel files, homes, /run.
+    pub const READ_PREFIXES: [[u8; 5]; 6] = [*b"/dev/", *b"/proc", *b"/sys/", *b"/home", *b"/root", *b"/run/"];
+}
+
+/// How to read one system call's detail (slot of `ACTIVITY_ARGS`, indexed by its number).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActivityArg {
+    /// One of [`activity`]'s NONE, VALUE, USER_U32.
+    pub how: u8,
+    /// The argument (0..4).
+    pub arg: u8,
+    /// With USER_U32: the byte offset in the structure the argument points at.
+    pub offset: u8,
+    /// One of [`activity`]'s PATH_NONE, PATH_WRITES, PATH_OPENS.
+    pub path: u8,
+    pub mask: u32,
+}
+
+/// Aggregation key of one kind of system call the target made (`ACTIVITY`): its number and
+/// detail (a socket's family, an mmap's write and exec bits, the namespaces of an unshare...).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct ActivityKey {
+    pub cgroup_id: u64,
+    pub syscall: i32,
+    pub detail: u32,
+}
+
+/// Bytes of a path kept in `ACTIVITY_PATHS` (longer ones are cut: their directory is what the
+/// settings need).
+pub const ACTIVITY_PATH_LEN: usize = 128;
+
+/// Aggregation key of one path the target wrote, or opened under [`activity::READ_PREFIXES`]
+/// (`ACTIVITY_PATHS`), NUL-padded.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ActivityPathKey {
+    pub cgroup_id: u64,
+    pub syscall: i32,
+    /// [`activity::WRITTEN`], [`activity::BESIDE_FD`].
+    pub access: u32,
+    pub path: [u8; ACTIVITY_PATH_LEN],
+}
+
 #[cfg(feature = "user")]
 mod pod {
+    unsafe impl aya::Pod for super::ActivityArg {}
+    unsafe impl aya::Pod for super::ActivityKey {}
+    unsafe impl aya::Pod for super::ActivityPathKey {}
     // SAFETY: all of these are plain #[repr(C)] data with explicit padding and no pointers.
     unsafe impl aya::Pod for super::CheckKey {}
     unsafe impl aya::Pod for super::CheckStats {}

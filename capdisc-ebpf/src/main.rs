@@ -8,7 +8,8 @@
 //! - `stream`: the per-event path of `capdisc trace` (ring buffer), off unless STREAM is set,
 //! - `outcome`: what a system call returned after a denied check, and `sandbox`: the system
 //!   calls the target's sandbox refused, both fed by `syscall_hooks` (`raw_syscalls:sys_enter`
-//!   and `sys_exit`), attached only when asked,
+//!   and `sys_exit`), attached only when asked, with `activity`: what the target did that the
+//!   sandboxing settings depend on (the calls it made, the paths it wrote),
 //! - `floor`: empty programs on the same hooks, for the benchmark's floor.
 //!
 //! Userspace loads only the programs of the backend it chose.
@@ -17,6 +18,7 @@
 #![allow(internal_features)]
 #![no_main]
 
+mod activity;
 mod cgroups;
 mod fexit;
 mod filter;

@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use capdisc_common::{
-    counter, CheckKey, CheckMemo, CheckStats, ExePath, MkdirLayout, PathKey, PathSample, PendingCheck, RefusalKey, RefusalStats, WatchPath,
-    COMM_LEN, MAX_WATCH_PATHS, PATH_ARGS_SYSCALLS,
+    counter, ActivityArg, ActivityKey, ActivityPathKey, CheckKey, CheckMemo, CheckStats, ExePath, MkdirLayout, PathKey, PathSample,
+    PendingCheck, RefusalKey, RefusalStats, WatchPath, COMM_LEN, MAX_WATCH_PATHS, PATH_ARGS_SYSCALLS,
 };
 
 /// Aggregated checks: the recording itself.
@@ -80,6 +80,19 @@ pub static REFUSALS: HashMap<RefusalKey, RefusalStats> = HashMap::with_max_entri
 /// Per-CPU room to build a refusal's first sample in (too large for the BPF stack).
 #[map]
 pub static REFUSAL_SCRATCH: PerCpuArray<RefusalStats> = PerCpuArray::with_max_entries(1, 0);
+/// What the target did that the sandboxing settings depend on (`activity`): the system calls it
+/// made, by number and detail, counted.
+#[map]
+pub static ACTIVITY: HashMap<ActivityKey, u64> = HashMap::with_max_entries(1, 0);
+/// The paths it wrote, and opened under the kept prefixes, counted.
+#[map]
+pub static ACTIVITY_PATHS: HashMap<ActivityPathKey, u64> = HashMap::with_max_entries(1, 0);
+/// Per-CPU room to build a path key in (too large for the BPF stack).
+#[map]
+pub static ACTIVITY_SCRATCH: PerCpuArray<ActivityPathKey> = PerCpuArray::with_max_entries(1, 0);
+/// How to read each system call's detail: syscall number -> `ActivityArg` (filled by userspace).
+#[map]
+pub static ACTIVITY_ARGS: Array<ActivityArg> = Array::with_max_entries(PATH_ARGS_SYSCALLS, 0);
 
 /// `capdisc trace`: one event per check (only when STREAM is set).
 #[map]

@@ -55,10 +55,12 @@ const EROFS: i64 = 30;
 /// `BPF_NOEXIST`: insert only a new key.
 const NO_EXIST: u64 = 1;
 
+/// `regs` and `number`: the `sys_enter` tracepoint's arguments.
 #[inline(always)]
-pub fn on_enter() {
-    if current_target_quietly().is_none() {
-        return;
+pub fn on_enter(regs: u64, number: i64) {
+    let Some((cgroup_id, _)) = current_target_quietly() else { return };
+    if constant(&STREAM) == 0 {
+        crate::activity::on_enter(cgroup_id, regs, number);
     }
     let tid = bpf_get_current_pid_tgid() as u32;
     // Written in place (a map update per system call costs several times more), inserted once.

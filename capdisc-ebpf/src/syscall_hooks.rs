@@ -1,7 +1,7 @@
 //! The two system-call tracepoints, `raw_syscalls:sys_enter` and `sys_exit` (raw tracepoints: no
 //! perf record), attached only when asked, each feeding what needs it: what a system call
 //! returned after a denied check (`outcome`, `SYSCALL_OUTCOMES`) and the sandbox's refusals
-//! (`sandbox`, `SANDBOX`; the only user of `sys_enter`).
+//! (`sandbox`, `SANDBOX`; the only user of `sys_enter`, which also keeps the target's `activity`).
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 
 use crate::{
@@ -11,9 +11,9 @@ use crate::{
 
 /// `TP_PROTO(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]
-pub fn capdisc_sys_enter(_ctx: RawTracePointContext) -> i32 {
+pub fn capdisc_sys_enter(ctx: RawTracePointContext) -> i32 {
     if constant(&SANDBOX) != 0 {
-        sandbox::on_enter();
+        sandbox::on_enter(ctx.arg(0), ctx.arg(1));
     }
     0
 }

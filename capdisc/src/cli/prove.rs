@@ -201,6 +201,12 @@ pub struct MinimizeArgs {
     /// --check that fails when the service is broken; a command's exit status can decide.
     #[arg(long)]
     pub grow: bool,
+    /// Then prove the sandboxing too (--unit only): the settings systemd scores (ProtectSystem=,
+    /// SystemCallFilter=, RestrictAddressFamilies=...) at the tightest values the recording
+    /// allows, tried with the proven set through the unit's life; a setting a trial's evidence
+    /// shows breaking the service is loosened or dropped. One drop-in with both.
+    #[arg(long, conflicts_with = "grow")]
+    pub sandbox: bool,
     /// Use a profile that lost checks.
     #[arg(long)]
     pub allow_lossy: bool,
@@ -230,6 +236,7 @@ impl MinimizeArgs {
             apply: self.apply,
             allow_lossy: self.allow_lossy,
             max_exposure: self.max_exposure,
+            sandbox: self.sandbox,
         })
         .await
     }

@@ -127,5 +127,34 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
     if recommendation.no_new_privileges {
         let _ = writeln!(out, "NoNewPrivileges=yes");
     }
+    if let Some(proof) = profile.verification.as_ref().filter(|proof| proof.passed && !proof.sandbox.is_empty()) {
+        render_sandboxing(&mut out, proof);
+    }
     out
+}
+
+/// The sandboxing a proof kept, each line under why, and what it left out with the evidence.
+fn render_sandboxing(out: &mut String, proof: &crate::profile::Verification) {
+    use crate::profile::Decision;
+    let _ = writeln!(out, "\n# Sandboxing, proven with the set above through the unit's life (`capdisc minimize --sandbox`).");
+    if let Some(exposure) = &proof.exposure {
+        let _ = writeln!(
+            out,
+            "# Exposure (systemd-analyze security --offline): {:.1} before, {:.1} with the capabilities alone, {:.1} with this sandboxing.",
+            exposure.before, exposure.capabilities, exposure.sandboxing
+        );
+    }
+    for setting in proof.sandbox.iter().filter(|setting| setting.verdict == Decision::Kept) {
+        let _ = writeln!(out, "# {}: {}", setting.setting, setting.why);
+        for line in setting.lines() {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let dropped: Vec<_> = proof.sandbox.iter().filter(|setting| setting.verdict == Decision::Dropped).collect();
+    if !dropped.is_empty() {
+        let _ = writeln!(out, "# Left out (a trial showed the service needs what it refuses):");
+        for setting in dropped {
+            let _ = writeln!(out, "#   {}: {}", setting.lines().join(" "), setting.why);
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! System call numbers to names for the architecture capdisc was built for (the `syscalls` crate's
 //! tables), and which argument of a system call is a path.
-use capdisc_common::{NO_SYSCALL, PATH_ARGS_SYSCALLS};
+use capdisc_common::{ActivityArg, NO_SYSCALL, PATH_ARGS_SYSCALLS};
 
 /// System calls that name a file, with the index of the path argument the kernel resolves when
 /// it makes its file-permission checks (the target of `symlink`, the mount point of `mount`).
@@ -65,6 +65,80 @@ pub const PATH_ARGUMENTS: &[(&str, u8)] = &[
     ("open_tree", 1),
     ("move_mount", 1),
 ];
+
+/// `CLONE_NEWNS`, `CLONE_NEWCGROUP`, `CLONE_NEWUTS`, `CLONE_NEWIPC`, `CLONE_NEWUSER`,
+/// `CLONE_NEWPID`, `CLONE_NEWNET`: the namespace flags of clone, clone3 and unshare.
+pub const CLONE_NEW_ANY: u32 = 0x7e02_0000;
+/// `O_WRONLY | O_RDWR | O_CREAT | O_TRUNC`: the flags of an open that writes.
+pub const OPEN_WRITES: u32 = 0o1103;
+/// `PROT_WRITE | PROT_EXEC`.
+pub const PROT_WRITE_EXEC: u32 = 0x6;
+/// `S_ISUID | S_ISGID`.
+pub const SET_ID_BITS: u32 = 0o6000;
+
+/// What the sandbox's `sys_enter` program keeps of each system call besides its number (see
+/// `capdisc_common::activity`): the detail the sandboxing settings depend on, and whether its
+/// path is written. Source: the calls' signatures (man 2) and `linux/sched/types.h` (`struct
+/// sched_attr`'s policy at byte 4), `linux/sched.h` (`struct clone_args`' flags at byte 0),
+/// `linux/openat2.h` (`struct open_how`'s flags at byte 0).
+pub fn activity_arguments() -> Vec<(u32, ActivityArg)> {
+    use capdisc_common::activity::{PATH_NONE, PATH_OPENS, PATH_WRITES, USER_U32, VALUE};
+    let value = |arg: u8, mask: u32, path: u8| ActivityArg { how: VALUE, arg, offset: 0, path, mask };
+    let user = |arg: u8, offset: u8, mask: u32, path: u8| ActivityArg { how: USER_U32, arg, offset, path, mask };
+    let writes = ActivityArg { path: PATH_WRITES, ..ActivityArg::default() };
+    let table: Vec<(&str, ActivityArg)> = vec![
+        ("socket", value(0, 0xffff, PATH_NONE)),
+        ("socketpair", value(0, 0xffff, PATH_NONE)),
+        ("mmap", value(2, PROT_WRITE_EXEC, PATH_NONE)),
+        ("mprotect", value(2, PROT_WRITE_EXEC, PATH_NONE)),
+        ("pkey_mprotect", value(2, PROT_WRITE_EXEC, PATH_NONE)),
+        ("unshare", value(0, CLONE_NEW_ANY, PATH_NONE)),
+        ("clone", value(0, CLONE_NEW_ANY, PATH_NONE)),
+        ("clone3", user(0, 0, CLONE_NEW_ANY, PATH_NONE)),
+        ("setns", value(1, CLONE_NEW_ANY, PATH_NONE)),
+        ("personality", value(0, u32::MAX, PATH_NONE)),
+        ("sched_setscheduler", value(1, 0x7, PATH_NONE)),
+        ("sched_setattr", user(1, 4, 0x7, PATH_NONE)),
+        ("chmod", value(1, SET_ID_BITS, PATH_WRITES)),
+        ("fchmod", value(1, SET_ID_BITS, PATH_NONE)),
+        ("fchmodat", value(2, SET_ID_BITS, PATH_WRITES)),
+        ("fchmodat2", value(2, SET_ID_BITS, PATH_WRITES)),
+        ("open", value(1, OPEN_WRITES, PATH_OPENS)),
+        ("openat", value(2, OPEN_WRITES, PATH_OPENS)),
+        ("openat2", user(2, 0, OPEN_WRITES, PATH_OPENS)),
+        ("creat", writes),
+        ("truncate", writes),
+        ("rename", writes),
+        ("renameat", writes),
+        ("renameat2", writes),
+        ("mkdir", writes),
+        ("mkdirat", writes),
+        ("rmdir", writes),
+        ("link", writes),
+        ("linkat", writes),
+        ("unlink", writes),
+        ("unlinkat", writes),
+        ("symlink", writes),
+        ("symlinkat", writes),
+        ("mknod", writes),
+        ("mknodat", writes),
+        ("chown", writes),
+        ("lchown", writes),
+        ("fchownat", writes),
+        ("utime", writes),
+        ("utimes", writes),
+        ("utimensat", writes),
+        ("setxattr", writes),
+        ("lsetxattr", writes),
+        ("removexattr", writes),
+        ("lremovexattr", writes),
+    ];
+    table
+        .into_iter()
+        .filter_map(|(name, arg)| name.parse::<syscalls::Sysno>().ok().map(|sysno| (sysno.id() as u32, arg)))
+        .filter(|(number, _)| *number < PATH_ARGS_SYSCALLS)
+        .collect()
+}
 
 /// (syscall number, path argument index) for this architecture.
 pub fn path_arguments() -> Vec<(u32, u8)> {

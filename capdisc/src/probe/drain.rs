@@ -6,7 +6,10 @@ use aya::{
     maps::{HashMap as BpfHashMap, PerCpuArray, StackTraceMap},
     Ebpf,
 };
-use capdisc_common::{counter, CheckKey, CheckMemo, CheckStats, ExePath, PathKey, PathSample, RefusalKey, RefusalStats, COMM_LEN};
+use capdisc_common::{
+    counter, ActivityKey, ActivityPathKey, CheckKey, CheckMemo, CheckStats, ExePath, PathKey, PathSample, RefusalKey, RefusalStats,
+    COMM_LEN,
+};
 
 use crate::error::Error;
 
@@ -31,6 +34,10 @@ pub struct Drained {
     pub paths: HashMap<(CheckKey, u32), String>,
     /// Sandbox refusals, when their programs were attached (`ProbeConfig::sandbox`).
     pub refusals: Vec<(RefusalKey, RefusalStats)>,
+    /// What the target did that the sandboxing depends on (the same programs): system calls by
+    /// number and detail, and paths, counted.
+    pub activity: Vec<(ActivityKey, u64)>,
+    pub activity_paths: Vec<(ActivityPathKey, u64)>,
 }
 
 /// Reads everything.
@@ -77,6 +84,12 @@ pub fn drain_new_stacks(ebpf: &Ebpf, known: impl Fn(u32) -> bool) -> Result<Drai
     let refusals: BpfHashMap<_, RefusalKey, RefusalStats> =
         BpfHashMap::try_from(map(ebpf, "REFUSALS")?).map_err(|err| Error::io("cannot open map REFUSALS", err))?;
     drained.refusals = refusals.iter().flatten().collect();
+    let activity: BpfHashMap<_, ActivityKey, u64> =
+        BpfHashMap::try_from(map(ebpf, "ACTIVITY")?).map_err(|err| Error::io("cannot open map ACTIVITY", err))?;
+    drained.activity = activity.iter().flatten().collect();
+    let paths: BpfHashMap<_, ActivityPathKey, u64> =
+        BpfHashMap::try_from(map(ebpf, "ACTIVITY_PATHS")?).map_err(|err| Error::io("cannot open map ACTIVITY_PATHS", err))?;
+    drained.activity_paths = paths.iter().flatten().collect();
     Ok(drained)
 }
 

@@ -27,11 +27,13 @@ pub struct MapLimits {
     pub cgroup_names: u32,
     /// Kinds of sandbox refusal kept (trials and recordings with the sandbox evidence).
     pub refusals: u32,
+    /// Kinds of system call, and paths, kept of what the target did (the same runs).
+    pub activity: u32,
 }
 
 impl Default for MapLimits {
     fn default() -> Self {
-        Self { checks: 16_384, stacks: 4_096, pids: 65_536, cgroups: 4_096, cgroup_names: 1, refusals: 1_024 }
+        Self { checks: 16_384, stacks: 4_096, pids: 65_536, cgroups: 4_096, cgroup_names: 1, refusals: 1_024, activity: 4_096 }
     }
 }
 
@@ -157,6 +159,9 @@ impl Probes {
             .map_max_entries("SYSCALL_STATE", if config.sandbox { 16_384 } else { 1 })
             .map_max_entries("REFUSALS", if config.sandbox { limits.refusals } else { 1 })
             .map_max_entries("REFUSAL_SCRATCH", 1)
+            .map_max_entries("ACTIVITY", if config.sandbox { limits.activity } else { 1 })
+            .map_max_entries("ACTIVITY_PATHS", if config.sandbox { limits.activity } else { 1 })
+            .map_max_entries("ACTIVITY_SCRATCH", 1)
             .map_max_entries("EVENTS", ring_bytes)
             .override_global("INIT_USER_NS", &init_user_ns, true)
             .override_global("SELF_TGID", &self_tgid, true)
@@ -248,6 +253,12 @@ fn fill_path_arguments(ebpf: &mut Ebpf) -> Result<(), Error> {
         aya::maps::Array::try_from(map).map_err(|err| Error::io("cannot open map PATH_ARGS", err))?;
     for (number, argument) in crate::kernel::syscalls::path_arguments() {
         arguments.set(number, argument + 1, 0).map_err(|err| Error::io("cannot fill map PATH_ARGS", err))?;
+    }
+    let map = ebpf.map_mut("ACTIVITY_ARGS").ok_or_else(|| Error::Runtime("map ACTIVITY_ARGS missing from the eBPF object".into()))?;
+    let mut activity: aya::maps::Array<_, capdisc_common::ActivityArg> =
+        aya::maps::Array::try_from(map).map_err(|err| Error::io("cannot open map ACTIVITY_ARGS", err))?;
+    for (number, argument) in crate::kernel::syscalls::activity_arguments() {
+        activity.set(number, argument, 0).map_err(|err| Error::io("cannot fill map ACTIVITY_ARGS", err))?;
     }
     Ok(())
 }

@@ -123,6 +123,7 @@ pub fn build(drained: &Drained, meta: RecordingMeta<'_>, kallsyms: Option<&Kalls
         verification: None,
         refusals,
         refusals_lost: drained.counters[capdisc_common::counter::REFUSALS_MAP_FULL as usize],
+        activity: super::Activity::from_kernel(drained),
     }
 }
 

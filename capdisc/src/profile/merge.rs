@@ -60,6 +60,14 @@ pub fn merge(inputs: &[(String, Profile)], force: bool) -> Result<Profile, Error
                 merged.coverage.unexercised.push(hint.clone());
             }
         }
+        // What was done is known for the merge only when every recording kept it.
+        merged.activity = match (merged.activity.take(), &profile.activity) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.add(theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
     }
     merged.executables.sort();
     // A hint one run left open and another run exercised is closed.

@@ -55,6 +55,10 @@ pub struct Profile {
     /// Kinds of refusal the kernel could not keep (its map was full): the list may miss some.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refusals_lost: u64,
+    /// What the target did that the sandboxing settings depend on (`record --sandbox`, and
+    /// `minimize`'s recording): the calls it made, the paths it wrote...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<super::Activity>,
 }
 
 /// One kind of system call the target's sandbox refused.
@@ -188,11 +192,48 @@ pub struct Verification {
     pub capabilities: Vec<Verdict>,
     /// Every trial in order.
     pub trials: Vec<Trial>,
+    /// `minimize --sandbox`: the sandboxing settings tried with the proven set, each kept (the
+    /// last trial passed with it) or dropped (a trial's evidence showed it breaks the service),
+    /// with why; lines the evidence added to let the service work are kept settings too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox: Vec<SandboxSetting>,
+    /// `minimize --sandbox`: systemd's exposure score of the unit before, with the proven
+    /// capabilities alone and with the sandboxing too (`systemd-analyze security --offline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<Exposures>,
     /// `sha256:` of the recorded capabilities and of this section without this field: binds the
     /// proof to the recording it proves, so an edited verdict or recording is refused on reading
     /// (`proof does not match this recording`).
     #[serde(default)]
     pub digest: String,
+}
+
+/// One sandboxing setting of a proof.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SandboxSetting {
+    /// The setting (`ProtectSystem`).
+    pub setting: String,
+    /// Its values, one line each (`strict`; `SystemCallFilter=` takes several).
+    pub values: Vec<String>,
+    /// `kept` (in the drop-in) or `dropped` (left out).
+    pub verdict: Decision,
+    /// Why: what the recording showed, or the failing trial's evidence.
+    pub why: String,
+}
+
+impl SandboxSetting {
+    /// Its lines, `KEY=VALUE`.
+    pub fn lines(&self) -> Vec<String> {
+        self.values.iter().map(|value| format!("{}={value}", self.setting)).collect()
+    }
+}
+
+/// Exposure scores of a unit (`systemd-analyze security`: 0 safe to 10 exposed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exposures {
+    pub before: f64,
+    pub capabilities: f64,
+    pub sandboxing: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -636,6 +677,8 @@ mod tests {
                 trial(&["CAP_CHOWN", "CAP_NET_BIND_SERVICE"], true),
                 trial(&["CAP_CHOWN"], false),
             ],
+            sandbox: Vec::new(),
+            exposure: None,
             digest: String::new(),
         };
         assert!(proof.proven_necessary("CAP_NET_BIND_SERVICE"), "a trial without it failed");

@@ -18,7 +18,7 @@ use crate::{
     kernel::privileges,
     scope::TargetSpec,
     support::{console, files::BeneathDir},
-    systemd::{self, unit_name, RuntimeChange, UnitFiles},
+    systemd::{self, unit_name, RuntimeChange},
 };
 
 pub struct TryOptions {
@@ -118,17 +118,17 @@ pub async fn attempt(options: TryOptions) -> Result<i32, Error> {
     Ok(1)
 }
 
-/// The trials of one `try`, counted.
-struct Trials<'a> {
-    subject: &'a Subject,
-    unit: &'a str,
-    options: &'a TrialOptions,
-    count: usize,
+/// The trials of one `try` (or of `minimize --sandbox`'s sandboxing), counted.
+pub(super) struct Trials<'a> {
+    pub subject: &'a Subject,
+    pub unit: &'a str,
+    pub options: &'a TrialOptions,
+    pub count: usize,
 }
 
 impl Trials<'_> {
     /// One trial of the unit with `dropin`, described as `what`.
-    async fn run(&mut self, dropin: &str, what: &str) -> Result<TrialResult, Error> {
+    pub async fn run(&mut self, dropin: &str, what: &str) -> Result<TrialResult, Error> {
         self.count += 1;
         let spec = TargetSpec::Unit { name: self.unit.to_owned(), restart: Some(RuntimeChange::Dropin(dropin.to_owned())) };
         let doing = format!("in trial {} ({what})", self.count);
@@ -167,42 +167,20 @@ async fn bisect(proposal: &Proposal, trials: &mut Trials<'_>, max_trials: usize)
 
 /// systemd's score of the unit's files with and without the drop-in (`systemd-analyze security
 /// --offline` over a copy of them, so both are read the same way).
-struct Exposure {
-    before: Result<f64, Error>,
-    after: Result<f64, Error>,
-}
+struct Exposure(Result<(f64, Vec<f64>), Error>);
 
 impl Exposure {
     fn measure(unit: &str, dropin: &str) -> Self {
-        let root = std::env::temp_dir().join(format!("capdisc-try-{}", std::process::id()));
-        let measured = (|| {
-            let files = UnitFiles::find(unit, Path::new("/"))?;
-            for path in files.all() {
-                let copy = root.join(path.strip_prefix("/").unwrap_or(path));
-                if let Some(dir) = copy.parent() {
-                    std::fs::create_dir_all(dir).map_err(|err| Error::io("cannot copy the unit's files", err))?;
-                }
-                std::fs::copy(path, &copy).map_err(|err| Error::io("cannot copy the unit's files", err))?;
-            }
-            let before = systemd::exposure(unit, Some(&root));
-            let dir = root.join(format!("etc/systemd/system/{unit}.d"));
-            std::fs::create_dir_all(&dir).map_err(|err| Error::io("cannot write the drop-in's copy", err))?;
-            std::fs::write(dir.join("zz-capdisc-try.conf"), dropin).map_err(|err| Error::io("cannot write the drop-in's copy", err))?;
-            Ok::<_, Error>((before, systemd::exposure(unit, Some(&root))))
-        })();
-        let _ = std::fs::remove_dir_all(&root);
-        match measured {
-            Ok((before, after)) => Self { before, after },
-            Err(err) => Self { before: Err(Error::Runtime(err.to_string())), after: Err(err) },
-        }
+        Self(systemd::exposures_offline(unit, &[dropin]))
     }
 
     fn print(&self) {
-        match (&self.before, &self.after) {
-            (Ok(before), Ok(after)) => {
-                console::outln!("exposure (systemd-analyze security --offline, lower is better): {before:.1} -> {after:.1}")
-            }
-            (_, Err(err)) | (Err(err), _) => console::note!("no exposure score: {err}"),
+        match &self.0 {
+            Ok((before, after)) => console::outln!(
+                "exposure (systemd-analyze security --offline, lower is better): {before:.1} -> {:.1}",
+                after.first().copied().unwrap_or(*before)
+            ),
+            Err(err) => console::note!("no exposure score: {err}"),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::support::console;
 use std::path::PathBuf;
 
 use super::{
-    interrupt, phases,
+    interrupt, phases, sandboxing,
     trial::{self, Denial, OwnedTrials, Subject, TrialOptions, TrialResult},
 };
 use crate::{
@@ -42,6 +42,8 @@ pub struct MinimizeOptions {
     pub allow_lossy: bool,
     /// With `--apply`: refuse a drop-in that scores above this (`apply --max-exposure`).
     pub max_exposure: Option<f64>,
+    /// Then prove the sandboxing settings the recording allows with the proven set (units only).
+    pub sandbox: bool,
 }
 
 pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
@@ -50,6 +52,9 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
     files::check_writable(&options.output)?;
     if options.apply && !matches!(options.subject, Subject::Unit { .. }) {
         return Err(Error::Usage("--apply installs a drop-in: it needs --unit NAME".into()));
+    }
+    if options.sandbox && (!matches!(options.subject, Subject::Unit { .. }) || options.grow) {
+        return Err(Error::Usage("--sandbox proves a unit's sandboxing settings: it needs --unit NAME, without --grow".into()));
     }
     let say = |line: &str| {
         if !options.trial.quiet {
@@ -125,8 +130,23 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
         });
     }
     seal(&mut profile, proof(Method::Shrink, &options, verdicts, trials));
+    if let (true, Subject::Unit { name }) = (options.sandbox, &options.subject) {
+        let limit = options.max_trials.unwrap_or(SANDBOX_TRIALS).max(1);
+        let proven = sandboxing::prove(&options.subject, &crate::systemd::unit_name(name), &profile, &trial_options, limit)
+            .await
+            .map_err(|err| interrupt::locate(err, "in the sandboxing trials"))?;
+        if let Some(mut verification) = profile.verification.take() {
+            verification.sandbox = proven.settings;
+            verification.trials.extend(proven.trials);
+            verification.exposure = proven.exposure;
+            seal(&mut profile, verification);
+        }
+    }
     finish(&options, &profile)
 }
+
+/// `--sandbox`'s trials at most, unless `--max-trials` says otherwise.
+const SANDBOX_TRIALS: usize = 12;
 
 /// Puts the proof into the profile, bound to its recording by its digest, with the coverage
 /// hints of its recording (read once, here: trials need none; a `--profile` keeps its own).
@@ -150,6 +170,8 @@ fn proof(method: Method, options: &MinimizeOptions, verdicts: Vec<Verdict>, tria
         passed: true,
         capabilities: verdicts,
         trials,
+        sandbox: Vec::new(),
+        exposure: None,
         digest: String::new(),
     }
 }
@@ -342,5 +364,18 @@ fn summary(profile: &Profile) -> String {
         if kept.is_empty() { "(none)".to_owned() } else { kept.join(" ") },
         proof.trials.len()
     ));
+    for setting in &proof.sandbox {
+        out.push_str(&format!("{:<8} {:<48} {}\n", setting.verdict, setting.lines().join(" "), setting.why));
+    }
+    if !proof.sandbox.is_empty() {
+        let kept = proof.sandbox.iter().filter(|setting| setting.verdict == Decision::Kept).count();
+        out.push_str(&format!("minimize: proven sandboxing: {kept} of {} setting(s) kept\n", proof.sandbox.len()));
+    }
+    if let Some(exposure) = &proof.exposure {
+        out.push_str(&format!(
+            "exposure (systemd-analyze security --offline, lower is better): {:.1} before, {:.1} with the capabilities, {:.1} with the sandboxing\n",
+            exposure.before, exposure.capabilities, exposure.sandboxing
+        ));
+    }
     out
 }

@@ -1,7 +1,8 @@
 //! Proving a set by running the service under it: `verify` (one trial of a profile's set) and
 //! `minimize` (trials that remove one capability at a time, keeping only those whose removal
 //! breaks the service); and `try` (`attempt`: a proposed drop-in run through the unit's life,
-//! the setting that breaks it named from the evidence of its trials, `proposal`). Trials themselves (`trial`) record while they run, so a failure names
+//! the setting that breaks it named from the evidence of its trials, `proposal`); and `minimize --sandbox`'s
+//! sandboxing, tried with the proven set (`sandboxing`). Trials themselves (`trial`) record while they run, so a failure names
 //! what was denied. Every trial's workload and check are owned (`trial::OwnedTrials`), and a
 //! stop signal ends the proof with nothing proven (`interrupt`).
 mod attempt;
@@ -10,6 +11,7 @@ mod interrupt;
 mod minimize;
 mod phases;
 mod proposal;
+mod sandboxing;
 mod subject;
 mod trial;
 mod verify;

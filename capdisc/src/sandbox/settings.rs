@@ -67,8 +67,9 @@ pub const SECCOMP_SETTINGS: [&str; 12] = [
     "ProtectHostname",
 ];
 
-/// The other properties a refusal can be traced back to.
-const OTHER_PROPERTIES: [&str; 18] = [
+/// The other properties a refusal can be traced back to, or the sandboxing a recording allows
+/// depends on (`harden::sandboxing`).
+const OTHER_PROPERTIES: [&str; 23] = [
     "SystemCallErrorNumber",
     "ProtectKernelTunables",
     "ProtectControlGroups",
@@ -87,6 +88,11 @@ const OTHER_PROPERTIES: [&str; 18] = [
     "RuntimeDirectory",
     "ConfigurationDirectory",
     "User",
+    "ProcSubset",
+    "PrivateNetwork",
+    "PrivateMounts",
+    "PrivateIPC",
+    "WorkingDirectory",
 ];
 
 /// Every property a refusal can be traced back to.

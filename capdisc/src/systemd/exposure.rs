@@ -6,6 +6,34 @@ use std::{path::Path, process::Command};
 
 use crate::error::Error;
 
+/// The unit's exposure as its files are, then with each of `dropins` added (one at a time), read
+/// the same way: `--offline` over a copy of the unit's files (the live unit is not touched).
+pub fn exposures_offline(unit: &str, dropins: &[&str]) -> Result<(f64, Vec<f64>), Error> {
+    let root = std::env::temp_dir().join(format!("capdisc-exposure-{}", std::process::id()));
+    let measured = (|| {
+        let files = super::UnitFiles::find(unit, Path::new("/"))?;
+        for path in files.all() {
+            let copy = root.join(path.strip_prefix("/").unwrap_or(path));
+            if let Some(dir) = copy.parent() {
+                std::fs::create_dir_all(dir).map_err(|err| Error::io("cannot copy the unit's files", err))?;
+            }
+            std::fs::copy(path, &copy).map_err(|err| Error::io("cannot copy the unit's files", err))?;
+        }
+        let before = exposure(unit, Some(&root))?;
+        let dir = root.join(format!("etc/systemd/system/{unit}.d"));
+        std::fs::create_dir_all(&dir).map_err(|err| Error::io("cannot write the drop-in's copy", err))?;
+        let mut after = Vec::new();
+        for dropin in dropins {
+            std::fs::write(dir.join("zz-capdisc-exposure.conf"), dropin)
+                .map_err(|err| Error::io("cannot write the drop-in's copy", err))?;
+            after.push(exposure(unit, Some(&root))?);
+        }
+        Ok((before, after))
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    measured
+}
+
 /// The unit's exposure, or Err saying why systemd-analyze could not give it.
 pub fn exposure(unit: &str, root: Option<&Path>) -> Result<f64, Error> {
     let mut command = Command::new("systemd-analyze");

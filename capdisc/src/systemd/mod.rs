@@ -17,7 +17,7 @@ pub use capset::{all_caps, mask_names, mask_text, parse_assignment, CapSetBuilde
 pub use dropin::{
     apply_dropin, check_dropin, remove_runtime_dropin, revert_dropin, write_runtime_dropin, AppliedDropin, DROPIN_NAME, RUNTIME_DIR,
 };
-pub use exposure::exposure;
+pub use exposure::{exposure, exposures_offline};
 pub use implicit::IMPLICIT_DROPS;
 pub use leftovers::{
     guard_unit, leftover_error, leftovers, offline_leftovers, refuse_leftovers, refuse_offline_leftovers, restore, runtime_dropins,

@@ -52,6 +52,8 @@ fn proven(dac: Decision) -> Profile {
                 false,
             ),
         ],
+        sandbox: Vec::new(),
+        exposure: None,
         digest: String::new(),
     };
     proof.digest = profile::digest(&profile, &proof);

@@ -8,6 +8,7 @@ mod api;
 mod app;
 mod daemons;
 mod every_unit;
+mod hardening;
 mod phases;
 mod sandbox;
 mod trying;

@@ -1,0 +1,199 @@
+//! `minimize --sandbox`: after the capability set is proven, the sandboxing settings the
+//! recording allows (`harden::sandboxing`) are tried with it through the unit's whole life, all
+//! at once first. When a trial fails, the kernel's evidence names the setting that broke it
+//! (`proposal::findings`): the line that allows what was refused is added when there is one
+//! (`ReadWritePaths=/var/lib/x`, `SystemCallFilter=@clock`), the setting is dropped otherwise, and
+//! the trial repeats. Without evidence naming a setting, the settings are halved by trials until
+//! the one that breaks the service alone is found, and it is dropped. What is kept passed the
+//! last trial, so the whole drop-in is proven, each line with why it is there.
+use super::{
+    attempt::Trials,
+    interrupt,
+    proposal::Proposal,
+    trial::{Subject, TrialOptions, TrialResult},
+};
+use crate::{
+    error::Error,
+    generate::{render_dropin, Recommendation},
+    harden::sandboxing::{candidates, Candidate, Inputs},
+    profile::{Decision, Exposures, Profile, SandboxSetting, Trial},
+    sandbox::{Settings, SyscallGroups},
+    support::console,
+    systemd,
+};
+
+/// What the sandboxing stage proved: the settings (kept and dropped) and its trials.
+pub struct Proven {
+    pub settings: Vec<SandboxSetting>,
+    pub trials: Vec<Trial>,
+    pub exposure: Option<Exposures>,
+}
+
+/// Tries the sandboxing the recording in `profile` (its proof sealed) allows on `unit`, at most
+/// `max_trials` trials.
+pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &TrialOptions, max_trials: usize) -> Result<Proven, Error> {
+    let Some(activity) = &profile.activity else {
+        return Err(Error::Usage(
+            "the profile keeps no record of what the service did (its `activity`); --sandbox needs a recording made by this capdisc with the sandbox programs (record --sandbox, or minimize without --profile)".into(),
+        ));
+    };
+    if !activity.complete() {
+        return Err(Error::Untrusted(format!(
+            "the recording of what the service did is incomplete ({} kind(s) of call, {} path(s) not kept): sandboxing derived from it may break the service; record again",
+            activity.calls_lost, activity.paths_lost
+        )));
+    }
+    let settings = Settings::of_unit(unit)?;
+    let groups = SyscallGroups::of_this_host();
+    let kept_caps = profile.granted_names();
+    let mut pending =
+        candidates(&Inputs { activity, executables: &profile.executables, settings: &settings, groups: &groups, capabilities: &kept_caps });
+    let capabilities = capability_section(profile, unit);
+    let ambient: Vec<String> = systemd::property(unit, "AmbientCapabilities").split_whitespace().map(str::to_ascii_uppercase).collect();
+    let mut trials = Trials { subject, unit, options, count: 0 };
+    let mut records = Vec::new();
+    let mut dropped: Vec<SandboxSetting> = Vec::new();
+    let mut added: Vec<SandboxSetting> = Vec::new();
+    console::say!(
+        "sandboxing {unit}: {} setting(s) the recording allows: {}",
+        pending.len(),
+        pending.iter().map(|candidate| candidate.key).collect::<Vec<_>>().join(", ")
+    );
+    loop {
+        if pending.is_empty() {
+            break;
+        }
+        if trials.count >= max_trials {
+            for candidate in pending.drain(..) {
+                dropped.push(setting(&candidate, Decision::Dropped, "not proven: --max-trials reached".into()));
+            }
+            break;
+        }
+        let text = dropin(&capabilities, &pending, &added);
+        let result = trials.run(&text, &format!("the proven set with {} sandboxing setting(s)", pending.len() + added.len())).await?;
+        records.push(record(profile, &format!("sandboxing: {}", keys(&pending)), &result));
+        if result.passed {
+            break;
+        }
+        let proposal = Proposal::parse(&text).map_err(Error::Runtime)?;
+        let findings = proposal.findings(&result, &ambient);
+        let mut progressed = false;
+        let named: Vec<_> = findings.iter().filter(|finding| pending.iter().any(|candidate| candidate.key == finding.key)).collect();
+        for finding in named {
+            console::outln!("  {}: {}", finding.key, finding.evidence);
+            match &finding.fix {
+                Some(fix) if !added.iter().any(|line| line.lines().contains(fix)) => {
+                    let (key, value) = fix.split_once('=').unwrap_or((fix, ""));
+                    added.push(SandboxSetting {
+                        setting: key.to_owned(),
+                        values: vec![value.to_owned()],
+                        verdict: Decision::Kept,
+                        why: format!("added after trial {}: {}", trials.count, finding.evidence),
+                    });
+                }
+                _ => {
+                    let Some(index) = pending.iter().position(|candidate| candidate.key == finding.key) else { continue };
+                    let candidate = pending.remove(index);
+                    dropped.push(setting(
+                        &candidate,
+                        Decision::Dropped,
+                        format!("trial {} failed with it: {}", trials.count, finding.evidence),
+                    ));
+                }
+            }
+            progressed = true;
+        }
+        if progressed {
+            continue;
+        }
+        // No evidence names a setting: the one that breaks it, by halving.
+        let culprit = bisect(&mut trials, &capabilities, &pending, &added, max_trials, profile, &mut records).await?;
+        let index = pending.iter().position(|candidate| candidate.key == culprit.0).unwrap_or(0);
+        let candidate = pending.remove(index);
+        dropped.push(setting(&candidate, Decision::Dropped, culprit.1));
+    }
+    interrupt::check("after the sandboxing trials")?;
+    let kept_text = dropin(&capabilities, &pending, &added);
+    let mut settings: Vec<SandboxSetting> =
+        pending.iter().map(|candidate| setting(candidate, Decision::Kept, candidate.why.clone())).collect();
+    settings.extend(added);
+    settings.extend(dropped);
+    let exposure = match systemd::exposures_offline(unit, &[&capabilities, &kept_text]) {
+        Ok((before, after)) if after.len() == 2 => Some(Exposures { before, capabilities: after[0], sandboxing: after[1] }),
+        Ok(_) => None,
+        Err(err) => {
+            console::note!("no exposure score: {err}");
+            None
+        }
+    };
+    Ok(Proven { settings, trials: records, exposure })
+}
+
+/// The `[Service]` lines of the capability drop-in `apply` would install for the proven set.
+fn capability_section(profile: &Profile, unit: &str) -> String {
+    let recommendation = Recommendation::from_profile(profile, None, &[]);
+    let text = render_dropin(profile, unit, &recommendation);
+    let section = text.find("[Service]").map(|at| &text[at..]).unwrap_or("[Service]\n");
+    section.lines().filter(|line| !line.starts_with('#')).map(|line| format!("{line}\n")).collect()
+}
+
+/// The capability section, then the candidates and the lines added for them.
+fn dropin(capabilities: &str, candidates: &[Candidate], added: &[SandboxSetting]) -> String {
+    let mut text = capabilities.to_owned();
+    for line in candidates.iter().flat_map(Candidate::lines).chain(added.iter().flat_map(SandboxSetting::lines)) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+fn setting(candidate: &Candidate, verdict: Decision, why: String) -> SandboxSetting {
+    SandboxSetting { setting: candidate.key.to_owned(), values: candidate.values.clone(), verdict, why }
+}
+
+fn keys(candidates: &[Candidate]) -> String {
+    candidates.iter().map(|candidate| candidate.key).collect::<Vec<_>>().join(" ")
+}
+
+fn record(profile: &Profile, testing: &str, result: &TrialResult) -> Trial {
+    Trial {
+        set: profile.granted_names(),
+        testing: testing.to_owned(),
+        passed: result.passed,
+        outcome: result.outcome.clone(),
+        denials: result.denials.iter().map(ToString::to_string).collect(),
+        refusals: result.refusals.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Halves the candidates while one half alone (with the lines added so far) fails: the setting
+/// that breaks the service alone, with the failing trial as evidence. When both halves pass
+/// alone (they break it together, or the failure did not repeat), the last candidate of the
+/// failing whole is blamed: dropping it is the conservative side.
+async fn bisect(
+    trials: &mut Trials<'_>,
+    capabilities: &str,
+    pending: &[Candidate],
+    added: &[SandboxSetting],
+    max_trials: usize,
+    profile: &Profile,
+    records: &mut Vec<Trial>,
+) -> Result<(&'static str, String), Error> {
+    let mut suspects: Vec<Candidate> = pending.to_vec();
+    let mut evidence = "the trial with all of them failed and no evidence named one; bisected".to_owned();
+    while suspects.len() > 1 && trials.count < max_trials {
+        let half = suspects.len() / 2;
+        let (first, second) = (suspects[..half].to_vec(), suspects[half..].to_vec());
+        let result = trials.run(&dropin(capabilities, &first, added), &format!("only {}", keys(&first))).await?;
+        records.push(record(profile, &format!("sandboxing, only: {}", keys(&first)), &result));
+        if !result.passed {
+            evidence = format!("trial {} failed with only {}: {}", trials.count, keys(&first), result.outcome);
+            suspects = first;
+        } else {
+            evidence = format!("trial {} passed with only {}; the rest fails", trials.count, keys(&first));
+            suspects = second;
+        }
+    }
+    let culprit = suspects.last().map(|candidate| candidate.key).unwrap_or("");
+    Ok((culprit, evidence))
+}
