@@ -301,7 +301,9 @@ impl RestoreArgs {
             console::outln!("{unit} has no capdisc runtime drop-in; nothing to restore");
             return Ok(0);
         }
-        console::outln!("{}", systemd::restore(&unit, None)?);
+        // Sockets a dead capdisc stopped with the unit: the enabled ones left inactive.
+        let sockets = systemd::idle_enabled_sockets(&unit);
+        console::outln!("{}", systemd::restore(&unit, None, &sockets)?);
         Ok(0)
     }
 }
@@ -312,6 +314,9 @@ pub struct GuardArgs {
     pub unit: Option<String>,
     #[arg(long)]
     pub was_active: bool,
+    /// A socket unit of the unit stopped with it: start it again.
+    #[arg(long = "socket", value_name = "SOCKET")]
+    pub sockets: Vec<String>,
     /// Kill and remove the trial cgroups (`capdisc-PID-*`) of this capdisc.
     #[arg(long, value_name = "PID")]
     pub cgroups_of: Option<u32>,

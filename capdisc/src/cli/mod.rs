@@ -120,7 +120,7 @@ impl Cli {
                     crate::prove::undo_trials(args.cgroups_of, args.trial_runtime.as_deref(), args.start_container.as_deref())
                 })];
                 if let Some(unit) = args.unit.as_deref() {
-                    undo.push(Box::new(move || crate::systemd::undo_after_death(unit, args.was_active)));
+                    undo.push(Box::new(move || crate::systemd::undo_after_death(unit, args.was_active, &args.sockets)));
                 }
                 Ok(crate::guardian::guard_main(undo))
             }

@@ -78,6 +78,13 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
                     recorded.outcome
                 )));
             }
+            // A start capdisc did not see would prove an empty set that works only because the
+            // service was already running.
+            if let (Subject::Unit { name }, true) = (&options.subject, profile.executables.is_empty()) {
+                return Err(Error::Refused(format!(
+                    "the recording saw no program of {name} start (nothing was exec'd in its cgroup while capdisc watched), so it proves nothing; was it started by something else meanwhile? Stop what starts it and run minimize again"
+                )));
+            }
             profile
         }
     };

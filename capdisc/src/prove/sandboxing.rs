@@ -48,6 +48,13 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
     let kept_caps = profile.granted_names();
     let mut pending =
         candidates(&Inputs { activity, executables: &profile.executables, settings: &settings, groups: &groups, capabilities: &kept_caps });
+    let others = unnamed_programs(profile, unit);
+    if !others.is_empty() {
+        console::note!(
+            "{unit} also ran programs its unit's commands do not name ({}): they run under its sandbox too, proven only as far as the check and the exercises drove them",
+            others.join(", ")
+        );
+    }
     let capabilities = capability_section(profile, unit);
     let ambient: Vec<String> = systemd::property(unit, "AmbientCapabilities").split_whitespace().map(str::to_ascii_uppercase).collect();
     let mut trials = Trials { subject, unit, options, count: 0 };
@@ -127,6 +134,20 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
         }
     };
     Ok(Proven { settings, trials: records, exposure })
+}
+
+/// The executables the service ran that none of its unit's commands names (a cron job's shell,
+/// a login's): whatever they do runs under the unit's sandbox.
+fn unnamed_programs(profile: &Profile, unit: &str) -> Vec<String> {
+    let keys = ["ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost"];
+    let named: Vec<String> = keys
+        .iter()
+        .flat_map(|key| {
+            let shown = systemd::property(unit, key);
+            shown.split("path=").skip(1).filter_map(|rest| rest.split([' ', ';']).next().map(str::to_owned)).collect::<Vec<_>>()
+        })
+        .collect();
+    profile.executables.iter().filter(|exe| !named.contains(exe)).cloned().collect()
 }
 
 /// The `[Service]` lines of the capability drop-in `apply` would install for the proven set.

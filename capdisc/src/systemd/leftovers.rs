@@ -18,22 +18,43 @@ const RUNTIME_PREFIX: &str = "zz-capdisc-";
 
 /// Starts the guardian of a unit capdisc changes for a while; from now on, capdisc's death
 /// undoes its changes to `unit` (the guardian holds the unit's lock meanwhile).
-pub fn guard_unit(unit: &str, was_active: bool, lock: &UnitLock) -> Result<Guardian, Error> {
+pub fn guard_unit(unit: &str, was_active: bool, sockets: &[String], lock: &UnitLock) -> Result<Guardian, Error> {
     let mut args = vec!["--unit".to_owned(), unit.to_owned()];
     if was_active {
         args.push("--was-active".into());
+    }
+    for socket in sockets {
+        args.push("--socket".into());
+        args.push(socket.clone());
     }
     Guardian::launch(args, Some(lock.share()?))
 }
 
 /// The guardian's undo for a unit after capdisc's death: its drop-ins removed and the unit put
 /// back as it was.
-pub fn undo_after_death(unit: &str, was_active: bool) -> Result<Option<String>, String> {
+pub fn undo_after_death(unit: &str, was_active: bool, sockets: &[String]) -> Result<Option<String>, String> {
     crate::guardian::say(&format!("capdisc ended without undoing its changes to {unit}: restoring it"));
-    match restore(unit, Some(was_active)) {
+    match restore(unit, Some(was_active), sockets) {
         Ok(done) => Ok(Some(format!("{unit} restored: {done}"))),
         Err(err) => Err(format!("could not restore {unit}: {err}; run `capdisc restore --unit {unit}`")),
     }
+}
+
+/// The socket units that trigger `unit`, enabled but inactive: what a capdisc that died without
+/// its guardian may have stopped with the unit (`capdisc restore` starts them again).
+pub fn idle_enabled_sockets(unit: &str) -> Vec<String> {
+    let triggered_by = show(unit, &["TriggeredBy"]).ok().and_then(|values| values.get("TriggeredBy").cloned()).unwrap_or_default();
+    triggered_by
+        .split_whitespace()
+        .filter(|socket| socket.ends_with(".socket"))
+        .filter(|socket| {
+            show(socket, &["ActiveState", "UnitFileState"]).is_ok_and(|values| {
+                values.get("ActiveState").is_some_and(|state| state == "inactive")
+                    && values.get("UnitFileState").is_some_and(|state| matches!(state.as_str(), "enabled" | "static"))
+            })
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// capdisc's runtime drop-ins of a unit.
@@ -106,7 +127,7 @@ pub fn leftover_error(unit: &str, path: &Path) -> Error {
 /// Removes capdisc's runtime drop-ins and puts the unit back: `was_active` as recorded by
 /// capdisc, or (`None`, from `capdisc restore`) restarted if it runs now, so it runs under its
 /// own settings again. Returns what was done.
-pub fn restore(unit: &str, was_active: Option<bool>) -> Result<String, Error> {
+pub fn restore(unit: &str, was_active: Option<bool>, sockets: &[String]) -> Result<String, Error> {
     let mut done = Vec::new();
     let dropins = runtime_dropins(unit);
     for path in &dropins {
@@ -127,6 +148,12 @@ pub fn restore(unit: &str, was_active: Option<bool>) -> Result<String, Error> {
     } else {
         systemctl(&["stop", unit])?;
         done.push(format!("left {unit} stopped{}", if was_active.is_some() { ", as it was" } else { "" }));
+    }
+    if !sockets.is_empty() {
+        let mut starting = vec!["start"];
+        starting.extend(sockets.iter().map(String::as_str));
+        systemctl(&starting)?;
+        done.push(format!("started {} again", sockets.join(" ")));
     }
     Ok(done.join("; "))
 }

@@ -20,6 +20,7 @@ pub use dropin::{
 pub use exposure::{exposure, exposures_offline};
 pub use implicit::IMPLICIT_DROPS;
 pub use leftovers::{
+    idle_enabled_sockets,
     guard_unit, leftover_error, leftovers, offline_leftovers, refuse_leftovers, refuse_offline_leftovers, restore, runtime_dropins,
     undo_after_death,
 };

@@ -40,6 +40,8 @@ pub struct UnitRestart {
     /// The slice the unit's cgroup lives under (`system.slice`).
     pub slice: String,
     was_active: bool,
+    /// Its socket units that were active: stopped with it, started again when it is put back.
+    sockets: Vec<String>,
     guardian: crate::guardian::Guardian,
     _lock: UnitLock,
 }
@@ -49,15 +51,19 @@ impl UnitRestart {
     pub fn stop(name: &str, change: &RuntimeChange) -> Result<Self, Error> {
         require_running()?;
         let unit = unit_name(name);
-        let values = show(&unit, &["ActiveState", "Slice", "User", "DynamicUser"])?;
+        let values = show(&unit, &["ActiveState", "Slice", "User", "DynamicUser", "TriggeredBy"])?;
+        // Its active sockets stop with it, and start again when it is put back: a socket would
+        // otherwise start it before capdisc is ready to watch its exec (rsyslog's, which journald
+        // writes to all the time), and its start would be missed.
+        let sockets = active_sockets(values.get("TriggeredBy").map(String::as_str).unwrap_or(""))?;
         let mut lock = UnitLock::acquire(&unit)?;
         // The lock is ours: any capdisc drop-in now is a leftover no live capdisc owns.
         refuse_leftovers(&unit)?;
         let was_active = matches!(values.get("ActiveState").map(String::as_str), Some("active" | "activating" | "reloading"));
         let slice = values.get("Slice").filter(|slice| !slice.is_empty()).cloned().unwrap_or_else(|| "system.slice".into());
-        let guardian = guard_unit(&unit, was_active, &lock)?;
+        let guardian = guard_unit(&unit, was_active, &sockets, &lock)?;
         lock.describe(&format!("capdisc pid {}, its guardian pid {}", std::process::id(), guardian.pid));
-        let restart = Self { unit: unit.clone(), slice, was_active, guardian, _lock: lock };
+        let restart = Self { unit: unit.clone(), slice, was_active, sockets, guardian, _lock: lock };
         let non_root = values.get("DynamicUser").is_some_and(|v| v == "yes") || values.get("User").is_some_and(|user| !is_root_user(user));
         let dropin = match change {
             RuntimeChange::None => None,
@@ -70,7 +76,9 @@ impl UnitRestart {
             write_runtime_dropin(&unit, name, &text)?;
             systemctl(&["daemon-reload"])?;
         }
-        systemctl(&["stop", &unit])?;
+        let mut stopping = vec!["stop", unit.as_str()];
+        stopping.extend(restart.sockets.iter().map(String::as_str));
+        systemctl(&stopping)?;
         Ok(restart)
     }
 
@@ -82,10 +90,21 @@ impl UnitRestart {
     /// Removes the permissive drop-in and puts the unit back as it was, then disarms the
     /// guardian (which otherwise does the same when capdisc exits). Returns what it did.
     pub fn finish(&self) -> Result<String, Error> {
-        let done = restore(&self.unit, Some(self.was_active))?;
+        let done = restore(&self.unit, Some(self.was_active), &self.sockets)?;
         self.guardian.disarm();
         Ok(done)
     }
+}
+
+/// The active ones among the socket units that trigger a unit (`TriggeredBy=`).
+fn active_sockets(triggered_by: &str) -> Result<Vec<String>, Error> {
+    let mut active = Vec::new();
+    for socket in triggered_by.split_whitespace().filter(|name| name.ends_with(".socket")) {
+        if matches!(show(socket, &["ActiveState"])?.get("ActiveState").map(String::as_str), Some("active" | "activating")) {
+            active.push(socket.to_owned());
+        }
+    }
+    Ok(active)
 }
 
 fn confine_text(mask: u64, non_root: bool) -> String {

@@ -8,7 +8,6 @@ mod api;
 mod app;
 mod daemons;
 mod every_unit;
-mod hardening;
 mod phases;
 mod sandbox;
 mod trying;

@@ -73,11 +73,11 @@ pub fn results(serial: &str, suite: &str, expected: &[String]) -> Vec<TestResult
 
 /// Prints each result (a failure with what it printed, a pass with its report lines) and adds
 /// the failed ones, labelled with `guest`, to `failures`; whether every test passed.
-pub fn report(results: &[TestResult], guest: &str, failures: &mut Vec<String>) -> bool {
+pub fn report(results: &[TestResult], guest: &str, failures: &mut Vec<String>, out: &mut impl std::io::Write) -> bool {
     for result in results {
-        println!("  [{}] {}", if result.passed { "ok" } else { "FAILED" }, result.name);
+        let _ = writeln!(out, "  [{}] {}", if result.passed { "ok" } else { "FAILED" }, result.name);
         for line in result.output.lines() {
-            println!("        {line}");
+            let _ = writeln!(out, "        {line}");
         }
         if !result.passed {
             failures.push(format!("{guest}: {}", result.name));

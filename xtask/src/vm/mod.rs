@@ -12,7 +12,11 @@ mod qemu;
 mod scenario;
 mod systemd_guest;
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::BTreeMap,
+    io::Write,
+    path::Path,
+};
 
 use anyhow::{bail, Result};
 
@@ -54,13 +58,7 @@ pub fn vm(only: Only, tests: &[String]) -> Result<crate::tally::Tally> {
     if only != Only::Everything {
         let mut failures = Vec::new();
         let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
-        let mut compared = 0;
-        if only != Only::Outputs {
-            compared += story(&dir, &binaries, &story_kernel, only == Only::Containers, tests, &mut failures)?;
-        }
-        if only != Only::Story {
-            compared += outputs(&dir, &binaries, &story_kernel, tests, &mut failures)?;
-        }
+        let compared = systemd_guests(&dir, &binaries, &story_kernel, only, tests, &mut failures)?;
         if compared == 0 {
             bail!(
                 "no guest test is named like {}; list them with `target/static/x86_64-unknown-linux-gnu/release/deps/SUITE-* --list`",
@@ -97,33 +95,64 @@ pub fn vm(only: Only, tests: &[String]) -> Result<crate::tally::Tally> {
     let mut compared = columns.iter().map(|(_, outcomes)| outcomes.len() as u64).sum::<u64>();
 
     let story_kernel = kernel::fetch(KERNELS[1].0, KERNELS[1].1, &dir.join("kernels"))?;
-    compared += story(&dir, &binaries, &story_kernel, false, tests, &mut failures)?;
-    compared += outputs(&dir, &binaries, &story_kernel, tests, &mut failures)?;
+    compared += systemd_guests(&dir, &binaries, &story_kernel, Only::Everything, tests, &mut failures)?;
     if !failures.is_empty() {
         eprintln!("xtask: vm: backends disagree with the host or are missing:\n{}", failures.join("\n"));
     }
     Ok(crate::tally::Tally { passed: compared - failures.len() as u64, failed: failures.len() as u64 })
 }
 
-/// The story end to end in a Debian guest with systemd as PID 1, then its container tests (or,
-/// `containers_only`, just those); `tests` selects some by name. Returns the tests run.
-fn story(
-    dir: &Path,
-    binaries: &Path,
-    kernel: &kernel::Kernel,
-    containers_only: bool,
-    tests: &[String],
-    failures: &mut Vec<String>,
-) -> Result<u64> {
-    let suites: &[&str] = if containers_only { &["containers"] } else { &["story", "containers"] };
-    let guest = Booted {
+/// The systemd guests, two at a time (one vCPU each; this machine has two cores): the story's
+/// guest with its container steps, and beside it the same image booted again for the whole
+/// hardening of real daemons (`hardening`), then the container outputs' guest. `only` selects
+/// among them; `tests` selects tests by name. Returns the tests run.
+fn systemd_guests(dir: &Path, binaries: &Path, kernel: &kernel::Kernel, only: Only, tests: &[String], failures: &mut Vec<String>) -> Result<u64> {
+    let suites: &[&str] = match only {
+        Only::Everything => &["story", "containers", "hardening"],
+        Only::Story => &["story", "containers", "hardening"],
+        Only::Containers => &["containers"],
+        Only::Outputs => &[],
+    };
+    let story = Booted {
         guest: &systemd_guest::STORY,
         deb: None,
         memory_mb: "2048",
         log: "systemd-guest.log",
         title: "the story in a systemd guest",
     };
-    guest.run(dir, binaries, kernel, suites, tests, failures)
+    let hardening = Booted { log: "hardening-guest.log", title: "the whole hardening of real daemons, in a systemd guest", ..story };
+    let prepared = if suites.is_empty() { None } else { story.prepare(dir, binaries, suites, tests)? };
+    let nothing = || Prepared { image: std::path::PathBuf::new(), expected: Vec::new() };
+    let (harden, rest) = match prepared {
+        Some(prepared) => {
+            let (harden, rest): (Vec<_>, Vec<_>) = prepared.expected.into_iter().partition(|(suite, _)| suite == "hardening");
+            (Prepared { image: prepared.image.clone(), expected: harden }, Prepared { image: prepared.image, expected: rest })
+        }
+        None => (nothing(), nothing()),
+    };
+    let with_outputs = only != Only::Story;
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    let (story_count, other_count) = std::thread::scope(|scope| {
+        let beside = scope.spawn(|| -> Result<u64> {
+            let mut count = 0;
+            if !harden.expected.is_empty() {
+                count += hardening.boot(kernel, &harden, tests, &mut second)?;
+            }
+            if with_outputs {
+                count += outputs(dir, binaries, kernel, tests, &mut second)?;
+            }
+            Ok(count)
+        });
+        let mut count = 0;
+        if !rest.expected.is_empty() {
+            count += story.boot(kernel, &rest, tests, &mut first)?;
+        }
+        let other = beside.join().map_err(|_| anyhow::anyhow!("the guest beside the story's panicked"))??;
+        Ok::<_, anyhow::Error>((count, other))
+    })?;
+    failures.extend(first);
+    failures.extend(second);
+    Ok(story_count + other_count)
 }
 
 /// `generate`'s container outputs run by the tools that read them (podman 5, Quadlet,
@@ -140,10 +169,20 @@ fn outputs(dir: &Path, binaries: &Path, kernel: &kernel::Kernel, tests: &[String
         log: "outputs-guest.log",
         title: "container outputs, run by their tools",
     };
-    guest.run(dir, binaries, kernel, &["outputs"], tests, failures)
+    match guest.prepare(dir, binaries, &["outputs"], tests)? {
+        Some(prepared) => guest.boot(kernel, &prepared, tests, failures),
+        None => Ok(0),
+    }
+}
+
+/// A guest's image with the tests it is to run: (suite, the tests selected) per suite.
+struct Prepared {
+    image: std::path::PathBuf,
+    expected: Vec<(String, Vec<String>)>,
 }
 
 /// A systemd guest booted to run guest test suites.
+#[derive(Clone, Copy)]
 struct Booted<'a> {
     guest: &'a systemd_guest::Guest,
     /// The outputs guest's Debian package and tun module.
@@ -155,17 +194,9 @@ struct Booted<'a> {
 }
 
 impl Booted<'_> {
-    /// Boots the guest with the test binaries of `suites`, runs those of their tests that
-    /// `tests` select (all when empty), and reports each; returns the tests run.
-    fn run(
-        &self,
-        dir: &Path,
-        binaries: &Path,
-        kernel: &kernel::Kernel,
-        suites: &[&str],
-        tests: &[String],
-        failures: &mut Vec<String>,
-    ) -> Result<u64> {
+    /// Its image with the test binaries of `suites`, and those of their tests `tests` select
+    /// (all when empty); None when none is selected (the guest is not booted).
+    fn prepare(&self, dir: &Path, binaries: &Path, suites: &[&str], tests: &[String]) -> Result<Option<Prepared>> {
         setup::apt_install(&["debootstrap".into(), "cpio".into()])?;
         let built: Vec<_> = build::guest_tests()?.into_iter().filter(|(suite, _)| suites.contains(&suite.as_str())).collect();
         let mut expected = Vec::new();
@@ -182,27 +213,38 @@ impl Booted<'_> {
                 tests.join(" or "),
                 self.guest.name
             );
-            return Ok(0);
+            return Ok(None);
         }
         let image = systemd_guest::image(dir, binaries, self.guest, self.deb, &built)?;
-        eprintln!("xtask: vm: booting the {} guest ({}) under QEMU (TCG)", self.guest.name, kernel.release);
+        Ok(Some(Prepared { image, expected }))
+    }
+
+    /// Boots `prepared`'s image to run its suites' selected tests, and reports each; returns the
+    /// tests run.
+    fn boot(&self, kernel: &kernel::Kernel, prepared: &Prepared, tests: &[String], failures: &mut Vec<String>) -> Result<u64> {
+        let dir = workspace().join("target/vm");
+        eprintln!("xtask: vm: booting the {} guest ({}) under QEMU (TCG): {}", self.guest.name, kernel.release, self.title);
         let log = dir.join(self.log);
-        let names: Vec<&str> = expected.iter().map(|(suite, _)| suite.as_str()).collect();
+        let names: Vec<&str> = prepared.expected.iter().map(|(suite, _)| suite.as_str()).collect();
         // No boot status on the console: the guest's serial log is the tests' output.
         let mut append =
             format!("console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4 systemd.show_status=false capdisc.suites={}", names.join(","));
         if !tests.is_empty() {
             append.push_str(&format!(" capdisc.tests={}", tests.join(",")));
         }
-        let serial = qemu::boot_with(&kernel.vmlinuz, &image, &log, self.memory_mb, &append)?;
-        println!("\n{} ({}):", self.title, kernel.release);
+        let serial = qemu::boot_with(&kernel.vmlinuz, &prepared.image, &log, self.memory_mb, &append)?;
+        // One block per guest: the two guests beside each other do not mix their lines.
+        let mut block = Vec::new();
         let mut passed = true;
         let mut count = 0;
-        for (suite, listed) in &expected {
+        for (suite, listed) in &prepared.expected {
             let results = guest_tests::results(&serial, suite, listed);
             count += results.len() as u64;
-            passed &= guest_tests::report(&results, self.guest.name, failures);
+            passed &= guest_tests::report(&results, self.guest.name, failures, &mut block);
         }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "\n{} ({}):", self.title, kernel.release);
+        let _ = out.write_all(&block);
         if !passed {
             eprintln!("xtask: vm: serial log kept at {}", log.display());
         }

@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 const VCPUS: &str = "1";
 
 /// A guest that is not done by then is stuck (the systemd story and its container steps take 18-28 min under TCG).
-const BOOT_TIMEOUT: Duration = Duration::from_secs(2400);
+const BOOT_TIMEOUT: Duration = Duration::from_secs(3300);
 
 /// Boots and returns the serial output. The log file is kept (for failures).
 pub fn boot(vmlinuz: &Path, initramfs: &Path, log: &Path) -> Result<String> {
@@ -60,7 +60,8 @@ fn boot_once(vmlinuz: &Path, initramfs: &Path, log: &Path, memory: &str, append:
     loop {
         if let Some(status) = child.try_wait()? {
             let serial = fs::read_to_string(log).unwrap_or_default();
-            eprintln!("xtask: vm: guest ended ({status}) after {:.0} s", started.elapsed().as_secs_f64());
+            let name = log.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            eprintln!("xtask: vm: guest ended ({status}) after {:.0} s ({name})", started.elapsed().as_secs_f64());
             return Ok(serial);
         }
         if started.elapsed() > BOOT_TIMEOUT {

@@ -29,7 +29,7 @@ pub struct Guest {
 pub const STORY: Guest = Guest {
     name: "bookworm-systemd",
     suite: "bookworm",
-    packages: "systemd,systemd-sysv,dbus,iproute2,procps,curl,libcap2-bin,nginx-light,cron,python3,openssh-server,chrony,podman,crun,containernetworking-plugins",
+    packages: "systemd,systemd-sysv,dbus,iproute2,procps,curl,libcap2-bin,nginx-light,cron,python3,openssh-server,chrony,dnsmasq,rsyslog,podman,crun,containernetworking-plugins",
 };
 
 /// The guest that runs `generate`'s container outputs with the tools that read them.
@@ -173,6 +173,10 @@ pub fn overlay(binaries: &Path, tree: &Path, tests: &[(String, PathBuf)]) -> Res
     archive.entry("etc/systemd/system/reload-kill.service", 0o100644, include_bytes!("guest/reload-kill.service"), (0, 0));
     archive.entry("etc/systemd/system/rotate.service", 0o100644, include_bytes!("guest/rotate.service"), (0, 0));
     archive.symlink("etc/systemd/system/sysinit.target.wants/capdisc-all.service", "/etc/systemd/system/capdisc-all.service");
+    // dnsmasq (hardened by the hardening suite) answers on the loopback only: the containers'
+    // networks keep their own port 53.
+    archive.entry("etc/dnsmasq.d", 0o040755, &[], (0, 0));
+    archive.entry("etc/dnsmasq.d/capdisc.conf", 0o100644, b"interface=lo\nbind-interfaces\n", (0, 0));
     for (file, line) in [
         ("etc/passwd", format!("app:x:{APP_UID}:{APP_UID}:capdisc demo:/nonexistent:/usr/sbin/nologin\n")),
         ("etc/group", format!("app:x:{APP_UID}:\n")),
