@@ -20,9 +20,8 @@ pub use dropin::{
 pub use exposure::{exposure, exposures_offline};
 pub use implicit::IMPLICIT_DROPS;
 pub use leftovers::{
-    idle_enabled_sockets,
-    guard_unit, leftover_error, leftovers, offline_leftovers, refuse_leftovers, refuse_offline_leftovers, restore, runtime_dropins,
-    undo_after_death,
+    guard_unit, idle_enabled_sockets, leftover_error, leftovers, offline_leftovers, refuse_leftovers, refuse_offline_leftovers, restore,
+    runtime_dropins, undo_after_death,
 };
 pub use live::{live_view, names_mask, property, require_running, show, systemctl, systemctl_within, systemd_running, LiveView};
 pub use lock::UnitLock;

@@ -30,7 +30,8 @@ struct Daemon<'a> {
 fn harden(daemon: &Daemon<'_>) -> Profile {
     let Daemon { unit: unit_name, check, exercise } = *daemon;
     let path = format!("/root/{unit_name}-hardened.json");
-    let mut args = vec!["minimize", "--unit", unit_name, "--sandbox", "--check", check, "--timeout", "90", "--apply", "--json", "-o", &path];
+    let mut args =
+        vec!["minimize", "--unit", unit_name, "--sandbox", "--check", check, "--timeout", "90", "--apply", "--json", "-o", &path];
     if let Some(exercise) = exercise {
         args.extend(["--exercise", exercise]);
     }
@@ -46,7 +47,13 @@ fn harden(daemon: &Daemon<'_>) -> Profile {
             .sandbox
             .iter()
             .filter(|setting| setting.verdict == verdict)
-            .map(|setting| if verdict == Decision::Kept { setting.lines().join(" ") } else { format!("{} ({})", setting.lines().join(" "), setting.why) })
+            .map(|setting| {
+                if verdict == Decision::Kept {
+                    setting.lines().join(" ")
+                } else {
+                    format!("{} ({})", setting.lines().join(" "), setting.why)
+                }
+            })
             .collect()
     };
     let sandbox_trials = verification.trials.iter().filter(|trial| trial.testing.starts_with("sandboxing")).count();
@@ -68,7 +75,11 @@ fn harden(daemon: &Daemon<'_>) -> Profile {
             .contains(&setting.setting.as_str())
         {
             let value = setting.values.last().cloned().unwrap_or_default();
-            expect::equal(&format!("systemctl show -p {}", setting.setting), unit::property(unit_name, &setting.setting).as_str(), value.as_str());
+            expect::equal(
+                &format!("systemctl show -p {}", setting.setting),
+                unit::property(unit_name, &setting.setting).as_str(),
+                value.as_str(),
+            );
         }
     }
     let live = unit::exposure(unit_name, false);
@@ -175,17 +186,20 @@ fn h06_cron() {
 }
 
 #[test]
-fn h07_rsyslog_logging_a_line() {
+fn h07_rsyslog_logging_a_line_and_the_kernels() {
     guest!();
-    // A line logged through /dev/log, found in /var/log/syslog within 30 s.
+    // A line logged through /dev/log and one the kernel logs (`drop_caches` names the writer's
+    // pid: rsyslog's imklog reads it from /proc/kmsg, which needs CAP_SYSLOG), both found in
+    // /var/log/syslog within 30 s.
     let _check = Installed::new(&[(
         "/usr/local/bin/syslog-logs",
-        "#!/bin/sh\ntoken=capdisc-$(date +%s%N)\nlogger -t capdisc-check \"$token\" || exit 1\nfor i in $(seq 60); do grep -q \"$token\" /var/log/syslog 2>/dev/null && exit 0; sleep 0.5; done\nexit 1\n",
+        "#!/bin/sh\ntoken=capdisc-$(date +%s%N)\nlogger -t capdisc-check \"$token\" || exit 1\npid=$(sh -c 'echo $$; echo 1 > /proc/sys/vm/drop_caches') || exit 1\nfor i in $(seq 60); do grep -q \"$token\" /var/log/syslog 2>/dev/null && grep -q \"($pid): drop_caches\" /var/log/syslog && exit 0; sleep 0.5; done\nexit 1\n",
     )]);
     run("chmod", &["755", "/usr/local/bin/syslog-logs"]).expect_exit(0);
     unit::shipped("rsyslog.service");
     unit::restart_until("rsyslog.service", 60, || sh("/usr/local/bin/syslog-logs").code == 0);
-    harden(&Daemon { unit: "rsyslog.service", check: "/usr/local/bin/syslog-logs", exercise: None });
+    let proof = harden(&Daemon { unit: "rsyslog.service", check: "/usr/local/bin/syslog-logs", exercise: None });
+    expect::equal("the proven set", &proof.granted_names(), &vec!["CAP_SYSLOG".to_owned()]);
     unit::restart_until("rsyslog.service", 60, || sh("/usr/local/bin/syslog-logs").code == 0);
 }
 

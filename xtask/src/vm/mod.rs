@@ -12,11 +12,7 @@ mod qemu;
 mod scenario;
 mod systemd_guest;
 
-use std::{
-    collections::BTreeMap,
-    io::Write,
-    path::Path,
-};
+use std::{collections::BTreeMap, io::Write, path::Path};
 
 use anyhow::{bail, Result};
 
@@ -106,7 +102,14 @@ pub fn vm(only: Only, tests: &[String]) -> Result<crate::tally::Tally> {
 /// guest with its container steps, and beside it the same image booted again for the whole
 /// hardening of real daemons (`hardening`), then the container outputs' guest. `only` selects
 /// among them; `tests` selects tests by name. Returns the tests run.
-fn systemd_guests(dir: &Path, binaries: &Path, kernel: &kernel::Kernel, only: Only, tests: &[String], failures: &mut Vec<String>) -> Result<u64> {
+fn systemd_guests(
+    dir: &Path,
+    binaries: &Path,
+    kernel: &kernel::Kernel,
+    only: Only,
+    tests: &[String],
+    failures: &mut Vec<String>,
+) -> Result<u64> {
     let suites: &[&str] = match only {
         Only::Everything => &["story", "containers", "hardening"],
         Only::Story => &["story", "containers", "hardening"],
