@@ -60,26 +60,28 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
     let mut trials = Trials { subject, unit, options, count: 0 };
     let mut records = Vec::new();
     let mut dropped: Vec<SandboxSetting> = Vec::new();
-    let mut added: Vec<SandboxSetting> = Vec::new();
+    // Lines the evidence added, each with the candidate it lets work: they go with it.
+    let mut added: Vec<(&'static str, SandboxSetting)> = Vec::new();
     console::say!(
         "sandboxing {unit}: {} setting(s) the recording allows: {}",
         pending.len(),
         pending.iter().map(|candidate| candidate.key).collect::<Vec<_>>().join(", ")
     );
-    loop {
-        if pending.is_empty() {
-            break;
-        }
+    // Only what the last trial passed with is kept: a line added for a setting means nothing
+    // alone (`SystemCallFilter=capset` without its allow-list would allow only that).
+    let mut proven = false;
+    while !pending.is_empty() {
         if trials.count >= max_trials {
             for candidate in pending.drain(..) {
                 dropped.push(setting(&candidate, Decision::Dropped, "not proven: --max-trials reached".into()));
             }
             break;
         }
-        let text = dropin(&capabilities, &pending, &added);
+        let text = dropin(&capabilities, &pending, &lines_of(&added));
         let result = trials.run(&text, &format!("the proven set with {} sandboxing setting(s)", pending.len() + added.len())).await?;
         records.push(record(profile, &format!("sandboxing: {}", keys(&pending)), &result));
         if result.passed {
+            proven = true;
             break;
         }
         let proposal = Proposal::parse(&text).map_err(Error::Runtime)?;
@@ -88,24 +90,22 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
         let named: Vec<_> = findings.iter().filter(|finding| pending.iter().any(|candidate| candidate.key == finding.key)).collect();
         for finding in named {
             console::outln!("  {}: {}", finding.key, finding.evidence);
+            let Some(index) = pending.iter().position(|candidate| candidate.key == finding.key) else { continue };
             match &finding.fix {
-                Some(fix) if !added.iter().any(|line| line.lines().contains(fix)) => {
+                Some(fix) if !added.iter().any(|(_, line)| line.lines().contains(fix)) => {
                     let (key, value) = fix.split_once('=').unwrap_or((fix, ""));
-                    added.push(SandboxSetting {
+                    let line = SandboxSetting {
                         setting: key.to_owned(),
                         values: vec![value.to_owned()],
                         verdict: Decision::Kept,
                         why: format!("added after trial {}: {}", trials.count, finding.evidence),
-                    });
+                    };
+                    added.push((pending[index].key, line));
                 }
                 _ => {
-                    let Some(index) = pending.iter().position(|candidate| candidate.key == finding.key) else { continue };
                     let candidate = pending.remove(index);
-                    dropped.push(setting(
-                        &candidate,
-                        Decision::Dropped,
-                        format!("trial {} failed with it: {}", trials.count, finding.evidence),
-                    ));
+                    let why = format!("trial {} failed with it: {}", trials.count, finding.evidence);
+                    drop_with_its_lines(&candidate, why, &mut added, &mut dropped);
                 }
             }
             progressed = true;
@@ -114,12 +114,20 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
             continue;
         }
         // No evidence names a setting: the one that breaks it, by halving.
-        let culprit = bisect(&mut trials, &capabilities, &pending, &added, max_trials, profile, &mut records).await?;
+        let culprit = bisect(&mut trials, &capabilities, &pending, &lines_of(&added), max_trials, profile, &mut records).await?;
         let index = pending.iter().position(|candidate| candidate.key == culprit.0).unwrap_or(0);
         let candidate = pending.remove(index);
-        dropped.push(setting(&candidate, Decision::Dropped, culprit.1));
+        drop_with_its_lines(&candidate, culprit.1, &mut added, &mut dropped);
     }
     interrupt::check("after the sandboxing trials")?;
+    if !proven {
+        for (_, mut line) in added.drain(..) {
+            line.verdict = Decision::Dropped;
+            line.why = format!("not proven: no trial passed with the setting it was added for ({})", line.why);
+            dropped.push(line);
+        }
+    }
+    let added = lines_of(&added);
     let kept_text = dropin(&capabilities, &pending, &added);
     let mut settings: Vec<SandboxSetting> =
         pending.iter().map(|candidate| setting(candidate, Decision::Kept, candidate.why.clone())).collect();
@@ -166,6 +174,27 @@ fn dropin(capabilities: &str, candidates: &[Candidate], added: &[SandboxSetting]
         text.push('\n');
     }
     text
+}
+
+/// Drops `candidate` with `why`, and the lines added for it.
+fn drop_with_its_lines(
+    candidate: &Candidate,
+    why: String,
+    added: &mut Vec<(&'static str, SandboxSetting)>,
+    dropped: &mut Vec<SandboxSetting>,
+) {
+    dropped.push(setting(candidate, Decision::Dropped, why));
+    let (its, others): (Vec<_>, Vec<_>) = added.drain(..).partition(|(key, _)| *key == candidate.key);
+    *added = others;
+    for (_, mut line) in its {
+        line.verdict = Decision::Dropped;
+        line.why = format!("dropped with {}: {}", candidate.key, line.why);
+        dropped.push(line);
+    }
+}
+
+fn lines_of(added: &[(&'static str, SandboxSetting)]) -> Vec<SandboxSetting> {
+    added.iter().map(|(_, line)| line.clone()).collect()
 }
 
 fn setting(candidate: &Candidate, verdict: Decision, why: String) -> SandboxSetting {
