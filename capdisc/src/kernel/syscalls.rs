@@ -69,6 +69,16 @@ pub const PATH_ARGUMENTS: &[(&str, u8)] = &[
 /// `CLONE_NEWNS`, `CLONE_NEWCGROUP`, `CLONE_NEWUTS`, `CLONE_NEWIPC`, `CLONE_NEWUSER`,
 /// `CLONE_NEWPID`, `CLONE_NEWNET`: the namespace flags of clone, clone3 and unshare.
 pub const CLONE_NEW_ANY: u32 = 0x7e02_0000;
+/// Each `CLONE_NEW*` flag and the namespace it makes, as systemd's `RestrictNamespaces=` names it.
+pub const NAMESPACES: [(u32, &str); 7] = [
+    (0x0002_0000, "mnt"),
+    (0x0200_0000, "cgroup"),
+    (0x0400_0000, "uts"),
+    (0x0800_0000, "ipc"),
+    (0x1000_0000, "user"),
+    (0x2000_0000, "pid"),
+    (0x4000_0000, "net"),
+];
 /// `O_WRONLY | O_RDWR | O_CREAT | O_TRUNC`: the flags of an open that writes.
 pub const OPEN_WRITES: u32 = 0o1103;
 /// `PROT_WRITE | PROT_EXEC`.

@@ -10,7 +10,7 @@ use capdisc_common::{activity, counter, ActivityKey, ActivityPathKey};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    kernel::syscalls::{self, CLONE_NEW_ANY, PROT_WRITE_EXEC, SET_ID_BITS},
+    kernel::syscalls::{self, CLONE_NEW_ANY, NAMESPACES, PROT_WRITE_EXEC, SET_ID_BITS},
     probe::Drained,
 };
 
@@ -68,16 +68,6 @@ pub struct PathUse {
 fn is_zero(count: &u64) -> bool {
     *count == 0
 }
-
-const NAMESPACES: [(u32, &str); 7] = [
-    (0x0002_0000, "mnt"),
-    (0x0200_0000, "cgroup"),
-    (0x0400_0000, "uts"),
-    (0x0800_0000, "ipc"),
-    (0x1000_0000, "user"),
-    (0x2000_0000, "pid"),
-    (0x4000_0000, "net"),
-];
 
 impl Activity {
     /// What the sandbox programs kept; None when they were not attached (nothing kept).

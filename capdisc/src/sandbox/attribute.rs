@@ -1,6 +1,8 @@
 //! Which setting refused a call, and the narrowest line that would allow it: read from the
 //! unit's settings as systemd loaded them, the path the call named and, for system-call groups,
 //! this host's own systemd. Never "remove the filter": a group, a family, a path.
+use crate::kernel::syscalls::NAMESPACES;
+
 use super::{settings::SECCOMP_SETTINGS, Refused, RefusedBy, Settings, SyscallGroups};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +223,7 @@ fn namespaces(refused: &Refused, settings: &Settings) -> Option<Attribution> {
     if loaded.is_empty() || loaded == "no" {
         return None;
     }
-    let asked: Vec<&str> = NAMESPACES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| *name).collect();
+    let asked: Vec<&str> = NAMESPACES.iter().filter(|(bit, _)| flags & u64::from(*bit) != 0).map(|(_, name)| *name).collect();
     let fix = (!asked.is_empty()).then(|| format!("RestrictNamespaces={}", asked.join(" ")));
     let what = if asked.is_empty() { "a new namespace".to_owned() } else { format!("a new {} namespace", asked.join(", ")) };
     Some(Attribution::new(Some(format!("RestrictNamespaces={loaded}")), format!("{}() asked for {what}", refused.syscall), fix))
@@ -305,16 +307,6 @@ fn inaccessible(path: &str, settings: &Settings) -> Option<Attribution> {
     }
     None
 }
-
-const NAMESPACES: [(u64, &str); 7] = [
-    (0x0002_0000, "mnt"),
-    (0x0200_0000, "cgroup"),
-    (0x0400_0000, "uts"),
-    (0x0800_0000, "ipc"),
-    (0x1000_0000, "user"),
-    (0x2000_0000, "pid"),
-    (0x4000_0000, "net"),
-];
 
 /// `AF_NETLINK` for 16 (include/linux/socket.h, the same on every architecture).
 pub fn family_name(family: u32) -> String {
