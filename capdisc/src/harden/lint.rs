@@ -113,6 +113,7 @@ pub fn lint(unit: &Effective, profile: Option<&Profile>) -> Vec<Finding> {
         }
         against_profile(unit, profile, &mut findings);
         against_refusals(unit, profile, &mut findings);
+        against_sandbox_proof(unit, profile, &mut findings);
     } else if !unit.bounding_assigned {
         findings.push(finding(
             Severity::Info,
@@ -201,6 +202,32 @@ fn against_refusals(unit: &Effective, profile: &Profile, findings: &mut Vec<Find
                 "no setting of this unit explains it; see the service's own configuration".into(),
             )),
         }
+    }
+}
+
+/// With a proof of the sandboxing (`minimize --sandbox`): each sandboxing setting whose value in
+/// the unit's files is not what the proof covered (the unit's own lines when proven, then the
+/// lines it kept): a line added or changed since, which no trial ran.
+fn against_sandbox_proof(unit: &Effective, profile: &Profile, findings: &mut Vec<Finding>) {
+    let Some(proof) = profile.verification.as_ref().filter(|proof| !proof.sandbox.is_empty()) else { return };
+    let groups = SyscallGroups::of_this_host();
+    let now = Settings::from_files(&unit.unit, &unit.files, &groups);
+    let kept = proof.sandbox.iter().filter(|setting| setting.verdict == crate::profile::Decision::Kept).flat_map(|setting| setting.lines());
+    let mut text = String::from("[Service]\n");
+    for line in proof.sandbox_unit.iter().cloned().chain(kept) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let covered = Settings::from_texts(&unit.unit, &[("the proof".into(), text)], &groups);
+    for (setting, value, proven) in crate::harden::sandboxing::uncovered(&now, &covered) {
+        let was = if proven.is_empty() { "without it".to_owned() } else { format!("with {setting}={proven}") };
+        let is = if value.is_empty() { "unset".to_owned() } else { format!("{setting}={value}") };
+        findings.push(finding(
+            Severity::Warning,
+            format!("{is} is not what the profile's proof covered: its trials ran the unit {was}"),
+            "try the change through the unit's life first (capdisc try), or prove the whole hardening again (capdisc minimize --sandbox)"
+                .into(),
+        ));
     }
 }
 

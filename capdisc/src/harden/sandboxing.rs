@@ -44,6 +44,65 @@ pub struct Inputs<'a> {
     pub capabilities: &'a [String],
 }
 
+/// Every setting `candidates` may propose: what a proof of the sandboxing covers (`lint`).
+pub const SETTINGS: [&str; 28] = [
+    "ProtectSystem",
+    "ReadWritePaths",
+    "ProtectHome",
+    "PrivateTmp",
+    "PrivateDevices",
+    "ProtectKernelTunables",
+    "ProtectKernelModules",
+    "ProtectKernelLogs",
+    "ProtectControlGroups",
+    "ProtectClock",
+    "ProtectHostname",
+    "ProtectProc",
+    "ProcSubset",
+    "RestrictAddressFamilies",
+    "PrivateNetwork",
+    "RestrictNamespaces",
+    "PrivateMounts",
+    "PrivateIPC",
+    "LockPersonality",
+    "MemoryDenyWriteExecute",
+    "RestrictRealtime",
+    "RestrictSUIDSGID",
+    "SystemCallArchitectures",
+    "SystemCallFilter",
+    "SystemCallErrorNumber",
+    "StateDirectory",
+    "LogsDirectory",
+    "RuntimeDirectory",
+];
+
+/// The unit's own sandboxing lines (`KEY=VALUE`, merged as systemd merges them), of the settings
+/// a proof covers: what every trial of the proof ran with besides the proposed lines.
+pub fn own_lines(settings: &Settings) -> Vec<String> {
+    SETTINGS.iter().filter(|key| !settings.get(key).is_empty()).map(|key| format!("{key}={}", settings.get(key))).collect()
+}
+
+/// The settings whose value now differs from what the proof covered (`covered`: the unit's own
+/// lines when proven, then the lines the proof kept): (setting, now, covered), booleans compared
+/// by meaning.
+pub fn uncovered(now: &Settings, covered: &Settings) -> Vec<(&'static str, String, String)> {
+    let canonical = |value: &str| match value {
+        "yes" | "true" | "1" | "on" => "yes".to_owned(),
+        "no" | "false" | "0" | "off" => String::new(),
+        other => {
+            // Lists merged from several files: the same items in another order are the same.
+            let mut items: Vec<&str> = other.split_whitespace().collect();
+            items.sort_unstable();
+            items.join(" ")
+        }
+    };
+    SETTINGS
+        .iter()
+        .filter(|key| canonical(now.get(key)) != canonical(covered.get(key)))
+        .map(|key| (*key, now.get(key).to_owned(), covered.get(key).to_owned()))
+        .collect()
+}
+
 /// Devices `PrivateDevices=yes` still provides.
 const PRIVATE_DEVICES: [&str; 14] = [
     "/dev/null",
@@ -423,6 +482,16 @@ mod tests {
         for key in ["RestrictAddressFamilies", "SystemCallFilter", "SystemCallErrorNumber", "RestrictNamespaces"] {
             assert!(value(&out, key).is_some(), "{key}: {out:?}");
         }
+    }
+
+    #[test]
+    fn a_line_added_after_the_proof_is_not_covered() {
+        let covered = Settings::from_lines("x.service", "ProtectSystem=strict\nReadWritePaths=/run\nPrivateTmp=yes\n");
+        let same = Settings::from_lines("x.service", "ProtectSystem=strict\nReadWritePaths=/run\nPrivateTmp=true\n");
+        assert!(uncovered(&same, &covered).is_empty(), "true is yes");
+        let changed = Settings::from_lines("x.service", "ProtectSystem=strict\nReadWritePaths=/run\nPrivateTmp=yes\nProtectHome=yes\n");
+        assert_eq!(uncovered(&changed, &covered), vec![("ProtectHome", "yes".to_owned(), String::new())]);
+        assert_eq!(own_lines(&covered), ["ProtectSystem=strict", "ReadWritePaths=/run", "PrivateTmp=yes"]);
     }
 
     #[test]

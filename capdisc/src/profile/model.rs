@@ -197,6 +197,11 @@ pub struct Verification {
     /// with why; lines the evidence added to let the service work are kept settings too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sandbox: Vec<SandboxSetting>,
+    /// `minimize --sandbox`: the unit's own sandboxing lines when it was proven (`KEY=VALUE`, as
+    /// its files merge them), which every trial ran with: with the kept settings, what the proof
+    /// covers (`lint --profile` flags a line beyond it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox_unit: Vec<String>,
     /// `minimize --sandbox`: systemd's exposure score of the unit before, with the proven
     /// capabilities alone and with the sandboxing too (`systemd-analyze security --offline`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -678,6 +683,7 @@ mod tests {
                 trial(&["CAP_CHOWN"], false),
             ],
             sandbox: Vec::new(),
+            sandbox_unit: Vec::new(),
             exposure: None,
             digest: String::new(),
         };

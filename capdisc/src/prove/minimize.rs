@@ -144,6 +144,7 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
             .map_err(|err| interrupt::locate(err, "in the sandboxing trials"))?;
         if let Some(mut verification) = profile.verification.take() {
             verification.sandbox = proven.settings;
+            verification.sandbox_unit = proven.unit_lines;
             verification.trials.extend(proven.trials);
             verification.exposure = proven.exposure;
             seal(&mut profile, verification);
@@ -178,6 +179,7 @@ fn proof(method: Method, options: &MinimizeOptions, verdicts: Vec<Verdict>, tria
         capabilities: verdicts,
         trials,
         sandbox: Vec::new(),
+        sandbox_unit: Vec::new(),
         exposure: None,
         digest: String::new(),
     }

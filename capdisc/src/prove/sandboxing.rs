@@ -15,7 +15,7 @@ use super::{
 use crate::{
     error::Error,
     generate::{render_dropin, Recommendation},
-    harden::sandboxing::{candidates, Candidate, Inputs},
+    harden::sandboxing::{candidates, own_lines, Candidate, Inputs},
     profile::{Decision, Exposures, Profile, SandboxSetting, Trial},
     sandbox::{Settings, SyscallGroups},
     support::console,
@@ -25,6 +25,8 @@ use crate::{
 /// What the sandboxing stage proved: the settings (kept and dropped) and its trials.
 pub struct Proven {
     pub settings: Vec<SandboxSetting>,
+    /// The unit's own sandboxing lines, as its files say (see `Verification::sandbox_unit`).
+    pub unit_lines: Vec<String>,
     pub trials: Vec<Trial>,
     pub exposure: Option<Exposures>,
 }
@@ -45,6 +47,11 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
     }
     let settings = Settings::of_unit(unit)?;
     let groups = SyscallGroups::of_this_host();
+    let files: Vec<std::path::PathBuf> =
+        systemd::UnitFiles::find(unit, std::path::Path::new("/")).map(|files| files.all().cloned().collect()).unwrap_or_default();
+    refuse_earlier_sandboxing(unit, &files, &groups)?;
+    // The unit's own lines, as its files say, before any trial's runtime drop-in.
+    let unit_lines = own_lines(&Settings::from_files(unit, &files, &groups));
     let kept_caps = profile.granted_names();
     let mut pending =
         candidates(&Inputs { activity, executables: &profile.executables, settings: &settings, groups: &groups, capabilities: &kept_caps });
@@ -141,7 +148,25 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
             None
         }
     };
-    Ok(Proven { settings, trials: records, exposure })
+    Ok(Proven { settings, unit_lines, trials: records, exposure })
+}
+
+/// Refuses a unit whose installed capdisc drop-in already sets sandboxing: its trials would run
+/// with those lines, the settings they set would not be proposed (never loosened), and
+/// `--apply` would then replace the drop-in without them.
+fn refuse_earlier_sandboxing(unit: &str, files: &[std::path::PathBuf], groups: &SyscallGroups) -> Result<(), Error> {
+    let Some(installed) = files.iter().find(|path| path.file_name().is_some_and(|name| name == systemd::DROPIN_NAME)) else {
+        return Ok(());
+    };
+    let lines = own_lines(&Settings::from_files(unit, std::slice::from_ref(installed), groups));
+    if lines.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "{} (capdisc's earlier drop-in) already sets sandboxing ({}): a new proof would be tried on top of it and then replace it; move it away (and systemctl daemon-reload), then run minimize --sandbox again",
+        installed.display(),
+        lines.join(" ")
+    )))
 }
 
 /// The executables the service ran that none of its unit's commands names (a cron job's shell,

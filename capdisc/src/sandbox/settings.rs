@@ -124,12 +124,18 @@ impl Settings {
     /// --root`) or without a running systemd. `SystemCallFilter=` is resolved with this host's
     /// groups, as systemd resolves it.
     pub fn from_files(unit: &str, files: &[PathBuf], groups: &SyscallGroups) -> Self {
+        let texts: Vec<(PathBuf, String)> =
+            files.iter().filter_map(|path| std::fs::read_to_string(path).ok().map(|text| (path.clone(), text))).collect();
+        Self::from_texts(unit, &texts, groups)
+    }
+
+    /// [`Settings::from_files`] over unit texts (each with the file it stands for), in order.
+    pub fn from_texts(unit: &str, texts: &[(PathBuf, String)], groups: &SyscallGroups) -> Self {
         let mut values: HashMap<String, String> = HashMap::new();
         let mut filter_lines = Vec::new();
         let known = properties();
-        for path in files {
-            let Ok(text) = std::fs::read_to_string(path) else { continue };
-            for (key, value) in systemd::service_assignments(&text) {
+        for (path, text) in texts {
+            for (key, value) in systemd::service_assignments(text) {
                 if !known.contains(&key.as_str()) {
                     continue;
                 }

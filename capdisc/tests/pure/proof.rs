@@ -53,6 +53,7 @@ fn proven(dac: Decision) -> Profile {
             ),
         ],
         sandbox: Vec::new(),
+        sandbox_unit: Vec::new(),
         exposure: None,
         digest: String::new(),
     };

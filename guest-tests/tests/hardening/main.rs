@@ -97,6 +97,13 @@ fn harden(daemon: &Daemon<'_>) -> Profile {
         expect::equal(&format!("`{exercise}` under the installed drop-in"), &sh(exercise).code, &0);
         expect::that(works(), "the check passes after the exercise", unit::state(unit_name));
     }
+    // lint reads the installed drop-in back as what the proof covered: no line beyond it.
+    let linted = capdisc(&["lint", unit_name, "--profile", &path]);
+    expect::that(
+        !linted.says("is not what the profile's proof covered"),
+        "lint finds every sandboxing line covered by the proof",
+        linted.output(),
+    );
     unit::shipped(unit_name);
     proof
 }
@@ -129,6 +136,15 @@ fn h02_the_storys_service() {
     unit::restart_until(unit_name, 30, || unit::answers("http://127.0.0.1:449/"));
     let proof = harden(&Daemon { unit: unit_name, check: "curl -fsS -o /dev/null http://127.0.0.1:449/", exercise: None });
     expect::equal("the proven set", &proof.granted_names(), &vec!["CAP_NET_BIND_SERVICE".to_owned()]);
+    // A colleague's line after the proof: lint names it as beyond what the trials ran.
+    let path = format!("/root/{unit_name}-hardened.json");
+    capdisc(&["apply", &path, "--unit", unit_name]).expect_exit(0);
+    let _colleague =
+        Installed::new(&[(&format!("/etc/systemd/system/{unit_name}.d/70-colleague.conf"), "[Service]\nProtectHome=read-only\n")]);
+    unit::systemctl(&["daemon-reload"]);
+    capdisc(&["lint", unit_name, "--profile", &path])
+        .expect_says("ProtectHome=read-only is not what the profile's proof covered: its trials ran the unit with ProtectHome=yes");
+    unit::shipped(unit_name);
     unit::systemctl(&["stop", unit_name]);
 }
 
