@@ -152,7 +152,7 @@ fn render_sandboxing(out: &mut String, proof: &crate::profile::Verification) {
     }
     let dropped: Vec<_> = proof.sandbox.iter().filter(|setting| setting.verdict == Decision::Dropped).collect();
     if !dropped.is_empty() {
-        let _ = writeln!(out, "# Left out (a trial showed the service needs what it refuses):");
+        let _ = writeln!(out, "# Left out, each with why (a failing trial's evidence, or not proven):");
         for setting in dropped {
             let _ = writeln!(out, "#   {}: {}", setting.lines().join(" "), setting.why);
         }

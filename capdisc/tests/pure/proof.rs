@@ -304,3 +304,74 @@ fn small_mistakes_name_the_right_flag_or_fact() {
         );
     }
 }
+
+/// The proof with a sandboxing section as `minimize --sandbox` writes it for a unit that set
+/// `ProtectSystem=strict` itself: two settings kept, one dropped by a trial's evidence.
+fn proven_with_sandboxing() -> Profile {
+    let mut profile = proven(Decision::Dropped);
+    let mut proof = profile.verification.take().expect("a proof");
+    let setting = |setting: &str, value: &str, verdict: Decision, why: &str| profile::SandboxSetting {
+        setting: setting.into(),
+        values: vec![value.into()],
+        verdict,
+        why: why.into(),
+    };
+    proof.sandbox = vec![
+        setting("PrivateTmp", "yes", Decision::Kept, "/tmp and /var/tmp its own"),
+        setting("RestrictAddressFamilies", "AF_INET", Decision::Kept, "the families it opened: AF_INET"),
+        setting("MemoryDenyWriteExecute", "yes", Decision::Dropped, "trial 4 failed with it: mmap refused"),
+    ];
+    proof.sandbox_unit = vec!["ProtectSystem=strict".into()];
+    proof.exposure = Some(profile::Exposures { before: 9.3, capabilities: 6.7, sandboxing: 4.1 });
+    proof.digest = profile::digest(&profile, &proof);
+    profile.verification = Some(proof);
+    profile
+}
+
+#[test]
+fn the_proven_sandboxing_is_written_with_why_and_lint_names_a_line_beyond_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sealed = write(dir.path(), "sandboxed.yaml", &as_value(&proven_with_sandboxing()));
+    let generated = capdisc().arg("generate").arg(&sealed).output().expect("generate");
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let dropin = stdout_of(&generated);
+    for expected in [
+        "# Exposure (systemd-analyze security --offline): 9.3 before, 6.7 with the capabilities alone, 4.1 with this sandboxing.",
+        "# PrivateTmp: /tmp and /var/tmp its own\nPrivateTmp=yes\n",
+        "# RestrictAddressFamilies: the families it opened: AF_INET\nRestrictAddressFamilies=AF_INET\n",
+        "#   MemoryDenyWriteExecute=yes: trial 4 failed with it: mmap refused",
+    ] {
+        assert!(dropin.contains(expected), "{expected}\n---\n{dropin}");
+    }
+    assert!(!dropin.contains("\nMemoryDenyWriteExecute=yes"), "a dropped setting is only a comment: {dropin}");
+
+    // An edited sandboxing line is refused like an edited verdict.
+    let mut value = as_value(&proven_with_sandboxing());
+    value["verification"]["sandbox"][1]["values"][0] = "AF_INET AF_NETLINK".into();
+    let edited = write(dir.path(), "edited.yaml", &value);
+    let refused = capdisc().arg("generate").arg(&edited).output().expect("generate");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("`verification.digest` differs"), "{}", stderr(&refused));
+
+    // The unit as proven (its own line and the kept ones): nothing beyond the proof.
+    let root = unit_root("[Unit]\nDescription=app\n\n[Service]\nExecStart=/bin/sleep 1000\nProtectSystem=strict\n");
+    let dropins = root.path().join("etc/systemd/system/app.service.d");
+    fs::create_dir_all(&dropins).expect("mkdir");
+    fs::write(dropins.join("60-capdisc.conf"), &dropin).expect("write");
+    let lint = |root: &tempfile::TempDir| {
+        let output =
+            capdisc().arg("lint").arg("app").arg("--root").arg(root_arg(root)).arg("--profile").arg(&sealed).output().expect("lint");
+        stdout_of(&output)
+    };
+    let covered = lint(&root);
+    assert!(!covered.contains("is not what the profile's proof covered"), "{covered}");
+    // A colleague's line after the proof, and the unit's own line changed.
+    fs::write(dropins.join("70-colleague.conf"), "[Service]\nProtectHome=read-only\nProtectSystem=full\n").expect("write");
+    let beyond = lint(&root);
+    for expected in [
+        "warning: ProtectHome=read-only is not what the profile's proof covered: its trials ran the unit without it",
+        "warning: ProtectSystem=full is not what the profile's proof covered: its trials ran the unit with ProtectSystem=strict",
+    ] {
+        assert!(beyond.contains(expected), "{expected}\n---\n{beyond}");
+    }
+}
