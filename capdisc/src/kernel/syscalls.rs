@@ -143,18 +143,20 @@ pub fn activity_arguments() -> Vec<(u32, ActivityArg)> {
         ("removexattr", writes),
         ("lremovexattr", writes),
     ];
-    table
-        .into_iter()
-        .filter_map(|(name, arg)| name.parse::<syscalls::Sysno>().ok().map(|sysno| (sysno.id() as u32, arg)))
-        .filter(|(number, _)| *number < PATH_ARGS_SYSCALLS)
-        .collect()
+    numbered(&table)
 }
 
 /// (syscall number, path argument index) for this architecture.
 pub fn path_arguments() -> Vec<(u32, u8)> {
-    PATH_ARGUMENTS
+    numbered(PATH_ARGUMENTS)
+}
+
+/// A table by system call name as this architecture numbers it: names it lacks, and numbers past
+/// the kernel side's tables (`PATH_ARGS_SYSCALLS`), left out.
+fn numbered<T: Copy>(table: &[(&str, T)]) -> Vec<(u32, T)> {
+    table
         .iter()
-        .filter_map(|(name, argument)| name.parse::<syscalls::Sysno>().ok().map(|sysno| (sysno.id() as u32, *argument)))
+        .filter_map(|(name, value)| name.parse::<syscalls::Sysno>().ok().map(|sysno| (sysno.id() as u32, *value)))
         .filter(|(number, _)| *number < PATH_ARGS_SYSCALLS)
         .collect()
 }

@@ -173,12 +173,11 @@ fn refuse_earlier_sandboxing(unit: &str, files: &[std::path::PathBuf], groups: &
 /// a login's): whatever they do runs under the unit's sandbox.
 fn unnamed_programs(profile: &Profile, unit: &str) -> Vec<String> {
     let keys = ["ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost"];
-    let named: Vec<String> = keys
-        .iter()
-        .flat_map(|key| {
-            let shown = systemd::property(unit, key);
-            shown.split("path=").skip(1).filter_map(|rest| rest.split([' ', ';']).next().map(str::to_owned)).collect::<Vec<_>>()
-        })
+    // One `systemctl show` for all six.
+    let shown = systemd::show(unit, &keys).unwrap_or_default();
+    let named: Vec<String> = shown
+        .values()
+        .flat_map(|value| value.split("path=").skip(1).filter_map(|rest| rest.split([' ', ';']).next().map(str::to_owned)))
         .collect();
     profile.executables.iter().filter(|exe| !named.contains(exe)).cloned().collect()
 }
