@@ -13,7 +13,7 @@ use aya_ebpf::helpers::{bpf_get_current_comm, bpf_probe_read_kernel, bpf_probe_r
 use capdisc_common::{activity, counter, ActivityArg, ActivityKey, ActivityPathKey, ACTIVITY_PATH_LEN, PATH_ARGS_SYSCALLS};
 
 use crate::{
-    maps::{bump, ACTIVITY, ACTIVITY_ARGS, ACTIVITY_PATHS, ACTIVITY_SCRATCH},
+    maps::{bump, constant, ACTIVITY, ACTIVITY_ARGS, ACTIVITY_PATHS, ACTIVITY_SCRATCH, ACTIVITY_SKIPS_RUNTIME},
     path::path_argument,
     regs::ARG_OFFSETS,
 };
@@ -25,10 +25,11 @@ const AT_FDCWD: u64 = (-100i64) as u64;
 
 /// One system call of the target: `regs` its registers, `number` its number. The service
 /// manager's child before its exec (named `(name)`: systemd's set-up of the sandbox itself, its
-/// mounts, namespaces and filters) is not the service and is not kept.
+/// mounts, namespaces and filters) is not the service and is not kept; nor, for a container
+/// (`ACTIVITY_SKIPS_RUNTIME`), is its runtime's set-up.
 #[inline(always)]
 pub fn on_enter(cgroup_id: u64, regs: u64, number: i64) {
-    if bpf_get_current_comm().is_ok_and(|comm| comm[0] == b'(') {
+    if bpf_get_current_comm().is_ok_and(|comm| comm[0] == b'(' || (constant(&ACTIVITY_SKIPS_RUNTIME) != 0 && is_runtime(&comm))) {
         return;
     }
     let spec = if number >= 0 && number < i64::from(PATH_ARGS_SYSCALLS) {
@@ -62,6 +63,32 @@ pub fn on_enter(cgroup_id: u64, regs: u64, number: i64) {
         let dirfd = if index > 0 { argument(index as u8 - 1) } else { AT_FDCWD };
         keep_path(cgroup_id, number as i32, argument(index as u8), written, dirfd);
     }
+}
+
+/// A container runtime's command name, as `classify` knows them: `crun`, `runc`, `youki`,
+/// `conmon`, runc's stages `runc:[N:...]`, and their memfd copies `memfd:crun...`/`memfd:runc...`.
+#[inline(always)]
+fn is_runtime(comm: &[u8; 16]) -> bool {
+    starts(comm, b"crun\0")
+        || starts(comm, b"runc\0")
+        || starts(comm, b"runc:[")
+        || starts(comm, b"youki\0")
+        || starts(comm, b"conmon\0")
+        || starts(comm, b"memfd:crun")
+        || starts(comm, b"memfd:runc")
+}
+
+/// Byte by byte (no `memcmp` in a BPF program), unrolled for a constant prefix.
+#[inline(always)]
+fn starts<const N: usize>(comm: &[u8; 16], prefix: &[u8; N]) -> bool {
+    let mut at = 0;
+    while at < N && at < 16 {
+        if comm[at] != prefix[at] {
+            return false;
+        }
+        at += 1;
+    }
+    true
 }
 
 #[inline(always)]

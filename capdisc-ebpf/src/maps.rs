@@ -123,6 +123,11 @@ pub static SYSCALL_OUTCOMES: u32 = 0;
 /// See the target's sandbox refusals (`sandbox`; its programs attached).
 #[unsafe(no_mangle)]
 pub static SANDBOX: u32 = 0;
+/// A container target: the runtime's own processes in its cgroup (crun, runc, youki, conmon and
+/// their memfd copies, before the container's command is exec'd) are set-up, not the service:
+/// their system calls are not kept in `ACTIVITY`.
+#[unsafe(no_mangle)]
+pub static ACTIVITY_SKIPS_RUNTIME: u32 = 0;
 /// `capdisc trace --stacks`: put the kernel stack in every event.
 #[unsafe(no_mangle)]
 pub static STREAM_STACKS: u32 = 0;

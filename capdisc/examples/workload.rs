@@ -44,6 +44,7 @@ fn main() {
             serve(arg(3).parse().unwrap_or_else(|_| usage()), None)
         }
         "filtered" => filtered(&arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
+        "call" => call(&arg(1)),
         "filtered-socket" => filtered_socket(arg(1).parse().unwrap_or_else(|_| usage())),
         "write-file" => write_file(&arg(1)),
         "exec-no-new-privs" => exec_no_new_privs(&args[1..]),
@@ -56,7 +57,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | syscalls N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT | filtered SYSCALL ERRNO | filtered-socket FAMILY | write-file PATH | exec-no-new-privs PROGRAM [ARGS]");
+    eprintln!("usage: workload [--as-user UID] noop | bind PORT | chown PATH UID | raw-socket | mmap N | storm N | syscalls N | children N PATH | wait-for FILE ACTION... | peek-and-bind DIR PORT | bind-and-chown PORT PATH UID | chown-then-serve PATH UID PORT | serve PORT [--on-usr1-chown PATH UID] | serve-once PORT | connect PORT | greeted PORT | filtered SYSCALL ERRNO | call SYSCALL | filtered-socket FAMILY | write-file PATH | exec-no-new-privs PROGRAM [ARGS]");
     exit(2)
 }
 
@@ -316,6 +317,14 @@ fn wait_for(file: &str, action: &[String]) {
 fn filtered(name: &str, errno: u32) {
     let number = name.parse::<syscalls::Sysno>().unwrap_or_else(|_| usage()).id() as u32;
     install_filter(number, None, errno);
+    let ret = unsafe { libc::syscall(number as libc::c_long, 0, 0, 0) };
+    report(name, ret);
+}
+
+/// Makes the system call SYSCALL with zero arguments (`unshare(0)` changes nothing) and says
+/// whether a filter refused it.
+fn call(name: &str) {
+    let number = name.parse::<syscalls::Sysno>().unwrap_or_else(|_| usage()).id();
     let ret = unsafe { libc::syscall(number as libc::c_long, 0, 0, 0) };
     report(name, ret);
 }

@@ -84,6 +84,7 @@ impl Session {
             stream: options.stream,
             syscall_outcomes: options.syscall_outcomes,
             sandbox: options.sandbox,
+            skip_runtime: matches!(target, Target::Container(_)),
         };
         let mut probes = Probes::load(options.backend, &config)?;
         let say = |line: &str| {

@@ -2,15 +2,16 @@
 //! recorded attached and from its start (the runtime's work kept apart as set-up), a run command
 //! recorded from its first task, a proof by trial containers, the generated flags run by podman,
 //! and capdisc killed in the middle of each: its guardian starts the container again and leaves
-//! nothing of its own.
+//! nothing of its own; the confinement beyond capabilities (`minimize --sandbox`: a seccomp
+//! allow-list and a read-only root) proven, and run by podman from generate's output.
 use std::sync::OnceLock;
 
-use capdisc::classify::Class;
+use capdisc::{classify::Class, profile::Decision};
 use capdisc_guest_tests::{
     classed,
     command::{capdisc, Run, Started},
-    container::{generated, leftovers, line_has_in_order, podman, running, serves, sets_of, web_serving, CHECK, PORT},
-    expect, guest, profile, wait,
+    container::{caps_of, generated, leftovers, line_has_in_order, podman, running, serves, sets_of, web_serving, CHECK, PORT},
+    expect, guest, profile, report, wait,
 };
 
 const BOTH: [&str; 2] = ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"];
@@ -132,6 +133,38 @@ fn web_proof() -> &'static Run {
     })
 }
 
+/// After a proof: web serves again, and no trial container or cgroup is left.
+fn web_back_and_nothing_left() {
+    wait::must(120, "web serves again after the proof", || running("web") && serves(PORT), || podman(&["ps", "-a"]).output());
+    expect::equal("trial containers and cgroups left", &leftovers(), &(0, 0));
+}
+
+/// The flags `generate --format podman` writes for `profile` (its last line).
+fn podman_flags(profile: &str) -> String {
+    let generated = capdisc(&["generate", profile, "--format", "podman"]);
+    generated.expect_exit(0);
+    generated.stdout.lines().last().unwrap_or_default().to_owned()
+}
+
+/// Runs web's image as `web-gen` with `flags` in web's place (stopped), until it serves or 120 s
+/// pass; `probe` looks at it while it runs; then web-gen is removed and web started again.
+/// Whether it served, its logs, and what `probe` saw.
+fn in_web_gen<T>(flags: &str, probe: impl FnOnce() -> T) -> (bool, String, T) {
+    web_serving();
+    podman(&["stop", "-t", "2", "web"]).expect_exit(0);
+    let _ = podman(&["rm", "-f", "web-gen"]);
+    let mut args = vec!["run", "-d", "-q", "--name", "web-gen", "--network=host", "--user", "65534:65534", "--tmpfs", "/run/app"];
+    args.extend(flags.split_whitespace());
+    args.push("localhost/web");
+    podman(&args).expect_exit(0);
+    let served = wait::until(120, || serves(PORT));
+    let seen = probe();
+    let logs = podman(&["logs", "web-gen"]).output();
+    podman(&["rm", "-f", "web-gen"]);
+    podman(&["start", "web"]);
+    (served, logs, seen)
+}
+
 #[test]
 fn c04_minimize_proves_chown_and_bind_and_leaves_nothing() {
     guest!();
@@ -143,28 +176,16 @@ fn c04_minimize_proves_chown_and_bind_and_leaves_nothing() {
         "the trial without CAP_CHOWN failed, naming chown by workload",
         proof.output(),
     );
-    wait::must(120, "web serves again after the proof", || running("web") && serves(PORT), || podman(&["ps", "-a"]).output());
-    expect::equal("trial containers and cgroups left", &leftovers(), &(0, 0));
+    web_back_and_nothing_left();
 }
 
 #[test]
 fn c05_podman_runs_the_generated_flags_with_exactly_that_set() {
     guest!();
     web_proof().expect_exit(0);
-    let generated = capdisc(&["generate", "/tmp/c4.yaml", "--format", "podman"]);
-    generated.expect_exit(0);
-    let flags = generated.stdout.lines().last().unwrap_or_default().to_owned();
+    let flags = podman_flags("/tmp/c4.yaml");
     expect::equal("flags", flags.as_str(), "--cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE");
-    podman(&["stop", "-t", "2", "web"]).expect_exit(0);
-    let _ = podman(&["rm", "-f", "web-gen"]);
-    let mut args = vec!["run", "-d", "-q", "--name", "web-gen", "--network=host", "--user", "65534:65534", "--tmpfs", "/run/app"];
-    args.extend(flags.split_whitespace());
-    args.push("localhost/web");
-    podman(&args).expect_exit(0);
-    let served = wait::until(120, || serves(PORT));
-    let (sets, logs) = (sets_of("web-gen"), podman(&["logs", "web-gen"]).output());
-    podman(&["rm", "-f", "web-gen"]);
-    podman(&["start", "web"]);
+    let (served, logs, sets) = in_web_gen(&flags, || sets_of("web-gen"));
     expect::that(served, "the service serves under the generated flags", logs);
     expect::equal("effective, bounding, ambient", sets.as_str(), "0000000000000401 0000000000000401 0000000000000401");
 }
@@ -203,4 +224,101 @@ fn c08_podmans_own_help_gives_the_switches_capdisc_reads_its_run_commands_by() {
     let help = podman(&["run", "--help"]);
     help.expect_exit(0);
     capdisc_guest_tests::container::expect_runtime_switches(capdisc::container::Switches::from_help(&help.stdout).as_ref(), &help.stdout);
+}
+
+/// web's proof with its confinement: the capability trials, then a seccomp allow-list of what
+/// its container did and a read-only root, tried as podman takes them; a `podman exec` into each
+/// trial's container as an exercise (crun loads the filter earlier for an exec).
+fn web_sandbox_proof() -> &'static Run {
+    static PROOF: OnceLock<Run> = OnceLock::new();
+    PROOF.get_or_init(|| {
+        web_serving();
+        capdisc(&[
+            "minimize",
+            "--container",
+            "web",
+            "--sandbox",
+            "--check",
+            CHECK,
+            "--exercise",
+            "podman exec $CONTAINER /workload noop",
+            "--timeout",
+            "45",
+            "-o",
+            "/tmp/c9.yaml",
+        ])
+    })
+}
+
+/// The values of a setting the proof of `path` kept for the container, if it kept it.
+fn kept_confinement(path: &str, key: &str) -> Option<Vec<String>> {
+    let proof = profile(path).verification?;
+    proof
+        .container_sandbox
+        .into_iter()
+        .find(|setting| setting.setting == key && setting.verdict == Decision::Kept)
+        .map(|setting| setting.values)
+}
+
+#[test]
+fn c09_minimize_sandbox_proves_a_seccomp_allow_list_of_the_containers_calls_and_a_read_only_root() {
+    guest!();
+    let proof = web_sandbox_proof();
+    proof.expect_exit(0);
+    expect::equal("generated from the proof", &generated("/tmp/c9.yaml"), &strings(&BOTH));
+    let calls = kept_confinement("/tmp/c9.yaml", "seccomp").unwrap_or_default();
+    let trials = profile("/tmp/c9.yaml").verification.map(|proof| proof.sandbox_trials.len()).unwrap_or(0);
+    report(&format!("container web: seccomp allow-list of {} call(s): {}; {trials} sandboxing trial(s)", calls.len(), calls.join(" ")));
+    let trial_lines: Vec<&str> =
+        proof.stdout.lines().filter(|line| line.starts_with("sandboxing trial") || line.starts_with("  seccomp: ")).collect();
+    report(&trial_lines.join("\n"));
+    // Its own calls, and the runtime's exec under the filter.
+    expect::that(
+        ["socket", "bind", "listen", "execve"].iter().all(|call| calls.iter().any(|kept| kept == call)),
+        "the allow-list holds socket, bind, listen and execve",
+        &calls,
+    );
+    // crun's set-up before the exec is not the container's.
+    expect::that(
+        !["mount", "pivot_root", "unshare", "setns", "sethostname"].iter().any(|call| calls.iter().any(|kept| kept == call)),
+        "the allow-list holds none of crun's set-up calls (mount, pivot_root, unshare, setns, sethostname)",
+        &calls,
+    );
+    expect::equal("read-only kept", &kept_confinement("/tmp/c9.yaml", "read-only"), &Some(vec!["true".to_owned()]));
+    web_back_and_nothing_left();
+}
+
+#[test]
+fn c10_podman_runs_the_generated_seccomp_profile_and_read_only_root_and_refuses_the_rest() {
+    guest!();
+    web_sandbox_proof().expect_exit(0);
+    capdisc(&["generate", "/tmp/c9.yaml", "--format", "seccomp", "-o", "/tmp/c9.seccomp.json"]).expect_exit(0);
+    let flags = podman_flags("/tmp/c9.yaml");
+    expect::equal(
+        "flags",
+        flags.as_str(),
+        "--cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE --security-opt=seccomp=/tmp/c9.seccomp.json --read-only",
+    );
+    let (served, logs, (sets, seccomp, read_only, noop, refused)) = in_web_gen(&flags, || {
+        let pid = podman(&["inspect", "--format", "{{.State.Pid}}", "web-gen"]).stdout.trim().to_owned();
+        (
+            sets_of("web-gen"),
+            caps_of(&pid, "Seccomp"),
+            podman(&["inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", "web-gen"]).stdout.trim().to_owned(),
+            podman(&["exec", "web-gen", "/workload", "noop"]),
+            podman(&["exec", "web-gen", "/workload", "call", "unshare"]),
+        )
+    });
+    expect::that(served, "the service serves under the generated flags and profile", logs);
+    expect::equal("effective, bounding, ambient", sets.as_str(), "0000000000000401 0000000000000401 0000000000000401");
+    expect::equal("seccomp mode of its process (2: a filter)", seccomp.as_str(), "2");
+    expect::equal("read-only root", read_only.as_str(), "true");
+    // An exec the proof's exercise ran works; a call the container never made is refused.
+    noop.expect_exit(0);
+    refused.expect_exit(1);
+    expect::that(
+        refused.stdout.contains("unshare: refused: Operation not permitted"),
+        "unshare refused with EPERM by the profile",
+        refused.output(),
+    );
 }

@@ -20,7 +20,8 @@ use crate::{
 pub struct GenerateArgs {
     /// The profile written by `capdisc record`.
     pub profile: PathBuf,
-    /// systemd, docker, podman, compose, quadlet, k8s, setcap or json.
+    /// systemd, docker, podman, compose, quadlet, k8s, setcap, seccomp (a container's proven
+    /// seccomp profile, JSON) or json.
     #[arg(long, default_value = "systemd", value_parser = parse_format)]
     pub format: OutputFormat,
     /// The user the service runs as (`root` for root); by default taken from the profile's uids.

@@ -53,8 +53,9 @@ pub struct TrialArgs {
     /// (Default: every phase the unit defines.)
     #[arg(long, value_name = "LIST", value_parser = parse_phases)]
     pub phases: Option<Phases>,
-    /// A command (run with `sh -c`, `$MAINPID` set to the service's main process) that drives a
-    /// path the check does not, e.g. `kill -USR1 $MAINPID` or `logrotate -f /etc/logrotate.d/app`:
+    /// A command (run with `sh -c`, `$MAINPID` set to the service's main process, `$CONTAINER` to
+    /// a container's trial container) that drives a path the check does not, e.g. `kill -USR1
+    /// $MAINPID`, `logrotate -f /etc/logrotate.d/app` or `podman exec $CONTAINER /healthcheck`:
     /// run once in the recording and in every trial after the check passes; it must exit 0 and the
     /// check must pass after it. Repeatable, run in order.
     #[arg(long, value_name = "CMD")]
@@ -201,10 +202,12 @@ pub struct MinimizeArgs {
     /// --check that fails when the service is broken; a command's exit status can decide.
     #[arg(long)]
     pub grow: bool,
-    /// Then prove the sandboxing too (--unit only): the settings systemd scores (ProtectSystem=,
+    /// Then prove the sandboxing too. A unit: the settings systemd scores (ProtectSystem=,
     /// SystemCallFilter=, RestrictAddressFamilies=...) at the tightest values the recording
     /// allows, tried with the proven set through the unit's life; a setting a trial's evidence
-    /// shows breaking the service is loosened or dropped. One drop-in with both.
+    /// shows breaking the service is loosened or dropped. One drop-in with both. A container: a
+    /// seccomp allow-list of the calls it made and a read-only root, tried as its runtime takes
+    /// them (generate --format seccomp writes the profile).
     #[arg(long, conflicts_with = "grow")]
     pub sandbox: bool,
     /// Use a profile that lost checks.

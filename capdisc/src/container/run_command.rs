@@ -236,6 +236,65 @@ impl RunCommand {
         self.options.iter().any(|opt| opt.name == "rm" && opt.words.first().is_some_and(|word| !word.ends_with("=false")))
     }
 
+    /// The command with `words` added as options, each one word (`--read-only`,
+    /// `--security-opt=seccomp=FILE`): a sandboxing trial's.
+    pub fn with_options(&self, words: &[String]) -> Self {
+        let mut run = self.clone();
+        for word in words {
+            let name = word.trim_start_matches('-').split('=').next().unwrap_or_default().to_owned();
+            run.options.push(Opt { name, words: vec![word.clone()], short_cluster: false });
+        }
+        run
+    }
+
+    /// The values of an option, in order: `--tmpfs /run/app`, `--tmpfs=/run/app`, `-v a:b`,
+    /// `-va:b` (`short` its one-letter spelling, if any).
+    pub fn values(&self, long: &str, short: Option<char>) -> Vec<String> {
+        let short = short.map(String::from);
+        self.options
+            .iter()
+            .filter(|opt| !opt.short_cluster && (opt.name == long || Some(&opt.name) == short.as_ref()))
+            .filter_map(|opt| match opt.words.as_slice() {
+                [_, value] => Some(value.clone()),
+                [only] if only.starts_with("--") => only.split_once('=').map(|(_, value)| value.to_owned()),
+                [only] => only.get(2..).filter(|value| !value.is_empty()).map(str::to_owned),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Where the run mounts something of its own in the container (`--volume`, `--tmpfs`,
+    /// `--mount`): what stays writable under `--read-only`.
+    pub fn mount_points(&self) -> Vec<String> {
+        let mut points: Vec<String> = self
+            .values("volume", Some('v'))
+            .iter()
+            .filter_map(|spec| spec.split(':').nth(1).map(str::to_owned))
+            .chain(self.values("tmpfs", None).iter().map(|spec| spec.split(':').next().unwrap_or_default().to_owned()))
+            .collect();
+        for spec in self.values("mount", None) {
+            let target = spec.split(',').find_map(|field| {
+                let (key, value) = field.split_once('=')?;
+                matches!(key, "destination" | "dst" | "target").then(|| value.to_owned())
+            });
+            points.extend(target);
+        }
+        points.retain(|point| point.starts_with('/'));
+        points
+    }
+
+    /// Whether the run already sets `--read-only` (not `=false`).
+    pub fn read_only(&self) -> bool {
+        self.options.iter().any(|opt| opt.name == "read-only" && !opt.words[0].ends_with("=false"))
+    }
+
+    /// The seccomp profile the run names (`--security-opt seccomp=...`), if any.
+    pub fn seccomp(&self) -> Option<String> {
+        self.values("security-opt", None)
+            .iter()
+            .find_map(|value| value.strip_prefix("seccomp").map(|rest| rest.trim_start_matches(['=', ':']).to_owned()))
+    }
+
     /// The argv that runs it as capdisc's target: created under `cgroup_parent` (a cgroupfs
     /// path, podman told to manage cgroups itself), its id written to `cidfile`, named `name`
     /// when given (a trial's), with its capabilities set as `caps` says.
@@ -390,6 +449,23 @@ mod tests {
         assert_eq!(run.name(), Some("api"));
         assert_eq!(run.rest, words("img --name not-an-option"));
         assert!(!run.removes_itself());
+    }
+
+    #[test]
+    fn the_runs_own_mounts_and_confinement_are_read_from_its_options() {
+        let run = parse(
+            "podman run -d -v /srv/data:/data:Z --volume=/srv/logs:/logs --tmpfs /run/app --tmpfs=/cache:size=1m --mount type=bind,src=/a,dst=/b --security-opt seccomp=/etc/x.json --read-only localhost/web",
+        );
+        assert_eq!(run.mount_points(), ["/data", "/logs", "/run/app", "/cache", "/b"]);
+        assert_eq!(run.seccomp().as_deref(), Some("/etc/x.json"));
+        assert!(run.read_only());
+        let plain = parse("podman run -d localhost/web");
+        assert!(plain.mount_points().is_empty() && plain.seccomp().is_none() && !plain.read_only());
+        let tried = plain.with_options(&["--read-only".into(), "--security-opt=seccomp=/run/p.json".into()]);
+        assert!(tried.read_only());
+        assert_eq!(tried.seccomp().as_deref(), Some("/run/p.json"));
+        let argv = tried.argv(CapSetting::AsWritten, None, "/capdisc-1", "/tmp/cid");
+        assert_eq!(argv[argv.len() - 3..], ["--read-only", "--security-opt=seccomp=/run/p.json", "localhost/web"]);
     }
 
     #[test]

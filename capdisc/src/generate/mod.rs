@@ -4,6 +4,7 @@
 use crate::support::console;
 mod container;
 mod privileges;
+mod seccomp;
 mod setcap;
 mod systemd;
 mod withhold;
@@ -19,6 +20,7 @@ use crate::{
     systemd::is_root_user,
 };
 
+pub use seccomp::profile_text as seccomp_profile;
 pub use systemd::render_dropin;
 pub use withhold::Withheld;
 
@@ -31,6 +33,7 @@ pub enum OutputFormat {
     Compose,
     Quadlet,
     Setcap,
+    Seccomp,
     Json,
 }
 
@@ -46,8 +49,13 @@ impl FromStr for OutputFormat {
             "compose" => OutputFormat::Compose,
             "quadlet" => OutputFormat::Quadlet,
             "setcap" => OutputFormat::Setcap,
+            "seccomp" => OutputFormat::Seccomp,
             "json" => OutputFormat::Json,
-            other => return Err(format!("unknown format `{other}`; use systemd, docker, podman, compose, quadlet, k8s, setcap or json")),
+            other => {
+                return Err(format!(
+                    "unknown format `{other}`; use systemd, docker, podman, compose, quadlet, k8s, setcap, seccomp or json"
+                ))
+            }
         })
     }
 }
@@ -194,15 +202,20 @@ pub fn render(
     user: Option<&str>,
     allow_dangerous: &[String],
 ) -> Result<String, Error> {
+    if format == OutputFormat::Seccomp {
+        return seccomp::render(profile, source);
+    }
     let recommendation = Recommendation::from_profile(profile, user.map(|user| (user, "--user")), allow_dangerous);
     recommendation.warn();
+    let confinement = container::Confinement::of(profile, source);
     Ok(match format {
         OutputFormat::Systemd => systemd::render_dropin(profile, source, &recommendation),
-        OutputFormat::Docker => container::docker("docker", &recommendation),
-        OutputFormat::Podman => container::docker("podman", &recommendation),
-        OutputFormat::K8s => container::kubernetes(&recommendation),
-        OutputFormat::Compose => container::compose(&recommendation),
-        OutputFormat::Quadlet => container::quadlet(&recommendation),
+        OutputFormat::Docker => container::docker("docker", &recommendation, &confinement),
+        OutputFormat::Podman => container::docker("podman", &recommendation, &confinement),
+        OutputFormat::K8s => container::kubernetes(&recommendation, &confinement),
+        OutputFormat::Compose => container::compose(&recommendation, &confinement),
+        OutputFormat::Quadlet => container::quadlet(&recommendation, &confinement),
+        OutputFormat::Seccomp => unreachable!("rendered above"),
         OutputFormat::Setcap => setcap::render(profile, &recommendation),
         OutputFormat::Json => {
             serde_json::to_string_pretty(&recommendation).map(|text| text + "\n").map_err(|err| Error::io("cannot render JSON", err))?

@@ -43,7 +43,13 @@ pub fn render_dropin(profile: &Profile, source: &str, recommendation: &Recommend
     if let Some(proof) = profile.verification.as_ref().filter(|proof| proof.passed) {
         let check = proof.check.as_deref().map(|check| format!(", check `{check}`")).unwrap_or_default();
         let phases = if proof.phases.is_empty() { String::new() } else { format!(", phases: {}", phase_names(&proof.phases)) };
-        let _ = writeln!(out, "# Proven by capdisc {} on {} ({} trial(s){check}{phases}).", proof.method, proof.date, proof.trials.len());
+        let _ = writeln!(
+            out,
+            "# Proven by capdisc {} on {} ({} trial(s){check}{phases}).",
+            proof.method,
+            proof.date,
+            proof.trials.len() + proof.sandbox_trials.len()
+        );
     }
     let _ = writeln!(out, "#");
     if recommendation.required.is_empty() {

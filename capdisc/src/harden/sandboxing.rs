@@ -170,7 +170,9 @@ pub fn candidates(inputs: &Inputs<'_>) -> Vec<Candidate> {
             candidate.why = format!("the whole file system read-only but /dev, /proc, /sys and what it wrote ({})", writable.join(", "));
         }
         if unplaced > 0 {
-            candidate.why.push_str(&format!("; {unplaced} path(s) it wrote were relative to a directory descriptor: a trial decides"));
+            candidate.why.push_str(&format!(
+                "; {unplaced} path(s) it wrote were relative to a directory descriptor or a working directory it changed: a trial decides"
+            ));
         }
         out.push(candidate);
         if !writable.is_empty() {
@@ -338,16 +340,20 @@ fn system_call_filter(activity: &Activity, groups: &SyscallGroups) -> Candidate 
 
 /// The directories it wrote in, each once (none inside another), outside what stays writable
 /// (`/dev`, `/proc`, `/sys`; `/tmp` and `/var/tmp` with `PrivateTmp=`); and how many paths it
-/// wrote that cannot be placed (relative to a directory descriptor).
+/// wrote that cannot be placed (relative to a directory descriptor, or to a working directory
+/// after a `chdir`).
 fn writable_dirs(activity: &Activity, settings: &Settings) -> (Vec<String>, usize) {
     let cwd = match settings.get("WorkingDirectory") {
         "" => "/".to_owned(),
         dir => dir.trim_start_matches(['-', '~']).to_owned(),
     };
+    // A service that changes its working directory writes relative to one the recording does
+    // not know.
+    let moved = ["chdir", "fchdir"].iter().any(|call| activity.syscalls.contains_key(*call));
     let mut unplaced = 0;
     let mut dirs: BTreeSet<String> = BTreeSet::new();
     for used in activity.written() {
-        if used.beside_fd {
+        if used.beside_fd || (moved && !used.path.starts_with('/')) {
             unplaced += 1;
             continue;
         }
@@ -428,6 +434,20 @@ mod tests {
         assert_eq!(value(&out, "ProtectSystem"), Some(&["strict".to_owned()][..]));
         // /dev and /tmp stay writable anyway; /var/log/nginx (written as a directory too) once.
         assert_eq!(value(&out, "ReadWritePaths"), Some(&["/run /var/log".to_owned()][..]), "{out:?}");
+    }
+
+    #[test]
+    fn a_relative_write_after_a_chdir_is_left_to_a_trial_and_before_one_is_placed_in_the_working_directory() {
+        let mut activity = Activity::default();
+        activity.syscalls.insert("openat".into(), 1);
+        activity.paths = vec![written("state/count")];
+        let out = derive(&activity, "WorkingDirectory=/var/lib/tally\n", &[]);
+        assert_eq!(value(&out, "ReadWritePaths"), Some(&["/var/lib/tally/state".to_owned()][..]), "{out:?}");
+        activity.syscalls.insert("chdir".into(), 1);
+        let out = derive(&activity, "WorkingDirectory=/var/lib/tally\n", &[]);
+        assert!(value(&out, "ReadWritePaths").is_none(), "{out:?}");
+        let strict = out.iter().find(|candidate| candidate.key == "ProtectSystem").expect("ProtectSystem");
+        assert!(strict.why.contains("working directory it changed: a trial decides"), "{}", strict.why);
     }
 
     #[test]

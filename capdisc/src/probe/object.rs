@@ -87,6 +87,9 @@ pub struct ProbeConfig {
     /// See the system calls the target's sandbox refused (`sys_enter` and `sys_exit` programs on
     /// every system call of the host while attached: `trace` and trials ask for it).
     pub sandbox: bool,
+    /// A container target: its runtime's own system calls (crun's set-up before the exec) are
+    /// not what the service did (`ACTIVITY_SKIPS_RUNTIME`).
+    pub skip_runtime: bool,
 }
 
 /// Loaded and attached programs with their maps. Dropping it detaches everything.
@@ -134,6 +137,7 @@ impl Probes {
         let stream_stacks = u32::from(config.stream.is_some_and(|stream| stream.stacks));
         let syscall_outcomes = u32::from(config.syscall_outcomes);
         let sandbox = u32::from(config.sandbox);
+        let skip_runtime = u32::from(config.skip_runtime);
         let ring_bytes = config.stream.map(|stream| stream.buffer_bytes).unwrap_or(4096);
         let limits = config.limits;
         let cuts = PerCheckCuts::from_env();
@@ -155,6 +159,7 @@ impl Probes {
             .override_global("SYSCALL_OUTCOMES", &syscall_outcomes, true)
             .map_max_entries("DENIED_IN_FLIGHT", 4_096)
             .override_global("SANDBOX", &sandbox, true)
+            .override_global("ACTIVITY_SKIPS_RUNTIME", &skip_runtime, true)
             // Preallocated maps: their room only when the sandbox's programs run.
             .map_max_entries("SYSCALL_STATE", if config.sandbox { 16_384 } else { 1 })
             .map_max_entries("REFUSALS", if config.sandbox { limits.refusals } else { 1 })

@@ -197,6 +197,16 @@ pub struct Verification {
     /// with why; lines the evidence added to let the service work are kept settings too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sandbox: Vec<SandboxSetting>,
+    /// `minimize --sandbox`: the sandboxing stage's trials, in order, after the capability trials
+    /// (each ran the proven set; they do not decide the set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox_trials: Vec<Trial>,
+    /// `minimize --container NAME --sandbox`: the runtime's confinement tried with the proven set,
+    /// each kept or dropped with why: `seccomp` (its values the system calls the profile's
+    /// allow-list admits), `read-only` (the root file system read-only), `tmpfs` (the directories
+    /// a read-only container wrote in that podman mounts itself and docker must be told).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_sandbox: Vec<SandboxSetting>,
     /// `minimize --sandbox`: the unit's own sandboxing lines when it was proven (`KEY=VALUE`, as
     /// its files merge them), which every trial ran with: with the kept settings, what the proof
     /// covers (`lint --profile` flags a line beyond it).
@@ -683,6 +693,8 @@ mod tests {
                 trial(&["CAP_CHOWN"], false),
             ],
             sandbox: Vec::new(),
+            sandbox_trials: Vec::new(),
+            container_sandbox: Vec::new(),
             sandbox_unit: Vec::new(),
             exposure: None,
             digest: String::new(),

@@ -29,13 +29,17 @@ impl std::fmt::Display for CheckFailed {
 /// Runs the check (or an `--exercise`) once, through `sh -c`, at most `limit`, in a cgroup of its
 /// own, which is killed and removed afterwards, however the run ends (one that forks a daemon, or
 /// one still running when the trial is decided or interrupted, never outlives it). `main_pid`:
-/// the service's main process, as `$MAINPID` in its environment (for `--exercise`).
-pub async fn run_check(check: &str, limit: Duration, main_pid: Option<u32>) -> Result<(), CheckFailed> {
+/// the service's main process, as `$MAINPID` in its environment (for `--exercise`); `container`:
+/// the container that runs it (a trial's own), as `$CONTAINER` (`podman exec $CONTAINER ...`).
+pub async fn run_check(check: &str, limit: Duration, main_pid: Option<u32>, container: Option<String>) -> Result<(), CheckFailed> {
     let cgroup = CheckCgroup(Cgroup::create_check_leaf().map_err(|err| CheckFailed::Failed(err.to_string()))?);
     let child = crate::host::spawn_in_cgroup(&["sh".to_owned(), "-c".to_owned(), check.to_owned()], &cgroup.0, None, None, |command| {
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         if let Some(pid) = main_pid {
             command.env("MAINPID", pid.to_string());
+        }
+        if let Some(container) = &container {
+            command.env("CONTAINER", container);
         }
     })
     .map_err(|err| CheckFailed::Failed(format!("cannot run sh: {err}")))?;

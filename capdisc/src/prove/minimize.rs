@@ -11,7 +11,7 @@ use crate::support::console;
 use std::path::PathBuf;
 
 use super::{
-    interrupt, phases, sandboxing,
+    container_sandbox, interrupt, phases, sandboxing,
     trial::{self, Denial, OwnedTrials, Subject, TrialOptions, TrialResult},
 };
 use crate::{
@@ -53,8 +53,10 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
     if options.apply && !matches!(options.subject, Subject::Unit { .. }) {
         return Err(Error::Usage("--apply installs a drop-in: it needs --unit NAME".into()));
     }
-    if options.sandbox && (!matches!(options.subject, Subject::Unit { .. }) || options.grow) {
-        return Err(Error::Usage("--sandbox proves a unit's sandboxing settings: it needs --unit NAME, without --grow".into()));
+    if options.sandbox && (matches!(options.subject, Subject::Command { .. }) || options.grow) {
+        return Err(Error::Usage(
+            "--sandbox proves a unit's sandboxing settings or a container's seccomp profile and read-only root: it needs --unit NAME, --container NAME or a container run command, without --grow".into(),
+        ));
     }
     let say = |line: &str| {
         if !options.trial.quiet {
@@ -145,8 +147,19 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
         if let Some(mut verification) = profile.verification.take() {
             verification.sandbox = proven.settings;
             verification.sandbox_unit = proven.unit_lines;
-            verification.trials.extend(proven.trials);
+            verification.sandbox_trials = proven.trials;
             verification.exposure = proven.exposure;
+            seal(&mut profile, verification);
+        }
+    }
+    if let (true, Subject::Container { .. }) = (options.sandbox, &options.subject) {
+        let limit = options.max_trials.unwrap_or(SANDBOX_TRIALS).max(1);
+        let proven = container_sandbox::prove(&options.subject, &profile, &trial_options, limit)
+            .await
+            .map_err(|err| interrupt::locate(err, "in the sandboxing trials"))?;
+        if let Some(mut verification) = profile.verification.take() {
+            verification.container_sandbox = proven.settings;
+            verification.sandbox_trials = proven.trials;
             seal(&mut profile, verification);
         }
     }
@@ -179,6 +192,8 @@ fn proof(method: Method, options: &MinimizeOptions, verdicts: Vec<Verdict>, tria
         capabilities: verdicts,
         trials,
         sandbox: Vec::new(),
+        sandbox_trials: Vec::new(),
+        container_sandbox: Vec::new(),
         sandbox_unit: Vec::new(),
         exposure: None,
         digest: String::new(),
@@ -373,12 +388,22 @@ fn summary(profile: &Profile) -> String {
         if kept.is_empty() { "(none)".to_owned() } else { kept.join(" ") },
         proof.trials.len()
     ));
+    if !proof.sandbox_trials.is_empty() {
+        out.push_str(&format!("minimize: {} sandboxing trial(s) after them\n", proof.sandbox_trials.len()));
+    }
     for setting in &proof.sandbox {
         out.push_str(&format!("{:<8} {:<48} {}\n", setting.verdict, setting.lines().join(" "), setting.why));
     }
-    if !proof.sandbox.is_empty() {
-        let kept = proof.sandbox.iter().filter(|setting| setting.verdict == Decision::Kept).count();
-        out.push_str(&format!("minimize: proven sandboxing: {kept} of {} setting(s) kept\n", proof.sandbox.len()));
+    for setting in &proof.container_sandbox {
+        let what = match setting.setting.as_str() {
+            crate::harden::container_sandbox::SECCOMP => format!("seccomp: {} call(s) allowed", setting.values.len()),
+            key => format!("{key}: {}", setting.values.join(" ")),
+        };
+        out.push_str(&format!("{:<8} {:<48} {}\n", setting.verdict, what, setting.why));
+    }
+    for settings in [&proof.sandbox, &proof.container_sandbox].into_iter().filter(|settings| !settings.is_empty()) {
+        let kept = settings.iter().filter(|setting| setting.verdict == Decision::Kept).count();
+        out.push_str(&format!("minimize: proven sandboxing: {kept} of {} setting(s) kept\n", settings.len()));
     }
     if let Some(exposure) = &proof.exposure {
         out.push_str(&format!(

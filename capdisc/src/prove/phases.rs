@@ -47,7 +47,7 @@ pub async fn watch(
         // The rare paths the check does not drive: each once, each must succeed, then the check.
         for exercise in &options.exercise {
             marker.enter(phase::EXERCISE);
-            run_check(exercise, options.timeout, target.main_pid())
+            run_check(exercise, options.timeout, target.main_pid(), target.container_name())
                 .await
                 .map_err(|why| format!("the exercise `{exercise}` failed ({why})"))?;
             started(subject, options, &ended).await.map_err(|why| format!("after the exercise `{exercise}`: {why}"))?;
@@ -164,7 +164,7 @@ async fn started(subject: &Subject, options: &TrialOptions, ended: &dyn Fn() -> 
             }
             let ready = !matches!(subject, Subject::Unit { .. }) || active_since.is_some();
             if ready && !left().is_zero() {
-                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT), None).await {
+                match run_check(check, left().min(CHECK_ATTEMPT_LIMIT), None, None).await {
                     Ok(()) => return Ok(()),
                     // An attempt cut by the deadline after others failed: the failures say more.
                     Err(CheckFailed::TimedOut(_)) if left().is_zero() && last_check_error.is_empty() => {

@@ -34,17 +34,7 @@ pub struct Proven {
 /// Tries the sandboxing the recording in `profile` (its proof sealed) allows on `unit`, at most
 /// `max_trials` trials.
 pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &TrialOptions, max_trials: usize) -> Result<Proven, Error> {
-    let Some(activity) = &profile.activity else {
-        return Err(Error::Usage(
-            "the profile keeps no record of what the service did (its `activity`); --sandbox needs a recording made by this capdisc with the sandbox programs (record --sandbox, or minimize without --profile)".into(),
-        ));
-    };
-    if !activity.complete() {
-        return Err(Error::Untrusted(format!(
-            "the recording of what the service did is incomplete ({} kind(s) of call, {} path(s) not kept): sandboxing derived from it may break the service; record again",
-            activity.calls_lost, activity.paths_lost
-        )));
-    }
+    let activity = complete_activity(profile)?;
     let settings = Settings::of_unit(unit)?;
     let groups = SyscallGroups::of_this_host();
     let files: Vec<std::path::PathBuf> =
@@ -151,6 +141,22 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
     Ok(Proven { settings, unit_lines, trials: records, exposure })
 }
 
+/// What the service did, as the recording kept it whole; Err when it was not kept, or not all of it.
+pub(super) fn complete_activity(profile: &Profile) -> Result<&crate::profile::Activity, Error> {
+    let Some(activity) = &profile.activity else {
+        return Err(Error::Usage(
+            "the profile keeps no record of what the service did (its `activity`); --sandbox needs a recording made by this capdisc with the sandbox programs (record --sandbox, or minimize without --profile)".into(),
+        ));
+    };
+    if !activity.complete() {
+        return Err(Error::Untrusted(format!(
+            "the recording of what the service did is incomplete ({} kind(s) of call, {} path(s) not kept): sandboxing derived from it may break the service; record again",
+            activity.calls_lost, activity.paths_lost
+        )));
+    }
+    Ok(activity)
+}
+
 /// Refuses a unit whose installed capdisc drop-in already sets sandboxing: its trials would run
 /// with those lines, the settings they set would not be proposed (never loosened), and
 /// `--apply` would then replace the drop-in without them.
@@ -229,7 +235,7 @@ fn keys(candidates: &[Candidate]) -> String {
     candidates.iter().map(|candidate| candidate.key).collect::<Vec<_>>().join(" ")
 }
 
-fn record(profile: &Profile, testing: &str, result: &TrialResult) -> Trial {
+pub(super) fn record(profile: &Profile, testing: &str, result: &TrialResult) -> Trial {
     Trial {
         set: profile.granted_names(),
         testing: testing.to_owned(),

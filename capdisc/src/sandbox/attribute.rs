@@ -269,6 +269,15 @@ fn read_only(path: Option<&str>, settings: Option<&Settings>) -> Attribution {
     let Some(setting) = setting else {
         return Attribution::new(None, format!("a read-only mount none of the unit's settings explains ({path})"), None);
     };
+    if !path.starts_with('/') {
+        // No line can name the directory of a path relative to a working directory the service
+        // may have changed (an empty `ReadWritePaths=` would even reset the list).
+        return Attribution::new(
+            Some(setting),
+            format!("it makes {path} read-only (relative to the working directory: which directory to allow cannot be told)"),
+            None,
+        );
+    }
     let (fix, alternative) = writable(path);
     Attribution { setting: Some(setting), why: format!("it makes {path} read-only"), fix: Some(fix), alternative }
 }
@@ -415,6 +424,15 @@ mod tests {
         let got = attribute(&refused("openat", false, -30, [0; 4], Some("/var/lib/counter/hits.tmp")), Some(&covered), &groups())
             .expect("attributed");
         assert_eq!(got.setting, None);
+    }
+
+    #[test]
+    fn a_relative_path_refused_read_only_names_the_setting_and_no_line() {
+        let settings = Settings::from_lines("counter.service", "ProtectSystem=strict\n");
+        let got = read_only(Some("state/count"), Some(&settings));
+        assert_eq!(got.setting.as_deref(), Some("ProtectSystem=strict"));
+        assert_eq!(got.fix, None, "{}", got.why);
+        assert!(got.why.contains("relative"), "{}", got.why);
     }
 
     #[test]

@@ -306,6 +306,13 @@ impl Target {
 
     /// The service's main process: a unit's `MainPID`, or the oldest process of a spawned
     /// command's cgroup (the command itself while it runs).
+    /// The container's name (a trial's own), or its id: `$CONTAINER` for an `--exercise`.
+    pub fn container_name(&self) -> Option<String> {
+        let Target::Container(container) = self else { return None };
+        let (_, name, id) = container.identity();
+        name.or(id)
+    }
+
     pub fn main_pid(&self) -> Option<u32> {
         match self {
             Target::Unit { name, .. } => crate::systemd::property(name, "MainPID").parse().ok().filter(|pid| *pid != 0),

@@ -224,6 +224,31 @@ fn c_path(path: &Path) -> Result<CString, Error> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| refuse(path, "a NUL byte in the path"))
 }
 
+/// A directory capdisc makes fresh under the temporary directory (never one found there: a link
+/// planted in /tmp would lead elsewhere), with `mode`, removed with what it holds when dropped.
+pub struct PrivateDir {
+    pub path: PathBuf,
+}
+
+impl PrivateDir {
+    pub fn make(what: &str, mode: u32) -> Result<Self, Error> {
+        use std::os::unix::fs::DirBuilderExt;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.subsec_nanos()).unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("capdisc-{what}-{}-{nanos}", std::process::id()));
+        fs::DirBuilder::new().mode(mode).create(&path).map_err(|err| Error::io(format!("cannot make {}", path.display()), err))?;
+        // The umask may have taken bits `mode` asked for.
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .map_err(|err| Error::io(format!("cannot set the mode of {}", path.display()), err))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,17 +2,15 @@
 //! a live system; `--offline=true --root=ROOT` for unit files under a root), "Overall exposure
 //! level" from 0 (locked down) to 10 (exposed). `apply` prints it before and after its change and
 //! refuses a change that would score above `--max-exposure`.
-use std::{os::unix::fs::DirBuilderExt, path::Path, process::Command};
+use std::{path::Path, process::Command};
 
 use crate::error::Error;
 
 /// The unit's exposure as its files are, then with each of `dropins` added (one at a time), read
 /// the same way: `--offline` over a copy of the unit's files (the live unit is not touched).
 pub fn exposures_offline(unit: &str, dropins: &[&str]) -> Result<(f64, Vec<f64>), Error> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.subsec_nanos()).unwrap_or(0);
-    let root = std::env::temp_dir().join(format!("capdisc-exposure-{}-{nanos}", std::process::id()));
-    // Made here, private, never one found there (a link planted in /tmp would lead elsewhere).
-    std::fs::DirBuilder::new().mode(0o700).create(&root).map_err(|err| Error::io(format!("cannot make {}", root.display()), err))?;
+    let private = crate::support::files::PrivateDir::make("exposure", 0o700)?;
+    let root = &private.path;
     let measured = (|| {
         let files = super::UnitFiles::find(unit, Path::new("/"))?;
         for path in files.all() {
@@ -22,18 +20,18 @@ pub fn exposures_offline(unit: &str, dropins: &[&str]) -> Result<(f64, Vec<f64>)
             }
             std::fs::copy(path, &copy).map_err(|err| Error::io("cannot copy the unit's files", err))?;
         }
-        let before = exposure(unit, Some(&root))?;
+        let before = exposure(unit, Some(root))?;
         let dir = root.join(format!("etc/systemd/system/{unit}.d"));
         std::fs::create_dir_all(&dir).map_err(|err| Error::io("cannot write the drop-in's copy", err))?;
         let mut after = Vec::new();
         for dropin in dropins {
             std::fs::write(dir.join("zz-capdisc-exposure.conf"), dropin)
                 .map_err(|err| Error::io("cannot write the drop-in's copy", err))?;
-            after.push(exposure(unit, Some(&root))?);
+            after.push(exposure(unit, Some(root))?);
         }
         Ok((before, after))
     })();
-    let _ = std::fs::remove_dir_all(&root);
+    drop(private);
     measured
 }
 

@@ -104,6 +104,7 @@ pub async fn watch(options: WatchOptions) -> Result<i32, Error> {
         stream: None,
         syscall_outcomes: false,
         sandbox: false,
+        skip_runtime: false,
     };
     let mut probes = Probes::load(options.backend, &config)?;
     say(&probes.selection);

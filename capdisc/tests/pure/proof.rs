@@ -53,6 +53,8 @@ fn proven(dac: Decision) -> Profile {
             ),
         ],
         sandbox: Vec::new(),
+        sandbox_trials: Vec::new(),
+        container_sandbox: Vec::new(),
         sandbox_unit: Vec::new(),
         exposure: None,
         digest: String::new(),

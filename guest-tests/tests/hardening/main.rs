@@ -56,14 +56,14 @@ fn harden(daemon: &Daemon<'_>) -> Profile {
             })
             .collect()
     };
-    let sandbox_trials = verification.trials.iter().filter(|trial| trial.testing.starts_with("sandboxing")).count();
+    let sandbox_trials = verification.sandbox_trials.len();
     report(&format!(
         "hardening {unit_name}: exposure {:.1} before, {:.1} capabilities, {:.1} sandboxing; set [{}]; {} trial(s) ({sandbox_trials} for the sandboxing) in {seconds} s",
         exposure.before,
         exposure.capabilities,
         exposure.sandboxing,
         proof.granted_names().join(" "),
-        verification.trials.len(),
+        verification.trials.len() + sandbox_trials,
     ));
     report(&format!("hardening {unit_name}: kept: {}", lines(Decision::Kept).join("; ")));
     report(&format!("hardening {unit_name}: left out: {}", lines(Decision::Dropped).join("; ")));
