@@ -2,8 +2,9 @@
 //! recording allows (`harden::sandboxing`) are tried with it through the unit's whole life, all
 //! at once first. When a trial fails, the kernel's evidence names the setting that broke it
 //! (`proposal::findings`): the line that allows what was refused is added when there is one
-//! (`ReadWritePaths=/var/lib/x`, `SystemCallFilter=@clock`), the setting is dropped otherwise, and
-//! the trial repeats. Without evidence naming a setting, the settings are halved by trials until
+//! (`ReadWritePaths=/var/lib/x`, `SystemCallFilter=@clock`), or the setting is loosened when the
+//! evidence names a looser value of it (`ProtectSystem=strict` to `full` for a relative path), or
+//! it is dropped, and the trial repeats. Without evidence naming a setting, the settings are halved by trials until
 //! the one that breaks the service alone is found, and it is dropped. What is kept passed the
 //! last trial, so the whole drop-in is proven, each line with why it is there.
 use super::{
@@ -88,8 +89,22 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
         for finding in named {
             console::outln!("  {}: {}", finding.key, finding.evidence);
             let Some(index) = pending.iter().position(|candidate| candidate.key == finding.key) else { continue };
+            let loosened = finding
+                .fix
+                .as_deref()
+                .and_then(|fix| fix.split_once('='))
+                .filter(|(key, value)| *key == finding.key && pending[index].values.len() == 1 && pending[index].values[0] != *value);
             match &finding.fix {
-                Some(fix) if !added.iter().any(|(_, line)| line.lines().contains(fix)) => {
+                // The evidence loosens the setting itself (`ProtectSystem=strict` to `full`).
+                Some(_) if loosened.is_some() => {
+                    let (_, value) = loosened.unwrap_or_default();
+                    let candidate = &mut pending[index];
+                    candidate.why = format!("{}; loosened to {value} after trial {}: {}", candidate.why, trials.count, finding.evidence);
+                    candidate.values = vec![value.to_owned()];
+                }
+                Some(fix)
+                    if !fix.starts_with(&format!("{}=", finding.key)) && !added.iter().any(|(_, line)| line.lines().contains(fix)) =>
+                {
                     let (key, value) = fix.split_once('=').unwrap_or((fix, ""));
                     let line = SandboxSetting {
                         setting: key.to_owned(),

@@ -48,10 +48,11 @@ pub fn attribute(refused: &Refused, settings: Option<&Settings>, groups: &Syscal
         RefusedBy::FileSystem => {}
     }
     let errno = refused.errno()?;
-    let path = refused.path.as_deref().filter(|path| path.starts_with('/'));
+    let path = refused.path.as_deref();
     match errno.as_str() {
+        // A relative path too: the setting is known, only the directory is not.
         "EROFS" => Some(read_only(path, settings)),
-        "EACCES" | "EPERM" => inaccessible(path?, settings?),
+        "EACCES" | "EPERM" => inaccessible(path.filter(|path| path.starts_with('/'))?, settings?),
         _ => None,
     }
 }
@@ -271,11 +272,13 @@ fn read_only(path: Option<&str>, settings: Option<&Settings>) -> Attribution {
     };
     if !path.starts_with('/') {
         // No line can name the directory of a path relative to a working directory the service
-        // may have changed (an empty `ReadWritePaths=` would even reset the list).
+        // may have changed (an empty `ReadWritePaths=` would even reset the list): strict is
+        // loosened to full, which keeps /usr, /boot, /efi and /etc read-only and nothing else.
+        let fix = (setting == "ProtectSystem=strict").then(|| "ProtectSystem=full".to_owned());
         return Attribution::new(
             Some(setting),
-            format!("it makes {path} read-only (relative to the working directory: which directory to allow cannot be told)"),
-            None,
+            format!("it makes {path} read-only (relative to a working directory: which directory to allow cannot be told)"),
+            fix,
         );
     }
     let (fix, alternative) = writable(path);
@@ -427,12 +430,18 @@ mod tests {
     }
 
     #[test]
-    fn a_relative_path_refused_read_only_names_the_setting_and_no_line() {
+    fn a_relative_path_refused_read_only_names_the_setting_and_loosens_it_never_an_empty_line() {
         let settings = Settings::from_lines("counter.service", "ProtectSystem=strict\n");
         let got = read_only(Some("state/count"), Some(&settings));
         assert_eq!(got.setting.as_deref(), Some("ProtectSystem=strict"));
-        assert_eq!(got.fix, None, "{}", got.why);
+        assert_eq!(got.fix.as_deref(), Some("ProtectSystem=full"), "{}", got.why);
         assert!(got.why.contains("relative"), "{}", got.why);
+        let full = Settings::from_lines("counter.service", "ProtectSystem=full\n");
+        assert_eq!(read_only(Some("state/count"), Some(&full)).fix, None);
+        // As the trial's evidence reaches it: an openat of a relative path that failed EROFS.
+        let evidence = refused("openat", false, -30, [0; 4], Some("count.tmp"));
+        let got = attribute(&evidence, Some(&settings), &SyscallGroups::parse("")).expect("attributed");
+        assert_eq!((got.setting.as_deref(), got.fix.as_deref()), (Some("ProtectSystem=strict"), Some("ProtectSystem=full")));
     }
 
     #[test]

@@ -377,3 +377,80 @@ fn the_proven_sandboxing_is_written_with_why_and_lint_names_a_line_beyond_it() {
         assert!(beyond.contains(expected), "{expected}\n---\n{beyond}");
     }
 }
+
+/// The proof `minimize --container web --sandbox` writes: the set, then an allow-list and a
+/// read-only root kept (with the tmpfs directories it wrote in).
+fn proven_container_confinement() -> Profile {
+    let mut profile = proven(Decision::Dropped);
+    let mut proof = profile.verification.take().expect("a proof");
+    let setting = |setting: &str, values: &[&str]| profile::SandboxSetting {
+        setting: setting.into(),
+        values: values.iter().map(|value| (*value).to_owned()).collect(),
+        verdict: Decision::Kept,
+        why: "the trial passed with it".into(),
+    };
+    proof.container_sandbox = vec![
+        setting("seccomp", &["accept4", "bind", "execve", "exit_group"]),
+        setting("read-only", &["true"]),
+        setting("tmpfs", &["/run"]),
+    ];
+    proof.digest = profile::digest(&profile, &proof);
+    profile.verification = Some(proof);
+    profile
+}
+
+#[test]
+fn a_containers_proven_confinement_is_written_as_each_runtime_takes_it_and_never_from_a_recording() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sealed = write(dir.path(), "web.yaml", &as_value(&proven_container_confinement()));
+    let file = dir.path().join("web.seccomp.json");
+    let generate = |format: &str| {
+        let output = capdisc().arg("generate").arg(&sealed).args(["--format", format]).output().expect("generate");
+        assert!(output.status.success(), "{format}: {}", stderr(&output));
+        stdout_of(&output)
+    };
+    // The profile: EPERM for every call but the proven ones.
+    let seccomp: serde_json::Value = serde_json::from_str(&generate("seccomp")).expect("json");
+    assert_eq!(seccomp["defaultAction"], "SCMP_ACT_ERRNO");
+    assert_eq!(seccomp["syscalls"][0]["names"], serde_json::json!(["accept4", "bind", "execve", "exit_group"]));
+    let podman = generate("podman");
+    assert_eq!(
+        podman.lines().last(),
+        Some(format!("--cap-drop=ALL --cap-add=NET_BIND_SERVICE --security-opt=seccomp={} --read-only", file.display()).as_str()),
+        "{podman}"
+    );
+    assert!(podman.contains(&format!("--format seccomp -o {}", file.display())), "says how to write the file: {podman}");
+    // docker mounts no tmpfs in a read-only container itself.
+    assert!(generate("docker").lines().last().is_some_and(|flags| flags.ends_with("--read-only --tmpfs=/run")), "{}", generate("docker"));
+    let kube = generate("k8s");
+    for expected in ["  readOnlyRootFilesystem: true\n", "  seccompProfile:\n    type: Localhost\n    localhostProfile: web.seccomp.json\n"]
+    {
+        assert!(kube.contains(expected), "{expected}\n---\n{kube}");
+    }
+    let compose = generate("compose");
+    for expected in [format!("  - seccomp={}\n", file.display()), "read_only: true\ntmpfs:\n  - /run\n".to_owned()] {
+        assert!(compose.contains(&expected), "{expected}\n---\n{compose}");
+    }
+    let quadlet = generate("quadlet");
+    assert!(quadlet.contains("SeccompProfile=/etc/containers/systemd/web.seccomp.json\nReadOnly=true\n"), "{quadlet}");
+
+    // A recording (or a proof without the confinement) is never written as a filter.
+    let output = dir.path().join("none.json");
+    let refused = capdisc()
+        .arg("generate")
+        .arg(fixtures().join("story-permissive.yaml"))
+        .args(["--format", "seccomp", "-o"])
+        .arg(&output)
+        .output()
+        .expect("generate");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("holds no proven seccomp allow-list"), "{}", stderr(&refused));
+    assert!(!output.exists(), "nothing written");
+    // An edited allow-list is refused like an edited verdict.
+    let mut value = as_value(&proven_container_confinement());
+    value["verification"]["container_sandbox"][0]["values"][0] = "unshare".into();
+    let edited = write(dir.path(), "edited.yaml", &value);
+    let refused = capdisc().arg("generate").arg(&edited).args(["--format", "seccomp"]).output().expect("generate");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("`verification.digest` differs"), "{}", stderr(&refused));
+}

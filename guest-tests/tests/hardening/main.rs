@@ -234,3 +234,63 @@ fn h08_a_python_web_service() {
     expect::equal("the proven set", &proof.granted_names(), &vec!["CAP_NET_BIND_SERVICE".to_owned()]);
     unit::systemctl(&["stop", unit_name]);
 }
+
+/// A service that counts its requests in a file it names relative to the directory it changed
+/// to (as many daemons do): the recording cannot place what it wrote.
+const TALLY: &str = r#"import http.server, os
+
+os.chdir("/var/lib/tally")
+
+
+class Tally(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        count = int(open("count").read()) + 1 if os.path.exists("count") else 1
+        with open("count.tmp", "w") as new:
+            new.write(str(count))
+        os.replace("count.tmp", "count")
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"%d\n" % count)
+
+
+http.server.HTTPServer(("127.0.0.1", 451), Tally).serve_forever()
+"#;
+
+#[test]
+fn h09_a_write_relative_to_its_working_directory_fails_a_trial_that_loosens_protect_system() {
+    guest!();
+    let unit_name = "tally.service";
+    let _unit = Installed::new(&[
+        ("/usr/local/lib/tally.py", TALLY),
+        (
+            "/etc/systemd/system/tally.service",
+            "[Unit]\nDescription=counts its requests in a file relative to its working directory\n\n[Service]\nExecStart=/usr/bin/python3 /usr/local/lib/tally.py\nUser=app\nGroup=app\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n",
+        ),
+    ]);
+    let _dropin = Installed::later(&format!("/etc/systemd/system/{unit_name}.d/60-capdisc.conf"));
+    std::fs::create_dir_all("/var/lib/tally").expect("/var/lib/tally");
+    run("chown", &["app:app", "/var/lib/tally"]).expect_exit(0);
+    unit::restart_until(unit_name, 60, || unit::answers("http://127.0.0.1:451/"));
+    let proof = harden(&Daemon { unit: unit_name, check: "curl -fsS -o /dev/null http://127.0.0.1:451/", exercise: None });
+    let verification = proof.verification.clone().expect("a proof");
+    let protect = verification.sandbox.iter().find(|setting| setting.setting == "ProtectSystem").cloned();
+    report(&format!("hardening {unit_name}: ProtectSystem: {protect:?}"));
+    let protect = protect.expect("ProtectSystem tried");
+    // The first trial (strict) failed on the relative write; the evidence loosened it to full.
+    expect::equal("ProtectSystem kept as", &(protect.verdict, protect.values.clone()), &(Decision::Kept, vec!["full".to_owned()]));
+    expect::that(
+        protect.why.contains("loosened to full after trial") && protect.why.contains("count.tmp") && protect.why.contains("EROFS"),
+        "why names the trial, the relative path and EROFS",
+        &protect.why,
+    );
+    expect::that(
+        verification.sandbox_trials.first().is_some_and(|trial| !trial.passed)
+            && verification.sandbox_trials.last().is_some_and(|trial| trial.passed),
+        "a failing sandboxing trial, then a passing one",
+        &verification.sandbox_trials,
+    );
+    let count: u64 = std::fs::read_to_string("/var/lib/tally/count").ok().and_then(|text| text.trim().parse().ok()).unwrap_or(0);
+    expect::that(count > 1, "the service kept counting under the installed drop-in", count);
+    unit::systemctl(&["stop", unit_name]);
+    let _ = std::fs::remove_dir_all("/var/lib/tally");
+}
