@@ -98,8 +98,10 @@ pub async fn prove(subject: &Subject, unit: &str, profile: &Profile, options: &T
                 // The evidence loosens the setting itself (`ProtectSystem=strict` to `full`).
                 Some(_) if loosened.is_some() => {
                     let (_, value) = loosened.unwrap_or_default();
+                    // Why it was first proposed no longer holds for the looser value.
                     let candidate = &mut pending[index];
-                    candidate.why = format!("{}; loosened to {value} after trial {}: {}", candidate.why, trials.count, finding.evidence);
+                    candidate.why =
+                        format!("loosened from {} after trial {} failed with it: {}", candidate.values[0], trials.count, finding.evidence);
                     candidate.values = vec![value.to_owned()];
                 }
                 Some(fix)
