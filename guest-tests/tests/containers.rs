@@ -285,6 +285,7 @@ fn c09_minimize_sandbox_proves_a_seccomp_allow_list_of_the_containers_calls_and_
         &calls,
     );
     expect::equal("read-only kept", &kept_confinement("/tmp/c9.yaml", "read-only"), &Some(vec!["true".to_owned()]));
+    expect::equal("no-new-privileges kept", &kept_confinement("/tmp/c9.yaml", "no-new-privileges"), &Some(vec!["true".to_owned()]));
     web_back_and_nothing_left();
 }
 
@@ -297,7 +298,7 @@ fn c10_podman_runs_the_generated_seccomp_profile_and_read_only_root_and_refuses_
     expect::equal(
         "flags",
         flags.as_str(),
-        "--cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE --security-opt=seccomp=/tmp/c9.seccomp.json --read-only",
+        "--cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE --security-opt=no-new-privileges --security-opt=seccomp=/tmp/c9.seccomp.json --read-only",
     );
     let (served, logs, (sets, seccomp, read_only, noop, refused)) = in_web_gen(&flags, || {
         let pid = podman(&["inspect", "--format", "{{.State.Pid}}", "web-gen"]).stdout.trim().to_owned();

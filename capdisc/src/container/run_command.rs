@@ -288,6 +288,11 @@ impl RunCommand {
         self.options.iter().any(|opt| opt.name == "read-only" && !opt.words[0].ends_with("=false"))
     }
 
+    /// Whether the run sets `--security-opt no-new-privileges` (docker's `:true` too).
+    pub fn no_new_privileges(&self) -> bool {
+        self.values("security-opt", None).iter().any(|value| value == "no-new-privileges" || value == "no-new-privileges:true")
+    }
+
     /// The seccomp profile the run names (`--security-opt seccomp=...`), if any.
     pub fn seccomp(&self) -> Option<String> {
         self.values("security-opt", None)

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{seccomp::proven_calls, short_name, Recommendation};
 use crate::{
-    harden::container_sandbox::{READ_ONLY, TMPFS},
+    profile::confinement::{NO_NEW_PRIVILEGES, READ_ONLY, TMPFS},
     profile::{Decision, Profile},
 };
 
@@ -14,6 +14,8 @@ use crate::{
 pub struct Confinement {
     /// The seccomp profile's file (beside the capdisc profile), and the command that writes it.
     seccomp: Option<(String, String)>,
+    /// Proven with the container (its own trial), or the recommendation's.
+    no_new_privileges: bool,
     read_only: bool,
     tmpfs: Vec<String>,
 }
@@ -32,6 +34,7 @@ impl Confinement {
         let file = Path::new(source).with_extension("seccomp.json").display().to_string();
         Self {
             seccomp: proven_calls(profile).map(|_| (file.clone(), format!("capdisc generate {source} --format seccomp -o {file}"))),
+            no_new_privileges: kept(NO_NEW_PRIVILEGES).is_some(),
             read_only: kept(READ_ONLY).is_some(),
             tmpfs: kept(TMPFS).unwrap_or_default(),
         }
@@ -49,7 +52,7 @@ impl Confinement {
 pub fn docker(runtime: &str, recommendation: &Recommendation, confinement: &Confinement) -> String {
     let mut flags = vec!["--cap-drop=ALL".to_owned()];
     flags.extend(recommendation.required.iter().map(|name| format!("--cap-add={}", short_name(name))));
-    if recommendation.no_new_privileges {
+    if recommendation.no_new_privileges || confinement.no_new_privileges {
         flags.push("--security-opt=no-new-privileges".to_owned());
     }
     if let Some((file, _)) = &confinement.seccomp {
@@ -99,7 +102,7 @@ pub fn kubernetes(recommendation: &Recommendation, confinement: &Confinement) ->
     }
     out.push_str("securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n");
     out.push_str(&format!("    add: [{}]\n", add.join(", ")));
-    if recommendation.no_new_privileges {
+    if recommendation.no_new_privileges || confinement.no_new_privileges {
         out.push_str("  allowPrivilegeEscalation: false\n");
     }
     if confinement.read_only {
@@ -129,7 +132,7 @@ pub fn compose(recommendation: &Recommendation, confinement: &Confinement) -> St
         }
     }
     let mut security = Vec::new();
-    if recommendation.no_new_privileges {
+    if recommendation.no_new_privileges || confinement.no_new_privileges {
         security.push("no-new-privileges:true".to_owned());
     }
     if let Some((file, _)) = &confinement.seccomp {
@@ -169,7 +172,7 @@ pub fn quadlet(recommendation: &Recommendation, confinement: &Confinement) -> St
         let names: Vec<&str> = recommendation.required.iter().map(|name| short_name(name)).collect();
         out.push_str(&format!("AddCapability={}\n", names.join(" ")));
     }
-    if recommendation.no_new_privileges {
+    if recommendation.no_new_privileges || confinement.no_new_privileges {
         out.push_str("NoNewPrivileges=true\n");
     }
     if let Some(name) = &seccomp_name {

@@ -6,8 +6,7 @@ use serde_json::json;
 
 use crate::{
     error::Error,
-    harden::container_sandbox::SECCOMP,
-    profile::{Decision, Profile},
+    profile::{confinement::SECCOMP, Decision, Profile},
 };
 
 /// The profile's text for the allow-list `calls`.

@@ -1,21 +1,15 @@
 //! The confinement a container recording allows beyond capabilities, as container runtimes
 //! take it: a seccomp allow-list of the system calls the container made (`--security-opt
 //! seccomp=PROFILE.json`, Kubernetes' `seccompProfile`), and a read-only root file system when
-//! it wrote only where something of its own is mounted (`--read-only`, `readOnlyRootFilesystem`).
+//! it wrote only where something of its own is mounted (`--read-only`, `readOnlyRootFilesystem`),
+//! and `no-new-privileges`, which also makes the runtime load the filter last.
 //! Candidates, as for a unit's sandboxing: `minimize --container NAME --sandbox` runs them with
 //! the proven set and keeps what passes. What the run already confines is never loosened.
 use std::collections::BTreeSet;
 
 use super::sandboxing::Candidate;
+pub use crate::profile::confinement::{NO_NEW_PRIVILEGES, READ_ONLY, SECCOMP, TMPFS};
 use crate::{container::RunCommand, profile::Activity};
-
-/// The allow-list's setting.
-pub const SECCOMP: &str = "seccomp";
-/// The read-only root file system's.
-pub const READ_ONLY: &str = "read-only";
-/// The directories a read-only container wrote in that podman mounts as tmpfs itself
-/// (`--read-only-tmpfs`, its default) and docker must be told (`--tmpfs`).
-pub const TMPFS: &str = "tmpfs";
 
 /// What stays writable in a read-only container whatever the run says: the kernel's file
 /// systems and what the runtime mounts itself (podman: /dev, /dev/shm, /run, /tmp, /var/tmp).
@@ -37,6 +31,13 @@ pub fn candidates(activity: &Activity, run: &RunCommand) -> (Vec<Candidate>, Vec
             notes.push(format!("seccomp left as the run sets it ({profile}): never loosened"));
         }
         _ => out.push(seccomp(activity, &mut notes)),
+    }
+    if !run.no_new_privileges() {
+        out.push(Candidate {
+            key: NO_NEW_PRIVILEGES,
+            values: vec!["true".into()],
+            why: "no exec gains privileges (a trial's exec that gained nothing drops it), and the runtime loads the seccomp filter just before its exec rather than before its own credential changes".into(),
+        });
     }
     if run.read_only() {
         notes.push("read-only left as the run sets it".into());
@@ -131,21 +132,24 @@ mod tests {
     fn the_allow_list_is_the_calls_made_and_the_runtimes_exec_and_read_only_follows_the_writes() {
         let (found, notes) = candidates(&wrote(&["/run/app/pid", "/tmp/x", "/data/db"]), &run("podman run -v /srv:/data localhost/web"));
         let keys: Vec<&str> = found.iter().map(|candidate| candidate.key).collect();
-        assert_eq!(keys, [SECCOMP, READ_ONLY, TMPFS]);
+        assert_eq!(keys, [SECCOMP, NO_NEW_PRIVILEGES, READ_ONLY, TMPFS]);
         assert_eq!(found[0].values, ["execve", "exit", "exit_group", "openat", "read", "restart_syscall", "rt_sigreturn", "write"]);
-        assert_eq!(found[2].values, ["/run", "/tmp"]);
+        assert_eq!(found[3].values, ["/run", "/tmp"]);
         assert!(notes[0].contains("syscall_999"), "{notes:?}");
     }
 
     #[test]
     fn a_write_to_the_root_file_system_or_the_runs_own_confinement_leaves_a_setting_out() {
         let (found, notes) = candidates(&wrote(&["/var/lib/web/state"]), &run("podman run localhost/web"));
-        assert_eq!(found.iter().map(|candidate| candidate.key).collect::<Vec<_>>(), [SECCOMP]);
+        assert_eq!(found.iter().map(|candidate| candidate.key).collect::<Vec<_>>(), [SECCOMP, NO_NEW_PRIVILEGES]);
         assert!(notes.iter().any(|note| note.contains("/var/lib/web/state")), "{notes:?}");
-        let (found, notes) = candidates(&wrote(&[]), &run("podman run --security-opt seccomp=/etc/web.json --read-only localhost/web"));
+        let (found, notes) = candidates(
+            &wrote(&[]),
+            &run("podman run --security-opt seccomp=/etc/web.json --security-opt no-new-privileges --read-only localhost/web"),
+        );
         assert!(found.is_empty(), "{found:?}");
         assert_eq!(notes.len(), 2);
         let (found, _) = candidates(&wrote(&[]), &run("podman run --security-opt seccomp=unconfined localhost/web"));
-        assert_eq!(found.iter().map(|candidate| candidate.key).collect::<Vec<_>>(), [SECCOMP, READ_ONLY]);
+        assert_eq!(found.iter().map(|candidate| candidate.key).collect::<Vec<_>>(), [SECCOMP, NO_NEW_PRIVILEGES, READ_ONLY]);
     }
 }

@@ -203,7 +203,7 @@ pub struct Verification {
     pub sandbox_trials: Vec<Trial>,
     /// `minimize --container NAME --sandbox`: the runtime's confinement tried with the proven set,
     /// each kept or dropped with why: `seccomp` (its values the system calls the profile's
-    /// allow-list admits), `read-only` (the root file system read-only), `tmpfs` (the directories
+    /// allow-list admits), `no-new-privileges`, `read-only` (the root file system read-only), `tmpfs` (the directories
     /// a read-only container wrote in that podman mounts itself and docker must be told).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub container_sandbox: Vec<SandboxSetting>,
@@ -241,6 +241,23 @@ impl SandboxSetting {
     pub fn lines(&self) -> Vec<String> {
         self.values.iter().map(|value| format!("{}={value}", self.setting)).collect()
     }
+}
+
+/// The settings of a container's confinement (`Verification::container_sandbox`), as the
+/// proof names them.
+pub mod confinement {
+    /// The allow-list's setting.
+    pub const SECCOMP: &str = "seccomp";
+    /// The read-only root file system's.
+    pub const READ_ONLY: &str = "read-only";
+    /// `--security-opt no-new-privileges`: no exec gains privileges, and the runtime loads the seccomp
+    /// filter last, just before its exec, instead of before it changes the container's credentials
+    /// (runc and crun do so when they may not load it unprivileged later), so the allow-list need
+    /// not admit the runtime's `setuid`, `setgroups`, `capset`, `chdir`...
+    pub const NO_NEW_PRIVILEGES: &str = "no-new-privileges";
+    /// The directories a read-only container wrote in that podman mounts as tmpfs itself
+    /// (`--read-only-tmpfs`, its default) and docker must be told (`--tmpfs`).
+    pub const TMPFS: &str = "tmpfs";
 }
 
 /// Exposure scores of a unit (`systemd-analyze security`: 0 safe to 10 exposed).

@@ -1,10 +1,13 @@
 //! `minimize --container NAME --sandbox`: after the capability set is proven, the confinement
 //! the container's recording allows (`harden::container_sandbox`: a seccomp allow-list, a
 //! read-only root file system) is tried with it, as the runtime takes it, all at once first.
-//! When a trial fails, the kernel's evidence says what broke it: a call the filter refused is
-//! added to the allow-list (the runtime's own calls under its filter are found so), a write
-//! refused as read-only drops `read-only`; without evidence, one trial tells which of the two
-//! breaks the container alone, and it is dropped. What is kept passed the last trial.
+//! With them, `no-new-privileges`, which makes runc and crun load the filter just before their
+//! exec. When a trial fails, the kernel's evidence says what broke it: a call the filter refused
+//! is added to the allow-list (the runtime's own calls under its filter are found so), a write
+//! refused as read-only drops `read-only`, an exec that gained nothing drops
+//! `no-new-privileges`; without evidence, one trial tells which part (the filter with
+//! no-new-privileges, or the read-only root) breaks the container alone, and it is dropped.
+//! What is kept passed the last trial.
 use std::path::Path;
 
 use super::{
@@ -16,7 +19,7 @@ use crate::{
     error::Error,
     generate::seccomp_profile,
     harden::{
-        container_sandbox::{candidates, READ_ONLY, SECCOMP, TMPFS},
+        container_sandbox::{candidates, NO_NEW_PRIVILEGES, READ_ONLY, SECCOMP, TMPFS},
         sandboxing::Candidate,
     },
     profile::{Decision, Profile, RefusedBy, SandboxSetting, Trial},
@@ -72,17 +75,29 @@ pub async fn prove(subject: &Subject, profile: &Profile, options: &TrialOptions,
                 RefusedBy::Seccomp => {
                     let Some(seccomp) = pending.iter_mut().find(|candidate| candidate.key == SECCOMP) else { continue };
                     if !seccomp.values.contains(&refused.syscall) {
-                        console::outln!("  seccomp: {refused}");
+                        console::outln!("  seccomp: {} added to the allow-list (refused above)", refused.syscall);
                         seccomp.values.push(refused.syscall.clone());
                         seccomp.values.sort();
                         added.push((refused.syscall.clone(), format!("trial {count}: {refused}")));
                         progressed = true;
                     }
                 }
+                // An exec that gained nothing: no-new-privileges took what a set-id file gives.
+                RefusedBy::Exec if has_any(&pending, &[NO_NEW_PRIVILEGES]) => {
+                    console::outln!("  no-new-privileges: dropped (an exec gained nothing, above)");
+                    let index = pending.iter().position(|candidate| candidate.key == NO_NEW_PRIVILEGES).unwrap_or(0);
+                    let candidate = pending.remove(index);
+                    dropped.push(setting(&candidate, Decision::Dropped, format!("trial {count} failed with it: {refused}")));
+                    progressed = true;
+                }
                 RefusedBy::FileSystem
                     if refused.errno.as_deref() == Some("EROFS") && pending.iter().any(|candidate| candidate.key == READ_ONLY) =>
                 {
-                    console::outln!("  read-only: {refused}");
+                    console::outln!(
+                        "  read-only: dropped ({} {} failed with EROFS)",
+                        refused.syscall,
+                        refused.path.as_deref().unwrap_or("")
+                    );
                     drop_read_only(&mut pending, &mut dropped, format!("trial {count} failed with it: {refused}"));
                     progressed = true;
                 }
@@ -92,31 +107,43 @@ pub async fn prove(subject: &Subject, profile: &Profile, options: &TrialOptions,
         if progressed {
             continue;
         }
-        // No evidence: which of the two breaks it alone.
-        let culprit =
-            if pending.iter().any(|candidate| candidate.key == SECCOMP) && pending.iter().any(|candidate| candidate.key == READ_ONLY) {
+        // No evidence: which part breaks it alone (the allow-list with no-new-privileges, which
+        // decides when the runtime loads it; the read-only root with its tmpfs).
+        let parts: Vec<&[&str]> =
+            [&[SECCOMP, NO_NEW_PRIVILEGES][..], &[READ_ONLY, TMPFS][..]].into_iter().filter(|part| has_any(&pending, part)).collect();
+        let (culprit, why): (&[&str], String) = match parts.as_slice() {
+            [first, second] => {
                 if count >= max_trials {
                     continue;
                 }
                 count += 1;
-                let only: Vec<Candidate> = pending.iter().filter(|candidate| candidate.key == SECCOMP).cloned().collect();
-                let alone = run_with(subject_with(run, stands_in_for, &only, &dir.path, count)?, set, options, count, SECCOMP).await?;
-                records.push(record(profile, "sandboxing, only: seccomp", &alone));
+                let only: Vec<Candidate> = pending.iter().filter(|candidate| first.contains(&candidate.key)).cloned().collect();
+                let alone = run_with(subject_with(run, stands_in_for, &only, &dir.path, count)?, set, options, count, &keys(&only)).await?;
+                records.push(record(profile, &format!("sandboxing, only: {}", keys(&only)), &alone));
                 if alone.passed {
-                    (READ_ONLY, format!("trial {count} passed with only seccomp; with read-only too it failed: {}", result.outcome))
+                    (
+                        second,
+                        format!(
+                            "trial {count} passed with only {}; with {} too it failed: {}",
+                            keys(&only),
+                            second.join(" "),
+                            result.outcome
+                        ),
+                    )
                 } else {
-                    (SECCOMP, format!("trial {count} failed with only seccomp: {}", alone.outcome))
+                    (first, format!("trial {count} failed with only {}: {}", keys(&only), alone.outcome))
                 }
-            } else {
-                (pending[0].key, format!("trial {count} failed with it and no evidence named a call or a path: {}", result.outcome))
-            };
-        match culprit {
-            (READ_ONLY, why) => drop_read_only(&mut pending, &mut dropped, why),
-            (key, why) => {
-                let index = pending.iter().position(|candidate| candidate.key == key).unwrap_or(0);
-                let candidate = pending.remove(index);
-                dropped.push(setting(&candidate, Decision::Dropped, why));
             }
+            _ => (
+                parts.first().copied().unwrap_or(&[]),
+                format!("trial {count} failed with it and no evidence named a call, a path or an exec: {}", result.outcome),
+            ),
+        };
+        let (gone, kept): (Vec<Candidate>, Vec<Candidate>) =
+            pending.drain(..).partition(|candidate| culprit.is_empty() || culprit.contains(&candidate.key));
+        pending = kept;
+        for candidate in gone {
+            dropped.push(setting(&candidate, Decision::Dropped, why.clone()));
         }
     }
     interrupt::check("after the sandboxing trials")?;
@@ -157,6 +184,7 @@ fn subject_with(
                     .map_err(|err| Error::io(format!("cannot write {}", file.display()), err))?;
                 words.push(format!("--security-opt=seccomp={}", file.display()));
             }
+            NO_NEW_PRIVILEGES => words.push("--security-opt=no-new-privileges".into()),
             READ_ONLY => words.push("--read-only".into()),
             // podman mounts them itself in a read-only container; docker is told.
             TMPFS if run.runtime.engine == Engine::Docker => words.extend(candidate.values.iter().map(|dir| format!("--tmpfs={dir}"))),
@@ -188,6 +216,10 @@ fn drop_read_only(pending: &mut Vec<Candidate>, dropped: &mut Vec<SandboxSetting
         let why = if candidate.key == TMPFS { format!("dropped with read-only: {why}") } else { why.clone() };
         dropped.push(setting(&candidate, Decision::Dropped, why));
     }
+}
+
+fn has_any(candidates: &[Candidate], keys: &[&str]) -> bool {
+    candidates.iter().any(|candidate| keys.contains(&candidate.key))
 }
 
 fn setting(candidate: &Candidate, verdict: Decision, why: String) -> SandboxSetting {

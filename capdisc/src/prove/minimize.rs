@@ -396,7 +396,7 @@ fn summary(profile: &Profile) -> String {
     }
     for setting in &proof.container_sandbox {
         let what = match setting.setting.as_str() {
-            crate::harden::container_sandbox::SECCOMP => format!("seccomp: {} call(s) allowed", setting.values.len()),
+            crate::profile::confinement::SECCOMP => format!("seccomp: {} call(s) allowed", setting.values.len()),
             key => format!("{key}: {}", setting.values.join(" ")),
         };
         out.push_str(&format!("{:<8} {:<48} {}\n", setting.verdict, what, setting.why));

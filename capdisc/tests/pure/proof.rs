@@ -391,6 +391,7 @@ fn proven_container_confinement() -> Profile {
     };
     proof.container_sandbox = vec![
         setting("seccomp", &["accept4", "bind", "execve", "exit_group"]),
+        setting("no-new-privileges", &["true"]),
         setting("read-only", &["true"]),
         setting("tmpfs", &["/run"]),
     ];
@@ -416,23 +417,37 @@ fn a_containers_proven_confinement_is_written_as_each_runtime_takes_it_and_never
     let podman = generate("podman");
     assert_eq!(
         podman.lines().last(),
-        Some(format!("--cap-drop=ALL --cap-add=NET_BIND_SERVICE --security-opt=seccomp={} --read-only", file.display()).as_str()),
+        Some(
+            format!(
+                "--cap-drop=ALL --cap-add=NET_BIND_SERVICE --security-opt=no-new-privileges --security-opt=seccomp={} --read-only",
+                file.display()
+            )
+            .as_str()
+        ),
         "{podman}"
     );
     assert!(podman.contains(&format!("--format seccomp -o {}", file.display())), "says how to write the file: {podman}");
     // docker mounts no tmpfs in a read-only container itself.
     assert!(generate("docker").lines().last().is_some_and(|flags| flags.ends_with("--read-only --tmpfs=/run")), "{}", generate("docker"));
     let kube = generate("k8s");
-    for expected in ["  readOnlyRootFilesystem: true\n", "  seccompProfile:\n    type: Localhost\n    localhostProfile: web.seccomp.json\n"]
-    {
+    for expected in [
+        "  allowPrivilegeEscalation: false\n  readOnlyRootFilesystem: true\n",
+        "  seccompProfile:\n    type: Localhost\n    localhostProfile: web.seccomp.json\n",
+    ] {
         assert!(kube.contains(expected), "{expected}\n---\n{kube}");
     }
     let compose = generate("compose");
-    for expected in [format!("  - seccomp={}\n", file.display()), "read_only: true\ntmpfs:\n  - /run\n".to_owned()] {
+    for expected in [
+        format!("security_opt:\n  - no-new-privileges:true\n  - seccomp={}\n", file.display()),
+        "read_only: true\ntmpfs:\n  - /run\n".to_owned(),
+    ] {
         assert!(compose.contains(&expected), "{expected}\n---\n{compose}");
     }
     let quadlet = generate("quadlet");
-    assert!(quadlet.contains("SeccompProfile=/etc/containers/systemd/web.seccomp.json\nReadOnly=true\n"), "{quadlet}");
+    assert!(
+        quadlet.contains("NoNewPrivileges=true\nSeccompProfile=/etc/containers/systemd/web.seccomp.json\nReadOnly=true\n"),
+        "{quadlet}"
+    );
 
     // A recording (or a proof without the confinement) is never written as a filter.
     let output = dir.path().join("none.json");

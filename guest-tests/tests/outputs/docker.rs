@@ -254,3 +254,60 @@ fn d09_dockers_own_help_gives_the_switches_capdisc_reads_its_run_commands_by() {
     help.expect_exit(0);
     capdisc_guest_tests::container::expect_runtime_switches(capdisc::container::Switches::from_help(&help.stdout).as_ref(), &help.stdout);
 }
+
+#[test]
+fn d10_a_run_commands_seccomp_profile_and_read_only_root_are_proven_with_docker_and_run_by_it() {
+    guest!();
+    daemon(Daemon::Systemd);
+    let mut args = run_proof("webs", "/tmp/d10.yaml");
+    let at = args.iter().position(|arg| arg == "--").unwrap_or(args.len());
+    args.insert(at, "--sandbox".into());
+    let proof = capdisc(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    proof.expect_exit(0);
+    let trial_lines: Vec<&str> = proof
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("sandboxing trial") || line.starts_with("  seccomp: ") || line.starts_with("  refused: "))
+        .collect();
+    capdisc_guest_tests::report(&trial_lines.join("\n"));
+    expect::equal("trial containers and orphan scopes", &leftovers(), &(0, 0));
+    let verification = capdisc_guest_tests::profile("/tmp/d10.yaml").verification.expect("a proof");
+    let kept = |key: &str| {
+        verification.container_sandbox.iter().find(|setting| setting.setting == key && setting.verdict == capdisc::profile::Decision::Kept)
+    };
+    let calls = kept("seccomp").map(|setting| setting.values.clone()).unwrap_or_default();
+    capdisc_guest_tests::report(&format!(
+        "docker web: seccomp allow-list of {} call(s); read-only {}; {} sandboxing trial(s): {}",
+        calls.len(),
+        kept("read-only").is_some(),
+        verification.sandbox_trials.len(),
+        calls.join(" ")
+    ));
+    // runc's own stages are set-up, not the container's calls.
+    expect::that(
+        !["mount", "pivot_root", "unshare", "setns"].iter().any(|call| calls.iter().any(|kept| kept == call)),
+        "none of runc's set-up calls in the allow-list",
+        &calls,
+    );
+    clean_slate();
+    capdisc(&["generate", "/tmp/d10.yaml", "--format", "seccomp", "-o", "/tmp/d10.seccomp.json"]).expect_exit(0);
+    let generated = capdisc(&["generate", "/tmp/d10.yaml", "--format", "docker"]);
+    generated.expect_exit(0);
+    let flags: Vec<&str> = generated.stdout.lines().filter(|line| !line.starts_with('#')).flat_map(str::split_whitespace).collect();
+    expect::equal(
+        "flags",
+        flags.join(" ").as_str(),
+        "--cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE --security-opt=no-new-privileges --security-opt=seccomp=/tmp/d10.seccomp.json --read-only",
+    );
+    let mut run_args = vec!["run", "-d", "--name", "webf", "--network=host"];
+    run_args.extend(&flags);
+    run_args.extend(["--tmpfs", "/run/app", "localhost/web"]);
+    docker(&run_args).expect_exit(0);
+    wait::must(120, "webf serves under the proven profile and read-only root", || serves(PORT), || docker(&["logs", "webf"]).output());
+    let pid = docker(&["inspect", "--format", "{{.State.Pid}}", "webf"]).stdout.trim().to_owned();
+    let seccomp = capdisc_guest_tests::container::caps_of(&pid, "Seccomp");
+    let read_only = docker(&["inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", "webf"]).stdout.trim().to_owned();
+    clean_slate();
+    expect::equal("seccomp mode of webf's process (2: a filter)", seccomp.as_str(), "2");
+    expect::equal("read-only root", read_only.as_str(), "true");
+}
