@@ -198,7 +198,7 @@ mod tests {
         let container = Container::from_inspect(Runtime::PODMAN, podman).expect("readable");
         assert_eq!((container.id.as_str(), container.name.as_str(), container.running, container.pid), ("29cd295d758b", "web", true, 4242));
         let command = container.create_command.expect("podman keeps it");
-        assert_eq!(RunCommand::parse_with(&command, &Switches::known()).expect("valid").expect("a run").name(), Some("web"));
+        assert_eq!(RunCommand::parse_with(&command, &Switches::known()).expect("valid").expect("a run").name().as_deref(), Some("web"));
         // docker names start with a slash and keep no create command.
         let docker = r#"[{"Id": "abc", "Name": "/api", "State": {"Running": false, "Pid": 0}, "Config": {"Cmd": ["serve"]}}]"#;
         let container = Container::from_inspect(Runtime::DOCKER, docker).expect("readable");

@@ -222,13 +222,8 @@ impl RunCommand {
     }
 
     /// The container's name, as the command sets it (`--name`).
-    pub fn name(&self) -> Option<&str> {
-        let opt = self.options.iter().rev().find(|opt| opt.name == "name")?;
-        match opt.words.as_slice() {
-            [only] => only.split_once('=').map(|(_, value)| value),
-            [_, value] => Some(value.as_str()),
-            _ => None,
-        }
+    pub fn name(&self) -> Option<String> {
+        self.values("name", None).pop()
     }
 
     /// Whether the container is removed when it exits (`--rm`).
@@ -436,7 +431,7 @@ mod tests {
             .expect("valid")
             .expect("a container run");
         assert_eq!(run.rest, words("localhost/web serve"));
-        assert_eq!(run.name(), Some("web"));
+        assert_eq!(run.name().as_deref(), Some("web"));
         let docker = "Usage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nOptions:\n  -d, --detach                         Run container in background\n  -e, --env list                       Set environment variables\n      --rm                             Automatically remove the container\n";
         let switches = Switches::from_help(docker).expect("a run --help");
         assert_eq!(switches.long.iter().map(String::as_str).collect::<Vec<_>>(), ["detach", "rm"]);
@@ -447,11 +442,11 @@ mod tests {
     fn the_image_is_the_first_word_no_option_takes() {
         let run = parse("podman run -d --name web --network=host -u 65534:65534 -it --rm localhost/web httpd -f -p 444");
         assert_eq!(run.rest, words("localhost/web httpd -f -p 444"));
-        assert_eq!(run.name(), Some("web"));
+        assert_eq!(run.name().as_deref(), Some("web"));
         assert!(run.removes_itself());
         let run = parse("/usr/bin/docker container run --name=api -eMODE=1 -v /a:/b img --name not-an-option");
         assert_eq!(run.runtime, Runtime::DOCKER);
-        assert_eq!(run.name(), Some("api"));
+        assert_eq!(run.name().as_deref(), Some("api"));
         assert_eq!(run.rest, words("img --name not-an-option"));
         assert!(!run.removes_itself());
     }

@@ -133,17 +133,22 @@ impl Trials<'_> {
         let spec = TargetSpec::Unit { name: self.unit.to_owned(), restart: Some(RuntimeChange::Dropin(dropin.to_owned())) };
         let doing = format!("in trial {} ({what})", self.count);
         let (result, _) = trial::observe(self.subject, &spec, self.options).await.map_err(|err| interrupt::locate(err, &doing))?;
-        let verdict = if result.passed { "passed".to_owned() } else { format!("FAILED: {}", result.outcome) };
-        console::outln!("trial {}, {what}: {verdict}", self.count);
-        if !result.passed {
-            for denial in &result.denials {
-                console::outln!("  denied: {denial}");
-            }
-            for refusal in &result.refusals {
-                console::outln!("  refused: {refusal}");
-            }
-        }
+        print_trial(&format!("trial {}, {what}", self.count), &result);
         Ok(result)
+    }
+}
+
+/// `LABEL: passed`, or `LABEL: FAILED: why` with what was denied and refused.
+pub(super) fn print_trial(label: &str, result: &TrialResult) {
+    let verdict = if result.passed { "passed".to_owned() } else { format!("FAILED: {}", result.outcome) };
+    console::outln!("{label}: {verdict}");
+    if !result.passed {
+        for denial in &result.denials {
+            console::outln!("  denied: {denial}");
+        }
+        for refusal in &result.refusals {
+            console::outln!("  refused: {refusal}");
+        }
     }
 }
 

@@ -11,7 +11,9 @@
 use std::path::Path;
 
 use super::{
+    attempt::print_trial,
     interrupt,
+    sandboxing::record,
     trial::{self, Subject, TrialOptions, TrialResult},
 };
 use crate::{
@@ -197,13 +199,7 @@ fn subject_with(
 async fn run_with(subject: Subject, set: u64, options: &TrialOptions, count: usize, what: &str) -> Result<TrialResult, Error> {
     let doing = format!("in sandboxing trial {count} ({what})");
     let result = trial::run(&subject, set, options).await.map_err(|err| interrupt::locate(err, &doing))?;
-    let verdict = if result.passed { "passed".to_owned() } else { format!("FAILED: {}", result.outcome) };
-    console::outln!("sandboxing trial {count}, {what}: {verdict}");
-    if !result.passed {
-        for refusal in &result.refusals {
-            console::outln!("  refused: {refusal}");
-        }
-    }
+    print_trial(&format!("sandboxing trial {count}, {what}"), &result);
     Ok(result)
 }
 
@@ -228,8 +224,4 @@ fn setting(candidate: &Candidate, verdict: Decision, why: String) -> SandboxSett
 
 fn keys(candidates: &[Candidate]) -> String {
     candidates.iter().map(|candidate| candidate.key).collect::<Vec<_>>().join(" ")
-}
-
-fn record(profile: &Profile, testing: &str, result: &TrialResult) -> Trial {
-    super::sandboxing::record(profile, testing, result)
 }

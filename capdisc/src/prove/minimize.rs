@@ -139,8 +139,8 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
         });
     }
     seal(&mut profile, proof(Method::Shrink, &options, verdicts, trials));
+    let limit = options.max_trials.unwrap_or(SANDBOX_TRIALS).max(1);
     if let (true, Subject::Unit { name }) = (options.sandbox, &options.subject) {
-        let limit = options.max_trials.unwrap_or(SANDBOX_TRIALS).max(1);
         let proven = sandboxing::prove(&options.subject, &crate::systemd::unit_name(name), &profile, &trial_options, limit)
             .await
             .map_err(|err| interrupt::locate(err, "in the sandboxing trials"))?;
@@ -153,7 +153,6 @@ pub async fn minimize(options: MinimizeOptions) -> Result<i32, Error> {
         }
     }
     if let (true, Subject::Container { .. }) = (options.sandbox, &options.subject) {
-        let limit = options.max_trials.unwrap_or(SANDBOX_TRIALS).max(1);
         let proven = container_sandbox::prove(&options.subject, &profile, &trial_options, limit)
             .await
             .map_err(|err| interrupt::locate(err, "in the sandboxing trials"))?;
